@@ -1,0 +1,96 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { GolemError } from '../errors/index.ts';
+import { type LogLevel, parseLogLevel } from '../log/index.ts';
+
+/**
+ * Node configuration: every setting has a flag, an environment variable and a default, resolved in that order
+ * (flag > env > default). Modules read their own section; nothing reads process.env elsewhere.
+ */
+export interface NodeConfig {
+  dataDir: string;
+  apiUrl: URL;
+  logLevel: LogLevel;
+  logFormat: 'text' | 'json';
+  /** Origins allowed by CORS for every app-key (`YAGNA_API_ALLOW_ORIGIN`, comma-separated). */
+  apiAllowOrigins: string[];
+  /** App-key created in memory at start (`YAGNA_AUTOCONF_APPKEY`). */
+  autoconfAppKey: string | undefined;
+  /** Hex private key of the default identity (`YAGNA_AUTOCONF_ID_SECRET`). */
+  autoconfIdSecret: string | undefined;
+  net: NetConfig;
+}
+
+export interface NetConfig {
+  /** libp2p listen multiaddrs (`YA_NET_LISTEN`, comma-separated). */
+  listen: string[];
+  /** Bootstrap / relay multiaddrs (`YA_NET_RELAY`, comma-separated). */
+  bootstrap: string[];
+  /** Turn the network off (`YA_NET_DISABLED=1`): the node runs alone. */
+  disabled: boolean;
+}
+
+export type Env = Record<string, string | undefined>;
+export type Flags = Record<string, string | boolean | string[] | undefined>;
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:7465';
+export const DEFAULT_NET_LISTEN = ['/ip4/0.0.0.0/tcp/11500', '/ip4/0.0.0.0/tcp/11501/ws'];
+
+export function defaultDataDir(env: Env = process.env): string {
+  const xdg = env.XDG_DATA_HOME;
+  return join(xdg && xdg !== '' ? xdg : join(homedir(), '.local', 'share'), 'yagna');
+}
+
+function pick(flags: Flags, name: string): string | undefined {
+  const value = flags[name];
+  if (Array.isArray(value)) return value.join(',');
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function splitList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+export function parseUrl(value: string, setting: string): URL {
+  try {
+    return new URL(value);
+  } catch (cause) {
+    throw new GolemError('CONFIG_INVALID', `${setting} is not a URL: ${value}`, {
+      cause,
+      details: { setting, value },
+    });
+  }
+}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
+}
+
+export function resolveConfig(flags: Flags = {}, env: Env = process.env): NodeConfig {
+  const dataDir = resolve(pick(flags, 'datadir') ?? env.YAGNA_DATADIR ?? defaultDataDir(env));
+  const apiUrl = parseUrl(pick(flags, 'api-url') ?? env.YAGNA_API_URL ?? DEFAULT_API_URL, 'api-url');
+  const format = pick(flags, 'log-format') ?? env.YAGNA_LOG_FORMAT;
+  return {
+    dataDir,
+    apiUrl,
+    logLevel: parseLogLevel(pick(flags, 'log-level') ?? env.YAGNA_LOG_LEVEL ?? env.RUST_LOG),
+    logFormat: format === 'json' ? 'json' : 'text',
+    apiAllowOrigins: splitList(pick(flags, 'api-allow-origin') ?? env.YAGNA_API_ALLOW_ORIGIN),
+    autoconfAppKey: env.YAGNA_AUTOCONF_APPKEY || undefined,
+    autoconfIdSecret: env.YAGNA_AUTOCONF_ID_SECRET || undefined,
+    net: {
+      listen: splitList(pick(flags, 'net-listen') ?? env.YA_NET_LISTEN ?? DEFAULT_NET_LISTEN.join(',')),
+      bootstrap: splitList(pick(flags, 'net-relay') ?? env.YA_NET_RELAY),
+      disabled: flags['net-disabled'] === true || truthy(env.YA_NET_DISABLED),
+    },
+  };
+}
+
+/** The database file of a node's data dir. */
+export function databasePath(config: Pick<NodeConfig, 'dataDir'>): string {
+  return join(config.dataDir, 'yagna.db');
+}
