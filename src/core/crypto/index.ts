@@ -1,0 +1,98 @@
+/**
+ * Pure signing primitives shared by every module: digests, recoverable secp256k1 signatures and node ids.
+ * No key storage here (that is the identity module); anything that only verifies uses these functions.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { GolemError } from '../errors/index.ts';
+
+export { bytesToHex, hexToBytes };
+
+export function keccak256(data: Uint8Array | string): Uint8Array {
+  return keccak_256(typeof data === 'string' ? new TextEncoder().encode(data) : data);
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return `0x${bytesToHex(bytes)}`;
+}
+
+export function fromHex(hex: string): Uint8Array {
+  const clean = hex.startsWith('0x') || hex.startsWith('0X') ? hex.slice(2) : hex;
+  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
+    throw new GolemError('CRYPTO_BAD_HEX', 'not a hex string', { details: { value: hex.slice(0, 80) } });
+  }
+  return hexToBytes(clean);
+}
+
+/** Node id (lower-case Ethereum address) of an uncompressed (65-byte) or compressed (33-byte) public key. */
+export function nodeIdFromPublicKey(publicKey: Uint8Array): string {
+  const uncompressed = publicKey.length === 65 ? publicKey : secp256k1.Point.fromBytes(publicKey).toBytes(false);
+  return toHex(keccak256(uncompressed.subarray(1)).subarray(12));
+}
+
+export function nodeIdFromSecret(secret: Uint8Array): string {
+  return nodeIdFromPublicKey(secp256k1.getPublicKey(secret, false));
+}
+
+export function isNodeId(value: unknown): value is string {
+  return typeof value === 'string' && /^0x[0-9a-f]{40}$/.test(value);
+}
+
+/** Signs a 32-byte digest; returns r‖s‖v (v = 27/28), the Ethereum layout. */
+export function signDigest(secret: Uint8Array, digest: Uint8Array): Uint8Array {
+  if (digest.length !== 32) throw new GolemError('CRYPTO_BAD_DIGEST', 'a digest has 32 bytes');
+  const signature = secp256k1.sign(digest, secret, { prehash: false, format: 'recovered' });
+  // noble's recovered format is v‖r‖s with v = 0/1.
+  const out = new Uint8Array(65);
+  out.set(signature.subarray(1, 65), 0);
+  out[64] = signature[0]! + 27;
+  return out;
+}
+
+/** Node id that produced `signature` (r‖s‖v) over `digest`. */
+export function recoverNodeId(digest: Uint8Array, signature: Uint8Array): string {
+  if (signature.length !== 65) throw new GolemError('CRYPTO_BAD_SIGNATURE', 'a signature has 65 bytes');
+  const v = signature[64]!;
+  const recovery = v >= 27 ? v - 27 : v;
+  if (recovery !== 0 && recovery !== 1) throw new GolemError('CRYPTO_BAD_SIGNATURE', 'bad recovery id');
+  const noble = new Uint8Array(65);
+  noble[0] = recovery;
+  noble.set(signature.subarray(0, 64), 1);
+  try {
+    const publicKey = secp256k1.recoverPublicKey(noble, digest, { prehash: false });
+    return nodeIdFromPublicKey(publicKey);
+  } catch (cause) {
+    throw new GolemError('CRYPTO_BAD_SIGNATURE', 'signature does not recover to a public key', { cause });
+  }
+}
+
+/** Whether `signature` over `digest` was made by `nodeId`. Never throws for malformed input. */
+export function verifyNodeSignature(nodeId: string, digest: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return recoverNodeId(digest, signature) === nodeId.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Canonical JSON (keys sorted, no white space) of a JSON value: what gets hashed and signed, so both parties
+ * and any verifier hash the same bytes.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new GolemError('CRYPTO_NOT_CANONICAL', 'non-finite number');
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** keccak256 of the canonical JSON of `value`. */
+export function digestOf(value: unknown): Uint8Array {
+  return keccak256(canonicalJson(value));
+}
