@@ -36,3 +36,12 @@ export interface ApiIdentity {
   name: string;
   role: string;
 }
+
+/**
+ * How a core module joins the daemon: `src/core/daemon/modules.ts` lists the factories in start order
+ * (identity before net before market …); the daemon creates each with the shared components.
+ */
+export interface ModuleFactory {
+  readonly name: string;
+  create(components: CoreComponents): Service;
+}
