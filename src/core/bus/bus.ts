@@ -150,7 +150,7 @@ export class LocalBus implements Bus {
   async publish(topic: string, message: unknown): Promise<void> {
     const from = this.#nodeId ?? LOCAL_CALLER;
     this.deliverBroadcast(topic, message, from);
-    if (this.#remote !== undefined && this.#nodeId !== undefined) {
+    if (this.#remote !== undefined && this.#nodeId !== undefined && !isLocalTopic(topic)) {
       await this.#remote.publish(topic, message, this.#nodeId);
     }
   }
@@ -271,6 +271,11 @@ export class LocalBus implements Bus {
       yield await entry.handler(message, context);
     }
   }
+}
+
+/** Topics named `local:…` stay on this node (module events); all others also go to the network. */
+export function isLocalTopic(topic: string): boolean {
+  return topic.startsWith('local:');
 }
 
 function assertBindable(address: string): void {

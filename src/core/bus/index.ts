@@ -1,4 +1,4 @@
-export { DEFAULT_CALL_TIMEOUT_MS, LocalBus, type LocalBusOptions } from './bus.ts';
+export { DEFAULT_CALL_TIMEOUT_MS, isLocalTopic, LocalBus, type LocalBusOptions } from './bus.ts';
 export { BusErrorCode } from './errors.ts';
 export { MemoryNetwork } from './memory-network.ts';
 export * from './types.ts';

@@ -90,6 +90,7 @@ export interface Bus {
   stream<Item = unknown>(address: string, message?: unknown, options?: CallOptions): AsyncIterable<Item>;
 
   subscribe<Msg = unknown>(topic: string, listener: BroadcastListener<Msg>): Unbind;
+  /** Delivers to local listeners and, unless the topic is named `local:…`, to every node subscribed to it. */
   publish(topic: string, message: unknown): Promise<void>;
 
   /** Plugs the network in (net module) or out (undefined). */

@@ -7,7 +7,7 @@
 export const IDENTITY_SERVICE = '/local/identity';
 export const APPKEY_SERVICE = '/local/appkey';
 /** Local broadcast topic of identity events (`IdentityEvent`). */
-export const IDENTITY_EVENTS_TOPIC = 'identity-events';
+export const IDENTITY_EVENTS_TOPIC = 'local:identity-events';
 
 export const IdentityAddress = {
   List: `${IDENTITY_SERVICE}/List`,

@@ -1,0 +1,52 @@
+/**
+ * Bus contract of the net module. `/local/net/*` is this node only; the net module also serves
+ * `/public/net/*` (ping, find) to other nodes. The network events topic never leaves the node.
+ */
+
+export const NET_SERVICE = '/local/net';
+export const NET_EVENTS_TOPIC = 'local:net-events';
+
+export const NetAddress = {
+  /** → NetStatus */
+  Status: `${NET_SERVICE}/Status`,
+  /** → PeerInfo[] (connected nodes) */
+  Peers: `${NET_SERVICE}/Peers`,
+  /** { nodeId } → FindResult: locate a node by id and connect to it. */
+  Find: `${NET_SERVICE}/Find`,
+  /** { nodeId } → PingResult */
+  Ping: `${NET_SERVICE}/Ping`,
+} as const;
+
+export interface NetStatus {
+  nodeId: string;
+  peerId: string;
+  listenAddrs: string[];
+  /** Addresses other nodes can dial, relayed ones included. */
+  publicAddrs: string[];
+  relays: string[];
+  connectedPeers: number;
+  reachability: 'public' | 'private' | 'unknown';
+}
+
+export interface PeerInfo {
+  nodeId: string;
+  peerId: string;
+  addrs: string[];
+  /** `direct` or `relayed` (through a circuit relay). */
+  connection: 'direct' | 'relayed';
+  latencyMs: number | null;
+}
+
+export interface FindResult {
+  nodeId: string;
+  addrs: string[];
+  connection: 'direct' | 'relayed';
+}
+
+export interface PingResult {
+  nodeId: string;
+  latencyMs: number;
+  connection: 'direct' | 'relayed';
+}
+
+export type NetEvent = { type: 'peer-connected'; nodeId: string } | { type: 'peer-disconnected'; nodeId: string };
