@@ -18,6 +18,8 @@ export interface NodeConfig {
   autoconfAppKey: string | undefined;
   /** Hex private key of the default identity (`YAGNA_AUTOCONF_ID_SECRET`). */
   autoconfIdSecret: string | undefined;
+  /** Password tried on locked identities at start (`YAGNA_ID_PASSWORD`). */
+  identityPassword: string | undefined;
   net: NetConfig;
 }
 
@@ -82,6 +84,7 @@ export function resolveConfig(flags: Flags = {}, env: Env = process.env): NodeCo
     apiAllowOrigins: splitList(pick(flags, 'api-allow-origin') ?? env.YAGNA_API_ALLOW_ORIGIN),
     autoconfAppKey: env.YAGNA_AUTOCONF_APPKEY || undefined,
     autoconfIdSecret: env.YAGNA_AUTOCONF_ID_SECRET || undefined,
+    identityPassword: env.YAGNA_ID_PASSWORD || undefined,
     net: {
       listen: splitList(pick(flags, 'net-listen') ?? env.YA_NET_LISTEN ?? DEFAULT_NET_LISTEN.join(',')),
       bootstrap: splitList(pick(flags, 'net-relay') ?? env.YA_NET_RELAY),

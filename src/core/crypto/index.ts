@@ -27,7 +27,8 @@ export function fromHex(hex: string): Uint8Array {
 
 /** Node id (lower-case Ethereum address) of an uncompressed (65-byte) or compressed (33-byte) public key. */
 export function nodeIdFromPublicKey(publicKey: Uint8Array): string {
-  const uncompressed = publicKey.length === 65 ? publicKey : secp256k1.Point.fromBytes(publicKey).toBytes(false);
+  const uncompressed =
+    publicKey.length === 65 ? publicKey : secp256k1.Point.fromBytes(publicKey).toBytes(false);
   return toHex(keccak256(uncompressed.subarray(1)).subarray(12));
 }
 
@@ -82,7 +83,8 @@ export function verifyNodeSignature(nodeId: string, digest: Uint8Array, signatur
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new GolemError('CRYPTO_NOT_CANONICAL', 'non-finite number');
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new GolemError('CRYPTO_NOT_CANONICAL', 'non-finite number');
     return JSON.stringify(value) ?? 'null';
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

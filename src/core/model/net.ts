@@ -49,4 +49,6 @@ export interface PingResult {
   connection: 'direct' | 'relayed';
 }
 
-export type NetEvent = { type: 'peer-connected'; nodeId: string } | { type: 'peer-disconnected'; nodeId: string };
+export type NetEvent =
+  | { type: 'peer-connected'; nodeId: string }
+  | { type: 'peer-disconnected'; nodeId: string };

@@ -39,6 +39,9 @@ describe('crypto', () => {
   });
 
   it('writes canonical JSON with sorted keys', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [true, null], c: 'x' } }), '{"a":{"c":"x","d":[true,null]},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [true, null], c: 'x' } }),
+      '{"a":{"c":"x","d":[true,null]},"b":1}',
+    );
   });
 });

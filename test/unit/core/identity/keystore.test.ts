@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { encryptKeystoreJson, Wallet } from 'ethers';
+import { nodeIdFromSecret, toHex } from '../../../../src/core/crypto/index.ts';
+import { isGolemError } from '../../../../src/core/errors/index.ts';
+import { decryptKeystore, encryptKeystore } from '../../../../src/core/identity/index.ts';
+
+describe('V3 keystore', () => {
+  it('round-trips a key with pbkdf2 (as yagna writes) and with scrypt', () => {
+    const secret = new Uint8Array(randomBytes(32));
+    for (const kdf of [{ kdf: 'pbkdf2' as const }, { kdf: 'scrypt' as const, n: 1024 }]) {
+      const file = encryptKeystore(secret, 'pw', kdf);
+      assert.equal(file.crypto.kdf, kdf.kdf);
+      assert.equal(`0x${file.address}`, nodeIdFromSecret(secret));
+      assert.deepEqual(decryptKeystore(JSON.stringify(file), 'pw'), secret);
+    }
+  });
+
+  it('reads a key file written by ethers (scrypt) and ethers reads ours', async () => {
+    const wallet = Wallet.createRandom();
+    const fromEthers = await encryptKeystoreJson(
+      { address: wallet.address, privateKey: wallet.privateKey },
+      'secret pw',
+      { scrypt: { N: 1024 } },
+    );
+    const secret = decryptKeystore(fromEthers, 'secret pw');
+    assert.equal(toHex(secret), wallet.privateKey);
+    assert.equal(nodeIdFromSecret(secret), wallet.address.toLowerCase());
+
+    const ours = encryptKeystore(secret, 'other pw');
+    const back = await Wallet.fromEncryptedJson(JSON.stringify(ours), 'other pw');
+    assert.equal(back.address, wallet.address);
+  });
+
+  it('refuses a wrong password and malformed files with codes', () => {
+    const file = encryptKeystore(new Uint8Array(randomBytes(32)), 'right');
+    assert.throws(
+      () => decryptKeystore(file, 'wrong'),
+      (e) => isGolemError(e, 'IDENTITY_WRONG_PASSWORD'),
+    );
+    assert.throws(
+      () => decryptKeystore('{not json', ''),
+      (e) => isGolemError(e, 'IDENTITY_BAD_KEYSTORE'),
+    );
+    assert.throws(
+      () => decryptKeystore({ version: 1 }, ''),
+      (e) => isGolemError(e, 'IDENTITY_BAD_KEYSTORE'),
+    );
+    const otherCipher = { ...file, crypto: { ...file.crypto, cipher: 'aes-256-gcm' } };
+    assert.throws(
+      () => decryptKeystore(otherCipher, 'right'),
+      (e) => isGolemError(e, 'IDENTITY_UNSUPPORTED_KEYSTORE'),
+    );
+    const hugeScrypt = {
+      ...file,
+      crypto: { ...file.crypto, kdf: 'scrypt', kdfparams: { n: 2 ** 30, r: 8, p: 1, dklen: 32, salt: 'aa' } },
+    };
+    assert.throws(
+      () => decryptKeystore(hugeScrypt, 'right'),
+      (e) => isGolemError(e, 'IDENTITY_BAD_KEYSTORE'),
+    );
+  });
+});
