@@ -1,0 +1,5 @@
+import { identityModule } from '../identity/index.ts';
+import type { ModuleFactory } from '../service/index.ts';
+
+/** Core modules in start order (stopped in reverse): identity first, every other module needs a node id. */
+export const coreModules: ModuleFactory[] = [identityModule];
