@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { IdentityApi, VersionApi } from 'ya-ts-client';
+import { ControlConnection } from '../../src/core/control/index.ts';
+import { AppKeyAddress, type AppKeyInfo } from '../../src/core/model/identity.ts';
+import { api, type DaemonHandle, readJson, runCli, startDaemon, tempDir } from '../support/daemon.ts';
+
+describe('daemon foundation (real process)', () => {
+  let daemon: DaemonHandle;
+  before(async () => {
+    daemon = await startDaemon({ env: { YA_NET_DISABLED: '1' } });
+  });
+  after(async () => {
+    await daemon.stop();
+    daemon.cleanup();
+  });
+
+  it('serves /me and /version/get to the official ya-ts-client', async () => {
+    const version = await new VersionApi.Client({ BASE: daemon.apiUrl }).default.getVersion();
+    const [major, minor] = version.current.version.split('.').map((part) => Number.parseInt(part, 10));
+    assert.ok(major! > 0 || minor! >= 15, `version ${version.current.version} must be >= 0.15.2`);
+    assert.equal(version.pending, null);
+
+    const me = await new IdentityApi.Client({
+      BASE: daemon.apiUrl,
+      TOKEN: daemon.appKey,
+    }).default.getIdentity();
+    assert.deepEqual(me, { identity: daemon.nodeId, name: 'autoconfigured', role: 'manager' });
+  });
+
+  it('answers 401 with a JSON reason without a key or with a wrong one, on every route', async () => {
+    for (const path of ['/me', '/market-api/v1/demands', '/net-api/v2/net/status', '/anything/else']) {
+      const missing = await fetch(`${daemon.apiUrl}${path}`);
+      assert.equal(missing.status, 401, path);
+      assert.equal((await readJson(missing)).code, 'API_MISSING_APPKEY');
+      const wrong = await fetch(`${daemon.apiUrl}${path}`, {
+        headers: { authorization: 'Bearer not-a-key' },
+      });
+      assert.equal(wrong.status, 401, path);
+      assert.equal((await readJson(wrong)).message, 'Invalid application key');
+    }
+    const viaQuery = await fetch(`${daemon.apiUrl}/me?authToken=${daemon.appKey}`);
+    assert.equal(viaQuery.status, 200);
+    assert.equal((await fetch(`${daemon.apiUrl}/version/get`)).status, 200);
+  });
+
+  it('accepts an app-key created while running, at once', async () => {
+    const created = runCli(['app-key', 'create', 'late', '--json'], { dataDir: daemon.dataDir });
+    assert.equal(created.code, 0, created.stderr);
+    const key = JSON.parse(created.stdout) as AppKeyInfo;
+    const me = await api({ apiUrl: daemon.apiUrl, appKey: key.key }, '/me');
+    assert.equal(me.status, 200);
+    assert.equal((await readJson(me)).name, 'late');
+  });
+
+  it('lists identities and keys through the CLI with --json while the daemon runs', () => {
+    const ids = runCli(['id', 'list', '--json'], { dataDir: daemon.dataDir });
+    assert.equal(ids.code, 0, ids.stderr);
+    assert.equal(JSON.parse(ids.stdout)[0].nodeId, daemon.nodeId);
+    const keys = runCli(['app-key', 'list', '--json'], { dataDir: daemon.dataDir });
+    assert.ok(JSON.parse(keys.stdout).some((k: AppKeyInfo) => k.name === 'autoconfigured'));
+  });
+
+  it('refuses a second daemon on the same data dir', async () => {
+    await assert.rejects(
+      startDaemon({ dataDir: daemon.dataDir, env: { YA_NET_DISABLED: '1' }, timeoutMs: 10_000 }),
+      /already runs/,
+    );
+  });
+});
+
+describe('durability (real process)', () => {
+  it('keeps identities and app-keys across a restart', async () => {
+    const dataDir = tempDir();
+    const created = runCli(['id', 'create', '--alias', 'second', '--json'], { dataDir });
+    assert.equal(created.code, 0, created.stderr);
+    const key = runCli(['app-key', 'create', 'kept', '--id', 'second'], { dataDir }).stdout.trim();
+
+    const first = await startDaemon({ dataDir, env: { YA_NET_DISABLED: '1' } });
+    const me = await api({ apiUrl: first.apiUrl, appKey: key }, '/me');
+    assert.equal((await readJson(me)).identity, JSON.parse(created.stdout).nodeId);
+    assert.equal(await first.stop(), 0);
+
+    const second = await first.restart();
+    assert.equal(second.nodeId, first.nodeId);
+    assert.equal((await api({ apiUrl: second.apiUrl, appKey: key }, '/me')).status, 200);
+    await second.stop();
+    second.cleanup();
+  });
+
+  it('loses no acknowledged write when killed with SIGKILL', async () => {
+    const daemon = await startDaemon({ env: { YA_NET_DISABLED: '1' } });
+    const control = await ControlConnection.connect(`${daemon.dataDir}/yagna.sock`);
+    const acknowledged: string[] = [];
+    // Writes keep flowing when the kill lands; every one that was answered must survive.
+    const writer = (async () => {
+      for (let i = 0; i < 500; i++) {
+        try {
+          const key = await control.call<AppKeyInfo>(AppKeyAddress.Create, { name: `k${i}` });
+          acknowledged.push(key.key);
+        } catch {
+          return;
+        }
+      }
+    })();
+    while (acknowledged.length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+    await daemon.kill();
+    await writer;
+    await control.close();
+
+    const restarted = await daemon.restart();
+    for (const key of acknowledged) {
+      assert.equal(
+        (await api({ apiUrl: restarted.apiUrl, appKey: key }, '/me')).status,
+        200,
+        `key ${key} was lost`,
+      );
+    }
+    await restarted.stop();
+    restarted.cleanup();
+  });
+});
+
+describe('CLI (real process)', () => {
+  it('exits 2 with usage on bad arguments', () => {
+    const unknownVerb = runCli(['id', 'frobnicate']);
+    assert.equal(unknownVerb.code, 2);
+    assert.match(unknownVerb.stderr, /Usage: yagna/);
+    const unknownOption = runCli(['app-key', 'list', '--bogus'], { dataDir: tempDir() });
+    assert.equal(unknownOption.code, 2);
+    assert.match(unknownOption.stderr, /bogus/);
+    const missing = runCli(['app-key', 'create'], { dataDir: tempDir() });
+    assert.equal(missing.code, 2);
+  });
+
+  it('works offline: create, lock, unlock, export an identity', () => {
+    const dataDir = tempDir();
+    const created = JSON.parse(runCli(['id', 'create', '--alias', 'a', '--json'], { dataDir }).stdout);
+    assert.equal(runCli(['id', 'lock', 'a', '--password', 'pw'], { dataDir }).code, 0);
+    const exported = runCli(['id', 'export', 'a'], { dataDir });
+    assert.equal(JSON.parse(exported.stdout).address, created.nodeId.slice(2));
+    const show = JSON.parse(runCli(['id', 'show', 'a', '--json'], { dataDir }).stdout);
+    assert.equal(show.isLocked, true);
+    const wrong = runCli(['id', 'unlock', 'a', '--password', 'nope'], { dataDir });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /IDENTITY_WRONG_PASSWORD/);
+  });
+});
