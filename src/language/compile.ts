@@ -1,0 +1,315 @@
+/**
+ * Constraints compiled once into closures over a property set. Three-valued results are small integers on the
+ * hot path (FALSE 0, TRUE 1, UNDEFINED 2) and the strings `'false' | 'true' | 'undefined'` at the API.
+ * Type rules: a comparison is made in the type of the property; see docs/language.md.
+ */
+import {
+  type Constraint,
+  clauseText,
+  type Operator,
+  type ParsedConstraints,
+  parseConstraints,
+} from './constraints.ts';
+import {
+  DateTime,
+  Decimal,
+  type FlatProperties,
+  type PropertyValue,
+  parseNumber,
+  Version,
+} from './values.ts';
+import { compileWildcard } from './wildcard.ts';
+
+export type Tristate = 'true' | 'false' | 'undefined';
+
+export const FALSE = 0;
+export const TRUE = 1;
+export const UNDEFINED = 2;
+export type Tri = typeof FALSE | typeof TRUE | typeof UNDEFINED;
+
+export const TRISTATE: readonly Tristate[] = ['false', 'true', 'undefined'];
+
+export type Predicate = (props: FlatProperties) => Tri;
+
+/** What one leaf clause saw: the answer to "why did this not match?". */
+export interface ClauseReport {
+  /** The clause as written, e.g. `(golem.inf.mem.gib>=4)`. */
+  clause: string;
+  property: string;
+  result: Tristate;
+  /** Value of the property in the evaluated set (`undefined` when absent, `null` when value-less). */
+  seen: PropertyValue | undefined;
+  present: boolean;
+}
+
+export interface CompiledConstraints {
+  readonly source: string;
+  readonly parsed: ParsedConstraints;
+  /** Fast path: 0 false, 1 true, 2 undefined. */
+  readonly predicate: Predicate;
+  evaluate(props: FlatProperties): Tristate;
+  /** Every leaf clause with its own result and the value seen. */
+  explain(props: FlatProperties): ClauseReport[];
+  /** Top-level clauses (the items of a top-level `&`, else the whole expression) that are not true. */
+  failing(props: FlatProperties): ClauseReport[];
+}
+
+/** A constraint value pre-read in every type a property may have, once, at compile time. */
+interface ValueForms {
+  text: string;
+  number: number | undefined;
+  bool: boolean | undefined;
+  version: Version | undefined;
+  decimal: Decimal | undefined;
+  datetime: DateTime | undefined;
+  /** `[a, b]` list form, each item in all forms. */
+  list: ValueForms[] | undefined;
+  wildcard: ((text: string) => boolean) | undefined;
+}
+
+function valueForms(text: string, wildcards: readonly number[]): ValueForms {
+  const trimmed = text.trim();
+  let list: ValueForms[] | undefined;
+  if (trimmed.startsWith('[') && trimmed.endsWith(']')) {
+    const inner = trimmed.slice(1, -1).trim();
+    list = inner === '' ? [] : inner.split(',').map((item) => valueForms(unquote(item.trim()), []));
+  }
+  return {
+    text,
+    number: parseNumber(text),
+    bool: text === 'true' ? true : text === 'false' ? false : undefined,
+    version: Version.parse(text),
+    decimal: Decimal.parse(text),
+    datetime: DateTime.parse(text),
+    list,
+    wildcard: wildcards.length > 0 ? compileWildcard(text, wildcards) : undefined,
+  };
+}
+
+function unquote(text: string): string {
+  return text.length >= 2 && text.startsWith('"') && text.endsWith('"') ? text.slice(1, -1) : text;
+}
+
+function order(op: Operator, cmp: number): Tri {
+  switch (op) {
+    case '=':
+      return cmp === 0 ? TRUE : FALSE;
+    case '<':
+      return cmp < 0 ? TRUE : FALSE;
+    case '<=':
+      return cmp <= 0 ? TRUE : FALSE;
+    case '>':
+      return cmp > 0 ? TRUE : FALSE;
+    case '>=':
+      return cmp >= 0 ? TRUE : FALSE;
+  }
+}
+
+/** Compares one (non-list) property value with the constraint value, in the property's type. */
+function compareValue(op: Operator, property: PropertyValue, value: ValueForms): Tri {
+  switch (typeof property) {
+    case 'string':
+      if (op === '=') {
+        if (value.wildcard !== undefined) return value.wildcard(property) ? TRUE : FALSE;
+        return property === value.text ? TRUE : FALSE;
+      }
+      return order(op, property < value.text ? -1 : property > value.text ? 1 : 0);
+    case 'number':
+      if (value.number === undefined) return FALSE;
+      return order(op, property < value.number ? -1 : property > value.number ? 1 : 0);
+    case 'boolean':
+      if (op !== '=' || value.bool === undefined) return FALSE;
+      return property === value.bool ? TRUE : FALSE;
+  }
+  if (property instanceof Version)
+    return value.version === undefined ? FALSE : order(op, property.compare(value.version));
+  if (property instanceof Decimal)
+    return value.decimal === undefined ? FALSE : order(op, property.compare(value.decimal));
+  if (property instanceof DateTime)
+    return value.datetime === undefined ? FALSE : order(op, property.compare(value.datetime));
+  return FALSE;
+}
+
+function compareList(op: Operator, items: PropertyValue[], value: ValueForms): Tri {
+  if (op !== '=') return FALSE;
+  if (value.list !== undefined) {
+    // `[a,b]`: same length and every listed value equals some element.
+    if (value.list.length !== items.length) return FALSE;
+    for (const wanted of value.list) {
+      if (
+        !items.some(
+          (item) => !Array.isArray(item) && item !== null && compareValue('=', item, wanted) === TRUE,
+        )
+      )
+        return FALSE;
+    }
+    return TRUE;
+  }
+  // A single value: the list contains it.
+  for (const item of items) {
+    if (item !== null && !Array.isArray(item) && compareValue('=', item, value) === TRUE) return TRUE;
+  }
+  return FALSE;
+}
+
+/** Converts a property for a typed reference (`name$v` …); undefined when it cannot be read in that type. */
+function castProperty(cast: 'v' | 'd' | 't', property: PropertyValue): PropertyValue | undefined {
+  if (cast === 'v')
+    return property instanceof Version
+      ? property
+      : typeof property === 'string'
+        ? Version.parse(property)
+        : undefined;
+  if (cast === 't')
+    return property instanceof DateTime
+      ? property
+      : typeof property === 'string'
+        ? DateTime.parse(property)
+        : undefined;
+  if (property instanceof Decimal) return property;
+  if (typeof property === 'string') return Decimal.parse(property);
+  if (typeof property === 'number') return Decimal.fromNumber(property);
+  return undefined;
+}
+
+function compileNode(node: Constraint): Predicate {
+  switch (node.kind) {
+    case 'true':
+      return () => TRUE;
+    case 'present': {
+      const { name, aspect } = node;
+      // Aspects cannot be declared in offers or demands, so an aspect is never present.
+      if (aspect !== undefined) return () => FALSE;
+      return (props) => (props[name] !== undefined ? TRUE : FALSE);
+    }
+    case 'not': {
+      const inner = compileNode(node.item);
+      return (props) => {
+        const r = inner(props);
+        return r === UNDEFINED ? UNDEFINED : r === TRUE ? FALSE : TRUE;
+      };
+    }
+    case 'and': {
+      const items = node.items.map(compileNode);
+      if (items.length === 1) return items[0]!;
+      return (props) => {
+        let result: Tri = TRUE;
+        for (let i = 0; i < items.length; i++) {
+          const r = items[i]!(props);
+          if (r === FALSE) return FALSE;
+          if (r === UNDEFINED) result = UNDEFINED;
+        }
+        return result;
+      };
+    }
+    case 'or': {
+      const items = node.items.map(compileNode);
+      if (items.length === 1) return items[0]!;
+      return (props) => {
+        let result: Tri = FALSE;
+        for (let i = 0; i < items.length; i++) {
+          const r = items[i]!(props);
+          if (r === TRUE) return TRUE;
+          if (r === UNDEFINED) result = UNDEFINED;
+        }
+        return result;
+      };
+    }
+    case 'compare': {
+      const { name, op, cast, aspect } = node;
+      if (aspect !== undefined) return () => UNDEFINED;
+      const value = valueForms(node.value, node.wildcards);
+      if (cast !== undefined) {
+        return (props) => {
+          const property = props[name];
+          if (property === undefined || property === null) return UNDEFINED;
+          const converted = castProperty(cast, property);
+          return converted === undefined ? UNDEFINED : compareValue(op, converted, value);
+        };
+      }
+      // Specialised closures for the common cases keep the hot path free of type dispatch.
+      if (value.number !== undefined && op !== '=') {
+        const bound = value.number;
+        return (props) => {
+          const property = props[name];
+          if (typeof property === 'number') {
+            return order(op, property < bound ? -1 : property > bound ? 1 : 0);
+          }
+          if (property === undefined || property === null) return UNDEFINED;
+          return Array.isArray(property)
+            ? compareList(op, property, value)
+            : compareValue(op, property, value);
+        };
+      }
+      if (op === '=' && value.wildcard === undefined) {
+        const text = value.text;
+        return (props) => {
+          const property = props[name];
+          if (typeof property === 'string') return property === text ? TRUE : FALSE;
+          if (property === undefined || property === null) return UNDEFINED;
+          return Array.isArray(property)
+            ? compareList(op, property, value)
+            : compareValue(op, property, value);
+        };
+      }
+      return (props) => {
+        const property = props[name];
+        if (property === undefined || property === null) return UNDEFINED;
+        return Array.isArray(property) ? compareList(op, property, value) : compareValue(op, property, value);
+      };
+    }
+  }
+}
+
+function leaves(node: Constraint, out: Constraint[] = []): Constraint[] {
+  if (node.kind === 'and' || node.kind === 'or') for (const item of node.items) leaves(item, out);
+  else if (node.kind === 'not') leaves(node.item, out);
+  else out.push(node);
+  return out;
+}
+
+function leafName(node: Constraint): string {
+  return node.kind === 'compare' || node.kind === 'present' ? node.name : '';
+}
+
+export function compileConstraints(input: string | ParsedConstraints): CompiledConstraints {
+  const parsed = typeof input === 'string' ? parseConstraints(input) : input;
+  const predicate = compileNode(parsed.root);
+  const leafNodes = leaves(parsed.root).filter((node) => node.kind !== 'true');
+  const leafPredicates = leafNodes.map((node) => compileNode(node));
+  const topLevel = parsed.root.kind === 'and' ? parsed.root.items : [parsed.root];
+  const topPredicates = topLevel.map((node) => compileNode(node));
+  const report = (node: Constraint, result: Tri, props: FlatProperties): ClauseReport => {
+    const property = leafName(node);
+    return {
+      clause: clauseText(parsed, node),
+      property,
+      result: TRISTATE[result]!,
+      seen: property === '' ? undefined : props[property],
+      present: property !== '' && props[property] !== undefined,
+    };
+  };
+  return {
+    source: parsed.source,
+    parsed,
+    predicate,
+    evaluate: (props) => TRISTATE[predicate(props)]!,
+    explain: (props) => leafNodes.map((node, i) => report(node, leafPredicates[i]!(props), props)),
+    failing: (props) => {
+      const out: ClauseReport[] = [];
+      topLevel.forEach((node, i) => {
+        const result = topPredicates[i]!(props);
+        if (result === TRUE) return;
+        const first = leaves(node).find((leaf) => leaf.kind !== 'true');
+        const entry = report(node, result, props);
+        if (first !== undefined && entry.property === '') {
+          entry.property = leafName(first);
+          entry.seen = props[entry.property];
+          entry.present = props[entry.property] !== undefined;
+        }
+        out.push(entry);
+      });
+      return out;
+    },
+  };
+}

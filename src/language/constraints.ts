@@ -1,0 +1,206 @@
+/**
+ * Parser of constraint expressions (LDAP-like prefix filters), for everything Golem's resolver accepts:
+ * `()`, `(&…)`, `(|…)`, `(!…)`, presence `(a=*)`, `(a=v)`, `(a<v)`, `(a<=v)`, `(a>v)`, `(a>=v)`, wildcards,
+ * aspects `a[aspect]`, typed references `a$v`, `a$d`, `a$t`, white space and newlines between filters.
+ * Deviations from Golem's parser are listed in docs/language.md.
+ */
+import { LanguageError } from './errors.ts';
+
+export type Operator = '=' | '<' | '<=' | '>' | '>=';
+export type Cast = 'v' | 'd' | 't';
+
+interface Span {
+  /** Offsets of the clause in the source text, for explanations. */
+  start: number;
+  end: number;
+}
+
+export type Constraint =
+  | ({ kind: 'true' } & Span)
+  | ({ kind: 'and' | 'or'; items: Constraint[] } & Span)
+  | ({ kind: 'not'; item: Constraint } & Span)
+  | ({ kind: 'present'; name: string; aspect: string | undefined } & Span)
+  | ({
+      kind: 'compare';
+      name: string;
+      aspect: string | undefined;
+      cast: Cast | undefined;
+      op: Operator;
+      /** Value text with escapes removed. */
+      value: string;
+      /** Positions in `value` of unescaped `*` (wildcards). */
+      wildcards: number[];
+    } & Span);
+
+/** A parsed constraint with the text it came from. */
+export interface ParsedConstraints {
+  source: string;
+  root: Constraint;
+}
+
+const MAX_DEPTH = 256;
+const NAME_STOP = new Set(['=', '<', '>', '~', '[', ']', '$', '(', ')']);
+
+class Parser {
+  readonly text: string;
+  pos = 0;
+  depth = 0;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  fail(expected: string, at = this.pos): never {
+    throw new LanguageError('constraint', this.text, at, expected);
+  }
+
+  skipWs(): void {
+    for (;;) {
+      const c = this.text.charCodeAt(this.pos);
+      if (c === 32 || c === 9 || c === 10 || c === 13) this.pos++;
+      else return;
+    }
+  }
+
+  expect(char: string): void {
+    if (this.text[this.pos] !== char) this.fail(`"${char}"`);
+    this.pos++;
+  }
+
+  filter(): Constraint {
+    this.skipWs();
+    const start = this.pos;
+    this.expect('(');
+    if (++this.depth > MAX_DEPTH) this.fail(`nesting of at most ${MAX_DEPTH} levels`);
+    this.skipWs();
+    const c = this.text[this.pos];
+    let node: Constraint;
+    if (c === ')') {
+      this.pos++;
+      node = { kind: 'true', start, end: this.pos };
+    } else if (c === '&' || c === '|') {
+      this.pos++;
+      const items: Constraint[] = [];
+      this.skipWs();
+      while (this.text[this.pos] === '(') {
+        items.push(this.filter());
+        this.skipWs();
+      }
+      this.expect(')');
+      node = { kind: c === '&' ? 'and' : 'or', items, start, end: this.pos };
+    } else if (c === '!') {
+      this.pos++;
+      const item = this.filter();
+      this.skipWs();
+      this.expect(')');
+      node = { kind: 'not', item, start, end: this.pos };
+    } else {
+      node = this.simple(start);
+    }
+    this.depth--;
+    return node;
+  }
+
+  simple(start: number): Constraint {
+    const nameStart = this.pos;
+    while (this.pos < this.text.length && !NAME_STOP.has(this.text[this.pos]!)) this.pos++;
+    const name = this.text.slice(nameStart, this.pos).trim();
+    if (name === '') this.fail('a property name or one of "&", "|", "!"', nameStart);
+    let aspect: string | undefined;
+    if (this.text[this.pos] === '[') {
+      this.pos++;
+      const aspectStart = this.pos;
+      while (this.pos < this.text.length && this.text[this.pos] !== ']' && this.text[this.pos] !== ')')
+        this.pos++;
+      aspect = this.text.slice(aspectStart, this.pos).trim();
+      this.expect(']');
+    }
+    let cast: Cast | undefined;
+    if (this.text[this.pos] === '$') {
+      this.pos++;
+      const c = this.text[this.pos];
+      if (c !== 'v' && c !== 'd' && c !== 't')
+        this.fail('a type after "$": v (version), d (decimal) or t (datetime)');
+      cast = c;
+      this.pos++;
+    }
+    this.skipWs();
+    const opStart = this.pos;
+    let op: Operator;
+    const c = this.text[this.pos];
+    const next = this.text[this.pos + 1];
+    if (c === '=') op = '=';
+    else if (c === '<') op = next === '=' ? '<=' : '<';
+    else if (c === '>') op = next === '=' ? '>=' : '>';
+    else if (c === '~') this.fail('an operator (=, <, <=, >, >=); approximate match "~=" is not supported');
+    else this.fail('an operator (=, <, <=, >, >=)');
+    this.pos += op.length;
+    // Presence: `=*` directly followed by `)`.
+    if (op === '=' && this.text[this.pos] === '*') {
+      let look = this.pos + 1;
+      while (this.text[look] === ' ' || this.text[look] === '\t') look++;
+      if (this.text[look] === ')') {
+        if (cast !== undefined) this.fail('no type cast on a presence test', opStart);
+        this.pos = look + 1;
+        return { kind: 'present', name, aspect, start, end: this.pos };
+      }
+    }
+    const { value, wildcards } = this.value();
+    this.expect(')');
+    if (value === '' && wildcards.length === 0) this.fail('a value after the operator', this.pos - 1);
+    if (op !== '=' && wildcards.length > 0)
+      this.fail(`a value without "*" (wildcards only work with "=")`, opStart);
+    return { kind: 'compare', name, aspect, cast, op, value, wildcards, start, end: this.pos };
+  }
+
+  /** Value up to the closing `)`; `\` escapes the next character (`\)`, `\*`, `\\`); `*` is a wildcard. */
+  value(): { value: string; wildcards: number[] } {
+    let value = '';
+    const wildcards: number[] = [];
+    for (;;) {
+      const c = this.text[this.pos];
+      if (c === undefined) this.fail('")"');
+      if (c === ')') break;
+      if (c === '\\') {
+        const escaped = this.text[this.pos + 1];
+        if (escaped === undefined) this.fail('a character after "\\"', this.pos + 1);
+        value += escaped;
+        this.pos += 2;
+        continue;
+      }
+      if (c === '(') this.fail('")" (a value cannot contain "(" unescaped)');
+      if (c === '*') wildcards.push(value.length);
+      value += c;
+      this.pos++;
+    }
+    // Surrounding white space is layout, not part of the value (see docs/language.md).
+    const trimmedStart = value.length - value.trimStart().length;
+    const trimmed = value.trim();
+    return {
+      value: trimmed,
+      wildcards: wildcards.map((w) => w - trimmedStart).filter((w) => w >= 0 && w < trimmed.length),
+    };
+  }
+}
+
+/**
+ * Parses a constraint expression. An empty text means "no constraints" (`()`); anything after the first
+ * top-level filter other than white space is an error (Golem silently ignores it).
+ */
+export function parseConstraints(text: string): ParsedConstraints {
+  if (typeof text !== 'string') throw new LanguageError('constraint', String(text), 0, 'a constraint string');
+  const parser = new Parser(text);
+  parser.skipWs();
+  if (parser.pos >= text.length) return { source: text, root: { kind: 'true', start: 0, end: text.length } };
+  const root = parser.filter();
+  parser.skipWs();
+  if (parser.pos < text.length) {
+    parser.fail('end of constraint (combine several filters with "(&…)")');
+  }
+  return { source: text, root };
+}
+
+/** Source text of one clause. */
+export function clauseText(parsed: ParsedConstraints, node: Constraint): string {
+  return parsed.source.slice(node.start, node.end).replace(/\s+/g, ' ').trim();
+}

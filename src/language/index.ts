@@ -1,0 +1,49 @@
+/**
+ * The Demand & Offer Specification Language: property sets, constraint expressions, compiled evaluation with
+ * three-valued logic, two-way matching and explanations.
+ */
+export {
+  type ClauseReport,
+  type CompiledConstraints,
+  compileConstraints,
+  FALSE,
+  type Predicate,
+  TRISTATE,
+  TRUE,
+  type Tri,
+  type Tristate,
+  UNDEFINED,
+} from './compile.ts';
+export {
+  type Cast,
+  type Constraint,
+  type Operator,
+  type ParsedConstraints,
+  parseConstraints,
+} from './constraints.ts';
+export { LANGUAGE_PARSE_ERROR, LanguageError, type ParseErrorDetails } from './errors.ts';
+export {
+  createConstraintCache,
+  createDemandMatcher,
+  type FlatSide,
+  formatExplanation,
+  type MatchOutcome,
+  type MatchResult,
+  matchDemandOffer,
+  type Side,
+} from './match.ts';
+export {
+  expandProperties,
+  flattenProperties,
+  formatFlatProperties,
+  parseFlatProperties,
+  propertiesToJson,
+} from './properties.ts';
+export {
+  DateTime,
+  Decimal,
+  type FlatProperties,
+  type PropertyValue,
+  parseNumber,
+  Version,
+} from './values.ts';

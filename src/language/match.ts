@@ -1,0 +1,118 @@
+/**
+ * Two-way matching of a demand and an offer: the demand's constraints over the offer's properties and the
+ * offer's constraints over the demand's properties. `yes` when both are true, `no` when either is false,
+ * `undefined` otherwise (only `yes` makes a proposal).
+ */
+import { type ClauseReport, type CompiledConstraints, compileConstraints, FALSE, TRUE } from './compile.ts';
+import { flattenProperties } from './properties.ts';
+import type { FlatProperties, PropertyValue } from './values.ts';
+
+export type MatchOutcome = 'yes' | 'no' | 'undefined';
+
+export interface Side {
+  /** Nested or flat JSON, or an already flat property set. */
+  properties: unknown;
+  constraints: string;
+}
+
+export interface FlatSide {
+  properties: FlatProperties;
+  constraints: string;
+}
+
+export interface MatchResult {
+  result: MatchOutcome;
+  explanation: {
+    /** The demand's constraints evaluated over the offer's properties. */
+    demandSide: { result: 'true' | 'false' | 'undefined'; failing: ClauseReport[]; clauses: ClauseReport[] };
+    /** The offer's constraints evaluated over the demand's properties. */
+    offerSide: { result: 'true' | 'false' | 'undefined'; failing: ClauseReport[]; clauses: ClauseReport[] };
+  };
+}
+
+function outcome(a: number, b: number): MatchOutcome {
+  if (a === TRUE && b === TRUE) return 'yes';
+  if (a === FALSE || b === FALSE) return 'no';
+  return 'undefined';
+}
+
+export function matchDemandOffer(demand: Side, offer: Side): MatchResult {
+  const demandProps = flattenProperties(demand.properties);
+  const offerProps = flattenProperties(offer.properties);
+  const demandConstraints = compileConstraints(demand.constraints);
+  const offerConstraints = compileConstraints(offer.constraints);
+  const d = demandConstraints.predicate(offerProps);
+  const o = offerConstraints.predicate(demandProps);
+  return {
+    result: outcome(d, o),
+    explanation: {
+      demandSide: {
+        result: demandConstraints.evaluate(offerProps),
+        failing: demandConstraints.failing(offerProps),
+        clauses: demandConstraints.explain(offerProps),
+      },
+      offerSide: {
+        result: offerConstraints.evaluate(demandProps),
+        failing: offerConstraints.failing(demandProps),
+        clauses: offerConstraints.explain(demandProps),
+      },
+    },
+  };
+}
+
+/**
+ * One demand against many offers: the demand is compiled once, each distinct offer constraint text once
+ * (cached), and nothing is parsed or flattened per offer. Offer properties must already be flat.
+ */
+export function createDemandMatcher(demand: Side, cacheLimit = 10_000): (offer: FlatSide) => MatchOutcome {
+  const demandProps = flattenProperties(demand.properties);
+  const demandPredicate = compileConstraints(demand.constraints).predicate;
+  const offerCache = new Map<string, number>();
+  return (offer) => {
+    const d = demandPredicate(offer.properties);
+    if (d === FALSE) return 'no';
+    let o = offerCache.get(offer.constraints);
+    if (o === undefined) {
+      o = compileConstraints(offer.constraints).predicate(demandProps);
+      if (offerCache.size >= cacheLimit) offerCache.clear();
+      offerCache.set(offer.constraints, o);
+    }
+    return outcome(d, o);
+  };
+}
+
+/** A cache of compiled constraints by text, for callers that evaluate many property sets. */
+export function createConstraintCache(limit = 10_000): (text: string) => CompiledConstraints {
+  const cache = new Map<string, CompiledConstraints>();
+  return (text) => {
+    let compiled = cache.get(text);
+    if (compiled === undefined) {
+      compiled = compileConstraints(text);
+      if (cache.size >= limit) cache.clear();
+      cache.set(text, compiled);
+    }
+    return compiled;
+  };
+}
+
+function show(value: PropertyValue | undefined, present: boolean): string {
+  if (!present) return 'absent';
+  if (value === null) return 'present without a value';
+  return JSON.stringify(value);
+}
+
+function describe(report: ClauseReport): string {
+  const seen = report.property === '' ? '' : `: ${report.property} is ${show(report.seen, report.present)}`;
+  return `  ${report.result === 'false' ? 'fails    ' : 'undecided'} ${report.clause}${seen}`;
+}
+
+/** Human answer to "why does (or doesn't) this demand match this offer?". */
+export function formatExplanation(match: MatchResult): string {
+  const lines: string[] = [];
+  const { demandSide, offerSide } = match.explanation;
+  lines.push(`demand constraints over the offer's properties: ${demandSide.result}`);
+  for (const report of demandSide.failing) lines.push(describe(report));
+  lines.push(`offer constraints over the demand's properties: ${offerSide.result}`);
+  for (const report of offerSide.failing) lines.push(describe(report));
+  return lines.join('\n');
+}
