@@ -1,0 +1,194 @@
+/**
+ * Property-based tests: random constraint texts never make the parser throw anything but its parse error, and
+ * random constraints over random property sets evaluate exactly as a slow reference evaluator written here,
+ * independently of the library (its own AST, straight recursion, no compilation).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { compileConstraints, type FlatProperties, isLanguageError, parseConstraints } from './helpers.ts';
+
+type Ref =
+  | { t: 'and' | 'or'; items: Ref[] }
+  | { t: 'not'; item: Ref }
+  | { t: 'present'; name: string }
+  | { t: 'cmp'; name: string; op: '=' | '<' | '<=' | '>' | '>='; value: string };
+
+const NAMES = ['a', 'b.c', 'golem.inf.mem.gib', 'x-y'];
+const WORDS = ['vm', 'wasm', 'wasmtime', 'abc', 'a', ''];
+
+const refArb: fc.Arbitrary<Ref> = fc.letrec<{ node: Ref }>((tie) => ({
+  node: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.record({ t: fc.constant('present' as const), name: fc.constantFrom(...NAMES) }),
+    fc.record({
+      t: fc.constant('cmp' as const),
+      name: fc.constantFrom(...NAMES),
+      op: fc.constantFrom('=' as const, '<' as const, '<=' as const, '>' as const, '>=' as const),
+      value: fc.oneof(
+        fc.integer({ min: -5, max: 5 }).map(String),
+        fc.constantFrom('vm', 'wasm', 'abc', 'true', 'false', '1.5'),
+      ),
+    }),
+    fc.record({
+      t: fc.constantFrom('and' as const, 'or' as const),
+      items: fc.array(tie('node'), { maxLength: 4 }),
+    }),
+    fc.record({ t: fc.constant('not' as const), item: tie('node') }),
+  ),
+})).node;
+
+const valueArb = fc.oneof(
+  fc.integer({ min: -5, max: 5 }),
+  fc.constantFrom(1.5, -0.5),
+  fc.constantFrom(...WORDS),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom(...WORDS)), { maxLength: 3 }),
+);
+
+const propsArb: fc.Arbitrary<FlatProperties> = fc.dictionary(fc.constantFrom(...NAMES), valueArb, {
+  maxKeys: 4,
+});
+
+function render(node: Ref): string {
+  switch (node.t) {
+    case 'and':
+      return `(&${node.items.map(render).join('')})`;
+    case 'or':
+      return `(|${node.items.map(render).join('\n  ')})`;
+    case 'not':
+      return `(! ${render(node.item)})`;
+    case 'present':
+      return `(${node.name}=*)`;
+    case 'cmp':
+      return `(${node.name}${node.op}${node.value})`;
+  }
+}
+
+type V = 'T' | 'F' | 'U';
+
+function refCompareScalar(op: string, prop: unknown, value: string): boolean {
+  if (typeof prop === 'string') {
+    if (op === '=') return prop === value;
+    const c = prop < value ? -1 : prop > value ? 1 : 0;
+    return op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
+  }
+  if (typeof prop === 'number') {
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value)) return false;
+    const n = Number(value);
+    return op === '='
+      ? prop === n
+      : op === '<'
+        ? prop < n
+        : op === '<='
+          ? prop <= n
+          : op === '>'
+            ? prop > n
+            : prop >= n;
+  }
+  if (typeof prop === 'boolean')
+    return op === '=' && (value === 'true' || value === 'false') && String(prop) === value;
+  return false;
+}
+
+function refEval(node: Ref, props: FlatProperties): V {
+  switch (node.t) {
+    case 'present':
+      return node.name in props ? 'T' : 'F';
+    case 'cmp': {
+      if (!(node.name in props)) return 'U';
+      const prop = props[node.name];
+      if (prop === null) return 'U';
+      if (Array.isArray(prop))
+        return node.op === '=' && prop.some((item) => refCompareScalar('=', item, node.value)) ? 'T' : 'F';
+      return refCompareScalar(node.op, prop, node.value) ? 'T' : 'F';
+    }
+    case 'not': {
+      const r = refEval(node.item, props);
+      return r === 'U' ? 'U' : r === 'T' ? 'F' : 'T';
+    }
+    case 'and': {
+      const results = node.items.map((item) => refEval(item, props));
+      return results.includes('F') ? 'F' : results.includes('U') ? 'U' : 'T';
+    }
+    case 'or': {
+      const results = node.items.map((item) => refEval(item, props));
+      return results.includes('T') ? 'T' : results.includes('U') ? 'U' : 'F';
+    }
+  }
+}
+
+const asTristate = { T: 'true', F: 'false', U: 'undefined' } as const;
+
+describe('language, property-based', () => {
+  it('evaluates like the reference evaluator', () => {
+    fc.assert(
+      fc.property(refArb, propsArb, (ref, props) => {
+        const text = render(ref);
+        assert.equal(compileConstraints(text).evaluate(props), asTristate[refEval(ref, props)], text);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never throws anything but its parse error on random text, and always ends', () => {
+    const alphabet = fc.constantFrom(
+      '(',
+      ')',
+      '&',
+      '|',
+      '!',
+      '=',
+      '<',
+      '>',
+      '*',
+      '$',
+      '[',
+      ']',
+      '\\',
+      ' ',
+      '\n',
+      'a',
+      '1',
+      'v',
+      '~',
+      '.',
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.array(alphabet, { maxLength: 200 }).map((cs) => cs.join('')),
+        ),
+        (text) => {
+          try {
+            parseConstraints(text);
+          } catch (error) {
+            assert.ok(isLanguageError(error), `unexpected ${String(error)} for ${JSON.stringify(text)}`);
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('fails only with a parse error on truncated and mutated valid constraints', () => {
+    fc.assert(
+      fc.property(refArb, fc.nat(), fc.nat(), (ref, cut, flip) => {
+        const text = render(ref);
+        const truncated = text.slice(0, cut % (text.length + 1));
+        const index = flip % text.length;
+        const mutated = `${text.slice(0, index)})${text.slice(index + 1)}`;
+        for (const candidate of [truncated, mutated]) {
+          try {
+            compileConstraints(candidate);
+          } catch (error) {
+            assert.ok(isLanguageError(error));
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
