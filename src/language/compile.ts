@@ -3,6 +3,8 @@
  * hot path (FALSE 0, TRUE 1, UNDEFINED 2) and the strings `'false' | 'true' | 'undefined'` at the API.
  * Type rules: a comparison is made in the type of the property; see docs/language.md.
  */
+
+import { generatePredicate } from './codegen.ts';
 import {
   type Constraint,
   clauseText,
@@ -261,6 +263,20 @@ function compileNode(node: Constraint): Predicate {
   }
 }
 
+/** The comparison of one leaf for a present, non-null property value (what generated code falls back to). */
+function leafFallback(node: Extract<Constraint, { kind: 'compare' }>): (property: PropertyValue) => Tri {
+  const value = valueForms(node.value, node.wildcards);
+  const { op, cast } = node;
+  if (cast !== undefined) {
+    return (property) => {
+      const converted = castProperty(cast, property);
+      return converted === undefined ? UNDEFINED : compareValue(op, converted, value);
+    };
+  }
+  return (property) =>
+    Array.isArray(property) ? compareList(op, property, value) : compareValue(op, property, value);
+}
+
 function leaves(node: Constraint, out: Constraint[] = []): Constraint[] {
   if (node.kind === 'and' || node.kind === 'or') for (const item of node.items) leaves(item, out);
   else if (node.kind === 'not') leaves(node.item, out);
@@ -274,7 +290,10 @@ function leafName(node: Constraint): string {
 
 export function compileConstraints(input: string | ParsedConstraints): CompiledConstraints {
   const parsed = typeof input === 'string' ? parseConstraints(input) : input;
-  const predicate = compileNode(parsed.root);
+  const predicate = generatePredicate(parsed.root, {
+    fallback: leafFallback,
+    numericBound: (node) => parseNumber(node.value),
+  });
   const leafNodes = leaves(parsed.root).filter((node) => node.kind !== 'true');
   const leafPredicates = leafNodes.map((node) => compileNode(node));
   const topLevel = parsed.root.kind === 'and' ? parsed.root.items : [parsed.root];
