@@ -1,5 +1,6 @@
 import { identityModule } from '../identity/index.ts';
+import { netModule } from '../net/index.ts';
 import type { ModuleFactory } from '../service/index.ts';
 
 /** Core modules in start order (stopped in reverse): identity first, every other module needs a node id. */
-export const coreModules: ModuleFactory[] = [identityModule];
+export const coreModules: ModuleFactory[] = [identityModule, netModule];

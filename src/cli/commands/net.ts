@@ -1,0 +1,119 @@
+import { splitList } from '../../core/config/index.ts';
+import { createLogger } from '../../core/log/index.ts';
+import {
+  type FindResult,
+  NetAddress,
+  type NetStatus,
+  type PeerInfo,
+  type PingResult,
+} from '../../core/model/net.ts';
+import { DEFAULT_RELAY_LISTEN, RelayServer } from '../../core/net/index.ts';
+import { type Command, type CommandContext, UsageError } from '../command.ts';
+import { formatTable } from '../output.ts';
+
+async function ask<T>(context: CommandContext, address: string, message?: unknown): Promise<T> {
+  const control = await context.control();
+  try {
+    return await control.call<T>(address, message, { timeoutMs: 30_000 });
+  } finally {
+    await control.close();
+  }
+}
+
+function nodeArg(context: CommandContext): string {
+  const nodeId = context.args[0];
+  if (nodeId === undefined || !/^0x[0-9a-fA-F]{40}$/.test(nodeId))
+    throw new UsageError('give a node id (0x followed by 40 hex digits)');
+  return nodeId.toLowerCase();
+}
+
+export const commands: Command[] = [
+  {
+    name: 'net status',
+    summary: 'Show this node on the network: ids, addresses, relays, peers',
+    run: async (context) => {
+      const status = await ask<NetStatus>(context, NetAddress.Status);
+      if (context.json) context.printJson(status);
+      else {
+        context.print(
+          formatTable(
+            ['field', 'value'],
+            [
+              ['nodeId', status.nodeId],
+              ['peerId', status.peerId],
+              ['reachability', status.reachability],
+              ['peers', status.connectedPeers],
+              ...status.publicAddrs.map((a) => ['address', a]),
+              ...status.relays.map((r) => ['relay', r]),
+            ],
+          ),
+        );
+      }
+      return 0;
+    },
+  },
+  {
+    name: 'net sessions',
+    summary: 'List the nodes this node is connected to',
+    run: async (context) => {
+      const peers = await ask<PeerInfo[]>(context, NetAddress.Peers);
+      if (context.json) context.printJson(peers);
+      else
+        context.print(
+          formatTable(
+            ['nodeId', 'connection', 'rtt ms', 'address'],
+            peers.map((p) => [p.nodeId, p.connection, p.latencyMs, p.addrs[0]]),
+          ),
+        );
+      return 0;
+    },
+  },
+  {
+    name: 'net find',
+    summary: 'Find a node by id and connect to it (direct, else relayed)',
+    positionals: ['<nodeId>'],
+    run: async (context) => {
+      const found = await ask<FindResult>(context, NetAddress.Find, { nodeId: nodeArg(context) });
+      if (context.json) context.printJson(found);
+      else context.print(`${found.nodeId} ${found.connection} ${found.addrs.join(' ')}`);
+      return 0;
+    },
+  },
+  {
+    name: 'net ping',
+    summary: 'Ping a node by id',
+    positionals: ['<nodeId>'],
+    run: async (context) => {
+      const result = await ask<PingResult>(context, NetAddress.Ping, { nodeId: nodeArg(context) });
+      if (context.json) context.printJson(result);
+      else context.print(`${result.nodeId}: ${result.latencyMs} ms (${result.connection})`);
+      return 0;
+    },
+  },
+  {
+    name: 'relay run',
+    summary: 'Run a relay/bootstrap node (circuit relay v2, node lookup, gossip hub)',
+    options: [
+      {
+        name: 'listen',
+        type: 'list',
+        description: `listen multiaddr (default ${DEFAULT_RELAY_LISTEN.join(', ')})`,
+      },
+    ],
+    run: async (context) => {
+      const listen =
+        (context.options.listen as string[] | undefined)?.flatMap((l) => splitList(l)) ??
+        DEFAULT_RELAY_LISTEN;
+      const logger = createLogger({ level: context.config.logLevel, format: context.config.logFormat });
+      const relay = new RelayServer({ dataDir: context.config.dataDir, listen, logger });
+      await relay.start();
+      context.print(JSON.stringify({ nodeId: relay.nodeId, addresses: relay.addresses() }));
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await relay.stop();
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,208 @@
+/**
+ * The bus over libp2p: one stream per call on protocol `/golem-ts/bus/1.0.0`.
+ *
+ *   caller → `{t:"call"|"stream", a:"/public/…", m:<message>, to:<timeout ms>}`
+ *   callee → `{t:"ok", v}` | `{t:"item", v}`… `{t:"end"}` | `{t:"err", e:{code, message, details, httpStatus}}`
+ *
+ * The callee learns the caller's node id from the connection (the Noise-authenticated peer key), never from
+ * the frame. Closing or aborting the stream cancels the remote handler. A malformed frame resets that stream.
+ */
+import type { Connection, Stream } from '@libp2p/interface';
+import type { Bus } from '../bus/index.ts';
+import { GolemError, isGolemError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { encodeFrame, FrameDecoder, protocolError } from './codec.ts';
+import { nodeIdOfPeer } from './ids.ts';
+
+export const BUS_PROTOCOL = '/golem-ts/bus/1.0.0';
+
+type Request = { t: 'call' | 'stream'; a: string; m: unknown; to?: number };
+type Reply =
+  | { t: 'ok'; v: unknown }
+  | { t: 'item'; v: unknown }
+  | { t: 'end' }
+  | {
+      t: 'err';
+      e: { code: string; message: string; details?: Record<string, unknown>; httpStatus?: number };
+    };
+
+/** Decoded frames of a stream, in order; throws a protocol error on bad input or a truncated frame. */
+export async function* readFrames(
+  stream: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>,
+): AsyncGenerator<unknown> {
+  const decoder = new FrameDecoder();
+  for await (const chunk of stream) {
+    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
+    for (const frame of decoder.push(bytes)) yield frame;
+  }
+  if (decoder.pending > 0) throw protocolError('stream ended inside a frame');
+}
+
+export async function writeFrame(stream: Stream, value: unknown): Promise<void> {
+  if (!stream.send(encodeFrame(value))) await stream.onDrain();
+}
+
+function errorFrame(error: unknown): Reply {
+  const golem = isGolemError(error)
+    ? error
+    : new GolemError('BUS_HANDLER_FAILED', (error as Error)?.message ?? String(error));
+  return {
+    t: 'err',
+    e: { code: golem.code, message: golem.message, details: golem.details, httpStatus: golem.httpStatus },
+  };
+}
+
+function remoteError(reply: Extract<Reply, { t: 'err' }>): GolemError {
+  const { code, message, details, httpStatus } = reply.e ?? {};
+  return new GolemError(
+    typeof code === 'string' ? code : 'BUS_REMOTE_ERROR',
+    typeof message === 'string' ? message : 'remote error',
+    {
+      details,
+      httpStatus,
+    },
+  );
+}
+
+function isReply(value: unknown): value is Reply {
+  return value !== null && typeof value === 'object' && typeof (value as { t?: unknown }).t === 'string';
+}
+
+export interface ServerLimits {
+  /** Calls served at once over all peers; beyond it callers get BUS_BUSY. */
+  maxConcurrentCalls: number;
+}
+
+/** Serves incoming bus streams: dispatches to the local bus as the authenticated caller. */
+export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerLimits) {
+  let active = 0;
+  return async (stream: Stream, connection: Connection): Promise<void> => {
+    const controller = new AbortController();
+    const onClose = () => controller.abort(new GolemError('BUS_CANCELLED', 'the caller went away'));
+    stream.addEventListener('close', onClose, { once: true });
+    active++;
+    try {
+      const caller = nodeIdOfPeer(connection.remotePeer);
+      const frames = readFrames(stream);
+      const first = await frames.next();
+      if (first.done) return;
+      const request = first.value as Request;
+      if (
+        request === null ||
+        typeof request !== 'object' ||
+        typeof request.a !== 'string' ||
+        (request.t !== 'call' && request.t !== 'stream')
+      ) {
+        throw protocolError('first frame must be a call or stream request');
+      }
+      if (active > limits.maxConcurrentCalls) {
+        await writeFrame(
+          stream,
+          errorFrame(new GolemError('BUS_BUSY', 'too many calls in progress; try again')),
+        );
+        await stream.close();
+        return;
+      }
+      // Anything the caller sends after the request (it should send nothing) is drained; its end is ignored.
+      void (async () => {
+        try {
+          for await (const _ of frames) {
+            // requests carry one frame
+          }
+        } catch {
+          controller.abort(protocolError('malformed frame after the request'));
+        }
+      })();
+      if (request.t === 'call') {
+        let reply: Reply;
+        try {
+          reply = {
+            t: 'ok',
+            v: (await bus.dispatchRemote(caller, request.a, request.m, controller.signal)) ?? null,
+          };
+        } catch (error) {
+          reply = errorFrame(error);
+        }
+        await writeFrame(stream, reply);
+      } else {
+        try {
+          for await (const item of bus.dispatchRemoteStream(
+            caller,
+            request.a,
+            request.m,
+            controller.signal,
+          )) {
+            if (controller.signal.aborted) break;
+            await writeFrame(stream, { t: 'item', v: item ?? null });
+          }
+          await writeFrame(stream, { t: 'end' });
+        } catch (error) {
+          if (!controller.signal.aborted) await writeFrame(stream, errorFrame(error));
+        }
+      }
+      await stream.close();
+    } catch (error) {
+      logger.debug('bus stream reset', { peer: connection.remotePeer.toString(), error });
+      stream.abort(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      active--;
+      stream.removeEventListener('close', onClose);
+    }
+  };
+}
+
+/** Sends one call on a fresh stream and waits for its single reply. */
+export async function callOnStream(
+  stream: Stream,
+  address: string,
+  message: unknown,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<unknown> {
+  const onAbort = () => stream.abort(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await writeFrame(stream, { t: 'call', a: address, m: message, to: timeoutMs } satisfies Request);
+    for await (const frame of readFrames(stream)) {
+      if (!isReply(frame)) throw protocolError('reply frame without a type');
+      if (frame.t === 'ok') return frame.v;
+      if (frame.t === 'err') throw remoteError(frame);
+      throw protocolError(`unexpected ${frame.t} frame for a call`);
+    }
+    throw new GolemError('BUS_UNREACHABLE', `the remote node closed the call to ${address} without a reply`);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    if (stream.status === 'open') await stream.close().catch(() => {});
+  }
+}
+
+/** Opens a streamed call and yields each item until the remote ends the stream. */
+export async function* streamOnStream(
+  stream: Stream,
+  address: string,
+  message: unknown,
+  timeoutMs: number,
+  signal: AbortSignal,
+): AsyncGenerator<unknown> {
+  const onAbort = () => stream.abort(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  let finished = false;
+  try {
+    await writeFrame(stream, { t: 'stream', a: address, m: message, to: timeoutMs } satisfies Request);
+    for await (const frame of readFrames(stream)) {
+      if (!isReply(frame)) throw protocolError('reply frame without a type');
+      if (frame.t === 'item') yield frame.v;
+      else if (frame.t === 'end') {
+        finished = true;
+        return;
+      } else if (frame.t === 'err') throw remoteError(frame);
+      else throw protocolError(`unexpected ${frame.t} frame for a stream`);
+    }
+    throw new GolemError('BUS_UNREACHABLE', `the remote node closed the stream of ${address} before its end`);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    // A consumer that stops early cancels the remote handler.
+    if (!finished) stream.abort(new Error('stream consumer stopped'));
+    else if (stream.status === 'open') await stream.close().catch(() => {});
+  }
+}

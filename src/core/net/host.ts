@@ -1,0 +1,81 @@
+/**
+ * The libp2p host every node and relay runs: TCP and WebSockets, Noise, Yamux, identify, ping, circuit relay v2
+ * (client everywhere, server on relays), DCUtR hole punching, AutoNAT and gossipsub.
+ */
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { autoNAT } from '@libp2p/autonat';
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { privateKeyFromRaw } from '@libp2p/crypto/keys';
+import { dcutr } from '@libp2p/dcutr';
+import { gossipsub } from '@libp2p/gossipsub';
+import { identify, identifyPush } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { webSockets } from '@libp2p/websockets';
+import { createLibp2p } from 'libp2p';
+
+export interface RelayLimits {
+  /** Reservations a relay holds at once. */
+  maxReservations: number;
+  /** Bytes one relayed connection may carry in each direction before the relay closes it. */
+  dataLimitBytes: bigint;
+  /** How long one relayed connection may last. */
+  durationLimitMs: number;
+}
+
+export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+  maxReservations: 1024,
+  dataLimitBytes: 256n * 1024n * 1024n,
+  durationLimitMs: 60 * 60 * 1000,
+};
+
+export interface HostOptions {
+  secret: Uint8Array;
+  listen: string[];
+  /** Run the circuit relay server (the relay role). */
+  relay?: RelayLimits;
+}
+
+export async function createHost(options: HostOptions) {
+  const privateKey = privateKeyFromRaw(options.secret);
+  const listen = [...options.listen];
+  // Every node also listens through the relays it knows, so nodes behind NAT stay reachable.
+  if (options.relay === undefined) listen.push('/p2p-circuit');
+  const services = {
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    dcutr: dcutr(),
+    autonat: autoNAT(),
+    pubsub: gossipsub({
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      runOnLimitedConnection: true,
+      heartbeatInterval: 500,
+    }),
+    ...(options.relay === undefined
+      ? {}
+      : {
+          relay: circuitRelayServer({
+            reservations: {
+              maxReservations: options.relay.maxReservations,
+              applyDefaultLimit: true,
+              defaultDataLimit: options.relay.dataLimitBytes,
+              defaultDurationLimit: options.relay.durationLimitMs,
+            },
+          }),
+        }),
+  };
+  return createLibp2p({
+    privateKey,
+    addresses: { listen },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections: 512 },
+    services,
+  });
+}
+
+export type Host = Awaited<ReturnType<typeof createHost>>;

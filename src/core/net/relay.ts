@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PeerId } from '@libp2p/interface';
+import { fromHex, nodeIdFromSecret, toHex } from '../crypto/index.ts';
+import type { Logger } from '../log/index.ts';
+import { createHost, DEFAULT_RELAY_LIMITS, type Host, type RelayLimits } from './host.ts';
+import { tryNodeIdOfPeer } from './ids.ts';
+import { LOOKUP_PROTOCOL, MAX_LISTED_PEERS, type PeerRecord, serveLookup } from './lookup.ts';
+
+export const DEFAULT_RELAY_LISTEN = ['/ip4/0.0.0.0/tcp/7477', '/ip4/0.0.0.0/tcp/7478/ws'];
+
+export interface RelayOptions {
+  dataDir: string;
+  listen: string[];
+  logger: Logger;
+  limits?: Partial<RelayLimits>;
+}
+
+/**
+ * The relay/bootstrap role (Golem's relay server): accepts circuit relay v2 reservations within limits, relays
+ * for nodes that cannot be reached directly, answers node lookups for every node connected to it, and carries
+ * gossip for every topic its peers use so that broadcasts reach nodes that only know the relay.
+ */
+export class RelayServer {
+  #options: RelayOptions;
+  #host: Host | undefined;
+  #log: Logger;
+  #nodeId = '';
+
+  constructor(options: RelayOptions) {
+    this.#options = options;
+    this.#log = options.logger.child('relay');
+  }
+
+  get host(): Host | undefined {
+    return this.#host;
+  }
+
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  /** Addresses nodes put in `YA_NET_RELAY` (with the relay's peer id). */
+  addresses(): string[] {
+    return this.#host?.getMultiaddrs().map(String) ?? [];
+  }
+
+  async start(): Promise<void> {
+    const secret = loadOrCreateKey(this.#options.dataDir);
+    this.#nodeId = nodeIdFromSecret(secret);
+    const host = await createHost({
+      secret,
+      listen: this.#options.listen,
+      relay: { ...DEFAULT_RELAY_LIMITS, ...this.#options.limits },
+    });
+    this.#host = host;
+    await host.handle(
+      LOOKUP_PROTOCOL,
+      (stream) =>
+        serveLookup(stream, (request) => {
+          const records = this.#records();
+          if ('find' in request)
+            return { found: records.find((r) => r.nodeId === String(request.find).toLowerCase()) ?? null };
+          return { peers: records.slice(0, MAX_LISTED_PEERS) };
+        }),
+      { runOnLimitedConnection: true },
+    );
+    // Carry every topic a peer subscribes to, so the relay forwards gossip between nodes that know only it.
+    host.services.pubsub.addEventListener('subscription-change', (event) => {
+      for (const { topic, subscribe } of event.detail.subscriptions) {
+        if (subscribe && !host.services.pubsub.getTopics().includes(topic))
+          host.services.pubsub.subscribe(topic);
+      }
+    });
+    host.addEventListener('peer:connect', (event) =>
+      this.#log.debug('node connected', { nodeId: tryNodeIdOfPeer(event.detail) }),
+    );
+    this.#log.info('relay started', { nodeId: this.#nodeId, addresses: this.addresses() });
+  }
+
+  async stop(): Promise<void> {
+    await this.#host?.stop();
+    this.#host = undefined;
+  }
+
+  #records(): PeerRecord[] {
+    const host = this.#host;
+    if (host === undefined) return [];
+    const out: PeerRecord[] = [];
+    for (const peer of host.getPeers()) {
+      const nodeId = tryNodeIdOfPeer(peer as PeerId);
+      if (nodeId === undefined) continue;
+      const addrs = host
+        .getConnections(peer)
+        .filter((c) => c.limits === undefined)
+        .map((c) => c.remoteAddr.toString());
+      out.push({ nodeId, peerId: peer.toString(), addrs });
+    }
+    return out;
+  }
+}
+
+/** The relay's own key: `<dataDir>/relay.key` (hex, mode 0600), created at first start. */
+function loadOrCreateKey(dataDir: string): Uint8Array {
+  const path = join(dataDir, 'relay.key');
+  if (existsSync(path)) return fromHex(readFileSync(path, 'utf8').trim());
+  mkdirSync(dataDir, { recursive: true });
+  const secret = new Uint8Array(randomBytes(32));
+  writeFileSync(path, `${toHex(secret)}\n`, { mode: 0o600 });
+  return secret;
+}

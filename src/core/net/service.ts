@@ -1,0 +1,487 @@
+import type { Connection, PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import {
+  type Bus,
+  isLocalTopic,
+  type RemoteCallOptions,
+  type RemoteTransport,
+  type Unbind,
+} from '../bus/index.ts';
+import type { NodeConfig } from '../config/index.ts';
+import { fromHex } from '../crypto/index.ts';
+import { type Database, migrate } from '../db/index.ts';
+import { GolemError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { IdentityAddress } from '../model/identity.ts';
+import {
+  type FindResult,
+  NET_EVENTS_TOPIC,
+  NetAddress,
+  type NetEvent,
+  type NetStatus,
+  type PeerInfo,
+  type PingResult,
+} from '../model/net.ts';
+import type { CoreComponents, Service } from '../service/index.ts';
+import { BUS_PROTOCOL, callOnStream, createBusStreamHandler, streamOnStream } from './bus-protocol.ts';
+import { decodeBody, encodeFrame } from './codec.ts';
+import { createHost, type Host } from './host.ts';
+import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
+import {
+  askLookup,
+  LOOKUP_PROTOCOL,
+  type LookupReply,
+  type LookupRequest,
+  MAX_LISTED_PEERS,
+  type PeerRecord,
+  serveLookup,
+} from './lookup.ts';
+import { netMigrations } from './migrations.ts';
+
+/** Gossip topics of bus broadcasts are namespaced so that other libp2p applications never collide with them. */
+export const GOSSIP_PREFIX = 'golem-ts/bus/';
+const DIAL_TIMEOUT_MS = 5_000;
+const NEIGHBOURS = 8;
+const MAINTENANCE_INTERVAL_MS = 5_000;
+
+export interface NetServiceOptions {
+  /** Secret key of the host; default: the default identity's (asked over the bus). */
+  secret?: Uint8Array;
+}
+
+/**
+ * The node's place in the network: a libp2p host keyed by the default identity, the bus carried over it
+ * (`/net/<nodeId>/…` calls and broadcasts), node lookup and neighbourhood upkeep through relays.
+ */
+export class NetService implements Service, RemoteTransport {
+  readonly name = 'net';
+  #bus: Bus;
+  #db: Database;
+  #log: Logger;
+  #config: NodeConfig;
+  #options: NetServiceOptions;
+  #host: Host | undefined;
+  #unbinds: Unbind[] = [];
+  #peersByNode = new Map<string, PeerId>();
+  #subscribed = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #rest: CoreComponents['rest'] | undefined;
+
+  constructor(
+    components: Pick<CoreComponents, 'bus' | 'db' | 'logger' | 'config'> &
+      Partial<Pick<CoreComponents, 'rest'>>,
+    options: NetServiceOptions = {},
+  ) {
+    this.#bus = components.bus;
+    this.#db = components.db;
+    this.#log = components.logger.child('net');
+    this.#config = components.config;
+    this.#options = options;
+    this.#rest = components.rest;
+    this.#rest?.register('/net-api/v2', (app) => {
+      app.get('/net/status', async () => {
+        const status = this.status();
+        return {
+          nodeId: status.nodeId,
+          listenIp: status.listenAddrs[0] ?? null,
+          publicIp: status.publicAddrs[0] ?? null,
+          sessions: status.connectedPeers,
+        };
+      });
+    });
+    this.#rest?.register('/net-api/v1', (app) => {
+      app.get('/net/status', async () => this.status());
+      app.get('/net/peers', async () => this.peers());
+    });
+  }
+
+  get host(): Host | undefined {
+    return this.#host;
+  }
+
+  async start(): Promise<void> {
+    migrate(this.#db, netMigrations);
+    this.#bindBus();
+    if (this.#config.net.disabled) {
+      this.#log.info('network disabled: the node runs alone');
+      return;
+    }
+    const nodeId = this.#bus.nodeId;
+    if (nodeId === undefined)
+      throw new GolemError('NET_NO_IDENTITY', 'the net starts after the identity module');
+    const secret =
+      this.#options.secret ?? fromHex(await this.#bus.call<string>(IdentityAddress.GetSecretKey, { nodeId }));
+    const host = await createHost({ secret, listen: this.#config.net.listen });
+    this.#host = host;
+    await host.handle(
+      BUS_PROTOCOL,
+      createBusStreamHandler(this.#bus, this.#log, { maxConcurrentCalls: 1024 }),
+      {
+        runOnLimitedConnection: true,
+        maxInboundStreams: 512,
+      },
+    );
+    await host.handle(
+      LOOKUP_PROTOCOL,
+      (stream) => serveLookup(stream, (request) => this.#answerLookup(request)),
+      {
+        runOnLimitedConnection: true,
+      },
+    );
+    host.addEventListener('peer:connect', (event) => this.#onConnect(event.detail));
+    host.addEventListener('peer:disconnect', (event) => this.#onDisconnect(event.detail));
+    host.services.pubsub.addEventListener('message', (event) => this.#onGossip(event.detail));
+    this.#bus.setRemote(this);
+    this.#log.info('network started', {
+      peerId: host.peerId.toString(),
+      listen: host.getMultiaddrs().map(String),
+    });
+    await this.#joinNetwork();
+    this.#timer = setInterval(() => void this.#maintain(), MAINTENANCE_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const unbind of this.#unbinds.splice(0)) unbind();
+    this.#bus.setRemote(undefined);
+    const host = this.#host;
+    this.#host = undefined;
+    await host?.stop();
+  }
+
+  // ---- RemoteTransport ----
+
+  async call(
+    target: string,
+    address: string,
+    message: unknown,
+    options: RemoteCallOptions,
+  ): Promise<unknown> {
+    const stream = await this.#openBusStream(target, options.signal);
+    return callOnStream(stream, address, message, options.timeoutMs, options.signal);
+  }
+
+  async *stream(
+    target: string,
+    address: string,
+    message: unknown,
+    options: RemoteCallOptions,
+  ): AsyncIterable<unknown> {
+    const stream = await this.#openBusStream(target, options.signal);
+    yield* streamOnStream(stream, address, message, options.timeoutMs, options.signal);
+  }
+
+  async publish(topic: string, message: unknown): Promise<void> {
+    const host = this.#host;
+    if (host === undefined || isLocalTopic(topic)) return;
+    try {
+      await host.services.pubsub.publish(GOSSIP_PREFIX + topic, encodeFrame({ m: message }).subarray(4));
+    } catch (error) {
+      this.#log.debug('gossip publish failed', { topic, error });
+    }
+  }
+
+  topicsChanged(topics: readonly string[]): void {
+    const host = this.#host;
+    if (host === undefined) return;
+    const wanted = new Set(topics.filter((topic) => !isLocalTopic(topic)));
+    for (const topic of wanted) {
+      if (!this.#subscribed.has(topic)) host.services.pubsub.subscribe(GOSSIP_PREFIX + topic);
+    }
+    for (const topic of this.#subscribed) {
+      if (!wanted.has(topic)) host.services.pubsub.unsubscribe(GOSSIP_PREFIX + topic);
+    }
+    this.#subscribed = wanted;
+  }
+
+  // ---- queries ----
+
+  status(): NetStatus {
+    const host = this.#host;
+    const addrs = host?.getMultiaddrs().map(String) ?? [];
+    return {
+      nodeId: this.#bus.nodeId ?? '',
+      peerId: host?.peerId.toString() ?? '',
+      listenAddrs: addrs.filter((a) => !a.includes('/p2p-circuit')),
+      publicAddrs: addrs,
+      relays: this.#config.net.bootstrap,
+      connectedPeers: host?.getPeers().length ?? 0,
+      reachability:
+        host === undefined ? 'unknown' : addrs.some((a) => a.includes('/p2p-circuit')) ? 'private' : 'public',
+    };
+  }
+
+  peers(): PeerInfo[] {
+    const host = this.#host;
+    if (host === undefined) return [];
+    const out: PeerInfo[] = [];
+    for (const peer of host.getPeers()) {
+      const nodeId = tryNodeIdOfPeer(peer);
+      if (nodeId === undefined) continue;
+      const connections = host.getConnections(peer);
+      const direct = connections.some((c) => c.limits === undefined);
+      out.push({
+        nodeId,
+        peerId: peer.toString(),
+        addrs: connections.map((c) => c.remoteAddr.toString()),
+        connection: direct ? 'direct' : 'relayed',
+        latencyMs: connections.find((c) => c.rtt !== undefined)?.rtt ?? null,
+      });
+    }
+    return out;
+  }
+
+  async find(nodeId: string, signal?: AbortSignal): Promise<FindResult> {
+    const target = nodeId.toLowerCase();
+    const peer = await this.#connect(target, signal ?? AbortSignal.timeout(DIAL_TIMEOUT_MS * 2));
+    const connections = this.#requireHost().getConnections(peer);
+    return {
+      nodeId: target,
+      addrs: connections.map((c) => c.remoteAddr.toString()),
+      connection: connections.some((c) => c.limits === undefined) ? 'direct' : 'relayed',
+    };
+  }
+
+  async ping(nodeId: string): Promise<PingResult> {
+    const found = await this.find(nodeId);
+    const peer = this.#peersByNode.get(found.nodeId)!;
+    const latencyMs = await this.#requireHost().services.ping.ping(peer, {
+      signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+    });
+    return { nodeId: found.nodeId, latencyMs, connection: found.connection };
+  }
+
+  // ---- internals ----
+
+  #bindBus(): void {
+    const bus = this.#bus;
+    const nodeArg = (message: unknown): string => {
+      const nodeId = (message as { nodeId?: unknown } | null)?.nodeId;
+      if (typeof nodeId !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(nodeId)) {
+        throw new GolemError('NET_BAD_NODE_ID', 'give a node id (0x followed by 40 hex digits)', {
+          httpStatus: 400,
+        });
+      }
+      return nodeId.toLowerCase();
+    };
+    this.#unbinds.push(
+      bus.bind(NetAddress.Status, () => this.status()),
+      bus.bind(NetAddress.Peers, () => this.peers()),
+      bus.bind(NetAddress.Find, (message) => this.find(nodeArg(message))),
+      bus.bind(NetAddress.Ping, (message) => this.ping(nodeArg(message))),
+      bus.bind('/public/net/Ping', (_message, context) => ({ pong: true, caller: context.caller })),
+      bus.bindStream('/public/net/PingStream', (message) => pingStream(message)),
+    );
+  }
+
+  #requireHost(): Host {
+    if (this.#host === undefined) throw new GolemError('BUS_UNREACHABLE', 'the network is not running');
+    return this.#host;
+  }
+
+  async #openBusStream(target: string, signal: AbortSignal) {
+    const peer = await this.#connect(target, signal);
+    try {
+      return await this.#requireHost().dialProtocol(peer, BUS_PROTOCOL, {
+        signal,
+        runOnLimitedConnection: true,
+      });
+    } catch (cause) {
+      throw unreachable(target, cause);
+    }
+  }
+
+  /** A connection to `nodeId`: an existing one, or found through lookups and dialled (direct first, then relayed). */
+  async #connect(nodeId: string, signal: AbortSignal): Promise<PeerId> {
+    const host = this.#requireHost();
+    const known = this.#peersByNode.get(nodeId);
+    if (known !== undefined && host.getConnections(known).length > 0) return known;
+    const records: PeerRecord[] = [];
+    const stored = this.#db.get<{ peer_id: string; addrs: string }>(
+      'SELECT peer_id, addrs FROM net_peer WHERE node_id = ?',
+      nodeId,
+    );
+    if (stored !== undefined)
+      records.push({ nodeId, peerId: stored.peer_id, addrs: JSON.parse(stored.addrs) as string[] });
+    for (const record of records) {
+      const peer = await this.#dialRecord(record, signal);
+      if (peer !== undefined) return peer;
+    }
+    for (const peer of host.getPeers()) {
+      const reply = await this.#lookup(peer, { find: nodeId }, signal).catch(() => undefined);
+      if (reply !== undefined && 'found' in reply && reply.found !== null) {
+        const dialled = await this.#dialRecord(reply.found, signal, peer);
+        if (dialled !== undefined) return dialled;
+      }
+    }
+    throw unreachable(nodeId);
+  }
+
+  async #dialRecord(record: PeerRecord, signal: AbortSignal, via?: PeerId): Promise<PeerId | undefined> {
+    const host = this.#requireHost();
+    try {
+      const peer = peerIdFromString(record.peerId);
+      if (nodeIdOfPeer(peer) !== record.nodeId) return undefined;
+      const addrs = record.addrs.filter((a) => !a.includes('/p2p-circuit')).map((a) => multiaddr(a));
+      if (via !== undefined) {
+        for (const relayAddr of host.getConnections(via).map((c) => c.remoteAddr.toString())) {
+          if (!relayAddr.includes('/p2p-circuit'))
+            addrs.push(
+              multiaddr(
+                `${relayAddr.split('/p2p/')[0]}/p2p/${via.toString()}/p2p-circuit/p2p/${peer.toString()}`,
+              ),
+            );
+        }
+      }
+      if (addrs.length > 0) await host.peerStore.merge(peer, { multiaddrs: addrs });
+      const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]);
+      await host.dial(peer, { signal: dialSignal });
+      this.#peersByNode.set(record.nodeId, peer);
+      return peer;
+    } catch (error) {
+      this.#log.debug('dial failed', { nodeId: record.nodeId, error });
+      return undefined;
+    }
+  }
+
+  async #lookup(peer: PeerId, request: LookupRequest, signal: AbortSignal): Promise<LookupReply> {
+    const stream = await this.#requireHost().dialProtocol(peer, LOOKUP_PROTOCOL, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]),
+      runOnLimitedConnection: true,
+    });
+    return askLookup(stream, request);
+  }
+
+  #answerLookup(request: LookupRequest): LookupReply {
+    const records = this.#records();
+    if ('find' in request)
+      return { found: records.find((r) => r.nodeId === String(request.find).toLowerCase()) ?? null };
+    return { peers: records.slice(0, MAX_LISTED_PEERS) };
+  }
+
+  #records(): PeerRecord[] {
+    const host = this.#requireHost();
+    const out: PeerRecord[] = [
+      {
+        nodeId: this.#bus.nodeId ?? '',
+        peerId: host.peerId.toString(),
+        addrs: host.getMultiaddrs().map(String),
+      },
+    ];
+    for (const peer of host.getPeers()) {
+      const nodeId = tryNodeIdOfPeer(peer);
+      if (nodeId === undefined) continue;
+      const addrs = host
+        .getConnections(peer)
+        .filter((c) => c.limits === undefined)
+        .map((c) => c.remoteAddr.toString());
+      out.push({ nodeId, peerId: peer.toString(), addrs });
+    }
+    return out;
+  }
+
+  async #joinNetwork(): Promise<void> {
+    const host = this.#requireHost();
+    for (const address of this.#config.net.bootstrap) {
+      try {
+        await host.dial(multiaddr(address), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+      } catch (error) {
+        this.#log.warn('cannot reach relay/bootstrap node', { address, error });
+      }
+    }
+    await this.#maintain();
+  }
+
+  /** Keeps the bootstrap connections and a small neighbourhood of direct peers (for gossip and discovery). */
+  async #maintain(): Promise<void> {
+    const host = this.#host;
+    if (host === undefined) return;
+    for (const address of this.#config.net.bootstrap) {
+      const peer = multiaddr(address)
+        .getComponents()
+        .find((c) => c.name === 'p2p')?.value;
+      if (peer !== undefined && host.getConnections(peerIdFromString(peer)).length === 0) {
+        await host.dial(multiaddr(address), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch(() => {});
+      }
+    }
+    if (host.getPeers().length >= NEIGHBOURS) return;
+    for (const peer of host.getPeers()) {
+      const reply = await this.#lookup(peer, { list: true }, AbortSignal.timeout(DIAL_TIMEOUT_MS)).catch(
+        () => undefined,
+      );
+      if (reply === undefined || !('peers' in reply)) continue;
+      for (const record of reply.peers) {
+        if (host.getPeers().length >= NEIGHBOURS) return;
+        if (record.nodeId === this.#bus.nodeId || this.#peersByNode.has(record.nodeId)) continue;
+        await this.#dialRecord(record, AbortSignal.timeout(DIAL_TIMEOUT_MS), peer);
+      }
+    }
+  }
+
+  #onConnect(peer: PeerId): void {
+    const nodeId = tryNodeIdOfPeer(peer);
+    if (nodeId === undefined) return;
+    this.#peersByNode.set(nodeId, peer);
+    const addrs =
+      this.#host
+        ?.getConnections(peer)
+        .filter((c) => c.limits === undefined)
+        .map((c) => c.remoteAddr.toString()) ?? [];
+    this.#db.run(
+      `INSERT INTO net_peer (node_id, peer_id, addrs, last_seen) VALUES (?, ?, ?, ?)
+       ON CONFLICT(node_id) DO UPDATE SET peer_id = excluded.peer_id, addrs = CASE WHEN excluded.addrs = '[]' THEN addrs ELSE excluded.addrs END, last_seen = excluded.last_seen`,
+      nodeId,
+      peer.toString(),
+      JSON.stringify(addrs),
+      new Date().toISOString(),
+    );
+    this.#emit({ type: 'peer-connected', nodeId });
+  }
+
+  #onDisconnect(peer: PeerId): void {
+    const nodeId = tryNodeIdOfPeer(peer);
+    if (nodeId === undefined) return;
+    this.#emit({ type: 'peer-disconnected', nodeId });
+  }
+
+  #emit(event: NetEvent): void {
+    void this.#bus.publish(NET_EVENTS_TOPIC, event);
+  }
+
+  #onGossip(message: { type: string; topic: string; data: Uint8Array; from?: PeerId }): void {
+    if (!message.topic.startsWith(GOSSIP_PREFIX) || message.type !== 'signed' || message.from === undefined)
+      return;
+    const from = tryNodeIdOfPeer(message.from);
+    if (from === undefined) return;
+    try {
+      const body = decodeBody(message.data) as { m?: unknown };
+      this.#bus.deliverBroadcast(message.topic.slice(GOSSIP_PREFIX.length), body.m, from);
+    } catch (error) {
+      this.#log.debug('dropped malformed gossip', { from, error });
+    }
+  }
+}
+
+const MAX_PING_ITEMS = 10_000;
+const MAX_PING_ITEM_BYTES = 64 * 1024;
+
+/** Diagnostic streamed reply: `count` items of `size` bytes (bounded), to test and measure bus streams. */
+async function* pingStream(message: unknown): AsyncGenerator<{ index: number; payload: Uint8Array }> {
+  const request = (message ?? {}) as { count?: unknown; size?: unknown };
+  const count = Math.min(MAX_PING_ITEMS, Math.max(0, Number(request.count ?? 1) | 0));
+  const size = Math.min(MAX_PING_ITEM_BYTES, Math.max(0, Number(request.size ?? 0) | 0));
+  const payload = new Uint8Array(size).fill(7);
+  for (let index = 0; index < count; index++) yield { index, payload };
+}
+
+function unreachable(nodeId: string, cause?: unknown): GolemError {
+  return new GolemError('BUS_UNREACHABLE', `node ${nodeId} is not reachable`, {
+    details: { nodeId },
+    cause,
+    httpStatus: 503,
+  });
+}
+
+export type { Connection };
