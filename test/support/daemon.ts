@@ -36,6 +36,8 @@ export interface StartOptions {
   dataDir?: string;
   appKey?: string;
   timeoutMs?: number;
+  /** Command prefix, e.g. `['ip', 'netns', 'exec', 'ns1']` to run the daemon in a network namespace. */
+  wrap?: string[];
 }
 
 const running = new Set<ChildProcess>();
@@ -51,29 +53,30 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
   const dataDir = options.dataDir ?? tempDir();
   const appKey = options.appKey ?? randomBytes(16).toString('hex');
   const infoPath = join(dataDir, 'daemon.json');
-  const child = spawn(
+  const argv = [
     process.execPath,
-    [
-      CLI_MAIN,
-      'service',
-      'run',
-      '--datadir',
-      dataDir,
-      '--api-url',
-      'http://127.0.0.1:0',
-      ...(options.args ?? []),
-    ],
-    {
-      env: {
-        ...process.env,
-        YAGNA_AUTOCONF_APPKEY: appKey,
-        YAGNA_LOG_LEVEL: process.env.YAGNA_TEST_LOG_LEVEL ?? 'info',
-        YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    CLI_MAIN,
+    'service',
+    'run',
+    '--datadir',
+    dataDir,
+    '--api-url',
+    'http://127.0.0.1:0',
+    ...(options.args ?? []),
+  ];
+  const [command, ...commandArgs] = [...(options.wrap ?? []), ...argv];
+  // A daemon meant for a network namespace must never start outside it (its dials would leave the machine).
+  if (options.wrap !== undefined && command !== options.wrap[0]) throw new Error('wrapper not applied');
+  const child = spawn(command!, commandArgs, {
+    env: {
+      ...process.env,
+      YAGNA_AUTOCONF_APPKEY: appKey,
+      YAGNA_LOG_LEVEL: process.env.YAGNA_TEST_LOG_LEVEL ?? 'info',
+      YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0',
+      ...options.env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   let logs = '';
   child.stdout?.on('data', (chunk) => {
@@ -101,7 +104,9 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
     if (existsSync(infoPath)) {
       try {
         const parsed = JSON.parse(readFileSync(infoPath, 'utf8'));
-        if (parsed.pid === child.pid) info = parsed;
+        // Under a wrapper (ip netns exec) the daemon's pid differs from the child's: accept a fresh file.
+        if (parsed.pid === child.pid || (options.wrap !== undefined && parsed.pid !== undefined))
+          info = parsed;
       } catch {
         // written in this very moment: read again
       }
@@ -170,4 +175,63 @@ export async function api(
 /** A JSON response body as a plain record (tests then compare its fields). */
 export async function readJson(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
+}
+
+export interface RelayHandle {
+  nodeId: string;
+  addresses: string[];
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** `yagna relay run` as a real process; resolves once it printed its addresses. */
+export async function startRelayProcess(
+  options: { listen?: string; dataDir?: string; wrap?: string[] } = {},
+): Promise<RelayHandle> {
+  const args = [
+    CLI_MAIN,
+    'relay',
+    'run',
+    '--datadir',
+    options.dataDir ?? tempDir('relay-'),
+    '--listen',
+    options.listen ?? '/ip4/127.0.0.1/tcp/0',
+  ];
+  const [command, ...rest] =
+    options.wrap === undefined ? [process.execPath, ...args] : [...options.wrap, process.execPath, ...args];
+  const child = spawn(command!, rest, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, YAGNA_LOG_LEVEL: 'warn' },
+  });
+  running.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', () => running.delete(child));
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (chunk) => {
+    err += chunk;
+  });
+  const info = await new Promise<{ nodeId: string; addresses: string[] }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`relay did not start:\n${err}`)), 20_000);
+    child.stdout?.on('data', (chunk) => {
+      out += chunk;
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line !== undefined) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`relay exited with ${code}:\n${err}`));
+    });
+  });
+  return {
+    ...info,
+    process: child,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

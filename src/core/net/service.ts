@@ -44,6 +44,7 @@ export const GOSSIP_PREFIX = 'golem-ts/bus/';
 const DIAL_TIMEOUT_MS = 5_000;
 const NEIGHBOURS = 8;
 const MAINTENANCE_INTERVAL_MS = 5_000;
+const RESERVATION_WAIT_MS = 5_000;
 
 export interface NetServiceOptions {
   /** Secret key of the host; default: the default identity's (asked over the bus). */
@@ -389,6 +390,19 @@ export class NetService implements Service, RemoteTransport {
         await host.dial(multiaddr(address), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
       } catch (error) {
         this.#log.warn('cannot reach relay/bootstrap node', { address, error });
+      }
+    }
+    // Reachable through a relay before we call ourselves ready: other nodes may look us up at once.
+    if (this.#config.net.bootstrap.length > 0) {
+      const deadline = Date.now() + RESERVATION_WAIT_MS;
+      while (
+        !host.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')) &&
+        Date.now() < deadline
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      if (!host.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit'))) {
+        this.#log.warn('no relay reservation yet: nodes behind NAT cannot reach this node until one is made');
       }
     }
     await this.#maintain();

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ControlConnection } from '../../src/core/control/index.ts';
+import { isGolemError } from '../../src/core/errors/index.ts';
+import { type FindResult, NetAddress, type NetStatus } from '../../src/core/model/net.ts';
+import {
+  api,
+  type DaemonHandle,
+  type RelayHandle,
+  readJson,
+  runCli,
+  startDaemon,
+  startRelayProcess,
+} from '../support/daemon.ts';
+
+describe('net across processes: three daemons and a relay', () => {
+  let relay: RelayHandle;
+  let nodes: DaemonHandle[] = [];
+  let control: ControlConnection;
+
+  before(async () => {
+    relay = await startRelayProcess();
+    const env = { YA_NET_RELAY: relay.addresses[0]! };
+    nodes = await Promise.all([startDaemon({ env }), startDaemon({ env }), startDaemon({ env })]);
+    control = await ControlConnection.connect(`${nodes[0]!.dataDir}/yagna.sock`);
+  });
+  after(async () => {
+    await control?.close();
+    await Promise.all(nodes.map((node) => node.stop()));
+    await relay?.stop();
+    for (const node of nodes) node.cleanup();
+  });
+
+  it('a call from A reaches C and returns, with A as the caller', async () => {
+    const [a, , c] = nodes;
+    const reply = await control.call(`/net/${c!.nodeId}/net/Ping`, null);
+    assert.deepEqual(reply, { pong: true, caller: a!.nodeId });
+  });
+
+  it('finds a node by id through the relay, and the CLI pings it', async () => {
+    const [a, b] = nodes;
+    const found = await control.call<FindResult>(NetAddress.Find, { nodeId: b!.nodeId });
+    assert.equal(found.nodeId, b!.nodeId);
+    const ping = runCli(['net', 'ping', b!.nodeId, '--json'], { dataDir: a!.dataDir });
+    assert.equal(ping.code, 0, ping.stderr);
+    assert.equal(JSON.parse(ping.stdout).nodeId, b!.nodeId);
+    const status = await control.call<NetStatus>(NetAddress.Status);
+    assert.ok(status.connectedPeers >= 2);
+  });
+
+  it('serves /net-api/v2/net/status as yagna does', async () => {
+    const response = await api(nodes[0]!, '/net-api/v2/net/status');
+    assert.equal(response.status, 200);
+    const body = await readJson(response);
+    assert.equal(body.nodeId, nodes[0]!.nodeId);
+    assert.equal(typeof body.sessions, 'number');
+  });
+
+  it('a node that dies is detected and calls to it fail with BUS_UNREACHABLE', async () => {
+    const c = nodes[2]!;
+    await control.call(`/net/${c.nodeId}/net/Ping`, null);
+    await c.kill();
+    await assert.rejects(control.call(`/net/${c.nodeId}/net/Ping`, null, { timeoutMs: 30_000 }), (e) =>
+      isGolemError(e, 'BUS_UNREACHABLE'),
+    );
+  });
+
+  it('rejects a malformed node id with a usage error', () => {
+    const result = runCli(['net', 'ping', 'not-a-node'], { dataDir: nodes[0]!.dataDir });
+    assert.equal(result.code, 2);
+  });
+});
