@@ -11,35 +11,62 @@ export function protocolError(message: string, details?: Record<string, unknown>
   return new GolemError('NET_PROTOCOL_ERROR', message, { details });
 }
 
-function replacer(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array)
-    return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
-  return value;
-}
-
-function reviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const record = value as Record<string, unknown>;
-    if (typeof record.$bytes === 'string' && Object.keys(record).length === 1)
-      return new Uint8Array(Buffer.from(record.$bytes, 'base64'));
-  }
-  return value;
-}
-
+/**
+ * Body layout: `u32 jsonLength ‖ json ‖ (u32 length ‖ bytes)*`. Byte arrays in the value are written as binary
+ * attachments after the JSON and referenced from it as `{"$bin": index}`, so bulk data is never base64-encoded.
+ */
 export function encodeFrame(value: unknown): Uint8Array {
-  const body = Buffer.from(JSON.stringify(value, replacer) ?? 'null', 'utf8');
-  if (body.length > MAX_FRAME_BYTES)
-    throw protocolError(`frame of ${body.length} bytes exceeds ${MAX_FRAME_BYTES}`);
-  const frame = Buffer.allocUnsafe(4 + body.length);
-  frame.writeUInt32BE(body.length, 0);
-  body.copy(frame, 4);
+  const attachments: Uint8Array[] = [];
+  const json = Buffer.from(
+    JSON.stringify(value, (_key, item: unknown) =>
+      item instanceof Uint8Array ? { $bin: attachments.push(item) - 1 } : item,
+    ) ?? 'null',
+    'utf8',
+  );
+  let bodyLength = 4 + json.length;
+  for (const attachment of attachments) bodyLength += 4 + attachment.byteLength;
+  if (bodyLength > MAX_FRAME_BYTES)
+    throw protocolError(`frame of ${bodyLength} bytes exceeds ${MAX_FRAME_BYTES}`);
+  const frame = Buffer.allocUnsafe(4 + bodyLength);
+  frame.writeUInt32BE(bodyLength, 0);
+  frame.writeUInt32BE(json.length, 4);
+  json.copy(frame, 8);
+  let at = 8 + json.length;
+  for (const attachment of attachments) {
+    frame.writeUInt32BE(attachment.byteLength, at);
+    frame.set(attachment, at + 4);
+    at += 4 + attachment.byteLength;
+  }
   return frame;
 }
 
 export function decodeBody(body: Uint8Array): unknown {
+  const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (buffer.length < 4) throw protocolError('frame body too short');
+  const jsonLength = buffer.readUInt32BE(0);
+  if (4 + jsonLength > buffer.length) throw protocolError('frame body shorter than its JSON');
+  const attachments: Uint8Array[] = [];
+  for (let at = 4 + jsonLength; at < buffer.length; ) {
+    if (at + 4 > buffer.length) throw protocolError('truncated attachment header');
+    const length = buffer.readUInt32BE(at);
+    if (at + 4 + length > buffer.length) throw protocolError('truncated attachment');
+    attachments.push(new Uint8Array(buffer.subarray(at + 4, at + 4 + length)));
+    at += 4 + length;
+  }
   try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), reviver);
+    return JSON.parse(buffer.toString('utf8', 4, 4 + jsonLength), (_key, item: unknown) => {
+      if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
+        const index = (item as { $bin?: unknown }).$bin;
+        if (typeof index === 'number' && Object.keys(item).length === 1) {
+          const attachment = attachments[index];
+          if (attachment === undefined) throw protocolError('reference to a missing attachment');
+          return attachment;
+        }
+      }
+      return item;
+    });
   } catch (cause) {
+    if (cause instanceof Error && (cause as { code?: string }).code === 'NET_PROTOCOL_ERROR') throw cause;
     throw protocolError('frame body is not JSON', { cause: (cause as Error).message });
   }
 }

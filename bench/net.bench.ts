@@ -1,0 +1,151 @@
+/**
+ * The bus over libp2p beside the transport it runs on, in the same run:
+ * - round trip of a remote bus call vs a raw libp2p stream echo (one stream per call, as the bus does);
+ * - bytes/s of a streamed bus reply vs a raw TCP socket on loopback.
+ */
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
+import { startNode, type TestNode } from '../test/support/net.ts';
+import { type Benchmark, percentile } from './harness.ts';
+
+const ECHO_PROTOCOL = '/golem-ts/bench-echo/1.0.0';
+
+async function pair(): Promise<[TestNode, TestNode]> {
+  const a = await startNode();
+  const b = await startNode();
+  await a.net.host!.dial(b.net.host!.getMultiaddrs()[0]!);
+  return [a, b];
+}
+
+async function rawEcho(a: TestNode, b: TestNode): Promise<number> {
+  const start = performance.now();
+  const stream = await a.net.host!.dialProtocol(b.net.host!.peerId, ECHO_PROTOCOL);
+  stream.send(new Uint8Array([1, 2, 3, 4]));
+  await stream.close();
+  for await (const _ of stream) break;
+  return performance.now() - start;
+}
+
+const ITEMS = 2000;
+const ITEM_BYTES = 64 * 1024;
+let measured: Promise<{ bus: number; libp2p: number; tcp: number }> | undefined;
+
+/** Streams the same bytes three ways in one run: over the bus, a raw libp2p stream, a raw TCP socket. */
+function throughput(): Promise<{ bus: number; libp2p: number; tcp: number }> {
+  measured ??= (async () => {
+    const total = ITEMS * ITEM_BYTES;
+    const [a, b] = await pair();
+    let bus: number;
+    let libp2p: number;
+    try {
+      let start = performance.now();
+      let received = 0;
+      for await (const item of a.bus.stream<{ payload: Uint8Array }>(`/net/${b.nodeId}/net/PingStream`, {
+        count: ITEMS,
+        size: ITEM_BYTES,
+      })) {
+        received += item.payload.length;
+      }
+      if (received !== total) throw new Error(`received ${received} of ${total} bytes`);
+      bus = total / 1e6 / ((performance.now() - start) / 1000);
+
+      await b.net.host!.handle('/golem-ts/bench-flood/1.0.0', async (stream) => {
+        const chunk = new Uint8Array(ITEM_BYTES).fill(7);
+        for (let i = 0; i < ITEMS; i++) if (!stream.send(chunk)) await stream.onDrain();
+        await stream.close();
+      });
+      const stream = await a.net.host!.dialProtocol(b.net.host!.peerId, '/golem-ts/bench-flood/1.0.0');
+      start = performance.now();
+      received = 0;
+      for await (const chunk of stream) received += chunk.byteLength;
+      libp2p = received / 1e6 / ((performance.now() - start) / 1000);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+    const server = createServer((socket) => {
+      const chunk = Buffer.alloc(ITEM_BYTES, 7);
+      let sent = 0;
+      const pump = () => {
+        while (sent < ITEMS) {
+          sent++;
+          if (!socket.write(chunk)) return void socket.once('drain', pump);
+        }
+        socket.end();
+      };
+      pump();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const start = performance.now();
+    const socket = connect(port, '127.0.0.1');
+    let got = 0;
+    for await (const chunk of socket) got += (chunk as Buffer).length;
+    const tcp = got / 1e6 / ((performance.now() - start) / 1000);
+    server.close();
+    return { bus, libp2p, tcp };
+  })();
+  return measured;
+}
+
+export const benchmarks: Benchmark[] = [
+  {
+    name: 'net: remote bus call round trip',
+    unit: 'ms',
+    better: 'lower',
+    run: async () => {
+      const [a, b] = await pair();
+      try {
+        await b.net.host!.handle(ECHO_PROTOCOL, async (stream) => {
+          for await (const chunk of stream)
+            stream.send(chunk instanceof Uint8Array ? chunk : chunk.subarray());
+          await stream.close();
+        });
+        const bus: number[] = [];
+        const raw: number[] = [];
+        for (let i = 0; i < 600; i++) {
+          const start = performance.now();
+          await a.bus.call(`/net/${b.nodeId}/net/Ping`);
+          if (i >= 100) bus.push(performance.now() - start);
+          const r = await rawEcho(a, b);
+          if (i >= 100) raw.push(r);
+        }
+        return [
+          {
+            value: percentile(bus, 50),
+            baseline: percentile(raw, 50),
+            baselineName: 'raw libp2p stream echo p50',
+          },
+          {
+            value: percentile(bus, 99),
+            baseline: percentile(raw, 99),
+            baselineName: 'raw libp2p stream echo p99',
+          },
+        ];
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    },
+  },
+  {
+    name: 'net: bus stream throughput vs raw TCP',
+    unit: 'MB/s',
+    better: 'higher',
+    goal: { op: '>=', ratio: 0.5 },
+    run: async () => {
+      const rates = await throughput();
+      return { value: rates.bus, baseline: rates.tcp, baselineName: 'raw TCP socket on loopback' };
+    },
+  },
+  {
+    name: 'net: bus stream throughput vs raw libp2p stream',
+    unit: 'MB/s',
+    better: 'higher',
+    run: async () => {
+      const rates = await throughput();
+      return { value: rates.bus, baseline: rates.libp2p, baselineName: 'raw libp2p stream (Noise+Yamux)' };
+    },
+  },
+];
