@@ -1,0 +1,6 @@
+import { writeFileSync } from 'node:fs';
+import { standardsMarkdown } from './markdown.ts';
+
+const target = new URL('../../docs/standards.md', import.meta.url);
+writeFileSync(target, standardsMarkdown());
+console.log('wrote docs/standards.md');
