@@ -1,0 +1,454 @@
+/**
+ * Offer propagation. Only offers travel: each is signed by its provider and announced at once, whole, over a
+ * broadcast topic. A node that meets a peer (and, periodically, a random peer) reconciles offer ids and pulls
+ * what it lacks, which repairs anything gossip missed. Unsubscriptions are signed tombstones kept until the
+ * offer would have expired, so a late copy cannot bring an offer back. Storage is bounded per provider and overall.
+ */
+import type { Bus, Unbind } from '../bus/index.ts';
+import { digestOf, fromHex, toHex, verifyNodeSignature } from '../crypto/index.ts';
+import type { Database } from '../db/index.ts';
+import { GolemError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { IdentityAddress } from '../model/identity.ts';
+import {
+  DiscoveryAddress,
+  OFFERS_TOPIC,
+  type SignedOffer,
+  type SignedUnsubscribe,
+  UNSUBSCRIBES_TOPIC,
+} from '../model/market.ts';
+import { NET_EVENTS_TOPIC, NetAddress, type NetEvent, type PeerInfo } from '../model/net.ts';
+import { subscriptionId, verifySubscriptionId } from './ids.ts';
+
+export interface DiscoveryOptions {
+  /** Offers kept per provider (a flood from one node cannot push out the rest). */
+  perProviderLimit: number;
+  /** Offers kept in all. */
+  totalLimit: number;
+  /** Mean interval of anti-entropy rounds with a random peer (0 turns them off). */
+  antiEntropyMs: number;
+  /** Largest offer accepted (bytes of its JSON). */
+  maxOfferBytes: number;
+}
+
+export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
+  perProviderLimit: 256,
+  totalLimit: 100_000,
+  antiEntropyMs: 30_000,
+  maxOfferBytes: 64 * 1024,
+};
+
+const PAGE = 1000;
+const FETCH_BATCH = 200;
+
+export type OfferContent = Pick<
+  SignedOffer,
+  'providerId' | 'properties' | 'constraints' | 'createdAt' | 'expiresAt'
+>;
+export type RemovalReason = 'unsubscribed' | 'expired' | 'evicted';
+
+function offerContent(offer: OfferContent): OfferContent {
+  return {
+    providerId: offer.providerId,
+    properties: offer.properties,
+    constraints: offer.constraints,
+    createdAt: offer.createdAt,
+    expiresAt: offer.expiresAt,
+  };
+}
+
+const offerDigest = (offerId: string) => digestOf({ offer: offerId });
+const unsubscribeDigest = (offerId: string) => digestOf({ unsubscribe: offerId });
+
+interface OfferRow {
+  offer_id: string;
+  provider_id: string;
+  body: string;
+  expires_at: string;
+  own: number;
+  unsubscribed: number;
+  tombstone: string | null;
+}
+
+export class OfferDiscovery {
+  #bus: Bus;
+  #db: Database;
+  #log: Logger;
+  #options: DiscoveryOptions;
+  #unbinds: Unbind[] = [];
+  #offerListeners = new Set<(offer: SignedOffer) => void>();
+  #removedListeners = new Set<(offerId: string, reason: RemovalReason) => void>();
+  #timers: NodeJS.Timeout[] = [];
+  #antiEntropyTimer: NodeJS.Timeout | undefined;
+  #reconciling = new Set<string>();
+
+  constructor(
+    components: { bus: Bus; db: Database; logger: Logger },
+    options: Partial<DiscoveryOptions> = {},
+  ) {
+    this.#bus = components.bus;
+    this.#db = components.db;
+    this.#log = components.logger.child('market:discovery');
+    this.#options = { ...DEFAULT_DISCOVERY_OPTIONS, ...options };
+  }
+
+  start(): void {
+    const bus = this.#bus;
+    this.#unbinds.push(
+      bus.subscribe<unknown>(OFFERS_TOPIC, (message, context) => {
+        if (Array.isArray(message)) for (const offer of message) this.receive(offer, context.from);
+        else this.receive(message, context.from);
+      }),
+      bus.subscribe<unknown>(UNSUBSCRIBES_TOPIC, (message) => {
+        this.receiveTombstone(message);
+      }),
+      bus.subscribe<NetEvent>(NET_EVENTS_TOPIC, (event) => {
+        if (event.type === 'peer-connected') void this.reconcileWith(event.nodeId);
+      }),
+      bus.bind(DiscoveryAddress.Ids, (message) => this.#pageIds(message)),
+      bus.bind(DiscoveryAddress.Get, (message) => this.#getMany(message)),
+      bus.bind(DiscoveryAddress.Tombstones, (message) => this.#pageTombstones(message)),
+    );
+    const sweep = setInterval(() => this.sweepExpired(), 10_000);
+    sweep.unref();
+    this.#timers.push(sweep);
+    if (this.#options.antiEntropyMs > 0) this.#scheduleAntiEntropy();
+  }
+
+  /** Rounds at random intervals around the mean, so nodes do not synchronise. */
+  #scheduleAntiEntropy(): void {
+    this.#antiEntropyTimer = setTimeout(
+      () => {
+        void this.#antiEntropy().finally(() => {
+          if (this.#antiEntropyTimer !== undefined) this.#scheduleAntiEntropy();
+        });
+      },
+      this.#options.antiEntropyMs * (0.5 + Math.random()),
+    );
+    this.#antiEntropyTimer.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.#antiEntropyTimer);
+    this.#antiEntropyTimer = undefined;
+    for (const timer of this.#timers.splice(0)) clearTimeout(timer);
+    for (const unbind of this.#unbinds.splice(0)) unbind();
+  }
+
+  onOffer(listener: (offer: SignedOffer) => void): () => void {
+    this.#offerListeners.add(listener);
+    return () => this.#offerListeners.delete(listener);
+  }
+
+  onOfferRemoved(listener: (offerId: string, reason: RemovalReason) => void): () => void {
+    this.#removedListeners.add(listener);
+    return () => this.#removedListeners.delete(listener);
+  }
+
+  /** Signs, stores and announces an offer of this node. */
+  async publish(content: OfferContent): Promise<SignedOffer> {
+    const body = offerContent(content);
+    const offerId = subscriptionId(body);
+    const signature = await this.#sign(content.providerId, offerDigest(offerId));
+    const offer: SignedOffer = { offerId, ...body, signature };
+    this.#store(offer, true);
+    await this.#bus.publish(OFFERS_TOPIC, offer);
+    return offer;
+  }
+
+  /** Withdraws an own offer with a signed tombstone that travels like offers do. */
+  async unsubscribe(offerId: string): Promise<void> {
+    const row = this.#row(offerId);
+    if (row === undefined || row.own !== 1) {
+      throw new GolemError('MARKET_OFFER_NOT_FOUND', `offer ${offerId} is not an offer of this node`, {
+        httpStatus: 404,
+      });
+    }
+    if (row.unsubscribed === 1)
+      throw new GolemError('MARKET_OFFER_GONE', `offer ${offerId} was already unsubscribed`, {
+        httpStatus: 410,
+      });
+    const tombstone: SignedUnsubscribe = {
+      offerId,
+      providerId: row.provider_id,
+      expiresAt: row.expires_at,
+      signature: await this.#sign(row.provider_id, unsubscribeDigest(offerId)),
+    };
+    this.#applyTombstone(tombstone);
+    await this.#bus.publish(UNSUBSCRIBES_TOPIC, tombstone);
+  }
+
+  get(offerId: string): SignedOffer | undefined {
+    const row = this.#row(offerId);
+    if (row === undefined || row.unsubscribed === 1 || row.expires_at <= new Date().toISOString())
+      return undefined;
+    return JSON.parse(row.body) as SignedOffer;
+  }
+
+  /** Alive offers (not expired, not unsubscribed). */
+  list(): SignedOffer[] {
+    return this.#db
+      .all<{ body: string }>(
+        'SELECT body FROM market_offer WHERE unsubscribed = 0 AND expires_at > ? ORDER BY offer_id',
+        new Date().toISOString(),
+      )
+      .map((row) => JSON.parse(row.body) as SignedOffer);
+  }
+
+  count(): number {
+    return (
+      this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer WHERE unsubscribed = 0')?.n ?? 0
+    );
+  }
+
+  /** Validates and stores an offer from anywhere; true if it was new. */
+  receive(input: unknown, from?: string): boolean {
+    const offer = this.#validate(input);
+    if (offer === undefined) {
+      this.#log.debug('dropped an invalid offer', { from });
+      return false;
+    }
+    if (this.#row(offer.offerId) !== undefined) return false;
+    return this.#store(offer, false);
+  }
+
+  receiveTombstone(input: unknown): boolean {
+    const tombstone = input as SignedUnsubscribe;
+    if (
+      tombstone === null ||
+      typeof tombstone !== 'object' ||
+      typeof tombstone.offerId !== 'string' ||
+      typeof tombstone.providerId !== 'string' ||
+      typeof tombstone.signature !== 'string' ||
+      typeof tombstone.expiresAt !== 'string'
+    ) {
+      return false;
+    }
+    if (
+      !verifyNodeSignature(
+        tombstone.providerId,
+        unsubscribeDigest(tombstone.offerId),
+        safeHex(tombstone.signature),
+      )
+    ) {
+      this.#log.debug('dropped an unsubscribe not signed by the provider', { offerId: tombstone.offerId });
+      return false;
+    }
+    const row = this.#row(tombstone.offerId);
+    if (row !== undefined && (row.provider_id !== tombstone.providerId || row.unsubscribed === 1))
+      return false;
+    this.#applyTombstone(tombstone);
+    return true;
+  }
+
+  /** Pulls every offer and tombstone a peer has that this node lacks. */
+  async reconcileWith(nodeId: string): Promise<number> {
+    if (this.#reconciling.has(nodeId) || this.#bus.isLocalNode(nodeId)) return 0;
+    this.#reconciling.add(nodeId);
+    let pulled = 0;
+    try {
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.#bus.call<{ ids: string[]; next?: string }>(
+          `/net/${nodeId}/market/discovery/Ids`,
+          { after, limit: PAGE },
+          { timeoutMs: 10_000 },
+        );
+        const missing = page.ids.filter((id) => typeof id === 'string' && this.#row(id) === undefined);
+        for (let i = 0; i < missing.length; i += FETCH_BATCH) {
+          const offers = await this.#bus.call<unknown[]>(
+            `/net/${nodeId}/market/discovery/Get`,
+            { ids: missing.slice(i, i + FETCH_BATCH) },
+            { timeoutMs: 10_000 },
+          );
+          for (const offer of Array.isArray(offers) ? offers : []) if (this.receive(offer, nodeId)) pulled++;
+        }
+        if (page.next === undefined) break;
+        after = page.next;
+      }
+      const tombstones = await this.#bus.call<unknown[]>(
+        `/net/${nodeId}/market/discovery/Tombstones`,
+        { limit: PAGE },
+        { timeoutMs: 10_000 },
+      );
+      for (const tombstone of Array.isArray(tombstones) ? tombstones : []) this.receiveTombstone(tombstone);
+    } catch (error) {
+      this.#log.debug('reconciliation failed', { nodeId, error });
+    } finally {
+      this.#reconciling.delete(nodeId);
+    }
+    if (pulled > 0) this.#log.debug('reconciled offers', { nodeId, pulled });
+    return pulled;
+  }
+
+  /** Forgets expired offers and tombstones. */
+  sweepExpired(): void {
+    const now = new Date().toISOString();
+    const expired = this.#db.all<{ offer_id: string; unsubscribed: number }>(
+      'SELECT offer_id, unsubscribed FROM market_offer WHERE expires_at <= ?',
+      now,
+    );
+    if (expired.length === 0) return;
+    this.#db.run('DELETE FROM market_offer WHERE expires_at <= ?', now);
+    for (const row of expired) if (row.unsubscribed === 0) this.#emitRemoved(row.offer_id, 'expired');
+  }
+
+  // ---- internals ----
+
+  async #sign(nodeId: string, digest: Uint8Array): Promise<string> {
+    return this.#bus.call<string>(IdentityAddress.Sign, { nodeId, digest: toHex(digest) });
+  }
+
+  #validate(input: unknown): SignedOffer | undefined {
+    if (input === null || typeof input !== 'object') return undefined;
+    const offer = input as SignedOffer;
+    if (
+      typeof offer.offerId !== 'string' ||
+      typeof offer.providerId !== 'string' ||
+      typeof offer.constraints !== 'string' ||
+      typeof offer.createdAt !== 'string' ||
+      typeof offer.expiresAt !== 'string' ||
+      typeof offer.signature !== 'string' ||
+      offer.properties === null ||
+      typeof offer.properties !== 'object' ||
+      Array.isArray(offer.properties)
+    ) {
+      return undefined;
+    }
+    if (JSON.stringify(offer).length > this.#options.maxOfferBytes) return undefined;
+    if (!(offer.expiresAt > new Date().toISOString())) return undefined;
+    const clean: SignedOffer = { offerId: offer.offerId, ...offerContent(offer), signature: offer.signature };
+    if (!verifySubscriptionId(clean.offerId, offerContent(clean))) return undefined;
+    if (!verifyNodeSignature(clean.providerId, offerDigest(clean.offerId), safeHex(clean.signature)))
+      return undefined;
+    return clean;
+  }
+
+  #store(offer: SignedOffer, own: boolean): boolean {
+    const stored = this.#db.transaction(() => {
+      const perProvider =
+        this.#db.get<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM market_offer WHERE provider_id = ? AND unsubscribed = 0',
+          offer.providerId,
+        )?.n ?? 0;
+      if (perProvider >= this.#options.perProviderLimit) {
+        if (!own) return false;
+        this.#evictOldest('provider_id = ?', offer.providerId);
+      }
+      const total =
+        this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer WHERE unsubscribed = 0')?.n ?? 0;
+      if (total >= this.#options.totalLimit) {
+        // Evict from the provider holding the most offers, soonest to expire first, so no single node crowds out others.
+        const heaviest = this.#db.get<{ provider_id: string }>(
+          'SELECT provider_id FROM market_offer WHERE unsubscribed = 0 AND own = 0 GROUP BY provider_id ORDER BY COUNT(*) DESC LIMIT 1',
+        );
+        if (heaviest === undefined) return false;
+        this.#evictOldest('provider_id = ? AND own = 0', heaviest.provider_id);
+      }
+      this.#db.run(
+        'INSERT INTO market_offer (offer_id, provider_id, body, expires_at, received_at, own) VALUES (?, ?, ?, ?, ?, ?)',
+        offer.offerId,
+        offer.providerId,
+        JSON.stringify(offer),
+        offer.expiresAt,
+        new Date().toISOString(),
+        own ? 1 : 0,
+      );
+      return true;
+    });
+    if (stored) for (const listener of this.#offerListeners) listener(offer);
+    return stored;
+  }
+
+  #evictOldest(where: string, value: string): void {
+    const victim = this.#db.get<{ offer_id: string }>(
+      `SELECT offer_id FROM market_offer WHERE ${where} AND unsubscribed = 0 ORDER BY expires_at LIMIT 1`,
+      value,
+    );
+    if (victim === undefined) return;
+    this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', victim.offer_id);
+    this.#emitRemoved(victim.offer_id, 'evicted');
+  }
+
+  #applyTombstone(tombstone: SignedUnsubscribe): void {
+    const existed = this.#row(tombstone.offerId);
+    this.#db.run(
+      `INSERT INTO market_offer (offer_id, provider_id, body, expires_at, received_at, own, unsubscribed, tombstone)
+       VALUES (?, ?, '{}', ?, ?, 0, 1, ?)
+       ON CONFLICT(offer_id) DO UPDATE SET unsubscribed = 1, tombstone = excluded.tombstone`,
+      tombstone.offerId,
+      tombstone.providerId,
+      tombstone.expiresAt,
+      new Date().toISOString(),
+      JSON.stringify(tombstone),
+    );
+    if (existed !== undefined && existed.unsubscribed === 0)
+      this.#emitRemoved(tombstone.offerId, 'unsubscribed');
+  }
+
+  #emitRemoved(offerId: string, reason: RemovalReason): void {
+    for (const listener of this.#removedListeners) listener(offerId, reason);
+  }
+
+  #row(offerId: string): OfferRow | undefined {
+    return this.#db.get<OfferRow>('SELECT * FROM market_offer WHERE offer_id = ?', offerId);
+  }
+
+  #pageIds(message: unknown): { ids: string[]; next?: string } {
+    const { after, limit } = pageArgs(message);
+    const ids = this.#db
+      .all<{ offer_id: string }>(
+        'SELECT offer_id FROM market_offer WHERE unsubscribed = 0 AND expires_at > ? AND offer_id > ? ORDER BY offer_id LIMIT ?',
+        new Date().toISOString(),
+        after,
+        limit,
+      )
+      .map((row) => row.offer_id);
+    return ids.length === limit ? { ids, next: ids[ids.length - 1]! } : { ids };
+  }
+
+  #getMany(message: unknown): SignedOffer[] {
+    const ids = (message as { ids?: unknown } | null)?.ids;
+    if (!Array.isArray(ids)) throw new GolemError('MARKET_BAD_REQUEST', 'Get takes {ids: string[]}');
+    return ids
+      .slice(0, FETCH_BATCH)
+      .filter((id): id is string => typeof id === 'string')
+      .map((id) => this.get(id))
+      .filter((offer): offer is SignedOffer => offer !== undefined);
+  }
+
+  #pageTombstones(message: unknown): SignedUnsubscribe[] {
+    const { after, limit } = pageArgs(message);
+    return this.#db
+      .all<{ tombstone: string }>(
+        'SELECT tombstone FROM market_offer WHERE unsubscribed = 1 AND tombstone IS NOT NULL AND offer_id > ? ORDER BY offer_id LIMIT ?',
+        after,
+        limit,
+      )
+      .map((row) => JSON.parse(row.tombstone) as SignedUnsubscribe);
+  }
+
+  async #antiEntropy(): Promise<void> {
+    try {
+      const peers = await this.#bus.call<PeerInfo[]>(NetAddress.Peers, {}, { timeoutMs: 5_000 });
+      const peer = peers[Math.floor(Math.random() * peers.length)];
+      if (peer !== undefined) await this.reconcileWith(peer.nodeId);
+    } catch {
+      // no network: nothing to repair
+    }
+  }
+}
+
+function pageArgs(message: unknown): { after: string; limit: number } {
+  const request = (message ?? {}) as { after?: unknown; limit?: unknown };
+  const limit = Math.min(PAGE, Math.max(1, Number(request.limit ?? PAGE) | 0));
+  return { after: typeof request.after === 'string' ? request.after : '', limit };
+}
+
+function safeHex(hex: string): Uint8Array {
+  try {
+    return fromHex(hex);
+  } catch {
+    return new Uint8Array(0);
+  }
+}

@@ -1,0 +1,11 @@
+import type { ModuleFactory } from '../service/index.ts';
+import { MarketService } from './service.ts';
+
+export { DEFAULT_DISCOVERY_OPTIONS, type DiscoveryOptions, OfferDiscovery } from './discovery.ts';
+export { marketMigrations } from './migrations.ts';
+export { MarketService, type MarketServiceOptions, SUBSCRIPTION_TTL_MS } from './service.ts';
+
+export const marketModule: ModuleFactory = {
+  name: 'market',
+  create: (components) => new MarketService(components),
+};

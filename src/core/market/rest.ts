@@ -1,0 +1,273 @@
+/** `/market-api/v1` as yagna serves it: paths, status codes, long-poll timeouts in seconds, JSON string ids. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requestIdentity } from '../api/index.ts';
+import { httpError } from '../errors/index.ts';
+import type { SignedOffer } from '../model/market.ts';
+import { compileChecked, createMatcher } from './matching.ts';
+import type { MarketService } from './service.ts';
+
+type Query = Record<string, string | undefined>;
+type Params = Record<string, string>;
+
+const DEFAULT_TIMEOUT_S = 5;
+const MAX_TIMEOUT_S = 3600;
+
+function timeoutMs(query: Query, fallbackSeconds = DEFAULT_TIMEOUT_S): number {
+  const raw = query.timeout;
+  if (raw === undefined || raw === '') return fallbackSeconds * 1000;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw httpError.badRequest('MARKET_BAD_TIMEOUT', 'timeout is a number of seconds');
+  return Math.min(seconds, MAX_TIMEOUT_S) * 1000;
+}
+
+function maxEvents(query: Query, fallback: number, max: number): number {
+  const raw = query.maxEvents;
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw httpError.badRequest('MARKET_BAD_MAX_EVENTS', `maxEvents must be an integer from 1 to ${max}`);
+  return value;
+}
+
+function sendId(reply: FastifyReply, status: number, id: string): void {
+  reply.code(status).type('application/json').send(JSON.stringify(id));
+}
+
+/** Aborted when the client goes away, so long polls end with it. */
+function clientGone(request: FastifyRequest): AbortSignal {
+  const controller = new AbortController();
+  request.raw.once('close', () => controller.abort());
+  return controller.signal;
+}
+
+interface Scan {
+  owner: string;
+  matcher: ReturnType<typeof createMatcher>;
+  seen: Set<string>;
+  expiresAt: number;
+}
+
+export function registerMarketRoutes(app: FastifyInstance, market: MarketService): void {
+  const owner = (request: FastifyRequest) => requestIdentity(request).identity;
+  const q = (request: FastifyRequest) => request.query as Query;
+  const p = (request: FastifyRequest) => request.params as Params;
+
+  // ---- provider: offers
+  app.post('/offers', async (request, reply) =>
+    sendId(reply, 201, await market.subscribeOffer(owner(request), request.body)),
+  );
+  app.get('/offers', async (request) => market.listOffers(owner(request)));
+  app.delete('/offers/:id', async (request, reply) => {
+    await market.unsubscribeOffer(owner(request), p(request).id!);
+    reply.code(204).send();
+  });
+  app.get('/offers/:id/events', async (request) =>
+    market.collectEvents(
+      owner(request),
+      p(request).id!,
+      'provider',
+      timeoutMs(q(request)),
+      maxEvents(q(request), 20, 100),
+      clientGone(request),
+    ),
+  );
+  app.get('/offers/:id/proposals/:pid', async (request) =>
+    market.getProposal(owner(request), p(request).id!, p(request).pid!, 'provider'),
+  );
+  app.post('/offers/:id/proposals/:pid', async (request, reply) =>
+    sendId(
+      reply,
+      200,
+      await market.counterProposal(owner(request), p(request).id!, p(request).pid!, 'provider', request.body),
+    ),
+  );
+  app.post('/offers/:id/proposals/:pid/reject', async (request, reply) => {
+    await market.rejectProposal(owner(request), p(request).id!, p(request).pid!, 'provider', request.body);
+    reply.code(204).send();
+  });
+  app.post('/agreements/:id/approve', async (request, reply) => {
+    await market.approveAgreement(owner(request), p(request).id!, q(request).appSessionId);
+    reply.code(204).send();
+  });
+  app.post('/agreements/:id/reject', async (request, reply) => {
+    await market.rejectAgreement(owner(request), p(request).id!, request.body);
+    reply.code(200).send();
+  });
+
+  // ---- requestor: demands
+  app.post('/demands', async (request, reply) =>
+    sendId(reply, 201, market.subscribeDemand(owner(request), request.body)),
+  );
+  app.get('/demands', async (request) => market.listDemands(owner(request)));
+  app.delete('/demands/:id', async (request, reply) => {
+    market.unsubscribeDemand(owner(request), p(request).id!);
+    reply.code(204).send();
+  });
+  app.get('/demands/:id/events', async (request) =>
+    market.collectEvents(
+      owner(request),
+      p(request).id!,
+      'requestor',
+      timeoutMs(q(request)),
+      maxEvents(q(request), 20, 100),
+      clientGone(request),
+    ),
+  );
+  app.get('/demands/:id/proposals/:pid', async (request) =>
+    market.getProposal(owner(request), p(request).id!, p(request).pid!, 'requestor'),
+  );
+  app.post('/demands/:id/proposals/:pid', async (request, reply) =>
+    sendId(
+      reply,
+      200,
+      await market.counterProposal(
+        owner(request),
+        p(request).id!,
+        p(request).pid!,
+        'requestor',
+        request.body,
+      ),
+    ),
+  );
+  app.post('/demands/:id/proposals/:pid/reject', async (request, reply) => {
+    await market.rejectProposal(owner(request), p(request).id!, p(request).pid!, 'requestor', request.body);
+    reply.code(204).send();
+  });
+
+  // ---- requestor: agreements
+  app.post('/agreements', async (request, reply) =>
+    sendId(reply, 200, market.createAgreement(owner(request), request.body)),
+  );
+  app.post('/agreements/:id/confirm', async (request, reply) => {
+    await market.confirmAgreement(owner(request), p(request).id!, q(request).appSessionId);
+    reply.code(204).send();
+  });
+  app.post('/agreements/:id/wait', async (request, reply) => {
+    await market.waitForApproval(owner(request), p(request).id!, timeoutMs(q(request)), clientGone(request));
+    reply.code(204).send();
+  });
+  app.post('/agreements/:id/cancel', async (request, reply) => {
+    await market.cancelAgreement(owner(request), p(request).id!, request.body);
+    reply.code(200).send();
+  });
+
+  // ---- both
+  app.get('/agreements', async (request) =>
+    market.listAgreements(owner(request), { state: q(request).state, appSessionId: q(request).appSessionId }),
+  );
+  app.get('/agreements/:id', async (request) => market.getAgreement(owner(request), p(request).id!));
+  app.post('/agreements/:id/terminate', async (request, reply) => {
+    await market.terminateAgreement(owner(request), p(request).id!, request.body);
+    reply.code(200).send();
+  });
+  const terminationReason = async (request: FastifyRequest) =>
+    market.terminationReason(owner(request), p(request).id!);
+  app.get('/agreements/:id/terminate/reason', terminationReason);
+  app.post('/agreements/:id/terminate/reason', terminationReason);
+  app.get('/agreementEvents', async (request) => {
+    const query = q(request);
+    const after =
+      query.afterTimestamp === undefined
+        ? '2016-11-11T15:12:00.000Z'
+        : new Date(query.afterTimestamp).toISOString();
+    return market.agreementEvents(
+      owner(request),
+      {
+        afterTimestamp: after,
+        maxEvents: maxEvents(query, 20, 100),
+        appSessionId: query.appSessionId,
+        timeoutMs: timeoutMs(query),
+      },
+      clientGone(request),
+    );
+  });
+
+  // ---- scan: offers matching constraints, as JSON pages or a server-sent event stream
+  const scans = new Map<string, Scan>();
+  let nextScan = 1;
+  const scanOf = (request: FastifyRequest): Scan => {
+    const scan = scans.get(p(request).id!);
+    if (scan === undefined || scan.owner !== owner(request))
+      throw httpError.notFound('MARKET_SCAN_NOT_FOUND', 'scan not found');
+    if (scan.expiresAt < Date.now()) {
+      scans.delete(p(request).id!);
+      throw httpError.gone('MARKET_SCAN_EXPIRED', 'scan expired');
+    }
+    return scan;
+  };
+  const fresh = (scan: Scan, limit: number): SignedOffer[] => {
+    const out: SignedOffer[] = [];
+    for (const offer of market.discovery.list()) {
+      if (out.length >= limit) break;
+      if (scan.seen.has(offer.offerId) || scan.matcher(offer) !== 'yes') continue;
+      scan.seen.add(offer.offerId);
+      out.push(offer);
+    }
+    return out;
+  };
+  const offerView = (offer: SignedOffer) => ({
+    properties: offer.properties,
+    constraints: offer.constraints,
+    offerId: offer.offerId,
+    providerId: offer.providerId,
+    timestamp: offer.createdAt,
+  });
+  app.post('/scan', async (request, reply) => {
+    const body = (request.body ?? {}) as { type?: unknown; constraints?: unknown; timeout?: unknown };
+    if (body.type !== undefined && body.type !== 'offer')
+      throw httpError.badRequest('MARKET_BAD_SCAN', 'only offers can be scanned');
+    const demand = compileChecked({
+      properties: {},
+      constraints: typeof body.constraints === 'string' ? body.constraints : '()',
+    });
+    const id = String(nextScan++);
+    const ttl = typeof body.timeout === 'number' && body.timeout > 0 ? body.timeout : 300;
+    // A scan matches one way: the offers' properties against the scan's constraints.
+    const match = createMatcher({ properties: {}, constraints: demand.constraints });
+    scans.set(id, {
+      owner: owner(request),
+      matcher: (offer) => (match({ ...offer, constraints: '()' }) === 'yes' ? 'yes' : 'no'),
+      seen: new Set(),
+      expiresAt: Date.now() + ttl * 1000,
+    });
+    sendId(reply, 201, id);
+  });
+  app.get('/scan/:id/events', async (request, reply) => {
+    const scan = scanOf(request);
+    const limit = maxEvents(q(request), 500, 10_000);
+    if (request.headers.accept === 'text/event-stream') {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      const signal = clientGone(request);
+      const offerCount = () => market.discovery.count();
+      while (!signal.aborted && scans.has(p(request).id!)) {
+        for (const offer of fresh(scan, 100))
+          raw.write(`event: offer\ndata: ${JSON.stringify(offerView(offer))}\n\n`);
+        const before = offerCount();
+        const deadline = Date.now() + 1000;
+        while (Date.now() < deadline && offerCount() === before && !signal.aborted)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      raw.end();
+      return;
+    }
+    const deadline = Date.now() + timeoutMs(q(request));
+    let found = fresh(scan, limit);
+    while (found.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      found = fresh(scan, limit);
+    }
+    return found.map(offerView);
+  });
+  app.delete('/scan/:id', async (request, reply) => {
+    scanOf(request);
+    scans.delete(p(request).id!);
+    reply.code(204).send();
+  });
+}
