@@ -32,6 +32,12 @@ type ProposalEvent = {
   agreement?: { agreementId: string };
 };
 
+/** ya-ts-client types ids as `string | {message}`: the daemon must answer a plain JSON string. */
+function asId(value: unknown): string {
+  assert.equal(typeof value, 'string', `expected an id, got ${JSON.stringify(value)}`);
+  return value as string;
+}
+
 const client = (daemon: DaemonHandle): Client =>
   new MarketApi.Client({ BASE: `${daemon.apiUrl}/market-api/v1`, TOKEN: daemon.appKey });
 
@@ -96,13 +102,13 @@ describe('market across daemons, through ya-ts-client', () => {
   });
 
   it('negotiates, rejects, re-negotiates, agrees, terminates, and survives restarts', async () => {
-    const bigOfferId = await client(bigProvider).provider.subscribeOffer(offerBody('big', 8));
+    const bigOfferId = asId(await client(bigProvider).provider.subscribeOffer(offerBody('big', 8)));
     await client(smallProvider).provider.subscribeOffer(offerBody('small', 1));
     assert.match(bigOfferId, /^[0-9a-f]{32}-[0-9a-f]{64}$/);
 
     // The offer reaches the requestor's node; only the big provider matches the demand.
     const req = client(requestor).requestor;
-    const demandId = await req.subscribeDemand(demandBody);
+    const demandId = asId(await req.subscribeDemand(demandBody));
     const initial = await collect(
       () => req.collectOffers(demandId, 1, 10),
       (events) => events.some((e) => e.proposal?.state === 'Initial'),
@@ -114,7 +120,7 @@ describe('market across daemons, through ya-ts-client', () => {
     assert.equal(initial.filter((e) => e.proposal?.issuerId === smallProvider.nodeId).length, 0);
 
     // Requestor counters; the provider sees it, rejects it (not final).
-    const counter1 = await req.counterProposalDemand(demandId, first.proposalId, demandBody);
+    const counter1 = asId(await req.counterProposalDemand(demandId, first.proposalId, demandBody));
     const prov = client(bigProvider).provider;
     const atProvider = await collect(
       () => prov.collectDemands(bigOfferId, 1, 10),
@@ -142,7 +148,7 @@ describe('market across daemons, through ya-ts-client', () => {
     );
 
     // The provider answers a fresh negotiation: requestor counters the initial again via a new demand.
-    const demand2 = await req.subscribeDemand(demandBody);
+    const demand2 = asId(await req.subscribeDemand(demandBody));
     const initial2 = (
       await collect(
         () => req.collectOffers(demand2, 1, 10),
@@ -150,7 +156,7 @@ describe('market across daemons, through ya-ts-client', () => {
         'a second initial',
       )
     ).find((e) => e.proposal?.state === 'Initial')!.proposal!;
-    const counter2 = await req.counterProposalDemand(demand2, initial2.proposalId, demandBody);
+    const counter2 = asId(await req.counterProposalDemand(demand2, initial2.proposalId, demandBody));
     const draft2 = (
       await collect(
         () => prov.collectDemands(bigOfferId, 1, 10),
@@ -158,10 +164,8 @@ describe('market across daemons, through ya-ts-client', () => {
         'second counter',
       )
     ).find((e) => e.proposal?.proposalId === `P-${counter2.slice(2)}`)!.proposal!;
-    const providerCounter = await prov.counterProposalOffer(
-      bigOfferId,
-      draft2.proposalId,
-      offerBody('big', 8),
+    const providerCounter = asId(
+      await prov.counterProposalOffer(bigOfferId, draft2.proposalId, offerBody('big', 8)),
     );
     const fromProvider = (
       await collect(
@@ -179,7 +183,7 @@ describe('market across daemons, through ya-ts-client', () => {
       req.createAgreement({ proposalId: initial2.proposalId, validTo }),
       (e: { status?: number }) => e.status === 400,
     );
-    const agreementId = await req.createAgreement({ proposalId: fromProvider.proposalId, validTo });
+    const agreementId = asId(await req.createAgreement({ proposalId: fromProvider.proposalId, validTo }));
     assert.match(agreementId, /^[0-9a-f]{64}$/);
     await assert.rejects(
       req.createAgreement({ proposalId: fromProvider.proposalId, validTo }),
@@ -250,7 +254,7 @@ describe('market across daemons, through ya-ts-client', () => {
 
   it('answers collect on a removed demand with 404 and refuses bad constraints with 400', async () => {
     const req = client(requestor).requestor;
-    const demandId = await req.subscribeDemand(demandBody);
+    const demandId = asId(await req.subscribeDemand(demandBody));
     await req.unsubscribeDemand(demandId);
     await assert.rejects(req.collectOffers(demandId, 0, 10), (e: { status?: number }) => e.status === 404);
     const bad = await api(requestor, '/market-api/v1/demands', {
