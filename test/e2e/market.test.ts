@@ -13,6 +13,7 @@ import {
   type DaemonHandle,
   type RelayHandle,
   readJson,
+  runCli,
   startDaemon,
   startRelayProcess,
 } from '../support/daemon.ts';
@@ -291,5 +292,33 @@ describe('market across daemons, through ya-ts-client', () => {
     } finally {
       await control.close();
     }
+  });
+
+  it('lists market state in the CLI and explains why a demand matches nothing', () => {
+    const offers = runCli(['market', 'offers', '--json'], { dataDir: requestor.dataDir });
+    assert.equal(offers.code, 0, offers.stderr);
+    assert.ok(
+      (JSON.parse(offers.stdout) as { providerId: string }[]).some(
+        (o) => o.providerId === bigProvider.nodeId,
+      ),
+    );
+    const agreements = runCli(['market', 'agreements', '--json'], { dataDir: requestor.dataDir });
+    assert.ok((JSON.parse(agreements.stdout) as { state: string }[]).some((a) => a.state === 'Terminated'));
+
+    const props = JSON.stringify(demandBody.properties);
+    const matching = runCli(
+      ['market', 'scan', '--properties', props, '--constraints', '(&(golem.node.debug.subnet=e2e-market)(golem.inf.mem.gib>=4))'],
+      { dataDir: requestor.dataDir },
+    );
+    assert.equal(matching.code, 0, matching.stderr);
+    assert.match(matching.stdout, new RegExp(bigProvider.nodeId));
+    assert.match(matching.stdout, /start 0, 0\.1\/cpu_sec, 0\.2\/duration_sec/);
+
+    const none = runCli(
+      ['market', 'scan', '--properties', props, '--constraints', '(&(golem.node.debug.subnet=e2e-market)(golem.inf.mem.gib>=64))'],
+      { dataDir: requestor.dataDir },
+    );
+    assert.match(none.stdout, /no offer matches/);
+    assert.match(none.stdout, /fails +\(golem\.inf\.mem\.gib>=64\): golem\.inf\.mem\.gib is 8/);
   });
 });

@@ -2,10 +2,20 @@ import type { Command } from '../command.ts';
 import { commands as appKey } from './app-key.ts';
 import { commands as id } from './id.ts';
 import { commands as market } from './market.ts';
+import { commands as marketListings } from './market-listings.ts';
 import { commands as net } from './net.ts';
 import { commands as service } from './service.ts';
 import { commands as standards } from './standards.ts';
 import { commands as version } from './version.ts';
 
 /** Every command group of the CLI; a group is one file of `src/cli/commands`. */
-export const commandGroups: Command[][] = [service, id, appKey, net, market, standards, version];
+export const commandGroups: Command[][] = [
+  service,
+  id,
+  appKey,
+  net,
+  market,
+  marketListings,
+  standards,
+  version,
+];

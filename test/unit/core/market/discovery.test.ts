@@ -17,7 +17,11 @@ interface Node {
   nodeId: string;
 }
 
-async function node(network: MemoryNetwork | undefined, options: { perProviderLimit?: number; totalLimit?: number } = {}, db = openDatabase(':memory:')): Promise<Node> {
+async function node(
+  network: MemoryNetwork | undefined,
+  options: { perProviderLimit?: number; totalLimit?: number } = {},
+  db = openDatabase(':memory:'),
+): Promise<Node> {
   const bus = new LocalBus();
   await new IdentityService({ db, bus, logger: silentLogger, config: resolveConfig({}, {}) }).start();
   migrate(db, marketMigrations);
@@ -50,13 +54,28 @@ describe('offer discovery', () => {
     const [a, b] = await Promise.all([node(network), node(network)]);
     const offer = await a.discovery.publish(content(a.nodeId));
     const fresh = await node(undefined);
-    assert.equal(fresh.discovery.receive({ ...offer, properties: { ...offer.properties, 'golem.inf.mem.gib': 400 } }), false, 'tampered properties');
-    assert.equal(fresh.discovery.receive({ ...offer, providerId: b.nodeId }), false, 'claims another provider');
+    assert.equal(
+      fresh.discovery.receive({ ...offer, properties: { ...offer.properties, 'golem.inf.mem.gib': 400 } }),
+      false,
+      'tampered properties',
+    );
+    assert.equal(
+      fresh.discovery.receive({ ...offer, providerId: b.nodeId }),
+      false,
+      'claims another provider',
+    );
     // Signed by someone else over a correct id of content that names A as provider.
     const intruder = new Uint8Array(randomBytes(32));
-    const forged: SignedOffer = { ...offer, signature: toHex(signDigest(intruder, digestOf({ offer: offer.offerId }))) };
+    const forged: SignedOffer = {
+      ...offer,
+      signature: toHex(signDigest(intruder, digestOf({ offer: offer.offerId }))),
+    };
     assert.equal(fresh.discovery.receive(forged), false, 'signed by a stranger');
-    assert.equal(fresh.discovery.receive({ ...offer, expiresAt: new Date(Date.now() - 1000).toISOString() }), false, 'expired');
+    assert.equal(
+      fresh.discovery.receive({ ...offer, expiresAt: new Date(Date.now() - 1000).toISOString() }),
+      false,
+      'expired',
+    );
     assert.equal(fresh.discovery.receive('garbage'), false);
     assert.equal(fresh.discovery.receive(offer), true, 'the genuine offer');
   });
@@ -69,7 +88,12 @@ describe('offer discovery', () => {
     b.discovery.onOfferRemoved((id, reason) => removed.push(`${id}:${reason}`));
 
     const intruder = new Uint8Array(randomBytes(32));
-    const forgedTombstone = { offerId: offer.offerId, providerId: nodeIdFromSecret(intruder), expiresAt: offer.expiresAt, signature: toHex(signDigest(intruder, digestOf({ unsubscribe: offer.offerId }))) };
+    const forgedTombstone = {
+      offerId: offer.offerId,
+      providerId: nodeIdFromSecret(intruder),
+      expiresAt: offer.expiresAt,
+      signature: toHex(signDigest(intruder, digestOf({ unsubscribe: offer.offerId }))),
+    };
     await b.bus.publish(UNSUBSCRIBES_TOPIC, forgedTombstone);
     assert.ok(b.discovery.get(offer.offerId), 'a stranger cannot unsubscribe the offer');
     await assert.rejects(b.discovery.unsubscribe(offer.offerId), /not an offer of this node/);
@@ -85,7 +109,10 @@ describe('offer discovery', () => {
     const network = new MemoryNetwork();
     const [a, b] = await Promise.all([node(network), node(network)]);
     const offers = [];
-    for (let i = 0; i < 30; i++) offers.push(await (i % 2 === 0 ? a : b).discovery.publish(content(i % 2 === 0 ? a.nodeId : b.nodeId, `o${i}`)));
+    for (let i = 0; i < 30; i++)
+      offers.push(
+        await (i % 2 === 0 ? a : b).discovery.publish(content(i % 2 === 0 ? a.nodeId : b.nodeId, `o${i}`)),
+      );
     await a.discovery.unsubscribe(offers[0]!.offerId);
     const late = await node(network);
     assert.equal(late.discovery.count(), 0);
