@@ -307,7 +307,14 @@ describe('market across daemons, through ya-ts-client', () => {
 
     const props = JSON.stringify(demandBody.properties);
     const matching = runCli(
-      ['market', 'scan', '--properties', props, '--constraints', '(&(golem.node.debug.subnet=e2e-market)(golem.inf.mem.gib>=4))'],
+      [
+        'market',
+        'scan',
+        '--properties',
+        props,
+        '--constraints',
+        '(&(golem.node.debug.subnet=e2e-market)(golem.inf.mem.gib>=4))',
+      ],
       { dataDir: requestor.dataDir },
     );
     assert.equal(matching.code, 0, matching.stderr);
@@ -315,7 +322,14 @@ describe('market across daemons, through ya-ts-client', () => {
     assert.match(matching.stdout, /start 0, 0\.1\/cpu_sec, 0\.2\/duration_sec/);
 
     const none = runCli(
-      ['market', 'scan', '--properties', props, '--constraints', '(&(golem.node.debug.subnet=e2e-market)(golem.inf.mem.gib>=64))'],
+      [
+        'market',
+        'scan',
+        '--properties',
+        props,
+        '--constraints',
+        '(&(golem.node.debug.subnet=e2e-market)(golem.inf.mem.gib>=64))',
+      ],
       { dataDir: requestor.dataDir },
     );
     assert.match(none.stdout, /no offer matches/);
