@@ -66,7 +66,7 @@ export function generatePredicate(root: Constraint, hooks: CodegenHooks): Predic
 
   const body = emit(root);
   const declarations = temps > 0 ? `let ${Array.from({ length: temps }, (_, i) => `t${i}`).join(', ')};` : '';
-  // biome-ignore lint/security/noGlobalEval: generated from the parsed AST; names and values are JSON literals.
+  // Generated from the parsed AST; property names and values enter the source only as JSON literals.
   const factory = new Function(
     'f',
     `"use strict"; return function constraint(p) { ${declarations} return ${body}; };`,
