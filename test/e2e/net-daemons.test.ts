@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { isGolemError } from '../../src/core/errors/index.ts';
 import { type FindResult, NetAddress, type NetStatus } from '../../src/core/model/net.ts';
+import { type HeardProbe, NetDiagAddress } from '../../src/core/net/service.ts';
 import {
   api,
   type DaemonHandle,
@@ -35,6 +36,38 @@ describe('net across processes: three daemons and a relay', () => {
     const [a, , c] = nodes;
     const reply = await control.call(`/net/${c!.nodeId}/net/Ping`, null);
     assert.deepEqual(reply, { pong: true, caller: a!.nodeId });
+  });
+
+  it('streams replies from C to A item by item', async () => {
+    const c = nodes[2]!;
+    const reply = await control.call(NetDiagAddress.StreamPing, { nodeId: c.nodeId, count: 200, size: 1000 });
+    assert.deepEqual(reply, { nodeId: c.nodeId, items: 200, bytes: 200_000 });
+  });
+
+  it('a broadcast from A reaches B and C, with A as the authenticated publisher', async () => {
+    const [a, b, c] = nodes;
+    const listeners = await Promise.all(
+      [b!, c!].map((node) => ControlConnection.connect(`${node.dataDir}/yagna.sock`)),
+    );
+    try {
+      // Gossip meshes form within a few heartbeats: publish until every node has heard one probe.
+      const heardByAll = async () => {
+        const heard = await Promise.all(listeners.map((l) => l.call<HeardProbe[]>(NetDiagAddress.Heard)));
+        return heard.every((list) => list.some((p) => p.text.startsWith('hello-')));
+      };
+      for (let attempt = 0; attempt < 100 && !(await heardByAll()); attempt++) {
+        await control.call(NetDiagAddress.Probe, { text: `hello-${attempt}` });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      for (const listener of listeners) {
+        const heard = await listener.call<HeardProbe[]>(NetDiagAddress.Heard);
+        const probe = heard.find((p) => p.text.startsWith('hello-'));
+        assert.ok(probe, 'the probe reached this node');
+        assert.equal(probe.from, a!.nodeId);
+      }
+    } finally {
+      await Promise.all(listeners.map((l) => l.close()));
+    }
   });
 
   it('finds a node by id through the relay, and the CLI pings it', async () => {

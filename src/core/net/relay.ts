@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PeerId } from '@libp2p/interface';
 import { fromHex, nodeIdFromSecret, toHex } from '../crypto/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createHost, DEFAULT_RELAY_LIMITS, type Host, type RelayLimits } from './host.ts';
 import { tryNodeIdOfPeer } from './ids.ts';
-import { LOOKUP_PROTOCOL, MAX_LISTED_PEERS, type PeerRecord, serveLookup } from './lookup.ts';
+import { answerLookup, LOOKUP_PROTOCOL, serveLookup } from './lookup.ts';
 
 export const DEFAULT_RELAY_LISTEN = ['/ip4/0.0.0.0/tcp/7477', '/ip4/0.0.0.0/tcp/7478/ws'];
 
@@ -57,14 +56,10 @@ export class RelayServer {
     this.#host = host;
     await host.handle(
       LOOKUP_PROTOCOL,
-      (stream) =>
-        serveLookup(stream, (request) => {
-          const records = this.#records();
-          if ('find' in request)
-            return { found: records.find((r) => r.nodeId === String(request.find).toLowerCase()) ?? null };
-          return { peers: records.slice(0, MAX_LISTED_PEERS) };
-        }),
-      { runOnLimitedConnection: true },
+      (stream) => serveLookup(stream, (request) => answerLookup(host, undefined, request)),
+      {
+        runOnLimitedConnection: true,
+      },
     );
     // Carry every topic a peer subscribes to, so the relay forwards gossip between nodes that know only it.
     host.services.pubsub.addEventListener('subscription-change', (event) => {
@@ -82,22 +77,6 @@ export class RelayServer {
   async stop(): Promise<void> {
     await this.#host?.stop();
     this.#host = undefined;
-  }
-
-  #records(): PeerRecord[] {
-    const host = this.#host;
-    if (host === undefined) return [];
-    const out: PeerRecord[] = [];
-    for (const peer of host.getPeers()) {
-      const nodeId = tryNodeIdOfPeer(peer as PeerId);
-      if (nodeId === undefined) continue;
-      const addrs = host
-        .getConnections(peer)
-        .filter((c) => c.limits === undefined)
-        .map((c) => c.remoteAddr.toString());
-      out.push({ nodeId, peerId: peer.toString(), addrs });
-    }
-    return out;
   }
 }
 

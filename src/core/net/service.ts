@@ -29,12 +29,13 @@ import { decodeBody, encodeFrame } from './codec.ts';
 import { createHost, type Host } from './host.ts';
 import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
 import {
+  answerLookup,
   askLookup,
   LOOKUP_PROTOCOL,
   type LookupReply,
   type LookupRequest,
-  MAX_LISTED_PEERS,
   type PeerRecord,
+  recordOfPeer,
   serveLookup,
 } from './lookup.ts';
 import { netMigrations } from './migrations.ts';
@@ -45,6 +46,28 @@ const DIAL_TIMEOUT_MS = 5_000;
 const NEIGHBOURS = 8;
 const MAINTENANCE_INTERVAL_MS = 5_000;
 const RESERVATION_WAIT_MS = 5_000;
+/** Lookup rounds before a node counts as unreachable: covers a node that is connecting right now, and still fails fast. */
+const FIND_ROUNDS = 3;
+const FIND_RETRY_MS = 300;
+const MAX_HEARD_PROBES = 100;
+
+/**
+ * Diagnostics over the network, used by `yagna net` and the multi-process tests: a streamed reply from another
+ * node, and a broadcast probe every node hears (with the authenticated publisher).
+ */
+export const NetDiagAddress = {
+  /** { nodeId, count?, size? } → { nodeId, items, bytes }: reads `/public/net/PingStream` of that node. */
+  StreamPing: '/local/net/StreamPing',
+  /** { text } → null: broadcasts a probe on PROBE_TOPIC. */
+  Probe: '/local/net/Probe',
+  /** → HeardProbe[]: probes heard from other nodes (latest 100). */
+  Heard: '/local/net/Heard',
+} as const;
+export const PROBE_TOPIC = 'net/probe/v1';
+export interface HeardProbe {
+  from: string;
+  text: string;
+}
 
 export interface NetServiceOptions {
   /** Secret key of the host; default: the default identity's (asked over the bus). */
@@ -68,6 +91,7 @@ export class NetService implements Service, RemoteTransport {
   #subscribed = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #rest: CoreComponents['rest'] | undefined;
+  #heard: HeardProbe[] = [];
 
   constructor(
     components: Pick<CoreComponents, 'bus' | 'db' | 'logger' | 'config'> &
@@ -125,13 +149,14 @@ export class NetService implements Service, RemoteTransport {
     );
     await host.handle(
       LOOKUP_PROTOCOL,
-      (stream) => serveLookup(stream, (request) => this.#answerLookup(request)),
+      (stream) => serveLookup(stream, (request) => answerLookup(host, this.#selfRecord(), request)),
       {
         runOnLimitedConnection: true,
       },
     );
     host.addEventListener('peer:connect', (event) => this.#onConnect(event.detail));
     host.addEventListener('peer:disconnect', (event) => this.#onDisconnect(event.detail));
+    host.addEventListener('peer:identify', (event) => void this.#remember(event.detail.peerId));
     host.services.pubsub.addEventListener('message', (event) => this.#onGossip(event.detail));
     this.#bus.setRemote(this);
     this.#log.info('network started', {
@@ -274,6 +299,36 @@ export class NetService implements Service, RemoteTransport {
       bus.bind(NetAddress.Ping, (message) => this.ping(nodeArg(message))),
       bus.bind('/public/net/Ping', (_message, context) => ({ pong: true, caller: context.caller })),
       bus.bindStream('/public/net/PingStream', (message) => pingStream(message)),
+      bus.bind(NetDiagAddress.StreamPing, async (message, context) => {
+        const nodeId = nodeArg(message);
+        const { count, size } = (message ?? {}) as { count?: number; size?: number };
+        let items = 0;
+        let bytes = 0;
+        for await (const item of bus.stream<{ payload: Uint8Array }>(
+          `/net/${nodeId}/net/PingStream`,
+          { count, size },
+          { signal: context.signal },
+        )) {
+          items++;
+          bytes += item.payload.byteLength;
+        }
+        return { nodeId, items, bytes };
+      }),
+      bus.bind(NetDiagAddress.Probe, async (message) => {
+        const text = (message as { text?: unknown } | null)?.text;
+        if (typeof text !== 'string' || text.length > 1024)
+          throw new GolemError('NET_BAD_PROBE', 'give { text } of at most 1024 characters', {
+            httpStatus: 400,
+          });
+        await bus.publish(PROBE_TOPIC, { text });
+        return null;
+      }),
+      bus.bind(NetDiagAddress.Heard, () => this.#heard),
+      bus.subscribe<{ text?: unknown }>(PROBE_TOPIC, (message, context) => {
+        if (typeof message?.text !== 'string') return;
+        this.#heard.push({ from: context.from, text: message.text });
+        if (this.#heard.length > MAX_HEARD_PROBES) this.#heard.shift();
+      }),
     );
   }
 
@@ -310,11 +365,14 @@ export class NetService implements Service, RemoteTransport {
       const peer = await this.#dialRecord(record, signal);
       if (peer !== undefined) return peer;
     }
-    for (const peer of host.getPeers()) {
-      const reply = await this.#lookup(peer, { find: nodeId }, signal).catch(() => undefined);
-      if (reply !== undefined && 'found' in reply && reply.found !== null) {
-        const dialled = await this.#dialRecord(reply.found, signal, peer);
-        if (dialled !== undefined) return dialled;
+    for (let round = 0; round < FIND_ROUNDS && !signal.aborted; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, FIND_RETRY_MS));
+      for (const peer of host.getPeers()) {
+        const reply = await this.#lookup(peer, { find: nodeId }, signal).catch(() => undefined);
+        if (reply !== undefined && 'found' in reply && reply.found !== null) {
+          const dialled = await this.#dialRecord(reply.found, signal, peer);
+          if (dialled !== undefined) return dialled;
+        }
       }
     }
     throw unreachable(nodeId);
@@ -355,32 +413,14 @@ export class NetService implements Service, RemoteTransport {
     return askLookup(stream, request);
   }
 
-  #answerLookup(request: LookupRequest): LookupReply {
-    const records = this.#records();
-    if ('find' in request)
-      return { found: records.find((r) => r.nodeId === String(request.find).toLowerCase()) ?? null };
-    return { peers: records.slice(0, MAX_LISTED_PEERS) };
-  }
-
-  #records(): PeerRecord[] {
-    const host = this.#requireHost();
-    const out: PeerRecord[] = [
-      {
-        nodeId: this.#bus.nodeId ?? '',
-        peerId: host.peerId.toString(),
-        addrs: host.getMultiaddrs().map(String),
-      },
-    ];
-    for (const peer of host.getPeers()) {
-      const nodeId = tryNodeIdOfPeer(peer);
-      if (nodeId === undefined) continue;
-      const addrs = host
-        .getConnections(peer)
-        .filter((c) => c.limits === undefined)
-        .map((c) => c.remoteAddr.toString());
-      out.push({ nodeId, peerId: peer.toString(), addrs });
-    }
-    return out;
+  #selfRecord(): PeerRecord | undefined {
+    const host = this.#host;
+    if (host === undefined) return undefined;
+    return {
+      nodeId: this.#bus.nodeId ?? '',
+      peerId: host.peerId.toString(),
+      addrs: host.getMultiaddrs().map(String),
+    };
   }
 
   async #joinNetwork(): Promise<void> {
@@ -405,7 +445,24 @@ export class NetService implements Service, RemoteTransport {
         this.#log.warn('no relay reservation yet: nodes behind NAT cannot reach this node until one is made');
       }
     }
+    void this.#redialKnownPeers();
     await this.#maintain();
+  }
+
+  /** Dials the nodes met before (persisted peer store), latest first, without holding up the start. */
+  async #redialKnownPeers(): Promise<void> {
+    const known = this.#db.all<{ node_id: string; peer_id: string; addrs: string }>(
+      'SELECT node_id, peer_id, addrs FROM net_peer ORDER BY last_seen DESC LIMIT ?',
+      NEIGHBOURS,
+    );
+    await Promise.all(
+      known.map((row) =>
+        this.#dialRecord(
+          { nodeId: row.node_id, peerId: row.peer_id, addrs: JSON.parse(row.addrs) as string[] },
+          AbortSignal.timeout(DIAL_TIMEOUT_MS),
+        ),
+      ),
+    );
   }
 
   /** Keeps the bootstrap connections and a small neighbourhood of direct peers (for gossip and discovery). */
@@ -438,20 +495,24 @@ export class NetService implements Service, RemoteTransport {
     const nodeId = tryNodeIdOfPeer(peer);
     if (nodeId === undefined) return;
     this.#peersByNode.set(nodeId, peer);
-    const addrs =
-      this.#host
-        ?.getConnections(peer)
-        .filter((c) => c.limits === undefined)
-        .map((c) => c.remoteAddr.toString()) ?? [];
+    this.#emit({ type: 'peer-connected', nodeId });
+    void this.#remember(peer);
+  }
+
+  /** Persists where a connected node listens, so the next start can dial it without asking anyone. */
+  async #remember(peer: PeerId): Promise<void> {
+    const host = this.#host;
+    if (host === undefined) return;
+    const record = await recordOfPeer(host, peer);
+    if (record === undefined) return;
     this.#db.run(
       `INSERT INTO net_peer (node_id, peer_id, addrs, last_seen) VALUES (?, ?, ?, ?)
        ON CONFLICT(node_id) DO UPDATE SET peer_id = excluded.peer_id, addrs = CASE WHEN excluded.addrs = '[]' THEN addrs ELSE excluded.addrs END, last_seen = excluded.last_seen`,
-      nodeId,
-      peer.toString(),
-      JSON.stringify(addrs),
+      record.nodeId,
+      record.peerId,
+      JSON.stringify(record.addrs),
       new Date().toISOString(),
     );
-    this.#emit({ type: 'peer-connected', nodeId });
   }
 
   #onDisconnect(peer: PeerId): void {
