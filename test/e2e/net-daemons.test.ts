@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { multiaddr } from '@multiformats/multiaddr';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { isGolemError } from '../../src/core/errors/index.ts';
 import { type FindResult, NetAddress, type NetStatus } from '../../src/core/model/net.ts';
+import { BUS_PROTOCOL, createHost, encodeFrame } from '../../src/core/net/index.ts';
 import { type HeardProbe, NetDiagAddress } from '../../src/core/net/service.ts';
 import {
   api,
@@ -87,6 +90,44 @@ describe('net across processes: three daemons and a relay', () => {
     const body = await readJson(response);
     assert.equal(body.nodeId, nodes[0]!.nodeId);
     assert.equal(typeof body.sessions, 'number');
+  });
+
+  it('random bytes and truncated frames on the bus protocol never crash a daemon', async () => {
+    const b = nodes[1]!;
+    const bControl = await ControlConnection.connect(`${b.dataDir}/yagna.sock`);
+    const prober = await createHost({ secret: new Uint8Array(randomBytes(32)), listen: [] });
+    try {
+      const status = await bControl.call<NetStatus>(NetAddress.Status);
+      const target = multiaddr(status.listenAddrs[0]!);
+      const request = encodeFrame({ t: 'call', a: '/public/net/Ping', m: null });
+      const payloads: Uint8Array[] = [
+        new Uint8Array([0xff, 0xff, 0xff, 0xff]),
+        new Uint8Array([0, 0, 0, 9, 0x7b]),
+        ...Array.from({ length: request.length - 1 }, (_, cut) => request.subarray(0, cut + 1)),
+        ...Array.from({ length: 40 }, (_, i) => new Uint8Array(randomBytes(1 + i * 37))),
+      ];
+      for (const payload of payloads) {
+        const stream = await prober.dialProtocol(target, BUS_PROTOCOL);
+        stream.send(payload);
+        await stream.close().catch(() => {});
+        try {
+          for await (const _ of stream) {
+            // whatever comes back (an error frame or a reset) is fine; the daemon must stay up
+          }
+        } catch {
+          // reset
+        }
+      }
+      assert.equal(b.process.exitCode, null, 'the daemon is still running');
+      assert.deepEqual(await control.call(`/net/${b.nodeId}/net/Ping`, null), {
+        pong: true,
+        caller: nodes[0]!.nodeId,
+      });
+      assert.equal((await bControl.call<NetStatus>(NetAddress.Status)).nodeId, b.nodeId);
+    } finally {
+      await prober.stop();
+      await bControl.close();
+    }
   });
 
   it('a node that dies is detected and calls to it fail with BUS_UNREACHABLE', async () => {
