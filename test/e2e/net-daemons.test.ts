@@ -87,9 +87,16 @@ describe('net across processes: three daemons and a relay', () => {
   it('serves /net-api/v2/net/status as yagna does', async () => {
     const response = await api(nodes[0]!, '/net-api/v2/net/status');
     assert.equal(response.status, 200);
-    const body = await readJson(response);
+    const body = (await readJson(response)) as {
+      nodeId: string;
+      listenIp: string;
+      publicIp: unknown;
+      sessions: number;
+    };
     assert.equal(body.nodeId, nodes[0]!.nodeId);
-    assert.equal(typeof body.sessions, 'number');
+    assert.ok(body.sessions >= 1, 'connected to the relay at least');
+    assert.match(body.listenIp, /^127\.0\.0\.1:\d+$/);
+    assert.equal(body.publicIp, null, 'loopback is not a public address');
   });
 
   it('random bytes and truncated frames on the bus protocol never crash a daemon', async () => {

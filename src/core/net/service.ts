@@ -107,10 +107,12 @@ export class NetService implements Service, RemoteTransport {
     this.#rest?.register('/net-api/v2', (app) => {
       app.get('/net/status', async () => {
         const status = this.status();
+        // yagna reports socket addresses (`ip:port`); publicIp only when some address is routable on the internet.
+        const sockets = status.listenAddrs.map(socketAddressOf).filter((a) => a !== undefined);
         return {
           nodeId: status.nodeId,
-          listenIp: status.listenAddrs[0] ?? null,
-          publicIp: status.publicAddrs[0] ?? null,
+          listenIp: sockets[0] ?? null,
+          publicIp: sockets.find((a) => !isPrivateSocketAddress(a)) ?? null,
           sessions: status.connectedPeers,
         };
       });
@@ -549,6 +551,19 @@ async function* pingStream(message: unknown): AsyncGenerator<{ index: number; pa
   const size = Math.min(MAX_PING_ITEM_BYTES, Math.max(0, Number(request.size ?? 0) | 0));
   const payload = new Uint8Array(size).fill(7);
   for (let index = 0; index < count; index++) yield { index, payload };
+}
+
+/** `/ip4/1.2.3.4/tcp/5/…` → `1.2.3.4:5`, `/ip6/::1/tcp/5` → `[::1]:5`; undefined for anything else. */
+export function socketAddressOf(address: string): string | undefined {
+  const match = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)/.exec(address);
+  if (match === null) return undefined;
+  return match[1] === 'ip6' ? `[${match[2]}]:${match[3]}` : `${match[2]}:${match[3]}`;
+}
+
+function isPrivateSocketAddress(socket: string): boolean {
+  return /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|0\.0\.0\.0|\[::1\]|\[f[cd]|\[fe80)/i.test(
+    socket,
+  );
 }
 
 function unreachable(nodeId: string, cause?: unknown): GolemError {
