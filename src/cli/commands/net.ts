@@ -7,7 +7,12 @@ import {
   type PeerInfo,
   type PingResult,
 } from '../../core/model/net.ts';
-import { DEFAULT_RELAY_LISTEN, RelayServer } from '../../core/net/index.ts';
+import {
+  DEFAULT_RELAY_LIMITS,
+  DEFAULT_RELAY_LISTEN,
+  type RelayLimits,
+  RelayServer,
+} from '../../core/net/index.ts';
 import { type Command, type CommandContext, UsageError } from '../command.ts';
 import { formatTable } from '../output.ts';
 
@@ -99,13 +104,44 @@ export const commands: Command[] = [
         type: 'list',
         description: `listen multiaddr (default ${DEFAULT_RELAY_LISTEN.join(', ')})`,
       },
+      {
+        name: 'max-reservations',
+        type: 'string',
+        description: `nodes the relay holds reservations for (env YA_RELAY_MAX_RESERVATIONS, default ${DEFAULT_RELAY_LIMITS.maxReservations})`,
+      },
+      {
+        name: 'data-limit-mib',
+        type: 'string',
+        description: `MiB one relayed connection may carry each way (env YA_RELAY_DATA_LIMIT_MIB, default ${DEFAULT_RELAY_LIMITS.dataLimitBytes / 1024n / 1024n})`,
+      },
+      {
+        name: 'duration-limit-s',
+        type: 'string',
+        description: `seconds one relayed connection may last (env YA_RELAY_DURATION_LIMIT_S, default ${DEFAULT_RELAY_LIMITS.durationLimitMs / 1000})`,
+      },
     ],
     run: async (context) => {
       const listen =
         (context.options.listen as string[] | undefined)?.flatMap((l) => splitList(l)) ??
         DEFAULT_RELAY_LISTEN;
       const logger = createLogger({ level: context.config.logLevel, format: context.config.logFormat });
-      const relay = new RelayServer({ dataDir: context.config.dataDir, listen, logger });
+      const limit = (option: string, env: string): number | undefined => {
+        const raw = (context.options[option] as string | undefined) ?? process.env[env];
+        if (raw === undefined || raw === '') return undefined;
+        const value = Number(raw);
+        if (!Number.isInteger(value) || value <= 0)
+          throw new UsageError(`--${option} (${env}) must be a positive whole number, got ${raw}`);
+        return value;
+      };
+      const maxReservations = limit('max-reservations', 'YA_RELAY_MAX_RESERVATIONS');
+      const dataMib = limit('data-limit-mib', 'YA_RELAY_DATA_LIMIT_MIB');
+      const durationS = limit('duration-limit-s', 'YA_RELAY_DURATION_LIMIT_S');
+      const limits: Partial<RelayLimits> = {
+        ...(maxReservations === undefined ? {} : { maxReservations }),
+        ...(dataMib === undefined ? {} : { dataLimitBytes: BigInt(dataMib) * 1024n * 1024n }),
+        ...(durationS === undefined ? {} : { durationLimitMs: durationS * 1000 }),
+      };
+      const relay = new RelayServer({ dataDir: context.config.dataDir, listen, logger, limits });
       await relay.start();
       context.print(JSON.stringify({ nodeId: relay.nodeId, addresses: relay.addresses() }));
       await new Promise<void>((resolve) => {

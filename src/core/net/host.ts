@@ -22,12 +22,15 @@ export interface RelayLimits {
   dataLimitBytes: bigint;
   /** How long one relayed connection may last. */
   durationLimitMs: number;
+  /** Circuits one connected node may be opening at once (hop requests in flight). */
+  maxHopStreamsPerConnection: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxReservations: 1024,
   dataLimitBytes: 256n * 1024n * 1024n,
   durationLimitMs: 60 * 60 * 1000,
+  maxHopStreamsPerConnection: 32,
 };
 
 export interface HostOptions {
@@ -58,6 +61,8 @@ export async function createHost(options: HostOptions) {
       ? {}
       : {
           relay: circuitRelayServer({
+            hopTimeout: 10_000,
+            maxInboundHopStreams: options.relay.maxHopStreamsPerConnection,
             reservations: {
               maxReservations: options.relay.maxReservations,
               applyDefaultLimit: true,
@@ -73,7 +78,10 @@ export async function createHost(options: HostOptions) {
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionManager: { maxConnections: 512 },
+    // A relay holds a connection per reserving node plus the circuits' other ends.
+    connectionManager: {
+      maxConnections: options.relay === undefined ? 512 : Math.max(512, options.relay.maxReservations * 2),
+    },
     services,
   });
 }
