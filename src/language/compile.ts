@@ -8,8 +8,9 @@ import { generatePredicate } from './codegen.ts';
 import {
   type Constraint,
   clauseText,
+  constraintSource,
+  formatConstraint,
   type Operator,
-  type ParsedConstraints,
   parseConstraints,
 } from './constraints.ts';
 import {
@@ -37,6 +38,8 @@ export type Predicate = (props: FlatProperties) => Tri;
 export interface ClauseReport {
   /** The clause as written, e.g. `(golem.inf.mem.gib>=4)`. */
   clause: string;
+  /** In a two-way match: whose constraint this is (`demand`: the demand's clause over the offer's properties). */
+  side?: 'demand' | 'offer';
   property: string;
   result: Tristate;
   /** Value of the property in the evaluated set (`undefined` when absent, `null` when value-less). */
@@ -45,8 +48,9 @@ export interface ClauseReport {
 }
 
 export interface CompiledConstraints {
+  /** The constraint text (canonical text when compiled from a hand-built AST). */
   readonly source: string;
-  readonly parsed: ParsedConstraints;
+  readonly root: Constraint;
   /** Fast path: 0 false, 1 true, 2 undefined. */
   readonly predicate: Predicate;
   evaluate(props: FlatProperties): Tristate;
@@ -288,20 +292,20 @@ function leafName(node: Constraint): string {
   return node.kind === 'compare' || node.kind === 'present' ? node.name : '';
 }
 
-export function compileConstraints(input: string | ParsedConstraints): CompiledConstraints {
-  const parsed = typeof input === 'string' ? parseConstraints(input) : input;
-  const predicate = generatePredicate(parsed.root, {
+export function compileConstraints(input: string | Constraint): CompiledConstraints {
+  const root = typeof input === 'string' ? parseConstraints(input) : input;
+  const predicate = generatePredicate(root, {
     fallback: leafFallback,
     numericBound: (node) => parseNumber(node.value),
   });
-  const leafNodes = leaves(parsed.root).filter((node) => node.kind !== 'true');
+  const leafNodes = leaves(root).filter((node) => node.kind !== 'true');
   const leafPredicates = leafNodes.map((node) => compileNode(node));
-  const topLevel = parsed.root.kind === 'and' ? parsed.root.items : [parsed.root];
+  const topLevel = root.kind === 'and' ? root.items : [root];
   const topPredicates = topLevel.map((node) => compileNode(node));
   const report = (node: Constraint, result: Tri, props: FlatProperties): ClauseReport => {
     const property = leafName(node);
     return {
-      clause: clauseText(parsed, node),
+      clause: clauseText(root, node),
       property,
       result: TRISTATE[result]!,
       seen: property === '' ? undefined : props[property],
@@ -309,8 +313,8 @@ export function compileConstraints(input: string | ParsedConstraints): CompiledC
     };
   };
   return {
-    source: parsed.source,
-    parsed,
+    source: constraintSource(root) ?? formatConstraint(root),
+    root,
     predicate,
     evaluate: (props) => TRISTATE[predicate(props)]!,
     explain: (props) => leafNodes.map((node, i) => report(node, leafPredicates[i]!(props), props)),

@@ -32,10 +32,12 @@ export type Constraint =
       wildcards: number[];
     } & Span);
 
-/** A parsed constraint with the text it came from. */
-export interface ParsedConstraints {
-  source: string;
-  root: Constraint;
+/** The text each parsed root came from, for clause texts in explanations (ASTs built by hand have none). */
+const sources = new WeakMap<Constraint, string>();
+
+/** The source text of a root returned by `parseConstraints`, if it came from one. */
+export function constraintSource(root: Constraint): string | undefined {
+  return sources.get(root);
 }
 
 const MAX_DEPTH = 256;
@@ -140,14 +142,13 @@ class Parser {
       let look = this.pos + 1;
       while (this.text[look] === ' ' || this.text[look] === '\t') look++;
       if (this.text[look] === ')') {
-        if (cast !== undefined) this.fail('no type cast on a presence test', opStart);
+        // Golem accepts a typed reference before `=*`; presence does not depend on the type.
         this.pos = look + 1;
         return { kind: 'present', name, aspect, start, end: this.pos };
       }
     }
     const { value, wildcards } = this.value();
     this.expect(')');
-    if (value === '' && wildcards.length === 0) this.fail('a value after the operator', this.pos - 1);
     if (op !== '=' && wildcards.length > 0)
       this.fail(`a value without "*" (wildcards only work with "=")`, opStart);
     return { kind: 'compare', name, aspect, cast, op, value, wildcards, start, end: this.pos };
@@ -184,23 +185,61 @@ class Parser {
 }
 
 /**
- * Parses a constraint expression. An empty text means "no constraints" (`()`); anything after the first
- * top-level filter other than white space is an error (Golem silently ignores it).
+ * Parses a constraint expression into its AST (nodes carry their offsets in the text). An empty text means
+ * "no constraints" (`()`); anything after the first top-level filter other than white space is an error
+ * (Golem silently ignores it).
  */
-export function parseConstraints(text: string): ParsedConstraints {
+export function parseConstraints(text: string): Constraint {
   if (typeof text !== 'string') throw new LanguageError('constraint', String(text), 0, 'a constraint string');
   const parser = new Parser(text);
   parser.skipWs();
-  if (parser.pos >= text.length) return { source: text, root: { kind: 'true', start: 0, end: text.length } };
-  const root = parser.filter();
-  parser.skipWs();
-  if (parser.pos < text.length) {
-    parser.fail('end of constraint (combine several filters with "(&…)")');
+  let root: Constraint;
+  if (parser.pos >= text.length) root = { kind: 'true', start: 0, end: text.length };
+  else {
+    root = parser.filter();
+    parser.skipWs();
+    if (parser.pos < text.length) {
+      parser.fail('end of constraint (combine several filters with "(&…)")');
+    }
   }
-  return { source: text, root };
+  sources.set(root, text);
+  return root;
 }
 
-/** Source text of one clause. */
-export function clauseText(parsed: ParsedConstraints, node: Constraint): string {
-  return parsed.source.slice(node.start, node.end).replace(/\s+/g, ' ').trim();
+function escapeValue(value: string, wildcards: readonly number[]): string {
+  let out = '';
+  let next = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === '*' && wildcards[next] === i) {
+      next++;
+      out += '*';
+    } else out += c === '*' || c === ')' || c === '(' || c === '\\' ? `\\${c}` : c;
+  }
+  return out;
+}
+
+/** Canonical text of a constraint (no layout); parsing it gives the same AST apart from offsets. */
+export function formatConstraint(node: Constraint): string {
+  switch (node.kind) {
+    case 'true':
+      return '()';
+    case 'and':
+    case 'or':
+      return `(${node.kind === 'and' ? '&' : '|'}${node.items.map(formatConstraint).join('')})`;
+    case 'not':
+      return `(!${formatConstraint(node.item)})`;
+    case 'present':
+      return `(${node.name}${node.aspect === undefined ? '' : `[${node.aspect}]`}=*)`;
+    case 'compare':
+      return `(${node.name}${node.aspect === undefined ? '' : `[${node.aspect}]`}${node.cast === undefined ? '' : `$${node.cast}`}${node.op}${escapeValue(node.value, node.wildcards)})`;
+  }
+}
+
+/** Text of one clause: its source (layout collapsed) when the root was parsed from text, else canonical. */
+export function clauseText(root: Constraint, node: Constraint): string {
+  const source = sources.get(root);
+  return source === undefined
+    ? formatConstraint(node)
+    : source.slice(node.start, node.end).replace(/\s+/g, ' ').trim();
 }

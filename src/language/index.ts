@@ -17,8 +17,8 @@ export {
 export {
   type Cast,
   type Constraint,
+  formatConstraint,
   type Operator,
-  type ParsedConstraints,
   parseConstraints,
 } from './constraints.ts';
 export { LANGUAGE_PARSE_ERROR, LanguageError, type ParseErrorDetails } from './errors.ts';

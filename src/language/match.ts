@@ -36,6 +36,11 @@ function outcome(a: number, b: number): MatchOutcome {
   return 'undefined';
 }
 
+function withSide(side: 'demand' | 'offer', reports: ClauseReport[]): ClauseReport[] {
+  for (const report of reports) report.side = side;
+  return reports;
+}
+
 export function matchDemandOffer(demand: Side, offer: Side): MatchResult {
   const demandProps = flattenProperties(demand.properties);
   const offerProps = flattenProperties(offer.properties);
@@ -48,13 +53,13 @@ export function matchDemandOffer(demand: Side, offer: Side): MatchResult {
     explanation: {
       demandSide: {
         result: demandConstraints.evaluate(offerProps),
-        failing: demandConstraints.failing(offerProps),
-        clauses: demandConstraints.explain(offerProps),
+        failing: withSide('demand', demandConstraints.failing(offerProps)),
+        clauses: withSide('demand', demandConstraints.explain(offerProps)),
       },
       offerSide: {
         result: offerConstraints.evaluate(demandProps),
-        failing: offerConstraints.failing(demandProps),
-        clauses: offerConstraints.explain(demandProps),
+        failing: withSide('offer', offerConstraints.failing(demandProps)),
+        clauses: withSide('offer', offerConstraints.explain(demandProps)),
       },
     },
   };

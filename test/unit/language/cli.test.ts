@@ -1,9 +1,46 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import type { CommandContext } from '../../../src/cli/command.ts';
+import { languageCommands } from '../../../src/cli/commands/market.ts';
 import { runCli } from '../../../src/cli/main.ts';
-import { tempDir } from '../../support/daemon.ts';
+
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'language-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Runs one of the language commands directly, with a context that records what it prints. */
+async function runCommand(
+  name: string,
+  options: Record<string, string>,
+  json = false,
+): Promise<{ code: number | undefined; printed: string[]; json: unknown[] }> {
+  const command = languageCommands.find((c) => c.name === name);
+  assert.ok(command, name);
+  const printed: string[] = [];
+  const printedJson: unknown[] = [];
+  const context = {
+    options,
+    args: [],
+    json,
+    print: (text: string) => printed.push(text),
+    printJson: (value: unknown) => printedJson.push(value),
+    readArgument: async (value: string) => (value.startsWith('@') ? readFile(value.slice(1), 'utf8') : value),
+    control: () => Promise.reject(new Error('the language commands need no daemon')),
+  } as unknown as CommandContext;
+  const code = await command.run(context);
+  return { code: code ?? 0, printed, json: printedJson };
+}
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -48,10 +85,11 @@ describe('yagna market check / match', () => {
   });
 
   it('exits 2 with the position when the constraint does not parse', async () => {
-    const result = await cli(['market', 'check', '--properties', '{}', '--constraints', '(&(a=1)(b>)']);
+    const result = await cli(['market', 'check', '--properties', '{}', '--constraints', '(&(a=1)(b>1)']);
     assert.equal(result.code, 2);
     assert.equal(result.out, '');
-    assert.match(result.err, /line 1, column 11/);
+    assert.match(result.err, /line 1, column 13/);
+    assert.match(result.err, /expected "\)"/);
   });
 
   it('match prints yes/no/undefined first, then the explanation', async () => {
@@ -81,5 +119,58 @@ describe('yagna market check / match', () => {
     const [first, ...rest] = result.out.trim().split('\n');
     assert.equal(first, 'no');
     assert.match(rest.join('\n'), /\(golem\.inf\.mem\.gib>=4\): golem\.inf\.mem\.gib is 2/);
+  });
+
+  it('run with a context: check gives one word, bad input is a usage error', async () => {
+    const props = '{"golem.runtime.name":"vm","golem.inf.mem.gib":4}';
+    const ok = await runCommand('market check', {
+      properties: props,
+      constraints: '(&(golem.runtime.name=vm)(golem.inf.mem.gib>=2))',
+    });
+    assert.deepEqual([ok.code, ok.printed], [0, ['true']]);
+    await assert.rejects(
+      runCommand('market check', { properties: props, constraints: '(golem.runtime.name=vm' }),
+      (e: Error) => e.name === 'UsageError' && /column 23/.test(e.message),
+    );
+    await assert.rejects(
+      runCommand('market check', { properties: '{', constraints: '()' }),
+      (e: Error) => e.name === 'UsageError' && /--properties is not valid JSON/.test(e.message),
+    );
+    await assert.rejects(
+      runCommand('market check', { constraints: '()' }),
+      (e: Error) => e.name === 'UsageError' && /either --properties or --flat-properties/.test(e.message),
+    );
+  });
+
+  it('run with a context: match --json gives the whole result with sides', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'd.json'),
+      JSON.stringify({ properties: {}, constraints: '(golem.runtime.name=vm)' }),
+    );
+    writeFileSync(
+      join(dir, 'o.json'),
+      JSON.stringify({ properties: { 'golem.runtime.name': 'wasmtime' }, constraints: '()' }),
+    );
+    const result = await runCommand(
+      'market match',
+      { demand: `@${join(dir, 'd.json')}`, offer: `@${join(dir, 'o.json')}` },
+      true,
+    );
+    const match = result.json[0] as {
+      result: string;
+      explanation: { demandSide: { failing: { side: string; clause: string; seen: unknown }[] } };
+    };
+    assert.equal(match.result, 'no');
+    assert.deepEqual(match.explanation.demandSide.failing, [
+      {
+        clause: '(golem.runtime.name=vm)',
+        side: 'demand',
+        property: 'golem.runtime.name',
+        result: 'false',
+        seen: 'wasmtime',
+        present: true,
+      },
+    ]);
   });
 });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  type Constraint,
   compileConstraints,
   type FlatProperties,
+  formatConstraint,
   isLanguageError,
   parseConstraints,
   parseFlatProperties,
@@ -11,6 +13,13 @@ import {
 function check(constraints: string, props: FlatProperties | string): string {
   return compileConstraints(constraints).evaluate(
     typeof props === 'string' ? parseFlatProperties(props) : props,
+  );
+}
+
+/** The AST without source offsets, to compare meanings. */
+function strip(node: Constraint): unknown {
+  return JSON.parse(
+    JSON.stringify(node, (key, value) => (key === 'start' || key === 'end' ? undefined : value)),
   );
 }
 
@@ -25,7 +34,7 @@ describe('constraint parser', () => {
       (golem.inf.cpu.capabilities[note]=*)
       ()
     )`;
-    const root = parseConstraints(text).root;
+    const root = parseConstraints(text);
     assert.equal(root.kind, 'and');
     assert.equal(root.kind === 'and' && root.items.length, 7);
   });
@@ -41,7 +50,8 @@ describe('constraint parser', () => {
   it('names the position and what was expected', () => {
     const cases: [string, RegExp, number][] = [
       ['(a=1', /"\)"/, 4],
-      ['(&(a=1)(b>))', /value/, 10],
+      ['(&(a=1)(b<2)', /"\)"/, 12],
+      ['(a=v(1)', /"\)"/, 4],
       ['(a~=1)', /approximate/, 2],
       ['(=1)', /property name/, 1],
       ['(a$x=1)', /type after "\$"/, 3],
@@ -56,6 +66,37 @@ describe('constraint parser', () => {
         text,
       );
     }
+  });
+
+  it('accepts what Golem accepts at the edges: empty values, a typed reference before =*', () => {
+    assert.equal(check('(a=)', { a: '' }), 'true');
+    assert.equal(check('(a=)', { a: 'x' }), 'false');
+    assert.equal(check('(a=)', { a: 1 }), 'false');
+    assert.equal(check('(a$v=*)', { a: 'not a version' }), 'true');
+    assert.equal(check('(a$v=*)', {}), 'false');
+  });
+
+  it('formats an AST back to text that parses to the same meaning, and compiles hand-built ASTs', () => {
+    const text = '(&\n  (a$v>=1.0.0)\n  (|(b=wasm*)(!(c=*)))\n  (d[x]=*)\n  (e=lit\\*star\\))\n  ()\n)';
+    const root = parseConstraints(text);
+    const canonical = formatConstraint(root);
+    assert.equal(canonical, '(&(a$v>=1.0.0)(|(b=wasm*)(!(c=*)))(d[x]=*)(e=lit\\*star\\))())');
+    assert.deepEqual(strip(parseConstraints(canonical)), strip(root));
+    const handBuilt: Constraint = {
+      kind: 'compare',
+      name: 'golem.inf.mem.gib',
+      aspect: undefined,
+      cast: undefined,
+      op: '>=',
+      value: '4',
+      wildcards: [],
+      start: 0,
+      end: 0,
+    };
+    const compiled = compileConstraints(handBuilt);
+    assert.equal(compiled.source, '(golem.inf.mem.gib>=4)');
+    assert.equal(compiled.evaluate({ 'golem.inf.mem.gib': 8 }), 'true');
+    assert.equal(compiled.explain({ 'golem.inf.mem.gib': 2 })[0]?.clause, '(golem.inf.mem.gib>=4)');
   });
 
   it('refuses nesting deeper than its limit instead of overflowing the stack', () => {

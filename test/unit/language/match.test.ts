@@ -23,8 +23,8 @@ describe('two-way matching', () => {
     const result = matchDemandOffer(demand, small);
     assert.equal(result.result, 'no');
     assert.deepEqual(
-      result.explanation.demandSide.failing.map((f) => [f.clause, f.seen]),
-      [['(golem.inf.mem.gib>=1)', 0.5]],
+      result.explanation.demandSide.failing.map((f) => [f.side, f.clause, f.seen]),
+      [['demand', '(golem.inf.mem.gib>=1)', 0.5]],
     );
     assert.match(
       formatExplanation(result),
@@ -37,6 +37,14 @@ describe('two-way matching', () => {
     const result = matchDemandOffer(noExpiration, offer);
     assert.equal(result.result, 'undefined');
     assert.equal(result.explanation.offerSide.failing[0]?.property, 'golem.srv.comp.expiration');
+    assert.equal(result.explanation.offerSide.failing[0]?.side, 'offer');
+    assert.deepEqual(
+      result.explanation.offerSide.clauses.map((c) => [c.side, c.clause, c.result]),
+      [
+        ['offer', '(golem.srv.comp.expiration>0)', 'undefined'],
+        ['offer', '(golem.node.debug.subnet=public)', 'true'],
+      ],
+    );
     assert.match(formatExplanation(result), /golem\.srv\.comp\.expiration is absent/);
   });
 

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compileConstraints, type FlatProperties, isLanguageError, parseConstraints } from './helpers.ts';
+import {
+  compileConstraints,
+  type FlatProperties,
+  formatConstraint,
+  isLanguageError,
+  parseConstraints,
+} from './helpers.ts';
 
 type Ref =
   | { t: 'and' | 'or'; items: Ref[] }
@@ -27,7 +33,7 @@ const refArb: fc.Arbitrary<Ref> = fc.letrec<{ node: Ref }>((tie) => ({
       op: fc.constantFrom('=' as const, '<' as const, '<=' as const, '>' as const, '>=' as const),
       value: fc.oneof(
         fc.integer({ min: -5, max: 5 }).map(String),
-        fc.constantFrom('vm', 'wasm', 'abc', 'true', 'false', '1.5'),
+        fc.constantFrom('vm', 'wasm', 'abc', 'true', 'false', '1.5', ''),
       ),
     }),
     fc.record({
@@ -131,6 +137,9 @@ describe('language, property-based', () => {
         assert.equal(compiled.evaluate(props), expected, text);
         // The explanation path agrees: nothing fails exactly when the whole expression is true.
         assert.equal(compiled.failing(props).length === 0, expected === 'true', text);
+        // The canonical text of the AST, and the AST itself, mean the same.
+        assert.equal(compileConstraints(formatConstraint(compiled.root)).evaluate(props), expected, text);
+        assert.equal(compileConstraints(parseConstraints(text)).evaluate(props), expected, text);
       }),
       { numRuns: 3000 },
     );
