@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '../../src/core/log/index.ts';
+import { NET_EVENTS_TOPIC, type NetEvent } from '../../src/core/model/net.ts';
+import { RelayServer } from '../../src/core/net/index.ts';
+import { tempDir } from '../support/daemon.ts';
+import { eventually, startNode, type TestNode } from '../support/net.ts';
+
+describe('net events and relay limits (in-process nodes, real sockets)', () => {
+  let relay: RelayServer;
+  let relayAddress: string;
+  const nodes: TestNode[] = [];
+
+  before(async () => {
+    // A relay that holds a single reservation: the second node must be refused one.
+    relay = new RelayServer({
+      dataDir: tempDir('relay-'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logger: silentLogger,
+      limits: { maxReservations: 1 },
+    });
+    await relay.start();
+    relayAddress = relay.addresses()[0]!;
+  });
+  after(async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    await relay?.stop();
+  });
+
+  it('publishes peer-connected and peer-disconnected with node ids on the local events topic', async () => {
+    const watcher = await startNode(relayAddress);
+    nodes.push(watcher);
+    const events: NetEvent[] = [];
+    watcher.bus.subscribe<NetEvent>(NET_EVENTS_TOPIC, (event) => {
+      events.push(event);
+    });
+    const visitor = await startNode();
+    await visitor.net.host!.dial(watcher.net.host!.getMultiaddrs()[0]!);
+    await eventually(
+      () => events.some((e) => e.type === 'peer-connected' && e.nodeId === visitor.nodeId),
+      'peer-connected of the visitor',
+    );
+    await visitor.stop();
+    await eventually(
+      () => events.some((e) => e.type === 'peer-disconnected' && e.nodeId === visitor.nodeId),
+      'peer-disconnected of the visitor',
+    );
+  });
+
+  it('a relay at its reservation limit refuses the next node, and keeps serving the first', async () => {
+    const first = nodes[0]!;
+    const circuit = (node: TestNode) =>
+      node.net.host!.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit'));
+    assert.ok(circuit(first), 'the first node holds a reservation');
+    const second = await startNode(relayAddress);
+    nodes.push(second);
+    assert.ok(!circuit(second), 'no reservation beyond the limit');
+    assert.ok(second.net.status().connectedPeers >= 1, 'still connected to the relay for lookups and gossip');
+    assert.deepEqual(await second.bus.call(`/net/${first.nodeId}/net/Ping`), {
+      pong: true,
+      caller: second.nodeId,
+    });
+  });
+});
