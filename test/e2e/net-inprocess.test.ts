@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { isGolemError } from '../../src/core/errors/index.ts';
+import { readFrames } from '../../src/core/net/bus-protocol.ts';
 import { BUS_PROTOCOL, encodeFrame, type RelayServer } from '../../src/core/net/index.ts';
 import { eventually, startNode, startRelay, type TestNode } from '../support/net.ts';
 
@@ -123,6 +124,26 @@ describe('bus over libp2p (in-process nodes, real sockets)', () => {
       assert.ok(!text.includes('"ok"'), 'garbage must not be served');
     }
     assert.deepEqual(await a.bus.call(`/net/${c.nodeId}/net/Ping`), { pong: true, caller: a.nodeId });
+  });
+
+  it("ends a remote stream with BUS_TIMEOUT at the caller's deadline, never with a clean end", async () => {
+    let handlerCancelled = false;
+    c.bus.bindStream('/public/test/Slow', async function* (_message, context) {
+      yield 'first';
+      await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve()));
+      handlerCancelled = true;
+    });
+    // A raw caller that never aborts on its own: only the deadline it sent (300 ms) can stop the handler.
+    const stream = await a.net.host!.dialProtocol(c.net.host!.peerId, BUS_PROTOCOL);
+    stream.send(encodeFrame({ t: 'stream', a: '/public/test/Slow', m: null, to: 300 }));
+    const frames: { t: string; v?: unknown; e?: { code: string } }[] = [];
+    for await (const frame of readFrames(stream)) frames.push(frame as (typeof frames)[number]);
+    assert.deepEqual(
+      frames.map((f) => f.t),
+      ['item', 'err'],
+    );
+    assert.equal(frames[1]!.e!.code, 'BUS_TIMEOUT');
+    assert.ok(handlerCancelled, 'the handler saw its signal abort');
   });
 
   it('fails fast with BUS_UNREACHABLE once a node is gone', async () => {

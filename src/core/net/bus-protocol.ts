@@ -68,6 +68,9 @@ function isReply(value: unknown): value is Reply {
   return value !== null && typeof value === 'object' && typeof (value as { t?: unknown }).t === 'string';
 }
 
+/** Longest a handler serves one remote call or stream, whatever deadline the caller asked for. */
+const MAX_HANDLER_MS = 60 * 60 * 1000;
+
 export interface ServerLimits {
   /** Calls served at once over all peers; beyond it callers get BUS_BUSY. */
   maxConcurrentCalls: number;
@@ -78,7 +81,12 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerL
   let active = 0;
   return async (stream: Stream, connection: Connection): Promise<void> => {
     const controller = new AbortController();
-    const onClose = () => controller.abort(new GolemError('BUS_CANCELLED', 'the caller went away'));
+    let deadline: NodeJS.Timeout | undefined;
+    let callerGone = false;
+    const onClose = () => {
+      callerGone = true;
+      controller.abort(new GolemError('BUS_CANCELLED', 'the caller went away'));
+    };
     stream.addEventListener('close', onClose, { once: true });
     active++;
     try {
@@ -103,6 +111,15 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerL
         await stream.close();
         return;
       }
+      // The caller's deadline also bounds the handler here, so a caller lost without a reset cannot pin it forever.
+      const timeoutMs =
+        typeof request.to === 'number' && request.to > 0
+          ? Math.min(request.to, MAX_HANDLER_MS)
+          : MAX_HANDLER_MS;
+      deadline = setTimeout(
+        () => controller.abort(new GolemError('BUS_TIMEOUT', `the call to ${request.a} timed out`)),
+        timeoutMs,
+      );
       // Anything the caller sends after the request (it should send nothing) is drained; its end is ignored.
       void (async () => {
         try {
@@ -135,9 +152,15 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerL
             if (controller.signal.aborted) break;
             await writeFrame(stream, { t: 'item', v: item ?? null });
           }
+          // A stream cut short must never look complete to the caller.
+          if (controller.signal.aborted) throw controller.signal.reason;
           await writeFrame(stream, { t: 'end' });
         } catch (error) {
-          if (!controller.signal.aborted) await writeFrame(stream, errorFrame(error));
+          if (!callerGone)
+            await writeFrame(
+              stream,
+              errorFrame(controller.signal.aborted ? controller.signal.reason : error),
+            );
         }
       }
       await stream.close();
@@ -146,6 +169,7 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerL
       stream.abort(error instanceof Error ? error : new Error(String(error)));
     } finally {
       active--;
+      clearTimeout(deadline);
       stream.removeEventListener('close', onClose);
     }
   };
