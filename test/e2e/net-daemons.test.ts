@@ -84,6 +84,26 @@ describe('net across processes: three daemons and a relay', () => {
     assert.ok(status.connectedPeers >= 2);
   });
 
+  it('the CLI shows status, sessions and finds a node, in text and JSON', async () => {
+    const [a, , c] = nodes;
+    const find = runCli(['net', 'find', c!.nodeId, '--json'], { dataDir: a!.dataDir });
+    assert.equal(find.code, 0, find.stderr);
+    const found = JSON.parse(find.stdout) as FindResult;
+    assert.equal(found.nodeId, c!.nodeId);
+    assert.ok(found.addrs.length > 0);
+    const sessions = runCli(['net', 'sessions', '--json'], { dataDir: a!.dataDir });
+    assert.equal(sessions.code, 0, sessions.stderr);
+    const peers = JSON.parse(sessions.stdout) as { nodeId: string }[];
+    assert.ok(peers.some((p) => p.nodeId === c!.nodeId));
+    assert.ok(
+      peers.some((p) => p.nodeId === relay.nodeId),
+      'the relay is a session too',
+    );
+    const status = runCli(['net', 'status'], { dataDir: a!.dataDir });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(a!.nodeId));
+  });
+
   it('serves /net-api/v2/net/status as yagna does', async () => {
     const response = await api(nodes[0]!, '/net-api/v2/net/status');
     assert.equal(response.status, 200);
