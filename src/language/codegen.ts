@@ -7,7 +7,7 @@
 
 import type { Predicate, Tri } from './compile.ts';
 import type { Constraint } from './constraints.ts';
-import type { PropertyValue } from './values.ts';
+import type { FlatProperties, PropertyValue } from './values.ts';
 
 export type LeafFallback = (property: PropertyValue) => Tri;
 
@@ -72,4 +72,133 @@ export function generatePredicate(root: Constraint, hooks: CodegenHooks): Predic
     `"use strict"; return function constraint(p) { ${declarations} return ${body}; };`,
   );
   return factory(fallbacks) as Predicate;
+}
+
+/** A predicate for every constraint of one shape; the literal values of each constraint come as `values`. */
+export type ShapePredicate = (props: FlatProperties, values: readonly unknown[]) => Tri;
+
+/** A constraint split into its shape (shared, compiled once) and its own literal values. */
+export interface Shaped {
+  shape: ShapePredicate;
+  values: unknown[];
+}
+
+/** The general comparison of a leaf, given the property (present, non-null) and the leaf itself. */
+export type LeafGeneral = (property: PropertyValue, node: CompareNode) => Tri;
+
+type CompareNode = Extract<Constraint, { kind: 'compare' }>;
+
+/**
+ * Offers' constraints differ in their literal values (each provider's own timestamp) but share a few shapes, so
+ * code is generated once per shape and each constraint keeps only its values: matching many offers then runs
+ * one monomorphic function, like hand-written code reading fields of each offer.
+ */
+export function createShapeCompiler(
+  hooks: { general: LeafGeneral; numericBound: CodegenHooks['numericBound'] },
+  limit = 10_000,
+): (root: Constraint) => Shaped {
+  const shapes = new Map<string, ShapePredicate>();
+
+  return (root) => {
+    const values: unknown[] = [];
+    let key = '';
+    // One walk gives both the shape's key and this constraint's values (two slots per comparison).
+    const walk = (node: Constraint): void => {
+      switch (node.kind) {
+        case 'true':
+          key += 'T';
+          return;
+        case 'present':
+          key += `P${JSON.stringify(node.name)}${node.aspect === undefined ? '' : 'A'}`;
+          return;
+        case 'not':
+          key += '!(';
+          walk(node.item);
+          key += ')';
+          return;
+        case 'and':
+        case 'or':
+          key += `${node.kind === 'and' ? '&' : '|'}(`;
+          for (const item of node.items) {
+            walk(item);
+            key += ',';
+          }
+          key += ')';
+          return;
+        case 'compare': {
+          const bound = hooks.numericBound(node);
+          let form: string;
+          if (node.aspect !== undefined) form = 'A';
+          else if (node.cast === undefined && bound !== undefined && NUMERIC_OPS.has(node.op)) form = 'N';
+          else if (node.cast === undefined && node.op === '=' && node.wildcards.length === 0) form = 'S';
+          else form = 'G';
+          key += `C${form}${node.op}${JSON.stringify(node.name)}`;
+          values.push(form === 'N' ? bound : form === 'S' ? node.value : undefined, node);
+          return;
+        }
+      }
+    };
+    walk(root);
+    let shape = shapes.get(key);
+    if (shape === undefined) {
+      shape = generateShape(root, hooks);
+      if (shapes.size >= limit) shapes.clear();
+      shapes.set(key, shape);
+    }
+    return { shape, values };
+  };
+}
+
+function generateShape(
+  root: Constraint,
+  hooks: { general: LeafGeneral; numericBound: CodegenHooks['numericBound'] },
+): ShapePredicate {
+  let temps = 0;
+  let slot = 0;
+  const temp = () => `t${temps++}`;
+  const emit = (node: Constraint): string => {
+    switch (node.kind) {
+      case 'true':
+        return '1';
+      case 'present':
+        return node.aspect !== undefined ? '0' : `(p[${JSON.stringify(node.name)}] !== undefined ? 1 : 0)`;
+      case 'not': {
+        const t = temp();
+        return `((${t} = ${emit(node.item)}) === 2 ? 2 : 1 - ${t})`;
+      }
+      case 'and':
+      case 'or': {
+        if (node.items.length === 0) return node.kind === 'and' ? '1' : '0';
+        if (node.items.length === 1) return emit(node.items[0]!);
+        const stop = node.kind === 'and' ? 0 : 1;
+        const names = node.items.map(() => temp());
+        const steps = node.items
+          .map((item, i) => `(${names[i]} = ${emit(item)}) === ${stop} ? ${stop} : `)
+          .join('');
+        return `(${steps}(${names.map((n) => `${n} === 2`).join(' || ')}) ? 2 : ${1 - stop})`;
+      }
+      case 'compare': {
+        const fast = slot++;
+        const leaf = slot++;
+        if (node.aspect !== undefined) return '2';
+        const v = temp();
+        const read = `(${v} = p[${JSON.stringify(node.name)}])`;
+        const general = `${v} === undefined || ${v} === null ? 2 : g(${v}, v[${leaf}])`;
+        const bound = hooks.numericBound(node);
+        if (node.cast === undefined && bound !== undefined && NUMERIC_OPS.has(node.op)) {
+          return `(typeof ${read} === "number" ? (${v} ${node.op} v[${fast}] ? 1 : 0) : ${general})`;
+        }
+        if (node.cast === undefined && node.op === '=' && node.wildcards.length === 0) {
+          return `(typeof ${read} === "string" ? (${v} === v[${fast}] ? 1 : 0) : ${general})`;
+        }
+        return `(${read}, ${general})`;
+      }
+    }
+  };
+  const body = emit(root);
+  const declarations = temps > 0 ? `let ${Array.from({ length: temps }, (_, i) => `t${i}`).join(', ')};` : '';
+  // Generated from the parsed AST; property names enter the source only as JSON literals, values not at all.
+  return new Function('g', `"use strict"; return function shape(p, v) { ${declarations} return ${body}; };`)(
+    hooks.general,
+  ) as ShapePredicate;
 }

@@ -4,7 +4,7 @@
  * Type rules: a comparison is made in the type of the property; see docs/language.md.
  */
 
-import { generatePredicate } from './codegen.ts';
+import { createShapeCompiler, generatePredicate, type Shaped } from './codegen.ts';
 import {
   type Constraint,
   clauseText,
@@ -290,6 +290,39 @@ function leaves(node: Constraint, out: Constraint[] = []): Constraint[] {
 
 function leafName(node: Constraint): string {
   return node.kind === 'compare' || node.kind === 'present' ? node.name : '';
+}
+
+const generalLeaves = new WeakMap<Constraint, (property: PropertyValue) => Tri>();
+
+/** The general comparison of a leaf (lists, typed values, casts, wildcards), built on first use per leaf. */
+function leafGeneral(property: PropertyValue, node: Extract<Constraint, { kind: 'compare' }>): Tri {
+  let compare = generalLeaves.get(node);
+  if (compare === undefined) {
+    compare = leafFallback(node);
+    generalLeaves.set(node, compare);
+  }
+  return compare(property);
+}
+
+const shapeOf = createShapeCompiler({
+  general: leafGeneral,
+  numericBound: (node) => parseNumber(node.value),
+});
+
+/**
+ * Compiles a constraint into a shared predicate for its shape plus its own literal values: cheap per
+ * constraint (no code generated when the shape was seen before) and fast to run over many constraints.
+ */
+export function compileShaped(input: string | Constraint): Shaped {
+  return shapeOf(typeof input === 'string' ? parseConstraints(input) : input);
+}
+
+/**
+ * A light compilation into closures only (no generated code, no explanations): cheap to build, for constraints
+ * that are evaluated against few property sets, such as each offer's constraints over one demand's properties.
+ */
+export function compilePredicate(input: string | Constraint): Predicate {
+  return compileNode(typeof input === 'string' ? parseConstraints(input) : input);
 }
 
 export function compileConstraints(input: string | Constraint): CompiledConstraints {

@@ -41,7 +41,25 @@ export function constraintSource(root: Constraint): string | undefined {
 }
 
 const MAX_DEPTH = 256;
-const NAME_STOP = new Set(['=', '<', '>', '~', '[', ']', '$', '(', ')']);
+const OPEN = 40; // (
+const CLOSE = 41; // )
+const STAR = 42; // *
+const BACKSLASH = 92;
+
+/** Characters that end a property name: = < > ~ [ ] $ ( ). */
+function endsName(c: number): boolean {
+  return (
+    c === 61 ||
+    c === 60 ||
+    c === 62 ||
+    c === 126 ||
+    c === 91 ||
+    c === 93 ||
+    c === 36 ||
+    c === OPEN ||
+    c === CLOSE
+  );
+}
 
 class Parser {
   readonly text: string;
@@ -105,7 +123,8 @@ class Parser {
 
   simple(start: number): Constraint {
     const nameStart = this.pos;
-    while (this.pos < this.text.length && !NAME_STOP.has(this.text[this.pos]!)) this.pos++;
+    const length = this.text.length;
+    while (this.pos < length && !endsName(this.text.charCodeAt(this.pos))) this.pos++;
     const name = this.text.slice(nameStart, this.pos).trim();
     if (name === '') this.fail('a property name or one of "&", "|", "!"', nameStart);
     let aspect: string | undefined;
@@ -156,27 +175,55 @@ class Parser {
 
   /** Value up to the closing `)`; `\` escapes the next character (`\)`, `\*`, `\\`); `*` is a wildcard. */
   value(): { value: string; wildcards: number[] } {
-    let value = '';
-    const wildcards: number[] = [];
-    for (;;) {
-      const c = this.text[this.pos];
-      if (c === undefined) this.fail('")"');
-      if (c === ')') break;
-      if (c === '\\') {
-        const escaped = this.text[this.pos + 1];
-        if (escaped === undefined) this.fail('a character after "\\"', this.pos + 1);
-        value += escaped;
-        this.pos += 2;
-        continue;
+    const text = this.text;
+    const start = this.pos;
+    let stars: number[] | undefined;
+    let escaped = false;
+    // Fast path: one scan; the value is a slice unless it holds an escape.
+    let i = start;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === CLOSE) break;
+      if (c === BACKSLASH) {
+        escaped = true;
+        break;
       }
-      if (c === '(') this.fail('")" (a value cannot contain "(" unescaped)');
-      if (c === '*') wildcards.push(value.length);
-      value += c;
-      this.pos++;
+      if (c === OPEN) this.fail('")" (a value cannot contain "(" unescaped)', i);
+      if (c === STAR) {
+        stars ??= [];
+        stars.push(i - start);
+      }
+    }
+    let value = text.slice(start, i);
+    this.pos = i;
+    if (!escaped) {
+      if (i >= text.length) this.fail('")"', i);
+    } else {
+      for (;;) {
+        const c = text[this.pos];
+        if (c === undefined) this.fail('")"');
+        if (c === ')') break;
+        if (c === '\\') {
+          const next = text[this.pos + 1];
+          if (next === undefined) this.fail('a character after "\\"', this.pos + 1);
+          value += next;
+          this.pos += 2;
+          continue;
+        }
+        if (c === '(') this.fail('")" (a value cannot contain "(" unescaped)');
+        if (c === '*') {
+          stars ??= [];
+          stars.push(value.length);
+        }
+        value += c;
+        this.pos++;
+      }
     }
     // Surrounding white space is layout, not part of the value (see docs/language.md).
-    const trimmedStart = value.length - value.trimStart().length;
+    const wildcards = stars ?? [];
     const trimmed = value.trim();
+    if (trimmed.length === value.length) return { value, wildcards };
+    const trimmedStart = value.length - value.trimStart().length;
     return {
       value: trimmed,
       wildcards: wildcards.map((w) => w - trimmedStart).filter((w) => w >= 0 && w < trimmed.length),

@@ -2,10 +2,14 @@
  * The Demand & Offer Specification Language: property sets, constraint expressions, compiled evaluation with
  * three-valued logic, two-way matching and explanations.
  */
+
+export type { Shaped, ShapePredicate } from './codegen.ts';
 export {
   type ClauseReport,
   type CompiledConstraints,
   compileConstraints,
+  compilePredicate,
+  compileShaped,
   FALSE,
   type Predicate,
   TRISTATE,
@@ -30,6 +34,9 @@ export {
   type MatchOutcome,
   type MatchResult,
   matchDemandOffer,
+  OFFER_CACHE_LIMIT,
+  type PreparedOffer,
+  prepareOffer,
   type Side,
 } from './match.ts';
 export {

@@ -3,7 +3,17 @@
  * offer's constraints over the demand's properties. `yes` when both are true, `no` when either is false,
  * `undefined` otherwise (only `yes` makes a proposal).
  */
-import { type ClauseReport, type CompiledConstraints, compileConstraints, FALSE, TRUE } from './compile.ts';
+
+import type { Shaped } from './codegen.ts';
+import {
+  type ClauseReport,
+  type CompiledConstraints,
+  compileConstraints,
+  compileShaped,
+  FALSE,
+  TRUE,
+  type Tri,
+} from './compile.ts';
 import { flattenProperties } from './properties.ts';
 import type { FlatProperties, PropertyValue } from './values.ts';
 
@@ -65,24 +75,71 @@ export function matchDemandOffer(demand: Side, offer: Side): MatchResult {
   };
 }
 
+/** An offer's constraints compiled once, with the last result it gave (for the property set it was given). */
+interface OfferEntry {
+  compiled: Shaped;
+  lastProps: FlatProperties | undefined;
+  lastResult: Tri;
+}
+
+/** How many distinct offer constraint texts stay compiled; past that the cache starts afresh. */
+export const OFFER_CACHE_LIMIT = 250_000;
+
 /**
- * One demand against many offers: the demand is compiled once, each distinct offer constraint text once
- * (cached), and nothing is parsed or flattened per offer. Offer properties must already be flat.
+ * Offer constraints by text, shared by every demand matcher: an offer's constraints are compiled the first time
+ * any demand meets them (as the market compiles an offer once when it arrives) and reused by later demands.
  */
-export function createDemandMatcher(demand: Side, cacheLimit = 10_000): (offer: FlatSide) => MatchOutcome {
+const offerEntries = new Map<string, OfferEntry>();
+
+function offerEntry(constraints: string): OfferEntry {
+  let entry = offerEntries.get(constraints);
+  if (entry === undefined) {
+    entry = { compiled: compileShaped(constraints), lastProps: undefined, lastResult: FALSE };
+    if (offerEntries.size >= OFFER_CACHE_LIMIT) offerEntries.clear();
+    offerEntries.set(constraints, entry);
+  }
+  return entry;
+}
+
+/** An offer made ready for matching once (when it arrives): flat properties and compiled constraints. */
+export interface PreparedOffer extends FlatSide {
+  /** The offer's constraints compiled (shared code for their shape, their own values): run over a demand's properties. */
+  readonly compiled: Shaped;
+}
+
+/**
+ * Flattens an offer's properties and compiles its constraints once, so that every later demand matcher reads
+ * them without a lookup. Throws `LanguageError` when the constraints do not parse.
+ */
+export function prepareOffer(offer: Side): PreparedOffer {
+  return {
+    properties: flattenProperties(offer.properties),
+    constraints: offer.constraints,
+    compiled: compileShaped(offer.constraints),
+  };
+}
+
+/**
+ * One demand against many offers: the demand is compiled once (generated code), each distinct offer constraint
+ * text once (shared cache, or never when the offer was made with `prepareOffer`), and nothing is parsed or
+ * flattened per offer. Offer properties must already be flat.
+ * An offer constraint that does not parse throws its `LanguageError`.
+ */
+export function createDemandMatcher(demand: Side): (offer: FlatSide | PreparedOffer) => MatchOutcome {
   const demandProps = flattenProperties(demand.properties);
   const demandPredicate = compileConstraints(demand.constraints).predicate;
-  const offerCache = new Map<string, number>();
   return (offer) => {
     const d = demandPredicate(offer.properties);
     if (d === FALSE) return 'no';
-    let o = offerCache.get(offer.constraints);
-    if (o === undefined) {
-      o = compileConstraints(offer.constraints).predicate(demandProps);
-      if (offerCache.size >= cacheLimit) offerCache.clear();
-      offerCache.set(offer.constraints, o);
+    const prepared = (offer as Partial<PreparedOffer>).compiled;
+    if (prepared !== undefined) return outcome(d, prepared.shape(demandProps, prepared.values));
+    const entry = offerEntry(offer.constraints);
+    // Many offers share one constraint text; the answer for this demand's properties is kept beside it.
+    if (entry.lastProps !== demandProps) {
+      entry.lastResult = entry.compiled.shape(demandProps, entry.compiled.values);
+      entry.lastProps = demandProps;
     }
-    return outcome(d, o);
+    return outcome(d, entry.lastResult);
   };
 }
 

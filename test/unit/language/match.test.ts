@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createDemandMatcher, flattenProperties, formatExplanation, matchDemandOffer } from './helpers.ts';
+import {
+  compileConstraints,
+  compileShaped,
+  createDemandMatcher,
+  flattenProperties,
+  formatExplanation,
+  matchDemandOffer,
+  parseFlatProperties,
+  prepareOffer,
+  TRISTATE,
+} from './helpers.ts';
 
 const demand = {
   properties: {
@@ -59,6 +69,63 @@ describe('two-way matching', () => {
     for (const variant of variants) {
       const flat = { properties: flattenProperties(variant.properties), constraints: variant.constraints };
       assert.equal(match(flat), matchDemandOffer(demand, variant).result);
+    }
+  });
+
+  it('prepared offers (compiled once, shared code per shape) match exactly as the general path', () => {
+    const match = createDemandMatcher(demand);
+    const shapes = [
+      '(&(golem.srv.comp.expiration>0)(golem.node.debug.subnet=public))',
+      '(&(golem.srv.comp.expiration>99999999999999)(golem.node.debug.subnet=public))',
+      '(&(golem.srv.comp.expiration>0)(golem.node.debug.subnet=devnet))',
+      '(golem.node.debug.subnet=pub*)',
+      '(golem.srv.comp.expiration$d>=1714557600000.0)',
+      '(golem.missing=1)',
+      '(|(golem.missing=1)(!(golem.node.debug.subnet=*)))',
+    ];
+    for (const constraints of shapes) {
+      const side = { ...offer, constraints };
+      assert.equal(match(prepareOffer(side)), matchDemandOffer(demand, side).result, constraints);
+      assert.equal(
+        match({ properties: flattenProperties(side.properties), constraints }),
+        matchDemandOffer(demand, side).result,
+        constraints,
+      );
+    }
+  });
+
+  it('a shape compiled once serves constraints with other values, including the rare comparisons', () => {
+    const props = parseFlatProperties(
+      'v=v"1.4.0"\ns="1.2.10"\nlist=["inet","vpn"]\nn=4\nd=d"0.25"\nname="wasmtime"\nb=true',
+    );
+    const texts = [
+      '(v>=1.2.0)',
+      '(v>=2.0.0)',
+      '(s$v>1.2.9)',
+      '(s$v>1.3)',
+      '(s>1.3)',
+      '(list=vpn)',
+      '(list=gpu)',
+      '(list=[vpn,inet])',
+      '(n>=4)',
+      '(n>=x)',
+      '(n=4.0)',
+      '(d<0.3)',
+      '(d<0.2)',
+      '(name=wasm*)',
+      '(name=vm*)',
+      '(b=true)',
+      '(b=True)',
+    ];
+    const first = compileShaped(texts[0]!).shape;
+    for (const text of texts) {
+      const shaped = compileShaped(text);
+      if (text.startsWith('(v>=')) assert.equal(shaped.shape, first, 'same shape, same code');
+      assert.equal(
+        TRISTATE[shaped.shape(props, shaped.values)],
+        compileConstraints(text).evaluate(props),
+        text,
+      );
     }
   });
 });

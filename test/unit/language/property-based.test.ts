@@ -8,10 +8,13 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   compileConstraints,
+  compilePredicate,
+  compileShaped,
   type FlatProperties,
   formatConstraint,
   isLanguageError,
   parseConstraints,
+  TRISTATE,
 } from './helpers.ts';
 
 type Ref =
@@ -140,6 +143,10 @@ describe('language, property-based', () => {
         // The canonical text of the AST, and the AST itself, mean the same.
         assert.equal(compileConstraints(formatConstraint(compiled.root)).evaluate(props), expected, text);
         assert.equal(compileConstraints(parseConstraints(text)).evaluate(props), expected, text);
+        // So do the forms used for offers: closures, and shared code per shape with the constraint's values.
+        assert.equal(TRISTATE[compilePredicate(text)(props)], expected, text);
+        const shaped = compileShaped(text);
+        assert.equal(TRISTATE[shaped.shape(props, shaped.values)], expected, text);
       }),
       { numRuns: 3000 },
     );
