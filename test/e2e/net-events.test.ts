@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { LocalBus } from '../../src/core/bus/index.ts';
+import { resolveConfig } from '../../src/core/config/index.ts';
+import { openDatabase } from '../../src/core/db/index.ts';
+import { IdentityService } from '../../src/core/identity/index.ts';
 import { silentLogger } from '../../src/core/log/index.ts';
 import { NET_EVENTS_TOPIC, type NetEvent } from '../../src/core/model/net.ts';
-import { RelayServer } from '../../src/core/net/index.ts';
+import { NetService, RelayServer } from '../../src/core/net/index.ts';
 import { tempDir } from '../support/daemon.ts';
 import { eventually, startNode, type TestNode } from '../support/net.ts';
 
@@ -60,5 +64,47 @@ describe('net events and relay limits (in-process nodes, real sockets)', () => {
       pong: true,
       caller: second.nodeId,
     });
+  });
+
+  it('remembers the nodes it met and dials them again after a restart, with no relay', async () => {
+    const known = await startNode();
+    nodes.push(known);
+    const db = openDatabase(':memory:');
+    const config = resolveConfig({}, { YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0' });
+    const run = async () => {
+      const bus = new LocalBus();
+      const identity = new IdentityService({ db, bus, logger: silentLogger, config });
+      await identity.start();
+      const net = new NetService({ db, bus, logger: silentLogger, config });
+      await net.start();
+      return {
+        net,
+        stop: async () => {
+          await net.stop();
+          await identity.stop();
+        },
+      };
+    };
+    try {
+      const first = await run();
+      await first.net.host!.dial(known.net.host!.getMultiaddrs()[0]!);
+      await eventually(
+        () =>
+          db.get('SELECT 1 FROM net_peer WHERE node_id = ? AND addrs != ?', known.nodeId, '[]') !== undefined,
+        'the known node stored with its addresses',
+      );
+      await first.stop();
+      const second = await run();
+      try {
+        await eventually(
+          () => second.net.peers().some((p) => p.nodeId === known.nodeId),
+          'the known node dialled again at start',
+        );
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      db.close();
+    }
   });
 });
