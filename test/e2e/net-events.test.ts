@@ -10,7 +10,7 @@ import { NetService, RelayServer } from '../../src/core/net/index.ts';
 import { tempDir } from '../support/daemon.ts';
 import { eventually, startNode, type TestNode } from '../support/net.ts';
 
-describe('net events and relay limits (in-process nodes, real sockets)', () => {
+describe('net: events, relay limits, persisted peers, WebSockets (in-process nodes, real sockets)', () => {
   let relay: RelayServer;
   let relayAddress: string;
   const nodes: TestNode[] = [];
@@ -104,6 +104,32 @@ describe('net events and relay limits (in-process nodes, real sockets)', () => {
         await second.stop();
       }
     } finally {
+      db.close();
+    }
+  });
+
+  it('carries bus calls over WebSockets as well as TCP', async () => {
+    const db = openDatabase(':memory:');
+    const bus = new LocalBus();
+    const config = resolveConfig({}, { YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0/ws' });
+    const identity = new IdentityService({ db, bus, logger: silentLogger, config });
+    await identity.start();
+    const net = new NetService({ db, bus, logger: silentLogger, config });
+    await net.start();
+    const caller = await startNode();
+    nodes.push(caller);
+    try {
+      const address = net.host!.getMultiaddrs()[0]!;
+      assert.match(address.toString(), /\/ws\//);
+      await caller.net.host!.dial(address);
+      assert.deepEqual(await caller.bus.call(`/net/${bus.nodeId}/net/Ping`), {
+        pong: true,
+        caller: caller.nodeId,
+      });
+      assert.match(caller.net.peers().find((p) => p.nodeId === bus.nodeId)!.addrs[0]!, /\/ws/);
+    } finally {
+      await net.stop();
+      await identity.stop();
       db.close();
     }
   });
