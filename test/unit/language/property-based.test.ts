@@ -128,6 +128,26 @@ function refEval(node: Ref, props: FlatProperties): V {
   }
 }
 
+/** Property sets with every kind of value under the names random texts tend to use. */
+const ODD_PROPERTY_SETS: FlatProperties[] = [
+  {},
+  { a: 'a*1', v: 1, '1': true, 'a a': null, aa: ['a', 1, true], 'v.1': '1.0.0' },
+  { a: 1, v: 'v', '1': '~', aa: [], 'a.': false },
+];
+
+/** Reference wildcard match by dynamic programming over (text, pattern) positions: obviously right, slow. */
+function refWildcard(pattern: string, text: string): boolean {
+  let row = Array.from({ length: text.length + 1 }, (_, j) => j === 0);
+  for (const p of pattern) {
+    const next = new Array<boolean>(text.length + 1).fill(false);
+    next[0] = p === '*' && row[0]!;
+    for (let j = 1; j <= text.length; j++)
+      next[j] = p === '*' ? row[j]! || next[j - 1]! : row[j - 1]! && text[j - 1] === p;
+    row = next;
+  }
+  return row[text.length]!;
+}
+
 const asTristate = { T: 'true', F: 'false', U: 'undefined' } as const;
 
 describe('language, property-based', () => {
@@ -182,10 +202,21 @@ describe('language, property-based', () => {
           fc.array(alphabet, { maxLength: 200 }).map((cs) => cs.join('')),
         ),
         (text) => {
+          let root: ReturnType<typeof parseConstraints>;
           try {
-            parseConstraints(text);
+            root = parseConstraints(text);
           } catch (error) {
             assert.ok(isLanguageError(error), `unexpected ${String(error)} for ${JSON.stringify(text)}`);
+            return;
+          }
+          // Whatever parses also compiles and evaluates, in every form, to one of the three answers.
+          const compiled = compileConstraints(root);
+          const shaped = compileShaped(root);
+          for (const props of ODD_PROPERTY_SETS) {
+            const answer = compiled.evaluate(props);
+            assert.ok(['true', 'false', 'undefined'].includes(answer));
+            assert.equal(TRISTATE[shaped.shape(props, shaped.values)], answer, text);
+            compiled.explain(props);
           }
         },
       ),
@@ -209,6 +240,23 @@ describe('language, property-based', () => {
         }
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('matches wildcards like a reference matcher, without regular expressions', () => {
+    const letters = fc.constantFrom('a', 'b', '.', '?', '+', '(', '[', '^', '$', '|');
+    const text = fc.array(letters, { maxLength: 12 }).map((cs) => cs.join(''));
+    const pattern = fc
+      .array(fc.oneof(letters, fc.constant('*')), { minLength: 1, maxLength: 8 })
+      .map((cs) => cs.join(''))
+      .filter((p) => p.includes('*'));
+    fc.assert(
+      fc.property(pattern, text, (p, t) => {
+        const escaped = p.replace(/[()\\]/g, (c) => `\\${c}`);
+        const got = compileConstraints(`(name=${escaped})`).evaluate({ name: t });
+        assert.equal(got, refWildcard(p, t) ? 'true' : 'false', `${p} ~ ${t}`);
+      }),
+      { numRuns: 3000 },
     );
   });
 });
