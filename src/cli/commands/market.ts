@@ -26,6 +26,8 @@ function asUsage<T>(work: () => T): T {
   } catch (error) {
     if (error instanceof GolemError && error.code === LANGUAGE_PARSE_ERROR)
       throw new UsageError(error.message);
+    // flattenProperties refuses JSON that is not an object: bad input, not a failure of the command.
+    if (error instanceof TypeError) throw new UsageError(error.message);
     throw error;
   }
 }

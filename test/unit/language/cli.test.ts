@@ -137,6 +137,10 @@ describe('yagna market check / match', () => {
       (e: Error) => e.name === 'UsageError' && /--properties is not valid JSON/.test(e.message),
     );
     await assert.rejects(
+      runCommand('market check', { properties: '[1,2]', constraints: '()' }),
+      (e: Error) => e.name === 'UsageError' && /properties must be a JSON object/.test(e.message),
+    );
+    await assert.rejects(
       runCommand('market check', { constraints: '()' }),
       (e: Error) => e.name === 'UsageError' && /either --properties or --flat-properties/.test(e.message),
     );

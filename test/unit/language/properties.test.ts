@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   DateTime,
   Decimal,
   expandProperties,
+  type FlatProperties,
   flattenProperties,
   formatFlatProperties,
   isLanguageError,
@@ -78,6 +80,30 @@ describe('property sets', () => {
     const text = 'a="x\\ty"\nb=[1,"two",false]\nc=v"2.0.0"\nd=d"1.50"\ne\nf=t"2024-01-01T00:00:00Z"';
     const props = parseFlatProperties(text);
     assert.deepEqual(parseFlatProperties(formatFlatProperties(props)), props);
+  });
+
+  it('round-trip random property sets through the flat syntax and through nested JSON', () => {
+    const name = fc
+      .array(fc.constantFrom('golem', 'inf', 'mem', 'gib', 'a-b', 'x?', 'é', '1'), {
+        minLength: 1,
+        maxLength: 4,
+      })
+      .map((parts) => parts.join('.'));
+    const scalar = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n)),
+      fc.boolean(),
+    );
+    const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.constant(null));
+    fc.assert(
+      fc.property(fc.dictionary(name, value, { maxKeys: 6 }), (generated) => {
+        const props: FlatProperties = { ...generated };
+        assert.deepEqual(parseFlatProperties(formatFlatProperties(props)), props);
+        // Nested JSON keeps a value that is also a parent under @tag and flattens back to the same set.
+        assert.deepEqual(flattenProperties(expandProperties(props)), props);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('name the line and column of a bad literal', () => {
