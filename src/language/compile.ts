@@ -34,17 +34,20 @@ export const TRISTATE: readonly Tristate[] = ['false', 'true', 'undefined'];
 
 export type Predicate = (props: FlatProperties) => Tri;
 
-/** What one leaf clause saw: the answer to "why did this not match?". */
+/** What one clause saw: the answer to "why did this not match?". */
 export interface ClauseReport {
-  /** The clause as written, e.g. `(golem.inf.mem.gib>=4)`. */
+  /** The clause as written, e.g. `(golem.inf.mem.gib>=4)` (layout collapsed). */
   clause: string;
   /** In a two-way match: whose constraint this is (`demand`: the demand's clause over the offer's properties). */
   side?: 'demand' | 'offer';
+  /** The property the clause reads (for a compound clause: the first one it reads). */
   property: string;
   result: Tristate;
   /** Value of the property in the evaluated set (`undefined` when absent, `null` when value-less). */
   seen: PropertyValue | undefined;
   present: boolean;
+  /** For a compound clause (`&`, `|`, `!`): each comparison inside it, with its own result and value. */
+  clauses?: ClauseReport[];
 }
 
 export interface CompiledConstraints {
@@ -54,9 +57,12 @@ export interface CompiledConstraints {
   /** Fast path: 0 false, 1 true, 2 undefined. */
   readonly predicate: Predicate;
   evaluate(props: FlatProperties): Tristate;
-  /** Every leaf clause with its own result and the value seen. */
+  /**
+   * One report per top-level clause (the items of a top-level `&`, else the whole expression), each with its
+   * result and the value seen; compound clauses also list the comparisons inside them.
+   */
   explain(props: FlatProperties): ClauseReport[];
-  /** Top-level clauses (the items of a top-level `&`, else the whole expression) that are not true. */
+  /** The reports of `explain` that are not true. */
   failing(props: FlatProperties): ClauseReport[];
 }
 
@@ -331,41 +337,39 @@ export function compileConstraints(input: string | Constraint): CompiledConstrai
     fallback: leafFallback,
     numericBound: (node) => parseNumber(node.value),
   });
-  const leafNodes = leaves(root).filter((node) => node.kind !== 'true');
-  const leafPredicates = leafNodes.map((node) => compileNode(node));
   const topLevel = root.kind === 'and' ? root.items : [root];
   const topPredicates = topLevel.map((node) => compileNode(node));
-  const report = (node: Constraint, result: Tri, props: FlatProperties): ClauseReport => {
-    const property = leafName(node);
-    return {
-      clause: clauseText(root, node),
-      property,
-      result: TRISTATE[result]!,
-      seen: property === '' ? undefined : props[property],
-      present: property !== '' && props[property] !== undefined,
-    };
-  };
+  // Leaves of each compound top-level clause, with their own predicates, for the details of a report.
+  const topLeaves = topLevel.map((node) =>
+    node.kind === 'compare' || node.kind === 'present' || node.kind === 'true'
+      ? undefined
+      : leaves(node)
+          .filter((leaf) => leaf.kind !== 'true')
+          .map((leaf) => ({ leaf, predicate: compileNode(leaf) })),
+  );
+  const report = (node: Constraint, result: Tri, props: FlatProperties, property: string): ClauseReport => ({
+    clause: clauseText(root, node),
+    property,
+    result: TRISTATE[result]!,
+    seen: property === '' ? undefined : props[property],
+    present: property !== '' && props[property] !== undefined,
+  });
+  const explain = (props: FlatProperties): ClauseReport[] =>
+    topLevel.map((node, i) => {
+      const inner = topLeaves[i];
+      if (inner === undefined) return report(node, topPredicates[i]!(props), props, leafName(node));
+      const entry = report(node, topPredicates[i]!(props), props, leafName(inner[0]?.leaf ?? node));
+      entry.clauses = inner.map(({ leaf, predicate }) =>
+        report(leaf, predicate(props), props, leafName(leaf)),
+      );
+      return entry;
+    });
   return {
     source: constraintSource(root) ?? formatConstraint(root),
     root,
     predicate,
     evaluate: (props) => TRISTATE[predicate(props)]!,
-    explain: (props) => leafNodes.map((node, i) => report(node, leafPredicates[i]!(props), props)),
-    failing: (props) => {
-      const out: ClauseReport[] = [];
-      topLevel.forEach((node, i) => {
-        const result = topPredicates[i]!(props);
-        if (result === TRUE) return;
-        const first = leaves(node).find((leaf) => leaf.kind !== 'true');
-        const entry = report(node, result, props);
-        if (first !== undefined && entry.property === '') {
-          entry.property = leafName(first);
-          entry.seen = props[entry.property];
-          entry.present = props[entry.property] !== undefined;
-        }
-        out.push(entry);
-      });
-      return out;
-    },
+    explain,
+    failing: (props) => explain(props).filter((entry) => entry.result !== 'true'),
   };
 }

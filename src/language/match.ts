@@ -33,10 +33,10 @@ export interface FlatSide {
 export interface MatchResult {
   result: MatchOutcome;
   explanation: {
-    /** The demand's constraints evaluated over the offer's properties. */
-    demandSide: { result: 'true' | 'false' | 'undefined'; failing: ClauseReport[]; clauses: ClauseReport[] };
-    /** The offer's constraints evaluated over the demand's properties. */
-    offerSide: { result: 'true' | 'false' | 'undefined'; failing: ClauseReport[]; clauses: ClauseReport[] };
+    /** The demand's top-level clauses evaluated over the offer's properties (side `demand`). */
+    demandSide: ClauseReport[];
+    /** The offer's top-level clauses evaluated over the demand's properties (side `offer`). */
+    offerSide: ClauseReport[];
   };
 }
 
@@ -47,7 +47,10 @@ function outcome(a: number, b: number): MatchOutcome {
 }
 
 function withSide(side: 'demand' | 'offer', reports: ClauseReport[]): ClauseReport[] {
-  for (const report of reports) report.side = side;
+  for (const report of reports) {
+    report.side = side;
+    if (report.clauses !== undefined) withSide(side, report.clauses);
+  }
   return reports;
 }
 
@@ -61,16 +64,8 @@ export function matchDemandOffer(demand: Side, offer: Side): MatchResult {
   return {
     result: outcome(d, o),
     explanation: {
-      demandSide: {
-        result: demandConstraints.evaluate(offerProps),
-        failing: withSide('demand', demandConstraints.failing(offerProps)),
-        clauses: withSide('demand', demandConstraints.explain(offerProps)),
-      },
-      offerSide: {
-        result: offerConstraints.evaluate(demandProps),
-        failing: withSide('offer', offerConstraints.failing(demandProps)),
-        clauses: withSide('offer', offerConstraints.explain(demandProps)),
-      },
+      demandSide: withSide('demand', demandConstraints.explain(offerProps)),
+      offerSide: withSide('offer', offerConstraints.explain(demandProps)),
     },
   };
 }
@@ -163,18 +158,33 @@ function show(value: PropertyValue | undefined, present: boolean): string {
   return JSON.stringify(value);
 }
 
-function describe(report: ClauseReport): string {
+function describe(report: ClauseReport, indent: string): string {
   const seen = report.property === '' ? '' : `: ${report.property} is ${show(report.seen, report.present)}`;
-  return `  ${report.result === 'false' ? 'fails    ' : 'undecided'} ${report.clause}${seen}`;
+  const verdict =
+    report.result === 'false' ? 'fails    ' : report.result === 'true' ? 'holds    ' : 'undecided';
+  return `${indent}${verdict} ${report.clause}${report.clauses === undefined ? seen : ''}`;
 }
 
-/** Human answer to "why does (or doesn't) this demand match this offer?". */
+/** A side's result: its top-level clauses are joined by `&`. */
+function sideResult(reports: readonly ClauseReport[]): 'true' | 'false' | 'undefined' {
+  if (reports.some((r) => r.result === 'false')) return 'false';
+  return reports.some((r) => r.result === 'undefined') ? 'undefined' : 'true';
+}
+
+function describeSide(title: string, reports: readonly ClauseReport[], lines: string[]): void {
+  lines.push(`${title}: ${sideResult(reports)}`);
+  for (const report of reports) {
+    if (report.result === 'true') continue;
+    lines.push(describe(report, '  '));
+    // Inside a compound clause, each comparison with the value it saw.
+    for (const inner of report.clauses ?? []) lines.push(describe(inner, '      '));
+  }
+}
+
+/** Human answer to "why does (or doesn't) this demand match this offer?": every clause that is not true. */
 export function formatExplanation(match: MatchResult): string {
   const lines: string[] = [];
-  const { demandSide, offerSide } = match.explanation;
-  lines.push(`demand constraints over the offer's properties: ${demandSide.result}`);
-  for (const report of demandSide.failing) lines.push(describe(report));
-  lines.push(`offer constraints over the demand's properties: ${offerSide.result}`);
-  for (const report of offerSide.failing) lines.push(describe(report));
+  describeSide("demand constraints over the offer's properties", match.explanation.demandSide, lines);
+  describeSide("offer constraints over the demand's properties", match.explanation.offerSide, lines);
   return lines.join('\n');
 }

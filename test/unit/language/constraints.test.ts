@@ -185,4 +185,23 @@ describe('evaluation (three-valued)', () => {
     );
     assert.equal(compiled.explain(props).length, 3);
   });
+
+  it('explains a compound clause with each comparison inside it', () => {
+    const compiled = compileConstraints(
+      '(&(golem.inf.mem.gib>=1)\n  (|(golem.runtime.name=vm)\n    (golem.runtime.name=wasm*)))',
+    );
+    const [memory, runtime] = compiled.explain({ 'golem.inf.mem.gib': 2, 'golem.runtime.name': 'docker' });
+    assert.equal(memory?.clauses, undefined);
+    assert.deepEqual(
+      [runtime?.clause, runtime?.result, runtime?.property, runtime?.seen],
+      ['(|(golem.runtime.name=vm) (golem.runtime.name=wasm*))', 'false', 'golem.runtime.name', 'docker'],
+    );
+    assert.deepEqual(
+      runtime?.clauses?.map((c) => [c.clause, c.result]),
+      [
+        ['(golem.runtime.name=vm)', 'false'],
+        ['(golem.runtime.name=wasm*)', 'false'],
+      ],
+    );
+  });
 });

@@ -33,7 +33,7 @@ describe('two-way matching', () => {
     const result = matchDemandOffer(demand, small);
     assert.equal(result.result, 'no');
     assert.deepEqual(
-      result.explanation.demandSide.failing.map((f) => [f.side, f.clause, f.seen]),
+      result.explanation.demandSide.filter((r) => r.result !== 'true').map((f) => [f.side, f.clause, f.seen]),
       [['demand', '(golem.inf.mem.gib>=1)', 0.5]],
     );
     assert.match(
@@ -46,10 +46,9 @@ describe('two-way matching', () => {
     const noExpiration = { ...demand, properties: { golem: { node: { debug: { subnet: 'public' } } } } };
     const result = matchDemandOffer(noExpiration, offer);
     assert.equal(result.result, 'undefined');
-    assert.equal(result.explanation.offerSide.failing[0]?.property, 'golem.srv.comp.expiration');
-    assert.equal(result.explanation.offerSide.failing[0]?.side, 'offer');
+    assert.equal(result.explanation.offerSide[0]?.property, 'golem.srv.comp.expiration');
     assert.deepEqual(
-      result.explanation.offerSide.clauses.map((c) => [c.side, c.clause, c.result]),
+      result.explanation.offerSide.map((c) => [c.side, c.clause, c.result]),
       [
         ['offer', '(golem.srv.comp.expiration>0)', 'undefined'],
         ['offer', '(golem.node.debug.subnet=public)', 'true'],
@@ -127,5 +126,24 @@ describe('two-way matching', () => {
         text,
       );
     }
+  });
+
+  it('answers "why does no provider match me?" in plain text, down to the comparisons inside a clause', () => {
+    const picky = {
+      ...demand,
+      constraints: '(&(golem.inf.mem.gib>=1)(|(golem.runtime.name=wasmtime)(golem.inf.cpu.threads>=8)))',
+    };
+    const result = matchDemandOffer(picky, offer);
+    assert.equal(result.result, 'undefined');
+    assert.equal(
+      formatExplanation(result),
+      [
+        "demand constraints over the offer's properties: undefined",
+        '  undecided (|(golem.runtime.name=wasmtime)(golem.inf.cpu.threads>=8))',
+        '      fails     (golem.runtime.name=wasmtime): golem.runtime.name is "vm"',
+        '      undecided (golem.inf.cpu.threads>=8): golem.inf.cpu.threads is absent',
+        "offer constraints over the demand's properties: true",
+      ].join('\n'),
+    );
   });
 });
