@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   compileConstraints,
+  expandProperties,
   flattenProperties,
   matchDemandOffer,
   parseFlatProperties,
@@ -99,5 +100,58 @@ describe('Golem conformance vectors', () => {
     assert.equal(compileConstraints('(a=x.y*)').evaluate(parseFlatProperties('a="xzy"')), 'false');
     // JSON null is a value-less property (Golem drops it).
     assert.equal(compileConstraints('(a=*)').evaluate(flattenProperties({ a: null })), 'true');
+  });
+
+  it('the flat offer a provider agent stores matches an SDK-style demand; without expiration it is undefined', () => {
+    const offerProperties = parseFlatProperties(
+      [
+        'golem.inf.cpu.architecture="x86_64"',
+        'golem.inf.cpu.cores=4',
+        'golem.inf.cpu.threads=8',
+        'golem.inf.mem.gib=16.0',
+        'golem.inf.storage.gib=100.0',
+        'golem.runtime.name="vm"',
+        'golem.runtime.version="0.2.10"',
+        'golem.runtime.capabilities=["vpn"]',
+        'golem.node.id.name="my-node"',
+        'golem.node.net.is-public=false',
+        'golem.node.debug.subnet="public"',
+        'golem.srv.caps.multi-activity=true',
+        'golem.srv.caps.payload-manifest=true',
+        'golem.activity.caps.transfer.protocol=["http","https","gftp"]',
+        'golem.com.scheme="payu"',
+        'golem.com.scheme.payu.debit-note.interval-sec?=120.0',
+        'golem.com.scheme.payu.payment-timeout-sec?=120.0',
+        'golem.com.payment.debit-notes.accept-timeout?=240',
+        'golem.com.pricing.model="linear"',
+        'golem.com.pricing.model.linear.coeffs=[0.0001,0.0002,0.0]',
+        'golem.com.usage.vector=["golem.usage.cpu_sec","golem.usage.duration_sec"]',
+        'golem.com.payment.platform.erc20-polygon-glm.address="0x0000000000000000000000000000000000000def"',
+        'golem.com.payment.protocol.version=3',
+      ].join('\n'),
+    );
+    const offer = {
+      properties: offerProperties,
+      constraints: '(&\n  (golem.srv.comp.expiration>1717171717171)\n  (golem.node.debug.subnet=public)\n)',
+    };
+    const demand = {
+      properties: { 'golem.srv.comp.expiration': 1717171999999, 'golem.node.debug.subnet': 'public' },
+      constraints:
+        '(&(golem.runtime.name=vm)(golem.inf.mem.gib>=0.5)(golem.inf.storage.gib>=2)(golem.com.pricing.model=linear)\n(|(golem.com.payment.platform.erc20-polygon-glm.address=*))(golem.com.payment.protocol.version>1))',
+    };
+    assert.equal(matchDemandOffer(demand, offer).result, 'yes');
+    assert.equal(
+      matchDemandOffer({ ...demand, properties: { 'golem.node.debug.subnet': 'public' } }, offer).result,
+      'undefined',
+    );
+    assert.equal(
+      matchDemandOffer(
+        { ...demand, properties: { ...demand.properties, 'golem.srv.comp.expiration': 1 } },
+        offer,
+      ).result,
+      'no',
+    );
+    // The same offer as nested JSON (pricing model under @tag) gives the same property set.
+    assert.deepEqual(flattenProperties(expandProperties(offerProperties)), offerProperties);
   });
 });
