@@ -19,6 +19,7 @@ import {
   type FlatProperties,
   type PropertyValue,
   parseNumber,
+  propertyOf,
   Version,
 } from './values.ts';
 import { compileWildcard } from './wildcard.ts';
@@ -192,7 +193,7 @@ function compileNode(node: Constraint): Predicate {
       const { name, aspect } = node;
       // Aspects cannot be declared in offers or demands, so an aspect is never present.
       if (aspect !== undefined) return () => FALSE;
-      return (props) => (props[name] !== undefined ? TRUE : FALSE);
+      return (props) => (propertyOf(props, name) !== undefined ? TRUE : FALSE);
     }
     case 'not': {
       const inner = compileNode(node.item);
@@ -233,7 +234,7 @@ function compileNode(node: Constraint): Predicate {
       const value = valueForms(node.value, node.wildcards);
       if (cast !== undefined) {
         return (props) => {
-          const property = props[name];
+          const property = propertyOf(props, name);
           if (property === undefined || property === null) return UNDEFINED;
           const converted = castProperty(cast, property);
           return converted === undefined ? UNDEFINED : compareValue(op, converted, value);
@@ -243,7 +244,7 @@ function compileNode(node: Constraint): Predicate {
       if (value.number !== undefined && op !== '=') {
         const bound = value.number;
         return (props) => {
-          const property = props[name];
+          const property = propertyOf(props, name);
           if (typeof property === 'number') {
             return order(op, property < bound ? -1 : property > bound ? 1 : 0);
           }
@@ -256,7 +257,7 @@ function compileNode(node: Constraint): Predicate {
       if (op === '=' && value.wildcard === undefined) {
         const text = value.text;
         return (props) => {
-          const property = props[name];
+          const property = propertyOf(props, name);
           if (typeof property === 'string') return property === text ? TRUE : FALSE;
           if (property === undefined || property === null) return UNDEFINED;
           return Array.isArray(property)
@@ -265,7 +266,7 @@ function compileNode(node: Constraint): Predicate {
         };
       }
       return (props) => {
-        const property = props[name];
+        const property = propertyOf(props, name);
         if (property === undefined || property === null) return UNDEFINED;
         return Array.isArray(property) ? compareList(op, property, value) : compareValue(op, property, value);
       };
@@ -351,8 +352,8 @@ export function compileConstraints(input: string | Constraint): CompiledConstrai
     clause: clauseText(root, node),
     property,
     result: TRISTATE[result]!,
-    seen: property === '' ? undefined : props[property],
-    present: property !== '' && props[property] !== undefined,
+    seen: property === '' ? undefined : propertyOf(props, property),
+    present: property !== '' && propertyOf(props, property) !== undefined,
   });
   const explain = (props: FlatProperties): ClauseReport[] =>
     topLevel.map((node, i) => {

@@ -9,6 +9,7 @@ import {
   type FlatProperties,
   type PropertyValue,
   parseNumber,
+  setPropertyOf,
   Version,
 } from './values.ts';
 
@@ -57,7 +58,7 @@ export function flattenProperties(json: unknown): FlatProperties {
       if (key === TAG) {
         if (prefix === '') continue;
         const tagged = toPropertyValue(value);
-        if (tagged !== undefined) out[prefix] = tagged;
+        if (tagged !== undefined) setPropertyOf(out, prefix, tagged);
         continue;
       }
       const name = prefix === '' ? key : `${prefix}.${key}`;
@@ -66,7 +67,7 @@ export function flattenProperties(json: unknown): FlatProperties {
         continue;
       }
       const converted = toPropertyValue(value);
-      if (converted !== undefined) out[name] = converted;
+      if (converted !== undefined) setPropertyOf(out, name, converted);
     }
   };
   walk(json, '');
@@ -82,19 +83,19 @@ export function expandProperties(flat: FlatProperties): Record<string, unknown> 
     let node = root;
     for (let i = 0; i < parts.length - 1; i++) {
       const part = parts[i]!;
-      const child = node[part];
+      const child = Object.hasOwn(node, part) ? node[part] : undefined;
       if (isPlainObject(child)) node = child;
       else {
         const created: Record<string, unknown> = child === undefined ? {} : { [TAG]: child };
-        node[part] = created;
+        setPropertyOf(node, part, created);
         node = created;
       }
     }
     const last = parts[parts.length - 1]!;
     const value = toJsonValue(flat[name]!);
-    const existing = node[last];
+    const existing = Object.hasOwn(node, last) ? node[last] : undefined;
     if (isPlainObject(existing)) existing[TAG] = value;
-    else node[last] = value;
+    else setPropertyOf(node, last, value);
   }
   return root;
 }
@@ -108,7 +109,7 @@ function toJsonValue(value: PropertyValue): unknown {
 /** Flat property set as plain JSON (typed values as their text). */
 export function propertiesToJson(flat: FlatProperties): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(flat)) out[name] = toJsonValue(value);
+  for (const [name, value] of Object.entries(flat)) setPropertyOf(out, name, toJsonValue(value));
   return out;
 }
 
@@ -234,11 +235,11 @@ export function parseFlatProperties(text: string): FlatProperties {
     const name = (eq < 0 ? line : line.slice(0, eq)).trim();
     if (name === '') throw new LanguageError('property', text, lineStart, 'a property name');
     if (eq < 0) {
-      out[name] = null;
+      setPropertyOf(out, name, null);
       continue;
     }
     const reader = new LiteralReader(text, lineStart + eq + 1, 'property');
-    out[name] = reader.literal();
+    setPropertyOf(out, name, reader.literal());
     reader.skipSpaces();
     if (reader.pos < lineStart + line.length && text[reader.pos] !== '\r') reader.fail('end of line');
   }

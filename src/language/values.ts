@@ -151,3 +151,20 @@ export function parseNumber(text: string): number | undefined {
   const trimmed = text.trim();
   return NUMBER_PATTERN.test(trimmed) ? Number(trimmed) : undefined;
 }
+
+/** Whether a plain object would answer `name` from Object.prototype (`constructor`, `toString`, `__proto__` …). */
+export function isInheritedName(name: string): boolean {
+  return name in Object.prototype;
+}
+
+/** The value of a property of the set, never one inherited from Object.prototype. */
+export function propertyOf(props: FlatProperties, name: string): PropertyValue | undefined {
+  return isInheritedName(name) && !Object.hasOwn(props, name) ? undefined : props[name];
+}
+
+/** Sets a property, also one named `__proto__` (a plain assignment would change the prototype instead). */
+export function setPropertyOf(props: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__')
+    Object.defineProperty(props, name, { value, enumerable: true, writable: true, configurable: true });
+  else props[name] = value;
+}

@@ -3,7 +3,11 @@ import { describe, it } from 'node:test';
 import {
   type Constraint,
   compileConstraints,
+  compilePredicate,
+  compileShaped,
+  expandProperties,
   type FlatProperties,
+  flattenProperties,
   formatConstraint,
   isLanguageError,
   parseConstraints,
@@ -184,6 +188,23 @@ describe('evaluation (three-valued)', () => {
       ],
     );
     assert.equal(compiled.explain(props).length, 3);
+  });
+
+  it('never sees what every JavaScript object inherits (constructor, toString, __proto__)', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      assert.equal(check(`(${name}=*)`, {}), 'false', name);
+      assert.equal(check(`(${name}=x)`, {}), 'undefined', name);
+      assert.equal(compilePredicate(`(${name}=*)`)({}), 0, name);
+      const shaped = compileShaped(`(${name}=x)`);
+      assert.equal(shaped.shape({}, shaped.values), 2, name);
+      const own = parseFlatProperties(`${name}="x"`);
+      assert.equal(check(`(${name}=x)`, own), 'true', name);
+      assert.deepEqual(flattenProperties(expandProperties(own)), own);
+      assert.equal(
+        check(`(&(${name}.a=1)(${name}=*))`, flattenProperties(JSON.parse(`{"${name}":{"a":1}}`))),
+        'false',
+      );
+    }
   });
 
   it('explains a compound clause with each comparison inside it', () => {
