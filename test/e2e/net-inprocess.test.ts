@@ -146,6 +146,26 @@ describe('bus over libp2p (in-process nodes, real sockets)', () => {
     assert.ok(handlerCancelled, 'the handler saw its signal abort');
   });
 
+  it('holds a fast producer back while the remote consumer does not read (backpressure)', async () => {
+    let produced = 0;
+    const total = 2000;
+    c.bus.bindStream('/public/test/Flood', async function* () {
+      const payload = new Uint8Array(64 * 1024);
+      for (let i = 0; i < total; i++) {
+        produced++;
+        yield payload;
+      }
+    });
+    const items = a.bus.stream<Uint8Array>(`/net/${c.nodeId}/test/Flood`)[Symbol.asyncIterator]();
+    await items.next();
+    // Give the producer every chance to run ahead; only the stream windows and socket buffers may hold items.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(produced < total / 2, `producer ran ahead by ${produced} items of ${total} (125 MiB)`);
+    let received = 1;
+    while (!(await items.next()).done) received++;
+    assert.equal(received, total);
+  });
+
   it('fails fast with BUS_UNREACHABLE once a node is gone', async () => {
     const gone = await startNode();
     const address = gone.net.host!.getMultiaddrs()[0]!;

@@ -26,20 +26,107 @@ type Reply =
       e: { code: string; message: string; details?: Record<string, unknown>; httpStatus?: number };
     };
 
+/** Bytes a reader holds before it pauses the stream (the muxer then stops granting the sender window). */
+const READ_HIGH_WATER = 1024 * 1024;
+
 /** Decoded frames of a stream, in order; throws a protocol error on bad input or a truncated frame. */
 export async function* readFrames(
   stream: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>,
 ): AsyncGenerator<unknown> {
   const decoder = new FrameDecoder();
-  for await (const chunk of stream) {
+  const chunks = isPausable(stream) ? pacedChunks(stream, READ_HIGH_WATER) : stream;
+  for await (const chunk of chunks) {
     const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
     for (const frame of decoder.push(bytes)) yield frame;
   }
   if (decoder.pending > 0) throw protocolError('stream ended inside a frame');
 }
 
+function isPausable(stream: unknown): stream is Stream {
+  return typeof (stream as Stream).pause === 'function' && typeof (stream as Stream).resume === 'function';
+}
+
+/**
+ * The chunks of a stream, read no faster than the consumer takes them: a stream's own iterator queues without
+ * bound, so a slow consumer would let a fast remote producer fill memory. Past `highWater` queued bytes the stream
+ * is paused (Yamux stops extending the sender's window, so the remote `send` waits for drain) and resumed once
+ * the consumer has taken half of them.
+ */
+async function* pacedChunks(stream: Stream, highWater: number): AsyncGenerator<Uint8Array> {
+  if (stream.readStatus !== 'readable' && stream.readStatus !== 'paused') return;
+  const queue: Uint8Array[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const onMessage = (event: { data: Uint8Array | { subarray(): Uint8Array } }) => {
+    const bytes = event.data instanceof Uint8Array ? event.data : event.data.subarray();
+    queue.push(bytes);
+    queued += bytes.byteLength;
+    if (queued > highWater && stream.readStatus === 'readable') stream.pause();
+    notify();
+  };
+  const onClose = (event: { error?: Error }) => {
+    ended = true;
+    failure = event.error;
+    notify();
+  };
+  const onRemoteCloseWrite = () => {
+    ended = true;
+    notify();
+  };
+  stream.addEventListener('message', onMessage);
+  stream.addEventListener('close', onClose);
+  stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite);
+  try {
+    for (;;) {
+      const next = queue.shift();
+      if (next !== undefined) {
+        queued -= next.byteLength;
+        if (stream.readStatus === 'paused' && queued <= highWater / 2) stream.resume();
+        yield next;
+      } else if (ended) {
+        if (failure !== undefined) throw failure;
+        return;
+      } else {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    }
+  } finally {
+    stream.removeEventListener('message', onMessage);
+    stream.removeEventListener('close', onClose);
+    stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite);
+  }
+}
+
 export async function writeFrame(stream: Stream, value: unknown): Promise<void> {
-  if (!stream.send(encodeFrame(value))) await stream.onDrain();
+  if (!stream.send(encodeFrame(value))) await drained(stream);
+}
+
+/**
+ * Waits for the stream's next 'drain'. Not `stream.onDrain()`: in @libp2p/utils 7.4 it keeps its first resolved
+ * promise, so after one drain every later wait returned at once and a fast producer filled the write buffer without
+ * bound (found by the backpressure test).
+ */
+function drained(stream: Stream): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = () => {
+      stream.removeEventListener('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      stream.removeEventListener('drain', onDrain);
+      reject(new GolemError('BUS_CANCELLED', 'the stream closed while waiting to send'));
+    };
+    stream.addEventListener('drain', onDrain, { once: true });
+    stream.addEventListener('close', onClose, { once: true });
+  });
 }
 
 function errorFrame(error: unknown): Reply {

@@ -15,6 +15,8 @@ import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { createLibp2p } from 'libp2p';
 
+const MIB = 1024 * 1024;
+
 export interface RelayLimits {
   /** Reservations a relay holds at once. */
   maxReservations: number;
@@ -77,7 +79,8 @@ export async function createHost(options: HostOptions) {
     addresses: { listen },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // A paused reader (bus backpressure) still receives up to one window: the read buffer must hold it.
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * MIB, maxReadBufferLength: 8 * MIB } })],
     // A relay holds a connection per reserving node plus the circuits' other ends.
     connectionManager: {
       maxConnections: options.relay === undefined ? 512 : Math.max(512, options.relay.maxReservations * 2),
