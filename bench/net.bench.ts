@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
+import { sendBounded } from '../src/core/net/bus-protocol.ts';
 import { startNode, type TestNode } from '../test/support/net.ts';
 import { type Benchmark, percentile } from './harness.ts';
 
@@ -51,7 +52,8 @@ function throughput(): Promise<{ bus: number; libp2p: number; tcp: number }> {
 
       await b.net.host!.handle('/golem-ts/bench-flood/1.0.0', async (stream) => {
         const chunk = new Uint8Array(ITEM_BYTES).fill(7);
-        for (let i = 0; i < ITEMS; i++) if (!stream.send(chunk)) await stream.onDrain();
+        // Same bounded sending as the bus, so both sides of the ratio hold the same amount in flight.
+        for (let i = 0; i < ITEMS; i++) await sendBounded(stream, chunk);
         await stream.close();
       });
       const stream = await a.net.host!.dialProtocol(b.net.host!.peerId, '/golem-ts/bench-flood/1.0.0');

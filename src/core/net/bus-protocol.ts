@@ -106,7 +106,12 @@ async function* pacedChunks(stream: Stream, highWater: number): AsyncGenerator<U
 }
 
 export async function writeFrame(stream: Stream, value: unknown): Promise<void> {
-  if (!stream.send(encodeFrame(value))) await drained(stream);
+  await sendBounded(stream, encodeFrame(value));
+}
+
+/** Sends bytes and, when the stream asks for it, waits until it has drained before returning. */
+export async function sendBounded(stream: Stream, bytes: Uint8Array): Promise<void> {
+  if (!stream.send(bytes)) await drained(stream);
 }
 
 /**
