@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry shim: runs the TypeScript CLI on a Node that strips types (>= 22.18). When started by an older
 // system Node, it re-executes itself on the Node 24 that the project installs from npm.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,10 @@ if (supported) {
     );
     process.exit(1);
   }
-  const result = spawnSync(bundled, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(result.status ?? 1);
+  const child = spawn(bundled, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  // Ctrl-C reaches the child through the process group already; SIGTERM/SIGHUP sent to this pid are passed on,
+  // so a supervisor stopping the shim stops the daemon cleanly.
+  process.on('SIGINT', () => {});
+  for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)));
 }

@@ -44,6 +44,29 @@ function findCommand(commands: Command[], words: string[]): { command: Command; 
   return best;
 }
 
+/**
+ * The words of argv that may name the command: options and the values of value-taking options are skipped, so
+ * global options work before the verb (`yagna --datadir d id list`).
+ */
+function commandWords(argv: string[], commands: Command[]): string[] {
+  const takesValue = new Set(
+    [...GLOBAL_OPTIONS, ...commands.flatMap((c) => c.options ?? [])]
+      .filter((o) => o.type !== 'boolean')
+      .map((o) => `--${o.name}`),
+  );
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      if (takesValue.has(arg)) i++;
+      continue;
+    }
+    words.push(arg);
+  }
+  return words;
+}
+
 function optionUsage(option: OptionSpec): string {
   const value = option.type === 'boolean' ? '' : option.type === 'list' ? ' <value>…' : ' <value>';
   return `--${option.name}${value}`;
@@ -92,7 +115,7 @@ export async function runCli(
   const stderr = io.stderr ?? ((text: string) => process.stderr.write(text));
   const stdout = io.stdout ?? ((text: string) => process.stdout.write(text));
   const commands = allCommands();
-  const words = argv.filter((arg) => !arg.startsWith('-'));
+  const words = commandWords(argv, commands);
   const found = findCommand(commands, words);
   if (found === undefined) {
     const helpWanted = argv.length === 0 || argv.includes('--help') || argv.includes('-h');

@@ -26,6 +26,12 @@ describe('daemon foundation (real process)', () => {
       TOKEN: daemon.appKey,
     }).default.getIdentity();
     assert.deepEqual(me, { identity: daemon.nodeId, name: 'autoconfigured', role: 'manager' });
+
+    // Our 401 body is JSON where yagna's is plain text: the client must still see a plain 401.
+    await assert.rejects(
+      new IdentityApi.Client({ BASE: daemon.apiUrl, TOKEN: 'not-a-key' }).default.getIdentity(),
+      (error: { status?: number }) => error.status === 401,
+    );
   });
 
   it('answers 401 with a JSON reason without a key or with a wrong one, on every route', async () => {

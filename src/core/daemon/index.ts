@@ -115,5 +115,6 @@ export class Daemon {
     this.#api = undefined;
     this.#control = undefined;
     this.#db = undefined;
+    log.info('daemon stopped');
   }
 }

@@ -93,6 +93,13 @@ describe('yagna CLI: parsing, help and exit codes', () => {
     }
   });
 
+  it('takes global options before the verb as well as after it', async () => {
+    const before = await cli(['--datadir', dataDir, '--json', 'id', 'list']);
+    const afterVerb = await cli(['id', 'list', '--datadir', dataDir, '--json']);
+    assert.equal(before.code, 0, before.stderr);
+    assert.deepEqual(JSON.parse(before.stdout), JSON.parse(afterVerb.stdout));
+  });
+
   it('prints the version as JSON with a yagna version golem-js accepts', async () => {
     const result = await cli(['version', '--json']);
     assert.equal(result.code, 0);
