@@ -103,4 +103,38 @@ describe('ApiServer', () => {
     });
     assert.equal(refused.headers.get('access-control-allow-origin'), null);
   });
+
+  it('lets an in-flight request finish when the server closes, and refuses new ones', async () => {
+    const bus = new LocalBus();
+    bus.bind(AppKeyAddress.Get, (m: { key: string }) => keys.find((k) => k.key === m.key) ?? null);
+    const closing = new ApiServer({
+      bus,
+      logger: silentLogger,
+      config: { apiUrl: new URL('http://127.0.0.1:0'), apiAllowOrigins: [] },
+    });
+    let release: () => void = () => {};
+    let arrived: () => void = () => {};
+    const requestArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    closing.register('/slow-api', (app) => {
+      app.get('/wait', async () => {
+        arrived();
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return { done: true };
+      });
+    });
+    const url = (await closing.listen()).origin;
+    const inFlight = fetch(`${url}/slow-api/wait`, { headers: { authorization: 'Bearer k1' } });
+    await requestArrived;
+    const closed = closing.close();
+    release();
+    const response = await inFlight;
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { done: true });
+    await closed;
+    await assert.rejects(fetch(`${url}/me`, { headers: { authorization: 'Bearer k1' } }));
+  });
 });
