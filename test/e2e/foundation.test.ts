@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IdentityApi, VersionApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
@@ -86,6 +88,9 @@ describe('durability (real process)', () => {
     const me = await api({ apiUrl: first.apiUrl, appKey: key }, '/me');
     assert.equal((await readJson(me)).identity, JSON.parse(created.stdout).nodeId);
     assert.equal(await first.stop(), 0);
+    // A clean stop leaves no trace of a running daemon behind.
+    assert.ok(!existsSync(join(dataDir, 'daemon.json')));
+    assert.ok(!existsSync(join(dataDir, 'yagna.sock')));
 
     const second = await first.restart();
     assert.equal(second.nodeId, first.nodeId);
