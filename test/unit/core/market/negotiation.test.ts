@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { LocalBus, MemoryNetwork } from '../../../../src/core/bus/index.ts';
+import { resolveConfig } from '../../../../src/core/config/index.ts';
+import { type Database, openDatabase } from '../../../../src/core/db/index.ts';
+import { IdentityService } from '../../../../src/core/identity/index.ts';
+import { silentLogger } from '../../../../src/core/log/index.ts';
+import { MarketService } from '../../../../src/core/market/index.ts';
+import { NegotiationAddress } from '../../../../src/core/model/market.ts';
+
+interface Node {
+  bus: LocalBus;
+  db: Database;
+  market: MarketService;
+  nodeId: string;
+  stop(): Promise<void>;
+}
+
+async function node(network: MemoryNetwork, db: Database = openDatabase(':memory:')): Promise<Node> {
+  const bus = new LocalBus();
+  const identity = new IdentityService({ db, bus, logger: silentLogger, config: resolveConfig({}, {}) });
+  await identity.start();
+  const market = new MarketService({ bus, db, logger: silentLogger }, { discovery: { antiEntropyMs: 0 } });
+  await market.start();
+  network.join(bus);
+  return {
+    bus,
+    db,
+    market,
+    nodeId: bus.nodeId!,
+    stop: async () => {
+      await market.stop();
+      await identity.stop();
+    },
+  };
+}
+
+const offerBody = {
+  properties: { 'golem.node.id.name': 'prov', 'golem.inf.mem.gib': 8, 'golem.com.pricing.model': 'linear' },
+  constraints: '(golem.srv.comp.expiration>0)',
+};
+const demandBody = (expiration = Date.now() + 600_000) => ({
+  properties: { 'golem.srv.comp.expiration': expiration, 'golem.node.debug.subnet': 'test' },
+  constraints: '(golem.inf.mem.gib>=4)',
+});
+
+type Event = { eventType: string; proposal?: { proposalId: string; state: string; issuerId: string } };
+
+async function nextEvent(market: MarketService, owner: string, sub: string, role: 'requestor' | 'provider') {
+  const events = (await market.collectEvents(owner, sub, role, 5_000, 10)) as unknown as Event[];
+  assert.ok(events.length > 0, 'an event arrives');
+  return events;
+}
+
+/** Provider and requestor negotiate up to a Pending agreement; returns ids. */
+async function negotiate(provider: Node, requestor: Node) {
+  const offerId = await provider.market.subscribeOffer(provider.nodeId, offerBody);
+  const demandId = requestor.market.subscribeDemand(requestor.nodeId, demandBody());
+  const [initial] = await nextEvent(requestor.market, requestor.nodeId, demandId, 'requestor');
+  assert.equal(initial!.eventType, 'ProposalEvent');
+  assert.equal(initial!.proposal!.state, 'Initial');
+  assert.equal(initial!.proposal!.issuerId, provider.nodeId);
+  const counterId = await requestor.market.counterProposal(
+    requestor.nodeId,
+    demandId,
+    initial!.proposal!.proposalId,
+    'requestor',
+    demandBody(),
+  );
+  const [atProvider] = await nextEvent(provider.market, provider.nodeId, offerId, 'provider');
+  assert.equal(atProvider!.proposal!.state, 'Draft');
+  const providerCounterId = await provider.market.counterProposal(
+    provider.nodeId,
+    offerId,
+    atProvider!.proposal!.proposalId,
+    'provider',
+    offerBody,
+  );
+  const [draft] = await nextEvent(requestor.market, requestor.nodeId, demandId, 'requestor');
+  assert.equal(draft!.proposal!.state, 'Draft');
+  const agreementId = requestor.market.createAgreement(requestor.nodeId, {
+    proposalId: draft!.proposal!.proposalId,
+    validTo: new Date(Date.now() + 600_000).toISOString(),
+  });
+  return { offerId, demandId, counterId, providerCounterId, agreementId, initial: initial! };
+}
+
+describe('market negotiation between two nodes', () => {
+  const dirs: string[] = [];
+  after(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs the whole flow: proposal, counters, agreement signed by both, termination', async () => {
+    const network = new MemoryNetwork();
+    const [provider, requestor] = await Promise.all([node(network), node(network)]);
+    try {
+      const { offerId, demandId, initial, agreementId } = await negotiate(provider, requestor);
+      // A proposal may be countered only once.
+      await assert.rejects(
+        requestor.market.counterProposal(
+          requestor.nodeId,
+          demandId,
+          initial.proposal!.proposalId,
+          'requestor',
+          demandBody(),
+        ),
+        (error: { httpStatus?: number }) => error.httpStatus === 410,
+      );
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, 'session-1');
+      const [providerEvent] = (await provider.market.collectEvents(
+        provider.nodeId,
+        offerId,
+        'provider',
+        5_000,
+        10,
+      )) as unknown as { eventType: string; agreement: { agreementId: string; state: string } }[];
+      assert.equal(providerEvent!.eventType, 'AgreementEvent');
+      assert.equal(providerEvent!.agreement.state, 'Pending');
+      const waiting = requestor.market.waitForApproval(requestor.nodeId, agreementId, 5_000);
+      await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      await waiting;
+      const atRequestor = requestor.market.getAgreement(requestor.nodeId, agreementId);
+      const atProvider = provider.market.getAgreement(provider.nodeId, agreementId);
+      assert.equal(atRequestor.state, 'Approved');
+      assert.equal(atProvider.state, 'Approved');
+      const events = (await requestor.market.agreementEvents(requestor.nodeId, {
+        afterTimestamp: new Date(0).toISOString(),
+        maxEvents: 10,
+        appSessionId: 'session-1',
+        timeoutMs: 0,
+      })) as { eventType: string; eventDate: string }[];
+      assert.deepEqual(
+        events.map((e) => e.eventType),
+        ['AgreementApprovedEvent'],
+      );
+      // afterTimestamp is strict: the same date again yields nothing.
+      const none = await requestor.market.agreementEvents(requestor.nodeId, {
+        afterTimestamp: events[0]!.eventDate,
+        maxEvents: 10,
+        timeoutMs: 0,
+      });
+      assert.deepEqual(none, []);
+
+      await provider.market.terminateAgreement(provider.nodeId, agreementId, {
+        message: 'done',
+        'golem.requestor.code': 'Success',
+      });
+      assert.equal(requestor.market.getAgreement(requestor.nodeId, agreementId).state, 'Terminated');
+      const reason = requestor.market.terminationReason(requestor.nodeId, agreementId);
+      assert.equal((reason.reason as { message: string }).message, 'done');
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
+    }
+  });
+
+  it('rejects a proposal with a reason the other side sees, and a counter that no longer matches is 400', async () => {
+    const network = new MemoryNetwork();
+    const [provider, requestor] = await Promise.all([node(network), node(network)]);
+    try {
+      const offerId = await provider.market.subscribeOffer(provider.nodeId, offerBody);
+      const demandId = requestor.market.subscribeDemand(requestor.nodeId, demandBody());
+      const [initial] = await nextEvent(requestor.market, requestor.nodeId, demandId, 'requestor');
+      await assert.rejects(
+        requestor.market.counterProposal(
+          requestor.nodeId,
+          demandId,
+          initial!.proposal!.proposalId,
+          'requestor',
+          { properties: demandBody().properties, constraints: '(golem.inf.mem.gib>=64)' },
+        ),
+        (error: { httpStatus?: number; code?: string }) =>
+          error.httpStatus === 400 && error.code === 'MARKET_NO_MATCH',
+      );
+      await requestor.market.counterProposal(
+        requestor.nodeId,
+        demandId,
+        initial!.proposal!.proposalId,
+        'requestor',
+        demandBody(),
+      );
+      const [draft] = await nextEvent(provider.market, provider.nodeId, offerId, 'provider');
+      await provider.market.rejectProposal(
+        provider.nodeId,
+        offerId,
+        draft!.proposal!.proposalId,
+        'provider',
+        { message: 'busy', 'golem.proposal.rejection.is-final': false },
+      );
+      const [rejected] = (await requestor.market.collectEvents(
+        requestor.nodeId,
+        demandId,
+        'requestor',
+        5_000,
+        10,
+      )) as unknown as { eventType: string; reason: { message: string } }[];
+      assert.equal(rejected!.eventType, 'ProposalRejectedEvent');
+      assert.equal(rejected!.reason.message, 'busy');
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
+    }
+  });
+
+  it('refuses approval and termination from a node that is not the counterparty, and a forged approval signature', async () => {
+    const network = new MemoryNetwork();
+    const [provider, requestor, intruder] = await Promise.all([node(network), node(network), node(network)]);
+    try {
+      const { agreementId } = await negotiate(provider, requestor);
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      const agreement = requestor.market.getAgreement(requestor.nodeId, agreementId);
+      // The intruder calls the requestor's negotiation handlers directly, pretending to approve/terminate.
+      await assert.rejects(
+        intruder.bus.call(`/net/${requestor.nodeId}/market/negotiation/AgreementApproved`, {
+          agreementId,
+          approvedSignature: `0x${'11'.repeat(65)}`,
+          approvedAt: new Date().toISOString(),
+        }),
+        { code: 'MARKET_NOT_COUNTERPARTY' },
+      );
+      // The real provider, but with a signature that is not over the agreement: refused too.
+      await assert.rejects(
+        provider.bus.call(`/net/${requestor.nodeId}/market/negotiation/AgreementApproved`, {
+          agreementId,
+          approvedSignature: `0x${'33'.repeat(65)}`,
+          approvedAt: new Date().toISOString(),
+        }),
+        { code: 'MARKET_BAD_SIGNATURE' },
+      );
+      await assert.rejects(
+        intruder.bus.call(
+          `/net/${requestor.nodeId}${NegotiationAddress.AgreementTerminated.slice('/public'.length)}`,
+          {
+            agreementId,
+            reason: { message: 'hijack' },
+            terminatedAt: new Date().toISOString(),
+            signature: `0x${'22'.repeat(65)}`,
+          },
+        ),
+        { code: 'MARKET_NOT_COUNTERPARTY' },
+      );
+      assert.equal(requestor.market.getAgreement(requestor.nodeId, agreementId).state, agreement.state);
+      assert.equal(agreement.state, 'Pending');
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop(), intruder.stop()]);
+    }
+  });
+
+  it('keeps proposals, agreements and events across a restart of the requestor', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'market-unit-'));
+    dirs.push(dir);
+    const network = new MemoryNetwork();
+    const provider = await node(network);
+    let requestor = await node(network, openDatabase(join(dir, 'requestor.db')));
+    try {
+      const { agreementId, demandId } = await negotiate(provider, requestor);
+      const nodeId = requestor.nodeId;
+      await requestor.stop();
+      network.leave(nodeId);
+      requestor.db.close();
+      requestor = await node(network, openDatabase(join(dir, 'requestor.db')));
+      assert.equal(requestor.nodeId, nodeId, 'same identity after restart');
+      assert.equal(requestor.market.getAgreement(nodeId, agreementId).state, 'Proposal');
+      assert.equal(requestor.market.listDemands(nodeId).length, 1);
+      assert.equal((requestor.market.listDemands(nodeId)[0] as { demandId: string }).demandId, demandId);
+      await requestor.market.confirmAgreement(nodeId, agreementId, undefined);
+      const waiting = requestor.market.waitForApproval(nodeId, agreementId, 5_000);
+      await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      await waiting;
+      assert.equal(requestor.market.getAgreement(nodeId, agreementId).state, 'Approved');
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
+    }
+  });
+});
