@@ -56,7 +56,7 @@ async function nextEvent(market: MarketService, owner: string, sub: string, role
 }
 
 /** Provider and requestor negotiate up to a Pending agreement; returns ids. */
-async function negotiate(provider: Node, requestor: Node) {
+async function negotiate(provider: Node, requestor: Node, validForMs = 600_000) {
   const offerId = await provider.market.subscribeOffer(provider.nodeId, offerBody);
   const demandId = requestor.market.subscribeDemand(requestor.nodeId, demandBody());
   const [initial] = await nextEvent(requestor.market, requestor.nodeId, demandId, 'requestor');
@@ -83,7 +83,7 @@ async function negotiate(provider: Node, requestor: Node) {
   assert.equal(draft!.proposal!.state, 'Draft');
   const agreementId = requestor.market.createAgreement(requestor.nodeId, {
     proposalId: draft!.proposal!.proposalId,
-    validTo: new Date(Date.now() + 600_000).toISOString(),
+    validTo: new Date(Date.now() + validForMs).toISOString(),
   });
   return { offerId, demandId, counterId, providerCounterId, agreementId, initial: initial! };
 }
@@ -245,6 +245,39 @@ describe('market negotiation between two nodes', () => {
       assert.equal(agreement.state, 'Pending');
     } finally {
       await Promise.all([provider.stop(), requestor.stop(), intruder.stop()]);
+    }
+  });
+
+  it('expires an agreement past validTo: approving it then is 410', async () => {
+    const network = new MemoryNetwork();
+    const [provider, requestor] = await Promise.all([node(network), node(network)]);
+    try {
+      const { agreementId } = await negotiate(provider, requestor, 400);
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(provider.market.getAgreement(provider.nodeId, agreementId).state, 'Expired');
+      await assert.rejects(provider.market.approveAgreement(provider.nodeId, agreementId, undefined), {
+        httpStatus: 410,
+      });
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
+    }
+  });
+
+  it('reverts an approval the requestor never received to Pending', async () => {
+    const network = new MemoryNetwork();
+    const [provider, requestor] = await Promise.all([node(network), node(network)]);
+    try {
+      const { agreementId } = await negotiate(provider, requestor);
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      network.leave(requestor.nodeId);
+      await assert.rejects(provider.market.approveAgreement(provider.nodeId, agreementId, undefined));
+      assert.equal(provider.market.getAgreement(provider.nodeId, agreementId).state, 'Pending');
+      network.join(requestor.bus);
+      await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      assert.equal(requestor.market.getAgreement(requestor.nodeId, agreementId).state, 'Approved');
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
     }
   });
 
