@@ -75,5 +75,10 @@ export const marketMigrations: ModuleMigrations = {
         CREATE INDEX market_agreement_event_date ON market_agreement_event(owner_id, event_date);
       `,
     },
+    {
+      version: 2,
+      description: 'proposals looked up by demand and offer (matching checks for an existing one per offer)',
+      up: 'CREATE INDEX market_proposal_demand_offer ON market_proposal(demand_id, offer_id);',
+    },
   ],
 };
