@@ -39,6 +39,8 @@ export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
 };
 
 const PAGE = 1000;
+/** No tombstone outlives the longest an offer can live (its subscription TTL is one hour). */
+const MAX_TOMBSTONE_TTL_MS = 2 * 60 * 60 * 1000;
 const FETCH_BATCH = 200;
 
 export type OfferContent = Pick<
@@ -208,7 +210,12 @@ export class OfferDiscovery {
       this.#log.debug('dropped an invalid offer', { from });
       return false;
     }
-    if (this.#row(offer.offerId) !== undefined) return false;
+    const existing = this.#row(offer.offerId);
+    if (existing !== undefined) {
+      // Only the offer's own provider can withdraw it: a tombstone signed by anyone else never blocks it.
+      if (existing.unsubscribed !== 1 || existing.provider_id === offer.providerId) return false;
+      this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', offer.offerId);
+    }
     return this.#store(offer, false);
   }
 
@@ -237,7 +244,20 @@ export class OfferDiscovery {
     const row = this.#row(tombstone.offerId);
     if (row !== undefined && (row.provider_id !== tombstone.providerId || row.unsubscribed === 1))
       return false;
-    this.#applyTombstone(tombstone);
+    if (row === undefined) {
+      // A tombstone for an offer not seen yet is bounded like offers: per provider, and no longer than an offer lives.
+      const held =
+        this.#db.get<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM market_offer WHERE provider_id = ? AND unsubscribed = 1',
+          tombstone.providerId,
+        )?.n ?? 0;
+      if (held >= this.#options.perProviderLimit) return false;
+    }
+    const latest = new Date(Date.now() + MAX_TOMBSTONE_TTL_MS).toISOString();
+    this.#applyTombstone({
+      ...tombstone,
+      expiresAt: tombstone.expiresAt < latest ? tombstone.expiresAt : latest,
+    });
     return true;
   }
 
@@ -248,12 +268,14 @@ export class OfferDiscovery {
     let pulled = 0;
     try {
       let after: string | undefined;
-      for (;;) {
+      const maxPages = Math.ceil(this.#options.totalLimit / PAGE) + 1;
+      for (let pages = 0; pages < maxPages; pages++) {
         const page = await this.#bus.call<{ ids: string[]; next?: string }>(
           `/net/${nodeId}/market/discovery/Ids`,
           { after, limit: PAGE },
           { timeoutMs: 10_000 },
         );
+        if (page === null || typeof page !== 'object' || !Array.isArray(page.ids)) break;
         const missing = page.ids.filter((id) => typeof id === 'string' && this.#row(id) === undefined);
         for (let i = 0; i < missing.length; i += FETCH_BATCH) {
           const offers = await this.#bus.call<unknown[]>(
@@ -263,15 +285,23 @@ export class OfferDiscovery {
           );
           for (const offer of Array.isArray(offers) ? offers : []) if (this.receive(offer, nodeId)) pulled++;
         }
-        if (page.next === undefined) break;
+        // A cursor that does not move forward would loop forever: stop there.
+        if (typeof page.next !== 'string' || (after !== undefined && page.next <= after)) break;
         after = page.next;
       }
-      const tombstones = await this.#bus.call<unknown[]>(
-        `/net/${nodeId}/market/discovery/Tombstones`,
-        { limit: PAGE },
-        { timeoutMs: 10_000 },
-      );
-      for (const tombstone of Array.isArray(tombstones) ? tombstones : []) this.receiveTombstone(tombstone);
+      let tombstoneCursor = '';
+      for (let pages = 0; pages < maxPages; pages++) {
+        const tombstones = await this.#bus.call<unknown[]>(
+          `/net/${nodeId}/market/discovery/Tombstones`,
+          { after: tombstoneCursor, limit: PAGE },
+          { timeoutMs: 10_000 },
+        );
+        if (!Array.isArray(tombstones) || tombstones.length === 0) break;
+        for (const tombstone of tombstones) this.receiveTombstone(tombstone);
+        const last = (tombstones[tombstones.length - 1] as { offerId?: unknown } | null)?.offerId;
+        if (tombstones.length < PAGE || typeof last !== 'string' || last <= tombstoneCursor) break;
+        tombstoneCursor = last;
+      }
     } catch (error) {
       this.#log.debug('reconciliation failed', { nodeId, error });
     } finally {
