@@ -121,8 +121,8 @@ export const benchmarks: Benchmark[] = [
       const rawSeen = new Map<string, Set<string>>();
       for (const node of nodes) {
         node.bus.subscribe<{ id: string }>('bench/raw', (message) => {
-          let set = rawSeen.get(message.id);
-          if (set === undefined) rawSeen.set(message.id, (set = new Set()));
+          const set = rawSeen.get(message.id) ?? new Set<string>();
+          rawSeen.set(message.id, set);
           set.add(node.nodeId);
         });
       }
