@@ -1,3 +1,4 @@
+/** `npm run standards:docs`: writes docs/standards.md from the catalog. */
 import { writeFileSync } from 'node:fs';
 import { standardsMarkdown } from './markdown.ts';
 

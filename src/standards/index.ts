@@ -1,7 +1,31 @@
-/** Golem Standards as checked code: the property catalog, validation, negotiation checks, JSON Schema, docs. */
-export { catalog, lookupProperty, STANDARD_NAMESPACES, USAGE_COUNTERS } from './catalog/index.ts';
+/**
+ * Golem Standards as checked code: the property catalog, validation of offers and demands, the negotiable-property
+ * check, JSON Schema and the generated docs page.
+ */
+export {
+  catalog,
+  EXPERIMENTAL_PREFIX,
+  lookupProperty,
+  OPEN_PREFIXES,
+  STANDARD_NAMESPACES,
+  suggestKey,
+  USAGE_COUNTERS,
+} from './catalog/index.ts';
 export { standardsMarkdown } from './markdown.ts';
-export { type UnconfirmedNegotiable, unconfirmedNegotiables } from './negotiation.ts';
-export { demandSchema, offerSchema } from './schema.ts';
-export { describeType, type Side, type StandardProperty, type ValueType } from './types.ts';
-export { type IssueSeverity, type ValidationIssue, validateProperties } from './validate.ts';
+export { sameValue, type UnconfirmedNegotiable, unconfirmedNegotiables } from './negotiation.ts';
+export { demandSchema, type JsonSchema, keyPattern, offerSchema } from './schema.ts';
+export {
+  type Category,
+  describeType,
+  type Side,
+  type StandardProperty,
+  type Status,
+  type ValueType,
+} from './types.ts';
+export {
+  type IssueCode,
+  type IssueSeverity,
+  type ValidateOptions,
+  type ValidationIssue,
+  validateProperties,
+} from './validate.ts';

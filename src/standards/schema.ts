@@ -1,65 +1,120 @@
-import { catalog } from './catalog/index.ts';
+import { catalog, EXPERIMENTAL_PREFIX, OPEN_PREFIXES, STANDARD_NAMESPACES } from './catalog/index.ts';
 import type { StandardProperty, ValueType } from './types.ts';
 
-type JsonSchema = Record<string, unknown>;
+/** A JSON Schema (draft 2020-12) document or subschema. */
+export type JsonSchema = { [keyword: string]: unknown };
+
+const VERSION_PATTERN = '^v?[0-9]+(\\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
+const DECIMAL_PATTERN = '^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$';
+
+/** Escapes only ECMA-262 syntax characters, so the pattern also compiles in Unicode mode (as validators use it). */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The regular expression a `<placeholder>` key stands for: each placeholder is one non-empty segment. */
+export function keyPattern(key: string): string {
+  return `^${key
+    .split('.')
+    .map((segment) => (segment.startsWith('<') ? '[^.]+' : escapeRegExp(segment)))
+    .join('\\.')}$`;
+}
 
 function typeSchema(type: ValueType): JsonSchema {
   switch (type.kind) {
     case 'string':
-      return type.values === undefined ? { type: 'string' } : { type: 'string', enum: [...type.values] };
-    case 'number':
-      return { type: type.integer ? 'integer' : 'number' };
+      return type.pattern === undefined ? { type: 'string' } : { type: 'string', pattern: type.pattern };
+    case 'enum':
+      return { type: 'string', enum: [...type.values] };
+    case 'number': {
+      const schema: JsonSchema = { type: type.integer ? 'integer' : 'number' };
+      if (type.minimum !== undefined) schema.minimum = type.minimum;
+      return schema;
+    }
     case 'boolean':
       return { type: 'boolean' };
     case 'version':
-      return { type: 'string', pattern: '^v?\\d+(\\.\\d+){0,2}(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$' };
+      return { type: 'string', pattern: VERSION_PATTERN };
     case 'datetime':
       return { type: 'string', format: 'date-time' };
     case 'decimal':
-      return { type: ['string', 'number'] };
+      // `pattern` applies to strings only, so a number passes as it is.
+      return { type: ['number', 'string'], pattern: DECIMAL_PATTERN };
     case 'list':
       return { type: 'array', items: typeSchema(type.of) };
   }
 }
 
 function propertySchema(property: StandardProperty): JsonSchema {
-  const schema: JsonSchema = { ...typeSchema(property.type), description: property.meaning };
+  const schema = typeSchema(property.type);
+  if (property.acceptsNumericString && typeof schema.type === 'string') {
+    schema.type = [schema.type, 'string'];
+    schema.pattern = '^[0-9]+$';
+  }
+  const unit = property.unit === undefined ? '' : ` [${property.unit}]`;
+  schema.description = `${property.meaning}${unit}.`;
   if (property.deprecated !== undefined) schema.deprecated = true;
+  if (property.example !== undefined) schema.examples = [property.example];
+  // Annotation keywords: 2020-12 validators ignore unknown keywords, tools can read them.
+  schema['x-golem'] = {
+    negotiable: property.negotiable,
+    side: property.side,
+    category: property.category,
+    status: property.status,
+    source: property.source,
+    ...(property.unit === undefined ? {} : { unit: property.unit }),
+    ...(property.deprecated?.replacement === undefined
+      ? {}
+      : { replacement: property.deprecated.replacement }),
+  };
   return schema;
-}
-
-function patternOf(key: string): string {
-  return `^${key
-    .split('.')
-    .map((segment) => (segment.startsWith('<') ? '[^.]+' : segment.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')))
-    .join('\\.')}$`;
 }
 
 function schemaFor(side: 'offer' | 'demand'): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const patternProperties: Record<string, JsonSchema> = {};
+  const knownNames: string[] = [];
+  const knownPatterns: string[] = [];
   for (const property of catalog) {
-    if (property.side !== 'both' && property.side !== side) continue;
-    if (property.key.includes('<')) patternProperties[patternOf(property.key)] = propertySchema(property);
+    const dynamic = property.key.includes('<');
+    if (dynamic) knownPatterns.push(keyPattern(property.key));
+    else knownNames.push(property.key);
+    if (property.counter || (property.side !== 'both' && property.side !== side)) continue;
+    if (dynamic) patternProperties[keyPattern(property.key)] = propertySchema(property);
     else properties[property.key] = propertySchema(property);
   }
+  const standardPrefix = `^(${STANDARD_NAMESPACES.map(escapeRegExp).join('|')})`;
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: `https://golem-ts.invalid/standards/${side}.schema.json`,
-    title: `Golem Standards: ${side} properties (flat form)`,
+    title: `Golem Standards 0.7.1: ${side} properties`,
+    description:
+      `Flat properties of ${side === 'offer' ? 'an offer' : 'a demand'} (dotted keys). Keys under a standard ` +
+      'namespace must be defined by the standard; other keys are free. Properties of the other side are ' +
+      `allowed by name but not described here, as are usage counters and keys under ${EXPERIMENTAL_PREFIX}.`,
     type: 'object',
     properties,
     patternProperties,
-    additionalProperties: true,
+    propertyNames: {
+      anyOf: [
+        { not: { pattern: standardPrefix } },
+        { enum: knownNames },
+        ...[...knownPatterns, ...OPEN_PREFIXES.map((prefix) => `^${escapeRegExp(prefix)}`)].map(
+          (pattern) => ({
+            pattern,
+          }),
+        ),
+      ],
+    },
   };
 }
 
-/** JSON Schema of the flat properties of an offer. */
+/** JSON Schema (draft 2020-12) of the flat properties of an offer, generated from the catalog. */
 export function offerSchema(): JsonSchema {
   return schemaFor('offer');
 }
 
-/** JSON Schema of the flat properties of a demand. */
+/** JSON Schema (draft 2020-12) of the flat properties of a demand, generated from the catalog. */
 export function demandSchema(): JsonSchema {
   return schemaFor('demand');
 }

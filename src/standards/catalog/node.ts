@@ -1,39 +1,39 @@
-import { type StandardProperty, t } from '../types.ts';
+import { t } from '../types.ts';
+import { defineGroup } from './define.ts';
 
-const ns = '1-node' as const;
-
-export const node: StandardProperty[] = [
+/** 1-node: who the node is and where it is. */
+export const node = defineGroup('1-node', [
   {
     key: 'golem.node.id.name',
     type: t.string(),
-    negotiable: false,
     side: 'both',
-    namespace: ns,
-    meaning: 'Display name of the node or its owner',
+    source: '1-node/node/id.md',
+    meaning: 'Display name of the node or of the party that runs it',
+    example: 'provider-1',
   },
   {
     key: 'golem.node.debug.subnet',
     type: t.string(),
-    negotiable: false,
     side: 'both',
-    namespace: ns,
-    meaning: 'Market subnet for tests; pair it with a constraint on the same property',
+    source: 'cheat_sheet.md (1-node)',
+    meaning: 'Market subnet tag; a node matches only nodes whose constraint names the same tag',
+    note: 'it isolates nothing by itself: each side must also constrain on it',
     example: 'public',
   },
   {
     key: 'golem.node.net.is-public',
     type: t.boolean(),
-    negotiable: false,
     side: 'both',
-    namespace: ns,
-    meaning: 'The node has publicly reachable ports',
+    source: 'cheat_sheet.md (1-node)',
+    meaning: 'The node has publicly reachable ports and can take direct connections',
   },
   {
     key: 'golem.node.geo.country_code',
-    type: t.string(),
-    negotiable: false,
+    type: t.string('^[A-Z]{2}$'),
     side: 'both',
-    namespace: ns,
-    meaning: 'Country of the node, ISO 3166-1 alpha-2',
+    source: '1-node/node/geo.md',
+    meaning: 'Country the node is in, as an ISO 3166-1 alpha-2 code',
+    note: 'marked unused in the standard',
+    example: 'PL',
   },
-];
+]);

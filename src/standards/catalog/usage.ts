@@ -1,97 +1,124 @@
-import { type StandardProperty, t } from '../types.ts';
+import { t } from '../types.ts';
+import { defineGroup } from './define.ts';
 
-const ns = 'usage' as const;
+const usageDoc = '3-commercial/com/usage.md';
+const compatibility =
+  'golem-js prices offers by looking up exactly this name in the usage vector, and yagna providers still list it';
 
-/** Usage counters: names that appear in `golem.com.usage.vector` and in ExeUnit usage reports. */
-export const usage: StandardProperty[] = [
+/**
+ * Usage counters: the names `golem.com.usage.vector` lists and ExeUnits report values for. They are not property
+ * keys of an offer or a demand.
+ */
+export const usage = defineGroup('3-commercial', [
   {
     key: 'golem.usage.duration-sec',
     type: t.number(),
-    negotiable: false,
     side: 'offer',
-    namespace: ns,
+    counter: true,
+    source: usageDoc,
     unit: 's',
-    meaning: 'Wall-clock time of the activity',
+    meaning: 'Wall-clock time since the activity started',
   },
   {
     key: 'golem.usage.cpu-sec',
     type: t.number(),
-    negotiable: false,
     side: 'offer',
-    namespace: ns,
+    counter: true,
+    source: usageDoc,
     unit: 's',
-    meaning: 'CPU time used',
+    meaning: 'CPU time the activity used',
   },
   {
     key: 'golem.usage.gib',
     type: t.number(),
-    negotiable: false,
     side: 'offer',
-    namespace: ns,
+    counter: true,
+    source: usageDoc,
     unit: 'GiB',
-    meaning: 'Highest memory use',
+    meaning: 'Highest memory use during the activity',
   },
   {
     key: 'golem.usage.storage-gib',
     type: t.number(),
-    negotiable: false,
     side: 'offer',
-    namespace: ns,
+    counter: true,
+    source: usageDoc,
     unit: 'GiB',
-    meaning: 'Storage used',
-  },
-  {
-    key: 'golem.usage.network.in-mib',
-    type: t.number(),
-    negotiable: false,
-    side: 'offer',
-    namespace: ns,
-    unit: 'MiB',
-    meaning: 'Network traffic received (outbound gateway)',
-  },
-  {
-    key: 'golem.usage.network.out-mib',
-    type: t.number(),
-    negotiable: false,
-    side: 'offer',
-    namespace: ns,
-    unit: 'MiB',
-    meaning: 'Network traffic sent (outbound gateway)',
+    meaning: 'Highest disk use during the activity',
   },
   {
     key: 'golem.usage.duration_sec',
     type: t.number(),
-    negotiable: false,
     side: 'offer',
-    namespace: ns,
+    counter: true,
+    source: usageDoc,
     unit: 's',
-    meaning: 'Old name of the wall-clock counter',
-    deprecated: { replacement: 'golem.usage.duration-sec' },
+    meaning: 'Older name of the wall-clock counter',
+    deprecated: { replacement: 'golem.usage.duration-sec', note: compatibility },
   },
   {
     key: 'golem.usage.cpu_sec',
     type: t.number(),
-    negotiable: false,
     side: 'offer',
-    namespace: ns,
+    counter: true,
+    source: usageDoc,
     unit: 's',
-    meaning: 'Old name of the CPU time counter',
-    deprecated: { replacement: 'golem.usage.cpu-sec' },
+    meaning: 'Older name of the CPU time counter',
+    deprecated: { replacement: 'golem.usage.cpu-sec', note: compatibility },
   },
   {
     key: 'golem.usage.storage_gib',
     type: t.number(),
-    negotiable: false,
     side: 'offer',
-    namespace: ns,
+    counter: true,
+    source: usageDoc,
     unit: 'GiB',
-    meaning: 'Old name of the storage counter',
+    meaning: 'Older name of the disk use counter',
     deprecated: { replacement: 'golem.usage.storage-gib' },
   },
-];
-
-/** Names a usage vector may list (current and deprecated). */
-export const USAGE_COUNTERS: ReadonlySet<string> = new Set([
-  ...usage.map((p) => p.key),
-  'http-auth.requests',
+  {
+    key: 'golem.usage.network.in-mib',
+    type: t.number(),
+    side: 'offer',
+    counter: true,
+    source: `${usageDoc} (ya-runtime-outbound-gateway)`,
+    unit: 'MiB',
+    meaning: 'Traffic received through the outbound gateway',
+  },
+  {
+    key: 'golem.usage.network.out-mib',
+    type: t.number(),
+    side: 'offer',
+    counter: true,
+    source: `${usageDoc} (ya-runtime-outbound-gateway)`,
+    unit: 'MiB',
+    meaning: 'Traffic sent through the outbound gateway',
+  },
+  {
+    key: 'http-auth.requests',
+    type: t.integer(0),
+    side: 'offer',
+    counter: true,
+    source: `${usageDoc} (ya-runtime-http-auth)`,
+    meaning: 'Requests served by the proxied HTTP service',
+  },
+  {
+    key: 'golem.usage.gpu-sec',
+    type: t.number(),
+    side: 'offer',
+    counter: true,
+    source: 'ya-runtime-ai',
+    status: 'de-facto',
+    unit: 's',
+    meaning: 'Time spent serving requests on the GPU',
+  },
+  {
+    key: 'ai-runtime.requests',
+    type: t.integer(0),
+    side: 'offer',
+    counter: true,
+    source: 'ya-runtime-ai',
+    status: 'de-facto',
+    meaning: 'Requests served by the AI runtime',
+  },
 ]);
