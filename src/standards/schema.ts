@@ -4,7 +4,8 @@ import type { StandardProperty, ValueType } from './types.ts';
 /** A JSON Schema (draft 2020-12) document or subschema. */
 export type JsonSchema = { [keyword: string]: unknown };
 
-const VERSION_PATTERN = '^v?[0-9]+(\\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
+// Surrounding blanks as the language's Version.parse allows them.
+const VERSION_PATTERN = '^\\s*v?[0-9]+(\\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?\\s*$';
 const DECIMAL_PATTERN = '^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$';
 
 /** Escapes only ECMA-262 syntax characters, so the pattern also compiles in Unicode mode (as validators use it). */

@@ -116,7 +116,7 @@ function checkValue(type: ValueType, value: PropertyValue): Problem | undefined 
     case 'list': {
       if (!Array.isArray(value)) return wrongType();
       for (const [index, item] of value.entries()) {
-        const problem = item === null ? undefined : checkValue(type.of, item);
+        const problem = checkValue(type.of, item);
         if (problem !== undefined) return { code: problem.code, detail: `item ${index} ${problem.detail}` };
       }
       return undefined;
@@ -125,7 +125,7 @@ function checkValue(type: ValueType, value: PropertyValue): Problem | undefined 
 }
 
 function isNumericString(value: PropertyValue): value is string {
-  return typeof value === 'string' && /^[0-9]+$/.test(value.trim());
+  return typeof value === 'string' && /^[0-9]+$/.test(value);
 }
 
 /** Issues about the value of a known property. */
