@@ -45,7 +45,7 @@ async function readProperties(context: CommandContext, file: string): Promise<Fl
   }
   const isObject = (value: unknown): value is Record<string, unknown> =>
     typeof value === 'object' && value !== null && !Array.isArray(value);
-  const properties = isObject(json) && isObject(json.properties) ? json.properties : json;
+  const properties = isObject(json) && Object.hasOwn(json, 'properties') ? json.properties : json;
   if (!isObject(properties))
     throw new GolemError('STANDARDS_BAD_INPUT', 'expected {"properties": {…}} or a property object');
   return flattenProperties(properties);

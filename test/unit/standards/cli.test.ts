@@ -112,6 +112,7 @@ describe('yagna standards validate', () => {
     'bad.json': JSON.stringify({ 'golem.inf.cpu.threads': 'many', 'golem.com.payment.version': 2 }),
     'broken.json': '{"golem.inf',
     'list.json': '[1, 2]',
+    'wrapped-string.json': '{"properties": "golem.inf.cpu.threads=4"}',
   };
 
   it('a clean offer: exit 0 and "ok"', async () => {
@@ -155,7 +156,7 @@ describe('yagna standards validate', () => {
   });
 
   it('bad input: coded errors for a file that is not JSON or not an object, usage errors for bad arguments', async () => {
-    for (const file of ['@broken.json', '@list.json']) {
+    for (const file of ['@broken.json', '@list.json', '@wrapped-string.json']) {
       await assert.rejects(
         async () => command('standards validate').run(fakeContext([file], {}, files)),
         (error: GolemError) => error.code === 'STANDARDS_BAD_INPUT',
