@@ -2,6 +2,7 @@
  * Pure signing primitives shared by every module: digests, recoverable secp256k1 signatures and node ids.
  * No key storage here (that is the identity module); anything that only verifies uses these functions.
  */
+import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
@@ -34,6 +35,15 @@ export function nodeIdFromPublicKey(publicKey: Uint8Array): string {
 
 export function nodeIdFromSecret(secret: Uint8Array): string {
   return nodeIdFromPublicKey(secp256k1.getPublicKey(secret, false));
+}
+
+/** Compressed (33-byte) secp256k1 public key of a secret. */
+export function publicKeyFromSecret(secret: Uint8Array): Uint8Array {
+  return secp256k1.getPublicKey(secret, true);
+}
+
+export function sha256(data: Uint8Array | string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
 }
 
 export function isNodeId(value: unknown): value is string {
@@ -72,6 +82,72 @@ export function recoverNodeId(digest: Uint8Array, signature: Uint8Array): string
 export function verifyNodeSignature(nodeId: string, digest: Uint8Array, signature: Uint8Array): boolean {
   try {
     return recoverNodeId(digest, signature) === nodeId.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+// DER SubjectPublicKeyInfo header (id-ecPublicKey, secp256k1) for a compressed and an uncompressed point.
+const SPKI_HEADER: Record<number, Buffer> = {
+  33: Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex'),
+  65: Buffer.from('3056301006072a8648ce3d020106052b8104000a034200', 'hex'),
+};
+const KEY_CACHE_LIMIT = 4096;
+const verifyingKeys = new Map<string, { nodeId: string; key: KeyObject } | null>();
+
+/**
+ * Node id and OpenSSL key of a secp256k1 public key (33 or 65 bytes), or undefined if it is no point of the
+ * curve. Cached, because every offer of a provider carries the same key and importing one costs ~70 µs.
+ */
+function verifyingKey(publicKey: Uint8Array): { nodeId: string; key: KeyObject } | undefined {
+  const id = Buffer.from(publicKey).toString('hex');
+  const cached = verifyingKeys.get(id);
+  if (cached !== undefined) return cached ?? undefined;
+  let entry: { nodeId: string; key: KeyObject } | null = null;
+  const header = SPKI_HEADER[publicKey.length];
+  if (header !== undefined) {
+    try {
+      const key = createPublicKey({ key: Buffer.concat([header, publicKey]), format: 'der', type: 'spki' });
+      const { x, y } = key.export({ format: 'jwk' });
+      const uncompressed = Buffer.concat([
+        Buffer.from([4]),
+        Buffer.from(x!, 'base64url'),
+        Buffer.from(y!, 'base64url'),
+      ]);
+      entry = { nodeId: nodeIdFromPublicKey(uncompressed), key };
+    } catch {
+      entry = null;
+    }
+  }
+  if (verifyingKeys.size >= KEY_CACHE_LIMIT) verifyingKeys.delete(verifyingKeys.keys().next().value!);
+  verifyingKeys.set(id, entry);
+  return entry ?? undefined;
+}
+
+/**
+ * Whether `signature` (r‖s, or r‖s‖v with v ignored) over sha256(`message`) was made with `publicKey`, and that
+ * key is `nodeId`'s. The fast check for data that travels with its signer's key (offers): OpenSSL verifies in
+ * ~0.4 ms where recovering the key in JavaScript takes ~2 ms. Never throws for malformed input.
+ */
+export function verifyByPublicKey(
+  nodeId: string,
+  publicKey: Uint8Array,
+  message: Uint8Array | string,
+  signature: Uint8Array,
+): boolean {
+  if (signature.length !== 64 && signature.length !== 65) return false;
+  const key = verifyingKey(publicKey);
+  if (key === undefined || key.nodeId !== nodeId.toLowerCase()) return false;
+  try {
+    return verify(
+      'sha256',
+      typeof message === 'string' ? Buffer.from(message) : message,
+      {
+        key: key.key,
+        dsaEncoding: 'ieee-p1363',
+      },
+      signature.subarray(0, 64),
+    );
   } catch {
     return false;
   }

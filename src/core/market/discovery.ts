@@ -5,7 +5,7 @@
  * offer would have expired, so a late copy cannot bring an offer back. Storage is bounded per provider and overall.
  */
 import type { Bus, Unbind } from '../bus/index.ts';
-import { digestOf, fromHex, toHex, verifyNodeSignature } from '../crypto/index.ts';
+import { canonicalJson, fromHex, sha256, toHex, verifyByPublicKey } from '../crypto/index.ts';
 import type { Database } from '../db/index.ts';
 import { GolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -59,8 +59,9 @@ function offerContent(offer: OfferContent): OfferContent {
   };
 }
 
-const offerDigest = (offerId: string) => digestOf({ offer: offerId });
-const unsubscribeDigest = (offerId: string) => digestOf({ unsubscribe: offerId });
+/** What an offer's signature covers: the offer id, itself a hash of the whole content. */
+export const offerSigningMessage = (offerId: string) => canonicalJson({ offer: offerId });
+export const unsubscribeSigningMessage = (offerId: string) => canonicalJson({ unsubscribe: offerId });
 
 interface OfferRow {
   offer_id: string;
@@ -83,6 +84,10 @@ export class OfferDiscovery {
   #timers: NodeJS.Timeout[] = [];
   #antiEntropyTimer: NodeJS.Timeout | undefined;
   #reconciling = new Set<string>();
+  #ownPublicKeys = new Map<string, string>();
+  /** Offers not unsubscribed, per provider: kept in memory because counting rows on every insert is O(n). */
+  #aliveByProvider: Map<string, number> | undefined;
+  #aliveTotal = 0;
 
   constructor(
     components: { bus: Bus; db: Database; logger: Logger },
@@ -151,8 +156,12 @@ export class OfferDiscovery {
   async publish(content: OfferContent): Promise<SignedOffer> {
     const body = offerContent(content);
     const offerId = subscriptionId(body);
-    const signature = await this.#sign(content.providerId, offerDigest(offerId));
-    const offer: SignedOffer = { offerId, ...body, signature };
+    const offer: SignedOffer = {
+      offerId,
+      ...body,
+      publicKey: await this.#publicKey(content.providerId),
+      signature: await this.#sign(content.providerId, offerSigningMessage(offerId)),
+    };
     this.#store(offer, true);
     await this.#bus.publish(OFFERS_TOPIC, offer);
     return offer;
@@ -174,7 +183,8 @@ export class OfferDiscovery {
       offerId,
       providerId: row.provider_id,
       expiresAt: row.expires_at,
-      signature: await this.#sign(row.provider_id, unsubscribeDigest(offerId)),
+      publicKey: await this.#publicKey(row.provider_id),
+      signature: await this.#sign(row.provider_id, unsubscribeSigningMessage(offerId)),
     };
     this.#applyTombstone(tombstone);
     await this.#bus.publish(UNSUBSCRIBES_TOPIC, tombstone);
@@ -198,9 +208,8 @@ export class OfferDiscovery {
   }
 
   count(): number {
-    return (
-      this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer WHERE unsubscribed = 0')?.n ?? 0
-    );
+    this.#alive();
+    return this.#aliveTotal;
   }
 
   /** Validates and stores an offer from anywhere; true if it was new. */
@@ -227,14 +236,16 @@ export class OfferDiscovery {
       typeof tombstone.offerId !== 'string' ||
       typeof tombstone.providerId !== 'string' ||
       typeof tombstone.signature !== 'string' ||
+      typeof tombstone.publicKey !== 'string' ||
       typeof tombstone.expiresAt !== 'string'
     ) {
       return false;
     }
     if (
-      !verifyNodeSignature(
+      !verifyByPublicKey(
         tombstone.providerId,
-        unsubscribeDigest(tombstone.offerId),
+        safeHex(tombstone.publicKey),
+        unsubscribeSigningMessage(tombstone.offerId),
         safeHex(tombstone.signature),
       )
     ) {
@@ -314,19 +325,30 @@ export class OfferDiscovery {
   /** Forgets expired offers and tombstones. */
   sweepExpired(): void {
     const now = new Date().toISOString();
-    const expired = this.#db.all<{ offer_id: string; unsubscribed: number }>(
-      'SELECT offer_id, unsubscribed FROM market_offer WHERE expires_at <= ?',
+    const expired = this.#db.all<{ offer_id: string; provider_id: string; unsubscribed: number }>(
+      'SELECT offer_id, provider_id, unsubscribed FROM market_offer WHERE expires_at <= ?',
       now,
     );
     if (expired.length === 0) return;
     this.#db.run('DELETE FROM market_offer WHERE expires_at <= ?', now);
+    for (const row of expired) if (row.unsubscribed === 0) this.#countAlive(row.provider_id, -1);
     for (const row of expired) if (row.unsubscribed === 0) this.#emitRemoved(row.offer_id, 'expired');
   }
 
   // ---- internals ----
 
-  async #sign(nodeId: string, digest: Uint8Array): Promise<string> {
-    return this.#bus.call<string>(IdentityAddress.Sign, { nodeId, digest: toHex(digest) });
+  /** Signs sha256(message), the scheme `verifyByPublicKey` checks. */
+  async #sign(nodeId: string, message: string): Promise<string> {
+    return this.#bus.call<string>(IdentityAddress.Sign, { nodeId, digest: toHex(sha256(message)) });
+  }
+
+  async #publicKey(nodeId: string): Promise<string> {
+    let key = this.#ownPublicKeys.get(nodeId);
+    if (key === undefined) {
+      key = await this.#bus.call<string>(IdentityAddress.GetPubKey, { nodeId });
+      this.#ownPublicKeys.set(nodeId, key);
+    }
+    return key;
   }
 
   #validate(input: unknown): SignedOffer | undefined {
@@ -339,6 +361,7 @@ export class OfferDiscovery {
       typeof offer.createdAt !== 'string' ||
       typeof offer.expiresAt !== 'string' ||
       typeof offer.signature !== 'string' ||
+      typeof offer.publicKey !== 'string' ||
       offer.properties === null ||
       typeof offer.properties !== 'object' ||
       Array.isArray(offer.properties)
@@ -347,27 +370,33 @@ export class OfferDiscovery {
     }
     if (JSON.stringify(offer).length > this.#options.maxOfferBytes) return undefined;
     if (!(offer.expiresAt > new Date().toISOString())) return undefined;
-    const clean: SignedOffer = { offerId: offer.offerId, ...offerContent(offer), signature: offer.signature };
+    const clean: SignedOffer = {
+      offerId: offer.offerId,
+      ...offerContent(offer),
+      publicKey: offer.publicKey,
+      signature: offer.signature,
+    };
     if (!verifySubscriptionId(clean.offerId, offerContent(clean))) return undefined;
-    if (!verifyNodeSignature(clean.providerId, offerDigest(clean.offerId), safeHex(clean.signature)))
+    if (
+      !verifyByPublicKey(
+        clean.providerId,
+        safeHex(clean.publicKey),
+        offerSigningMessage(clean.offerId),
+        safeHex(clean.signature),
+      )
+    )
       return undefined;
     return clean;
   }
 
   #store(offer: SignedOffer, own: boolean): boolean {
-    const stored = this.#db.transaction(() => {
-      const perProvider =
-        this.#db.get<{ n: number }>(
-          'SELECT COUNT(*) AS n FROM market_offer WHERE provider_id = ? AND unsubscribed = 0',
-          offer.providerId,
-        )?.n ?? 0;
-      if (perProvider >= this.#options.perProviderLimit) {
+    const alive = this.#alive();
+    const stored = this.#countingTransaction(() => {
+      if ((alive.get(offer.providerId) ?? 0) >= this.#options.perProviderLimit) {
         if (!own) return false;
         this.#evictOldest('provider_id = ?', offer.providerId);
       }
-      const total =
-        this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer WHERE unsubscribed = 0')?.n ?? 0;
-      if (total >= this.#options.totalLimit) {
+      if (this.#aliveTotal >= this.#options.totalLimit) {
         // Evict from the provider holding the most offers, soonest to expire first, so no single node crowds out others.
         const heaviest = this.#db.get<{ provider_id: string }>(
           'SELECT provider_id FROM market_offer WHERE unsubscribed = 0 AND own = 0 GROUP BY provider_id ORDER BY COUNT(*) DESC LIMIT 1',
@@ -384,6 +413,7 @@ export class OfferDiscovery {
         new Date().toISOString(),
         own ? 1 : 0,
       );
+      this.#countAlive(offer.providerId, +1);
       return true;
     });
     if (stored) for (const listener of this.#offerListeners) listener(offer);
@@ -391,12 +421,13 @@ export class OfferDiscovery {
   }
 
   #evictOldest(where: string, value: string): void {
-    const victim = this.#db.get<{ offer_id: string }>(
-      `SELECT offer_id FROM market_offer WHERE ${where} AND unsubscribed = 0 ORDER BY expires_at LIMIT 1`,
+    const victim = this.#db.get<{ offer_id: string; provider_id: string }>(
+      `SELECT offer_id, provider_id FROM market_offer WHERE ${where} AND unsubscribed = 0 ORDER BY expires_at LIMIT 1`,
       value,
     );
     if (victim === undefined) return;
     this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', victim.offer_id);
+    this.#countAlive(victim.provider_id, -1);
     this.#emitRemoved(victim.offer_id, 'evicted');
   }
 
@@ -412,8 +443,42 @@ export class OfferDiscovery {
       new Date().toISOString(),
       JSON.stringify(tombstone),
     );
-    if (existed !== undefined && existed.unsubscribed === 0)
+    if (existed !== undefined && existed.unsubscribed === 0) {
+      this.#countAlive(existed.provider_id, -1);
       this.#emitRemoved(tombstone.offerId, 'unsubscribed');
+    }
+  }
+
+  #alive(): Map<string, number> {
+    if (this.#aliveByProvider === undefined) {
+      this.#aliveByProvider = new Map();
+      this.#aliveTotal = 0;
+      for (const row of this.#db.all<{ provider_id: string; n: number }>(
+        'SELECT provider_id, COUNT(*) AS n FROM market_offer WHERE unsubscribed = 0 GROUP BY provider_id',
+      )) {
+        this.#aliveByProvider.set(row.provider_id, row.n);
+        this.#aliveTotal += row.n;
+      }
+    }
+    return this.#aliveByProvider;
+  }
+
+  /** A transaction that rolled back leaves the counts wrong: they are reloaded from the table then. */
+  #countingTransaction<T>(work: () => T): T {
+    try {
+      return this.#db.transaction(work);
+    } catch (error) {
+      this.#aliveByProvider = undefined;
+      throw error;
+    }
+  }
+
+  #countAlive(providerId: string, delta: number): void {
+    const alive = this.#alive();
+    const n = (alive.get(providerId) ?? 0) + delta;
+    if (n > 0) alive.set(providerId, n);
+    else alive.delete(providerId);
+    this.#aliveTotal += delta;
   }
 
   #emitRemoved(offerId: string, reason: RemovalReason): void {

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { sha3_256 } from '@noble/hashes/sha3.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from '../crypto/index.ts';
 
 /** `<32 hex nonce>-<64 hex sha3-256 of the canonical content>`, the format of yagna's subscription ids. */
@@ -9,7 +7,9 @@ export function subscriptionId(content: unknown, nonce = randomBytes(16).toStrin
 }
 
 export function contentHash(nonce: string, content: unknown): string {
-  return bytesToHex(sha3_256(new TextEncoder().encode(`${nonce}${canonicalJson(content)}`)));
+  return createHash('sha3-256')
+    .update(`${nonce}${canonicalJson(content)}`)
+    .digest('hex');
 }
 
 /** Whether `id` is the subscription id of `content` (the hash part is recomputed). */

@@ -1,7 +1,13 @@
 import type { ModuleFactory } from '../service/index.ts';
 import { MarketService } from './service.ts';
 
-export { DEFAULT_DISCOVERY_OPTIONS, type DiscoveryOptions, OfferDiscovery } from './discovery.ts';
+export {
+  DEFAULT_DISCOVERY_OPTIONS,
+  type DiscoveryOptions,
+  OfferDiscovery,
+  offerSigningMessage,
+  unsubscribeSigningMessage,
+} from './discovery.ts';
 export { marketMigrations } from './migrations.ts';
 export { MarketService, type MarketServiceOptions, SUBSCRIPTION_TTL_MS } from './service.ts';
 

@@ -41,7 +41,9 @@ export interface SignedOffer {
   constraints: string;
   createdAt: string;
   expiresAt: string;
-  /** r‖s‖v hex by `providerId` over the offer id's hash. */
+  /** The provider's compressed secp256k1 public key (hex); its node id must be `providerId`. */
+  publicKey: string;
+  /** r‖s‖v hex by `publicKey` over sha256 of canonicalJson({offer: offerId}). */
   signature: string;
 }
 
@@ -49,7 +51,9 @@ export interface SignedUnsubscribe {
   offerId: string;
   providerId: string;
   expiresAt: string;
-  /** r‖s‖v hex by `providerId` over digestOf({unsubscribe: offerId}). */
+  /** The provider's compressed secp256k1 public key (hex). */
+  publicKey: string;
+  /** r‖s‖v hex by `publicKey` over sha256 of canonicalJson({unsubscribe: offerId}). */
   signature: string;
 }
 

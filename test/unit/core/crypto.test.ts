@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { privateKeyToAccount } from 'viem/accounts';
 import {
   canonicalJson,
   digestOf,
   fromHex,
   nodeIdFromSecret,
+  publicKeyFromSecret,
   recoverNodeId,
+  sha256,
   signDigest,
   toHex,
+  verifyByPublicKey,
   verifyNodeSignature,
 } from '../../../src/core/crypto/index.ts';
 
@@ -36,6 +40,45 @@ describe('crypto', () => {
     assert.equal(verifyNodeSignature(id, digestOf('a'), signature), true);
     assert.equal(verifyNodeSignature(id, digestOf('b'), signature), false);
     assert.equal(verifyNodeSignature(id, digestOf('a'), new Uint8Array(65)), false);
+  });
+
+  it('verifies by a carried public key, compressed or not, only for the node id that key makes', () => {
+    const secret = fromHex(secretHex);
+    const nodeId = nodeIdFromSecret(secret);
+    const message = canonicalJson({ offer: 'abc' });
+    const signature = signDigest(secret, sha256(message));
+    const compressed = publicKeyFromSecret(secret);
+    const uncompressed = secp256k1.getPublicKey(secret, false);
+    assert.equal(verifyByPublicKey(nodeId, compressed, message, signature), true, 'r‖s‖v, compressed key');
+    assert.equal(
+      verifyByPublicKey(nodeId, uncompressed, message, signature.subarray(0, 64)),
+      true,
+      'r‖s, full key',
+    );
+    assert.equal(
+      verifyByPublicKey(nodeId.toUpperCase().replace('0X', '0x'), compressed, message, signature),
+      true,
+    );
+    assert.equal(verifyByPublicKey(nodeId, compressed, `${message} `, signature), false, 'other message');
+    const other = publicKeyFromSecret(fromHex(`0x${'11'.repeat(32)}`));
+    assert.equal(verifyByPublicKey(nodeId, other, message, signature), false, 'key of another node');
+    assert.equal(
+      verifyByPublicKey(nodeIdFromSecret(fromHex(`0x${'11'.repeat(32)}`)), other, message, signature),
+      false,
+      'a signature the key did not make',
+    );
+    const offCurve = new Uint8Array(compressed);
+    offCurve[0] = 0x05;
+    assert.equal(verifyByPublicKey(nodeId, offCurve, message, signature), false, 'not a point encoding');
+    assert.equal(verifyByPublicKey(nodeId, new Uint8Array(0), message, signature), false, 'empty key');
+    assert.equal(
+      verifyByPublicKey(nodeId, compressed, message, signature.subarray(0, 40)),
+      false,
+      'short signature',
+    );
+    const flipped = new Uint8Array(signature);
+    flipped[10] = flipped[10]! ^ 1;
+    assert.equal(verifyByPublicKey(nodeId, compressed, message, flipped), false, 'tampered signature');
   });
 
   it('writes canonical JSON with sorted keys', () => {

@@ -3,11 +3,22 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { LocalBus, MemoryNetwork } from '../../../../src/core/bus/index.ts';
 import { resolveConfig } from '../../../../src/core/config/index.ts';
-import { digestOf, nodeIdFromSecret, signDigest, toHex } from '../../../../src/core/crypto/index.ts';
+import {
+  nodeIdFromSecret,
+  publicKeyFromSecret,
+  sha256,
+  signDigest,
+  toHex,
+} from '../../../../src/core/crypto/index.ts';
 import { type Database, migrate, openDatabase } from '../../../../src/core/db/index.ts';
 import { IdentityService } from '../../../../src/core/identity/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
-import { marketMigrations, OfferDiscovery } from '../../../../src/core/market/index.ts';
+import {
+  marketMigrations,
+  OfferDiscovery,
+  offerSigningMessage,
+  unsubscribeSigningMessage,
+} from '../../../../src/core/market/index.ts';
 import { OFFERS_TOPIC, type SignedOffer, UNSUBSCRIBES_TOPIC } from '../../../../src/core/model/market.ts';
 
 interface Node {
@@ -68,9 +79,18 @@ describe('offer discovery', () => {
     const intruder = new Uint8Array(randomBytes(32));
     const forged: SignedOffer = {
       ...offer,
-      signature: toHex(signDigest(intruder, digestOf({ offer: offer.offerId }))),
+      signature: toHex(signDigest(intruder, sha256(offerSigningMessage(offer.offerId)))),
     };
     assert.equal(fresh.discovery.receive(forged), false, 'signed by a stranger');
+    assert.equal(
+      fresh.discovery.receive({ ...forged, publicKey: toHex(publicKeyFromSecret(intruder)) }),
+      false,
+      'signed by a stranger who sends his own key',
+    );
+    assert.equal(fresh.discovery.receive({ ...offer, publicKey: '0x02' }), false, 'a key that is no point');
+    assert.equal(fresh.discovery.receive({ ...offer, signature: '0x1234' }), false, 'a truncated signature');
+    const { publicKey: _dropped, ...keyless } = offer;
+    assert.equal(fresh.discovery.receive(keyless), false, 'no public key');
     assert.equal(
       fresh.discovery.receive({ ...offer, expiresAt: new Date(Date.now() - 1000).toISOString() }),
       false,
@@ -92,7 +112,8 @@ describe('offer discovery', () => {
       offerId: offer.offerId,
       providerId: nodeIdFromSecret(intruder),
       expiresAt: offer.expiresAt,
-      signature: toHex(signDigest(intruder, digestOf({ unsubscribe: offer.offerId }))),
+      publicKey: toHex(publicKeyFromSecret(intruder)),
+      signature: toHex(signDigest(intruder, sha256(unsubscribeSigningMessage(offer.offerId)))),
     };
     await b.bus.publish(UNSUBSCRIBES_TOPIC, forgedTombstone);
     assert.ok(b.discovery.get(offer.offerId), 'a stranger cannot unsubscribe the offer');

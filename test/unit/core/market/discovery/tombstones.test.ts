@@ -6,11 +6,22 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { LocalBus, MemoryNetwork } from '../../../../../src/core/bus/index.ts';
 import { resolveConfig } from '../../../../../src/core/config/index.ts';
-import { digestOf, nodeIdFromSecret, signDigest, toHex } from '../../../../../src/core/crypto/index.ts';
+import {
+  nodeIdFromSecret,
+  publicKeyFromSecret,
+  sha256,
+  signDigest,
+  toHex,
+} from '../../../../../src/core/crypto/index.ts';
 import { type Database, migrate, openDatabase } from '../../../../../src/core/db/index.ts';
 import { IdentityService } from '../../../../../src/core/identity/index.ts';
 import { silentLogger } from '../../../../../src/core/log/index.ts';
-import { marketMigrations, OfferDiscovery } from '../../../../../src/core/market/index.ts';
+import {
+  marketMigrations,
+  OfferDiscovery,
+  offerSigningMessage,
+  unsubscribeSigningMessage,
+} from '../../../../../src/core/market/index.ts';
 
 interface Node {
   bus: LocalBus;
@@ -47,7 +58,8 @@ function tombstoneBy(secret: Uint8Array, offerId: string) {
     offerId,
     providerId: nodeIdFromSecret(secret),
     expiresAt: '2999-01-01T00:00:00.000Z',
-    signature: toHex(signDigest(secret, digestOf({ unsubscribe: offerId }))),
+    publicKey: toHex(publicKeyFromSecret(secret)),
+    signature: toHex(signDigest(secret, sha256(unsubscribeSigningMessage(offerId)))),
   };
 }
 
