@@ -131,11 +131,10 @@ export const benchmarks: Benchmark[] = [
         const publisher = nodes[round % nodes.length]!;
         let start = performance.now();
         const offer = await publisher.discovery.publish(offerContent(publisher.nodeId, round));
-        await eventually(
-          () => nodes.every((n) => n.discovery.get(offer.offerId) !== undefined),
-          'offer on every node',
-          30_000,
-        );
+        const holders = () => nodes.filter((n) => n.discovery.get(offer.offerId) !== undefined).length;
+        await eventually(() => holders() === nodes.length, 'offer on every node', 30_000).catch(() => {
+          throw new Error(`round ${round}: the offer reached ${holders()} of ${nodes.length} nodes in 30 s`);
+        });
         offerTimes.push(performance.now() - start);
 
         const id = `raw-${round}`;

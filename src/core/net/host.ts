@@ -58,6 +58,14 @@ export async function createHost(options: HostOptions) {
       emitSelf: false,
       runOnLimitedConnection: true,
       heartbeatInterval: 500,
+      // Many nodes behind one address is normal here (a provider farm behind one NAT, a local network on
+      // loopback). Gossipsub's IP colocation penalty would score the 11th node on an address below the publish
+      // threshold and silently cut it off; sybil floods are bounded by signatures and per-provider limits instead.
+      scoreParams: { IPColocationFactorWeight: 0 },
+      // Without a fast id every duplicate copy (one per mesh peer) has its signature checked before it is found
+      // to be a duplicate. The id is gossipsub's own (sender, seqno); the cache holds only messages that passed
+      // validation, so a forged copy cannot shadow the genuine one.
+      fastMsgIdFn: fastMessageId,
     }),
     ...(options.relay === undefined
       ? {}
@@ -87,6 +95,11 @@ export async function createHost(options: HostOptions) {
     },
     services,
   });
+}
+
+function fastMessageId(message: { from?: Uint8Array; seqno?: Uint8Array }): string {
+  if (message.from === undefined || message.seqno === undefined) return '';
+  return `${Buffer.from(message.from).toString('base64')}/${Buffer.from(message.seqno).toString('base64')}`;
 }
 
 export type Host = Awaited<ReturnType<typeof createHost>>;

@@ -74,18 +74,37 @@ export async function recordOfPeer(host: Host, peer: PeerId): Promise<PeerRecord
   return { nodeId, peerId: peer.toString(), addrs };
 }
 
-/** This node's answer to a lookup: itself first, then every node it is connected to. */
+/**
+ * This node's answer to a lookup. `find`: the record of that node if it is this one or connected. `list`: this
+ * node first, then a random sample of its peers. Random, so that nodes building their neighbourhood from the same
+ * relay spread over the network instead of all picking the relay's oldest peers (whose gossip meshes then fill
+ * up and leave the rest without a mesh).
+ */
 export async function answerLookup(
   host: Host,
   self: PeerRecord | undefined,
   request: LookupRequest,
 ): Promise<LookupReply> {
+  if ('find' in request) {
+    const wanted = String(request.find).toLowerCase();
+    if (self?.nodeId === wanted) return { found: self };
+    const peer = host.getPeers().find((p) => tryNodeIdOfPeer(p) === wanted);
+    return { found: peer === undefined ? null : ((await recordOfPeer(host, peer)) ?? null) };
+  }
   const records: PeerRecord[] = self === undefined ? [] : [self];
-  for (const peer of host.getPeers()) {
+  for (const peer of shuffled(host.getPeers())) {
+    if (records.length >= MAX_LISTED_PEERS) break;
     const record = await recordOfPeer(host, peer);
     if (record !== undefined) records.push(record);
   }
-  if ('find' in request)
-    return { found: records.find((r) => r.nodeId === String(request.find).toLowerCase()) ?? null };
-  return { peers: records.slice(0, MAX_LISTED_PEERS) };
+  return { peers: records };
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
