@@ -79,6 +79,8 @@ export class MarketService implements Service {
   #log: Logger;
   #unbinds: Unbind[] = [];
   #matchers = new Map<string, Matcher>();
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #expiryAt = Number.POSITIVE_INFINITY;
   readonly notifier = new Notifier();
 
   constructor(
@@ -133,9 +135,14 @@ export class MarketService implements Service {
     bind<{ constraints?: string; properties?: unknown }>('/local/market/Scan', (m) =>
       this.scan(m?.properties ?? {}, m?.constraints ?? '()'),
     );
+    // An approval in flight died with the last process: the provider never got the commit, so both sides are
+    // back to Pending, where the provider may approve again (or the agreement expires).
+    this.#db.run("UPDATE market_agreement SET state = 'Pending' WHERE state = 'Approving'");
+    this.#expireDue();
   }
 
   async stop(): Promise<void> {
+    this.#armExpiry(Number.POSITIVE_INFINITY);
     this.discovery.stop();
     for (const unbind of this.#unbinds.splice(0)) unbind();
   }
@@ -1018,6 +1025,13 @@ export class MarketService implements Service {
         );
         return { committedSignature };
       },
+      (error: unknown) => {
+        this.#db.run(
+          "UPDATE market_agreement SET state = 'Pending' WHERE id = ? AND role = 'requestor' AND state = 'Approving'",
+          row.id,
+        );
+        throw error;
+      },
     );
   }
 
@@ -1191,6 +1205,8 @@ export class MarketService implements Service {
       proposedSignature ?? null,
       now(),
     );
+    const validTo = Date.parse(content.validTo);
+    if (Number.isFinite(validTo) && validTo < this.#expiryAt) this.#armExpiry(validTo);
   }
 
   #queueEvent(subscriptionId: string, body: EventBody): void {
@@ -1256,6 +1272,39 @@ export class MarketService implements Service {
     });
     this.notifier.notify(`agreement:${row.id}`);
     this.notifier.notify(`agreements:${row.owner_id}`);
+  }
+
+  /**
+   * Expires every unapproved agreement past its validTo, then arms one timer for the next: waiters (wait for
+   * approval, event long-polls) learn of the expiry when it happens, not at their next call.
+   */
+  #expireDue(): void {
+    this.#armExpiry(Number.POSITIVE_INFINITY);
+    const open = this.#db.all<AgreementRow>(
+      "SELECT * FROM market_agreement WHERE state IN ('Proposal', 'Pending')",
+    );
+    let next = Number.POSITIVE_INFINITY;
+    for (const row of open) {
+      const validTo = Date.parse((JSON.parse(row.content) as AgreementContent).validTo);
+      if (!Number.isFinite(validTo)) continue;
+      if (validTo <= Date.now()) this.#setState(row, 'Expired');
+      else next = Math.min(next, validTo);
+    }
+    this.#armExpiry(next);
+  }
+
+  /** One timer, at the earliest validTo of an unapproved agreement (infinity disarms it). */
+  #armExpiry(at: number): void {
+    clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+    this.#expiryAt = at;
+    if (at === Number.POSITIVE_INFINITY) return;
+    // setTimeout holds at most ~24.8 days; a later expiry re-arms when this one fires.
+    this.#expiryTimer = setTimeout(
+      () => this.#expireDue(),
+      Math.min(Math.max(0, at - Date.now()) + 5, 2 ** 31 - 1),
+    );
+    this.#expiryTimer.unref();
   }
 
   #expireIfDue(row: AgreementRow): AgreementRow {

@@ -10,6 +10,7 @@ import { IdentityService } from '../../../../src/core/identity/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 import { MarketService } from '../../../../src/core/market/index.ts';
 import { NegotiationAddress } from '../../../../src/core/model/market.ts';
+import { eventually } from '../../../support/net.ts';
 
 interface Node {
   bus: LocalBus;
@@ -259,6 +260,55 @@ describe('market negotiation between two nodes', () => {
       await assert.rejects(provider.market.approveAgreement(provider.nodeId, agreementId, undefined), {
         httpStatus: 410,
       });
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
+    }
+  });
+
+  it('expires an agreement while the requestor waits for approval: the wait ends with 410, not a timeout', async () => {
+    const network = new MemoryNetwork();
+    const [provider, requestor] = await Promise.all([node(network), node(network)]);
+    try {
+      const { agreementId } = await negotiate(provider, requestor, 300);
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      await assert.rejects(requestor.market.waitForApproval(requestor.nodeId, agreementId, 20_000), {
+        httpStatus: 410,
+        message: 'Expired',
+      });
+      // Nobody reads the provider's copy through the service: its own timer expires it.
+      await eventually(
+        () =>
+          provider.db.get<{ state: string }>(
+            "SELECT state FROM market_agreement WHERE id = ? AND role = 'provider'",
+            agreementId,
+          )?.state === 'Expired',
+        "the provider's copy expired",
+        5_000,
+      );
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
+    }
+  });
+
+  it('brings an approval cut short by a crash back to Pending at restart, where it can be approved', async () => {
+    const network = new MemoryNetwork();
+    let provider = await node(network);
+    const requestor = await node(network);
+    try {
+      const { agreementId } = await negotiate(provider, requestor);
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      // The provider's process died between marking the agreement Approving and hearing back.
+      provider.db.run("UPDATE market_agreement SET state = 'Approving' WHERE id = ?", agreementId);
+      await provider.stop();
+      network.leave(provider.nodeId);
+      provider = await node(network, provider.db);
+      const stored = provider.db.get<{ state: string }>(
+        "SELECT state FROM market_agreement WHERE id = ? AND role = 'provider'",
+        agreementId,
+      );
+      assert.equal(stored?.state, 'Pending');
+      await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      assert.equal(requestor.market.getAgreement(requestor.nodeId, agreementId).state, 'Approved');
     } finally {
       await Promise.all([provider.stop(), requestor.stop()]);
     }
