@@ -4,6 +4,7 @@
  * what it lacks, which repairs anything gossip missed. Unsubscriptions are signed tombstones kept until the
  * offer would have expired, so a late copy cannot bring an offer back. Storage is bounded per provider and overall.
  */
+import { createHash } from 'node:crypto';
 import type { Bus, Unbind } from '../bus/index.ts';
 import { canonicalJson, fromHex, sha256, toHex, verifyByPublicKey } from '../crypto/index.ts';
 import type { Database } from '../db/index.ts';
@@ -39,6 +40,7 @@ export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
 };
 
 const PAGE = 1000;
+const MAX_ISO_DATE = '9999-12-31T23:59:59.999Z';
 /** No tombstone outlives the longest an offer can live (its subscription TTL is one hour). */
 const MAX_TOMBSTONE_TTL_MS = 2 * 60 * 60 * 1000;
 const FETCH_BATCH = 200;
@@ -88,6 +90,9 @@ export class OfferDiscovery {
   /** Offers not unsubscribed, per provider: kept in memory because counting rows on every insert is O(n). */
   #aliveByProvider: Map<string, number> | undefined;
   #aliveTotal = 0;
+  /** Digest of the offer and tombstone ids this node serves, until any of them changes or expires. */
+  #setDigest: { digest: string; validUntil: string } | undefined;
+  #reconciliations = { rounds: 0, inSync: 0, pulled: 0 };
 
   constructor(
     components: { bus: Bus; db: Database; logger: Logger },
@@ -224,6 +229,7 @@ export class OfferDiscovery {
       // Only the offer's own provider can withdraw it: a tombstone signed by anyone else never blocks it.
       if (existing.unsubscribed !== 1 || existing.provider_id === offer.providerId) return false;
       this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', offer.offerId);
+      this.#setDigest = undefined;
     }
     return this.#store(offer, false);
   }
@@ -276,17 +282,23 @@ export class OfferDiscovery {
   async reconcileWith(nodeId: string): Promise<number> {
     if (this.#reconciling.has(nodeId) || this.#bus.isLocalNode(nodeId)) return 0;
     this.#reconciling.add(nodeId);
+    this.#reconciliations.rounds++;
     let pulled = 0;
     try {
       let after: string | undefined;
       const maxPages = Math.ceil(this.#options.totalLimit / PAGE) + 1;
       for (let pages = 0; pages < maxPages; pages++) {
-        const page = await this.#bus.call<{ ids: string[]; next?: string }>(
+        const page = await this.#bus.call<{ ids: string[]; next?: string; same?: boolean }>(
           `/net/${nodeId}/market/discovery/Ids`,
-          { after, limit: PAGE },
+          // The first page carries a digest of everything this node holds: a peer holding the same answers in one line.
+          { after, limit: PAGE, digest: after === undefined ? this.setDigest() : undefined },
           { timeoutMs: 10_000 },
         );
         if (page === null || typeof page !== 'object' || !Array.isArray(page.ids)) break;
+        if (page.same === true) {
+          this.#reconciliations.inSync++;
+          return 0;
+        }
         const missing = page.ids.filter((id) => typeof id === 'string' && this.#row(id) === undefined);
         for (let i = 0; i < missing.length; i += FETCH_BATCH) {
           const offers = await this.#bus.call<unknown[]>(
@@ -318,6 +330,7 @@ export class OfferDiscovery {
     } finally {
       this.#reconciling.delete(nodeId);
     }
+    this.#reconciliations.pulled += pulled;
     if (pulled > 0) this.#log.debug('reconciled offers', { nodeId, pulled });
     return pulled;
   }
@@ -331,8 +344,35 @@ export class OfferDiscovery {
     );
     if (expired.length === 0) return;
     this.#db.run('DELETE FROM market_offer WHERE expires_at <= ?', now);
+    this.#setDigest = undefined;
     for (const row of expired) if (row.unsubscribed === 0) this.#countAlive(row.provider_id, -1);
     for (const row of expired) if (row.unsubscribed === 0) this.#emitRemoved(row.offer_id, 'expired');
+  }
+
+  /**
+   * sha256 over the sorted ids of the offers and tombstones this node serves to reconciling peers. Cached until
+   * the set changes or its first offer expires, so a round between nodes in sync costs one short call.
+   */
+  setDigest(): string {
+    const now = new Date().toISOString();
+    if (this.#setDigest !== undefined && this.#setDigest.validUntil > now) return this.#setDigest.digest;
+    const hash = createHash('sha256');
+    let validUntil = MAX_ISO_DATE;
+    for (const row of this.#db.all<{ offer_id: string; unsubscribed: number; expires_at: string }>(
+      `SELECT offer_id, unsubscribed, expires_at FROM market_offer
+       WHERE (unsubscribed = 0 AND expires_at > ?) OR (unsubscribed = 1 AND tombstone IS NOT NULL) ORDER BY offer_id`,
+      now,
+    )) {
+      hash.update(`${row.unsubscribed === 1 ? 't' : 'o'}:${row.offer_id}\n`);
+      if (row.unsubscribed === 0 && row.expires_at < validUntil) validUntil = row.expires_at;
+    }
+    this.#setDigest = { digest: hash.digest('hex'), validUntil };
+    return this.#setDigest.digest;
+  }
+
+  /** Reconciliation rounds this node started, how many found the peer in sync, and offers pulled in all. */
+  reconciliationStats(): { rounds: number; inSync: number; pulled: number } {
+    return { ...this.#reconciliations };
   }
 
   // ---- internals ----
@@ -414,6 +454,7 @@ export class OfferDiscovery {
         own ? 1 : 0,
       );
       this.#countAlive(offer.providerId, +1);
+      this.#setDigest = undefined;
       return true;
     });
     if (stored) for (const listener of this.#offerListeners) listener(offer);
@@ -428,6 +469,7 @@ export class OfferDiscovery {
     if (victim === undefined) return;
     this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', victim.offer_id);
     this.#countAlive(victim.provider_id, -1);
+    this.#setDigest = undefined;
     this.#emitRemoved(victim.offer_id, 'evicted');
   }
 
@@ -443,6 +485,7 @@ export class OfferDiscovery {
       new Date().toISOString(),
       JSON.stringify(tombstone),
     );
+    this.#setDigest = undefined;
     if (existed !== undefined && existed.unsubscribed === 0) {
       this.#countAlive(existed.provider_id, -1);
       this.#emitRemoved(tombstone.offerId, 'unsubscribed');
@@ -489,8 +532,11 @@ export class OfferDiscovery {
     return this.#db.get<OfferRow>('SELECT * FROM market_offer WHERE offer_id = ?', offerId);
   }
 
-  #pageIds(message: unknown): { ids: string[]; next?: string } {
+  #pageIds(message: unknown): { ids: string[]; next?: string; same?: true } {
     const { after, limit } = pageArgs(message);
+    const digest = (message as { digest?: unknown } | null)?.digest;
+    if (after === '' && typeof digest === 'string' && digest === this.setDigest())
+      return { ids: [], same: true };
     const ids = this.#db
       .all<{ offer_id: string }>(
         'SELECT offer_id FROM market_offer WHERE unsubscribed = 0 AND expires_at > ? AND offer_id > ? ORDER BY offer_id LIMIT ?',

@@ -142,6 +142,24 @@ describe('offer discovery', () => {
     assert.equal(late.discovery.count(), 29);
     assert.equal(late.discovery.get(offers[0]!.offerId), undefined);
     assert.equal(await late.discovery.reconcileWith(b.nodeId), 0, 'nothing new from the second peer');
+    assert.equal(
+      late.discovery.setDigest(),
+      b.discovery.setDigest(),
+      'same offers and tombstones, same digest',
+    );
+    assert.deepEqual(late.discovery.reconciliationStats(), { rounds: 2, inSync: 1, pulled: 29 });
+
+    // While the late node is away, a withdraws an offer and publishes one: the digests differ, and one round repairs both.
+    network.leave(late.nodeId);
+    await a.discovery.unsubscribe(offers[2]!.offerId);
+    const fresh = await a.discovery.publish(content(a.nodeId, 'fresh'));
+    network.join(late.bus);
+    assert.notEqual(late.discovery.setDigest(), a.discovery.setDigest());
+    assert.equal(await late.discovery.reconcileWith(a.nodeId), 1);
+    assert.ok(late.discovery.get(fresh.offerId));
+    assert.equal(late.discovery.get(offers[2]!.offerId), undefined, 'the withdrawal came along');
+    assert.equal(late.discovery.setDigest(), a.discovery.setDigest());
+    assert.deepEqual(late.discovery.reconciliationStats(), { rounds: 3, inSync: 1, pulled: 30 });
   });
 
   it('bounds what one provider can store, so a flood cannot push out others', async () => {
