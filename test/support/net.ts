@@ -27,12 +27,16 @@ export async function startRelay(): Promise<{ relay: RelayServer; address: strin
   return { relay, address: relay.addresses()[0]! };
 }
 
-export async function startNode(relayAddress?: string): Promise<TestNode> {
+/** `listen` defaults to a loopback TCP port; an empty list makes a node reachable only through its relay. */
+export async function startNode(
+  relayAddress?: string,
+  listen: string[] = ['/ip4/127.0.0.1/tcp/0'],
+): Promise<TestNode> {
   const db = openDatabase(':memory:');
   const bus = new LocalBus();
   const config = resolveConfig(
     {},
-    { YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0', ...(relayAddress ? { YA_NET_RELAY: relayAddress } : {}) },
+    { YA_NET_LISTEN: listen.join(','), ...(relayAddress ? { YA_NET_RELAY: relayAddress } : {}) },
   );
   const identity = new IdentityService({ db, bus, logger: silentLogger, config });
   await identity.start();

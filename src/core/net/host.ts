@@ -92,6 +92,9 @@ export async function createHost(options: HostOptions) {
     // A relay holds a connection per reserving node plus the circuits' other ends.
     connectionManager: {
       maxConnections: options.relay === undefined ? 512 : Math.max(512, options.relay.maxReservations * 2),
+      // Every relayed connection appears to come from its relay's address: libp2p's default of 5 inbound
+      // connections per second per address would refuse the sixth requestor reaching a provider behind NAT.
+      inboundConnectionThreshold: 100,
     },
     services,
   });
