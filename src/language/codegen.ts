@@ -51,12 +51,41 @@ class PropertyReads {
   }
 }
 
-export function generatePredicate(root: Constraint, hooks: CodegenHooks): Predicate {
-  const fallbacks: LeafFallback[] = [];
+type CompareNode = Extract<Constraint, { kind: 'compare' }>;
+
+/**
+ * How a comparison leaf is tested: `number` and `string` get an inline fast path for the common case (a plain
+ * number against a numeric bound, a plain string for equality), `aspect` is undecided, `general` calls back.
+ */
+type LeafForm = 'aspect' | 'number' | 'string' | 'general';
+
+function leafForm(node: CompareNode, numericBound: number | undefined): LeafForm {
+  if (node.aspect !== undefined) return 'aspect';
+  if (node.cast === undefined && numericBound !== undefined && NUMERIC_OPS.has(node.op)) return 'number';
+  if (node.cast === undefined && node.op === '=' && node.wildcards.length === 0) return 'string';
+  return 'general';
+}
+
+/** Where a leaf's literal and its general comparison come from: the source itself, or per-constraint values. */
+interface LeafCode {
+  /** Expression of the literal the fast path compares with (asked only for `number` and `string` leaves). */
+  literal(): string;
+  /** Expression of the general comparison of the property read into `read`. */
+  general(read: string): string;
+}
+
+/**
+ * The one emitter behind both kinds of predicate: three-valued logic (0 no, 1 yes, 2 undecided) over property
+ * reads hoisted to the top. `leafCode` is called once per comparison, in order, aspect ones included.
+ */
+function emitFunction(
+  root: Constraint,
+  numericBound: CodegenHooks['numericBound'],
+  leafCode: (node: CompareNode) => LeafCode,
+): string {
   let temps = 0;
   const temp = () => `t${temps++}`;
   const reads = new PropertyReads();
-
   const emit = (node: Constraint): string => {
     switch (node.kind) {
       case 'true':
@@ -79,30 +108,35 @@ export function generatePredicate(root: Constraint, hooks: CodegenHooks): Predic
         return `(${steps}(${names.map((n) => `${n} === 2`).join(' || ')}) ? 2 : ${1 - stop})`;
       }
       case 'compare': {
-        if (node.aspect !== undefined) return '2';
+        const code = leafCode(node);
+        const form = leafForm(node, numericBound(node));
+        if (form === 'aspect') return '2';
         const v = reads.of(node.name);
-        const index = fallbacks.push(hooks.fallback(node)) - 1;
-        const read = v;
-        const general = `${v} === undefined || ${v} === null ? 2 : f[${index}](${v})`;
-        const bound = hooks.numericBound(node);
-        if (node.cast === undefined && bound !== undefined && NUMERIC_OPS.has(node.op)) {
-          return `(typeof ${read} === "number" ? (${v} ${node.op} ${JSON.stringify(bound)} ? 1 : 0) : ${general})`;
-        }
-        if (node.cast === undefined && node.op === '=' && node.wildcards.length === 0) {
-          return `(typeof ${read} === "string" ? (${v} === ${JSON.stringify(node.value)} ? 1 : 0) : ${general})`;
-        }
+        const general = `${v} === undefined || ${v} === null ? 2 : ${code.general(v)}`;
+        if (form === 'number')
+          return `(typeof ${v} === "number" ? (${v} ${node.op} ${code.literal()} ? 1 : 0) : ${general})`;
+        if (form === 'string')
+          return `(typeof ${v} === "string" ? (${v} === ${code.literal()} ? 1 : 0) : ${general})`;
         return `(${general})`;
       }
     }
   };
-
   const body = emit(root);
   const declarations = temps > 0 ? `let ${Array.from({ length: temps }, (_, i) => `t${i}`).join(', ')};` : '';
+  return `${reads.declarations()} ${declarations} return ${body};`;
+}
+
+export function generatePredicate(root: Constraint, hooks: CodegenHooks): Predicate {
+  const fallbacks: LeafFallback[] = [];
+  const body = emitFunction(root, hooks.numericBound, (node) => ({
+    literal: () =>
+      JSON.stringify(
+        leafForm(node, hooks.numericBound(node)) === 'number' ? hooks.numericBound(node) : node.value,
+      ),
+    general: (read) => `f[${fallbacks.push(hooks.fallback(node)) - 1}](${read})`,
+  }));
   // Generated from the parsed AST; property names and values enter the source only as JSON literals.
-  const factory = new Function(
-    'f',
-    `"use strict"; return function constraint(p) { ${reads.declarations()} ${declarations} return ${body}; };`,
-  );
+  const factory = new Function('f', `"use strict"; return function constraint(p) { ${body} };`);
   return factory(fallbacks) as Predicate;
 }
 
@@ -117,8 +151,6 @@ export interface Shaped {
 
 /** The general comparison of a leaf, given the property (present, non-null) and the leaf itself. */
 export type LeafGeneral = (property: PropertyValue, node: CompareNode) => Tri;
-
-type CompareNode = Extract<Constraint, { kind: 'compare' }>;
 
 /**
  * Offers' constraints differ in their literal values (each provider's own timestamp) but share a few shapes, so
@@ -159,13 +191,9 @@ export function createShapeCompiler(
           return;
         case 'compare': {
           const bound = hooks.numericBound(node);
-          let form: string;
-          if (node.aspect !== undefined) form = 'A';
-          else if (node.cast === undefined && bound !== undefined && NUMERIC_OPS.has(node.op)) form = 'N';
-          else if (node.cast === undefined && node.op === '=' && node.wildcards.length === 0) form = 'S';
-          else form = 'G';
-          key += `C${form}${node.op}${JSON.stringify(node.name)}`;
-          values.push(form === 'N' ? bound : form === 'S' ? node.value : undefined, node);
+          const form = leafForm(node, bound);
+          key += `C${form[0]}${node.op}${JSON.stringify(node.name)}`;
+          values.push(form === 'number' ? bound : form === 'string' ? node.value : undefined, node);
           return;
         }
       }
@@ -185,54 +213,15 @@ function generateShape(
   root: Constraint,
   hooks: { general: LeafGeneral; numericBound: CodegenHooks['numericBound'] },
 ): ShapePredicate {
-  let temps = 0;
   let slot = 0;
-  const temp = () => `t${temps++}`;
-  const reads = new PropertyReads();
-  const emit = (node: Constraint): string => {
-    switch (node.kind) {
-      case 'true':
-        return '1';
-      case 'present':
-        return node.aspect !== undefined ? '0' : `(${reads.of(node.name)} !== undefined ? 1 : 0)`;
-      case 'not': {
-        const t = temp();
-        return `((${t} = ${emit(node.item)}) === 2 ? 2 : 1 - ${t})`;
-      }
-      case 'and':
-      case 'or': {
-        if (node.items.length === 0) return node.kind === 'and' ? '1' : '0';
-        if (node.items.length === 1) return emit(node.items[0]!);
-        const stop = node.kind === 'and' ? 0 : 1;
-        const names = node.items.map(() => temp());
-        const steps = node.items
-          .map((item, i) => `(${names[i]} = ${emit(item)}) === ${stop} ? ${stop} : `)
-          .join('');
-        return `(${steps}(${names.map((n) => `${n} === 2`).join(' || ')}) ? 2 : ${1 - stop})`;
-      }
-      case 'compare': {
-        const fast = slot++;
-        const leaf = slot++;
-        if (node.aspect !== undefined) return '2';
-        const v = reads.of(node.name);
-        const read = v;
-        const general = `${v} === undefined || ${v} === null ? 2 : g(${v}, v[${leaf}])`;
-        const bound = hooks.numericBound(node);
-        if (node.cast === undefined && bound !== undefined && NUMERIC_OPS.has(node.op)) {
-          return `(typeof ${read} === "number" ? (${v} ${node.op} v[${fast}] ? 1 : 0) : ${general})`;
-        }
-        if (node.cast === undefined && node.op === '=' && node.wildcards.length === 0) {
-          return `(typeof ${read} === "string" ? (${v} === v[${fast}] ? 1 : 0) : ${general})`;
-        }
-        return `(${general})`;
-      }
-    }
-  };
-  const body = emit(root);
-  const declarations = temps > 0 ? `let ${Array.from({ length: temps }, (_, i) => `t${i}`).join(', ')};` : '';
+  // Two value slots per comparison, in the order the shape compiler's walk pushes them.
+  const body = emitFunction(root, hooks.numericBound, () => {
+    const fast = slot++;
+    const leaf = slot++;
+    return { literal: () => `v[${fast}]`, general: (read) => `g(${read}, v[${leaf}])` };
+  });
   // Generated from the parsed AST; property names enter the source only as JSON literals, values not at all.
-  return new Function(
-    'g',
-    `"use strict"; return function shape(p, v) { ${reads.declarations()} ${declarations} return ${body}; };`,
-  )(hooks.general) as ShapePredicate;
+  return new Function('g', `"use strict"; return function shape(p, v) { ${body} };`)(
+    hooks.general,
+  ) as ShapePredicate;
 }
