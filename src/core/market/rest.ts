@@ -53,6 +53,37 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
   const q = (request: FastifyRequest) => request.query as Query;
   const p = (request: FastifyRequest) => request.params as Params;
 
+  // ---- both sides of a subscription: events and proposals (offers are the provider's, demands the requestor's)
+  for (const [collection, role] of [
+    ['offers', 'provider'],
+    ['demands', 'requestor'],
+  ] as const) {
+    app.get(`/${collection}/:id/events`, async (request) =>
+      market.collectEvents(
+        owner(request),
+        p(request).id!,
+        role,
+        timeoutMs(q(request)),
+        maxEvents(q(request), 20, 100),
+        clientGone(request),
+      ),
+    );
+    app.get(`/${collection}/:id/proposals/:pid`, async (request) =>
+      market.getProposal(owner(request), p(request).id!, p(request).pid!, role),
+    );
+    app.post(`/${collection}/:id/proposals/:pid`, async (request, reply) =>
+      sendId(
+        reply,
+        200,
+        await market.counterProposal(owner(request), p(request).id!, p(request).pid!, role, request.body),
+      ),
+    );
+    app.post(`/${collection}/:id/proposals/:pid/reject`, async (request, reply) => {
+      await market.rejectProposal(owner(request), p(request).id!, p(request).pid!, role, request.body);
+      reply.code(204).send();
+    });
+  }
+
   // ---- provider: offers
   app.post('/offers', async (request, reply) =>
     sendId(reply, 201, await market.subscribeOffer(owner(request), request.body)),
@@ -60,30 +91,6 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
   app.get('/offers', async (request) => market.listOffers(owner(request)));
   app.delete('/offers/:id', async (request, reply) => {
     await market.unsubscribeOffer(owner(request), p(request).id!);
-    reply.code(204).send();
-  });
-  app.get('/offers/:id/events', async (request) =>
-    market.collectEvents(
-      owner(request),
-      p(request).id!,
-      'provider',
-      timeoutMs(q(request)),
-      maxEvents(q(request), 20, 100),
-      clientGone(request),
-    ),
-  );
-  app.get('/offers/:id/proposals/:pid', async (request) =>
-    market.getProposal(owner(request), p(request).id!, p(request).pid!, 'provider'),
-  );
-  app.post('/offers/:id/proposals/:pid', async (request, reply) =>
-    sendId(
-      reply,
-      200,
-      await market.counterProposal(owner(request), p(request).id!, p(request).pid!, 'provider', request.body),
-    ),
-  );
-  app.post('/offers/:id/proposals/:pid/reject', async (request, reply) => {
-    await market.rejectProposal(owner(request), p(request).id!, p(request).pid!, 'provider', request.body);
     reply.code(204).send();
   });
   app.post('/agreements/:id/approve', async (request, reply) => {
@@ -104,37 +111,6 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
     market.unsubscribeDemand(owner(request), p(request).id!);
     reply.code(204).send();
   });
-  app.get('/demands/:id/events', async (request) =>
-    market.collectEvents(
-      owner(request),
-      p(request).id!,
-      'requestor',
-      timeoutMs(q(request)),
-      maxEvents(q(request), 20, 100),
-      clientGone(request),
-    ),
-  );
-  app.get('/demands/:id/proposals/:pid', async (request) =>
-    market.getProposal(owner(request), p(request).id!, p(request).pid!, 'requestor'),
-  );
-  app.post('/demands/:id/proposals/:pid', async (request, reply) =>
-    sendId(
-      reply,
-      200,
-      await market.counterProposal(
-        owner(request),
-        p(request).id!,
-        p(request).pid!,
-        'requestor',
-        request.body,
-      ),
-    ),
-  );
-  app.post('/demands/:id/proposals/:pid/reject', async (request, reply) => {
-    await market.rejectProposal(owner(request), p(request).id!, p(request).pid!, 'requestor', request.body);
-    reply.code(204).send();
-  });
-
   // ---- requestor: agreements
   app.post('/agreements', async (request, reply) =>
     sendId(reply, 200, market.createAgreement(owner(request), request.body)),
