@@ -266,6 +266,58 @@ describe('market across daemons, through ya-ts-client', () => {
     assert.equal((await readJson(bad)).code, 'MARKET_BAD_CONSTRAINTS');
   });
 
+  it('scans offers by constraints, as JSON pages and as server-sent events, each offer once', async () => {
+    const offerId = asId(
+      await client(smallProvider).provider.subscribeOffer(offerBody('scan-target', 2) as never),
+    );
+    const start = async () => {
+      const created = await api(requestor, '/market-api/v1/scan', {
+        method: 'POST',
+        body: JSON.stringify({ type: 'offer', constraints: '(golem.node.id.name=scan-target)' }),
+      });
+      assert.equal(created.status, 201);
+      return asId(await created.json());
+    };
+    const scanId = await start();
+    type ScannedOffer = { offerId: string; providerId: string; properties: Record<string, unknown> };
+    const page = async (id: string, timeout: number) => {
+      const response = await api(requestor, `/market-api/v1/scan/${id}/events?timeout=${timeout}`);
+      assert.equal(response.status, 200);
+      return (await response.json()) as ScannedOffer[];
+    };
+    const found = await page(scanId, 20);
+    assert.deepEqual(
+      found.map((offer) => [offer.offerId, offer.providerId, offer.properties['golem.node.id.name']]),
+      [[offerId, smallProvider.nodeId, 'scan-target']],
+    );
+    assert.deepEqual(await page(scanId, 0.3), [], 'an offer is reported once per scan');
+
+    const streamed = await start();
+    const events = await api(requestor, `/market-api/v1/scan/${streamed}/events`, {
+      headers: { accept: 'text/event-stream' },
+      signal: AbortSignal.timeout(20_000),
+    });
+    assert.equal(events.headers.get('content-type'), 'text/event-stream');
+    const reader = events.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const [kind, data] = text.split('\n');
+    assert.equal(kind, 'event: offer');
+    assert.equal((JSON.parse(data!.slice('data: '.length)) as ScannedOffer).offerId, offerId);
+
+    const removed = await api(requestor, `/market-api/v1/scan/${scanId}`, { method: 'DELETE' });
+    assert.equal(removed.status, 204);
+    assert.equal((await api(requestor, `/market-api/v1/scan/${scanId}/events`)).status, 404);
+    const wrongType = await api(requestor, '/market-api/v1/scan', {
+      method: 'POST',
+      body: JSON.stringify({ type: 'demand' }),
+    });
+    assert.equal(wrongType.status, 400);
+    assert.equal((await readJson(wrongType)).code, 'MARKET_BAD_SCAN');
+    await client(smallProvider).provider.unsubscribeOffer(offerId);
+  });
+
   it('refuses negotiation messages from anyone but the counterparty', async () => {
     // The small provider pretends to approve an agreement it is not part of.
     const control = await ControlConnection.connect(`${smallProvider.dataDir}/yagna.sock`);

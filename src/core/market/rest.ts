@@ -197,6 +197,8 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
       properties: {},
       constraints: typeof body.constraints === 'string' ? body.constraints : '()',
     });
+    // Scans nobody collects any more would pile up: forget the expired ones whenever a new one starts.
+    for (const [scanId, scan] of scans) if (scan.expiresAt < Date.now()) scans.delete(scanId);
     const id = String(nextScan++);
     const ttl = typeof body.timeout === 'number' && body.timeout > 0 ? body.timeout : 300;
     // A scan matches one way: the offers' properties against the scan's constraints.
