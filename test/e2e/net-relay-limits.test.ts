@@ -30,7 +30,8 @@ describe('relay limits on relayed connections (in-process nodes, real sockets)',
     const address = relay.addresses()[0]!;
     // No listen address of its own: the hidden node is reachable only through the relay.
     hidden = await startNode(address, []);
-    caller = await startNode(address);
+    // Neither side listens: the circuit cannot be upgraded to a direct connection, so the limits apply.
+    caller = await startNode(address, []);
   });
   after(async () => {
     await Promise.all([hidden, caller].map((node) => node?.stop()));

@@ -27,16 +27,20 @@ export async function startRelay(): Promise<{ relay: RelayServer; address: strin
   return { relay, address: relay.addresses()[0]! };
 }
 
-/** `listen` defaults to a loopback TCP port; an empty list makes a node reachable only through its relay. */
+/**
+ * `listen` defaults to a loopback TCP port; an empty list makes a node reachable only through its relay. `env`
+ * adds settings (`YA_NET_*`).
+ */
 export async function startNode(
   relayAddress?: string,
   listen: string[] = ['/ip4/127.0.0.1/tcp/0'],
+  env: Record<string, string> = {},
 ): Promise<TestNode> {
   const db = openDatabase(':memory:');
   const bus = new LocalBus();
   const config = resolveConfig(
     {},
-    { YA_NET_LISTEN: listen.join(','), ...(relayAddress ? { YA_NET_RELAY: relayAddress } : {}) },
+    { YA_NET_LISTEN: listen.join(','), ...(relayAddress ? { YA_NET_RELAY: relayAddress } : {}), ...env },
   );
   const identity = new IdentityService({ db, bus, logger: silentLogger, config });
   await identity.start();

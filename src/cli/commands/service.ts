@@ -10,6 +10,7 @@ export const commands: Command[] = [
       { name: 'net-listen', type: 'list', description: 'libp2p listen multiaddr' },
       { name: 'net-relay', type: 'list', description: 'relay/bootstrap multiaddr' },
       { name: 'net-disabled', type: 'boolean', description: 'run without network' },
+      { name: 'net-neighbours', type: 'string', description: 'direct peers kept for gossip (default 8)' },
     ],
     run: async (context) => {
       const daemon = new Daemon(context.config);

@@ -30,6 +30,10 @@ export interface NetConfig {
   bootstrap: string[];
   /** Turn the network off (`YA_NET_DISABLED=1`): the node runs alone. */
   disabled: boolean;
+  /** Direct peers a node keeps for gossip and discovery (`YA_NET_NEIGHBOURS`, default 8; 0: only its relays). */
+  neighbours: number;
+  /** AutoNAT reachability checks, asked of peers and answered by dialling them back (`YA_NET_AUTONAT`, default on). */
+  autonat: boolean;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -68,6 +72,16 @@ export function parseUrl(value: string, setting: string): URL {
   }
 }
 
+function parseCount(value: string | undefined, fallback: number, setting: string): number {
+  if (value === undefined || value === '') return fallback;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 0)
+    throw new GolemError('CONFIG_INVALID', `${setting} is not a whole number: ${value}`, {
+      details: { setting, value },
+    });
+  return count;
+}
+
 function truthy(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
 }
@@ -89,6 +103,8 @@ export function resolveConfig(flags: Flags = {}, env: Env = process.env): NodeCo
       listen: splitList(pick(flags, 'net-listen') ?? env.YA_NET_LISTEN ?? DEFAULT_NET_LISTEN.join(',')),
       bootstrap: splitList(pick(flags, 'net-relay') ?? env.YA_NET_RELAY),
       disabled: flags['net-disabled'] === true || truthy(env.YA_NET_DISABLED),
+      autonat: env.YA_NET_AUTONAT === undefined || env.YA_NET_AUTONAT === '' || truthy(env.YA_NET_AUTONAT),
+      neighbours: parseCount(pick(flags, 'net-neighbours') ?? env.YA_NET_NEIGHBOURS, 8, 'YA_NET_NEIGHBOURS'),
     },
   };
 }

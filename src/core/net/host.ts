@@ -40,6 +40,8 @@ export interface HostOptions {
   listen: string[];
   /** Run the circuit relay server (the relay role). */
   relay?: RelayLimits;
+  /** AutoNAT: ask peers whether this node is reachable, and answer them by dialling back (default on). */
+  autonat?: boolean;
 }
 
 export async function createHost(options: HostOptions) {
@@ -52,7 +54,7 @@ export async function createHost(options: HostOptions) {
     identifyPush: identifyPush(),
     ping: ping(),
     dcutr: dcutr(),
-    autonat: autoNAT(),
+    ...(options.autonat === false ? {} : { autonat: autoNAT() }),
     pubsub: gossipsub({
       allowPublishToZeroTopicPeers: true,
       emitSelf: false,

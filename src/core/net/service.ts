@@ -26,6 +26,7 @@ import {
 import type { CoreComponents, Service } from '../service/index.ts';
 import { BUS_PROTOCOL, callOnStream, createBusStreamHandler, streamOnStream } from './bus-protocol.ts';
 import { decodeBody, encodeFrame } from './codec.ts';
+import { directCandidates, localSubnets } from './direct.ts';
 import { createHost, type Host } from './host.ts';
 import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
 import {
@@ -43,9 +44,10 @@ import { netMigrations } from './migrations.ts';
 /** Gossip topics of bus broadcasts are namespaced so that other libp2p applications never collide with them. */
 export const GOSSIP_PREFIX = 'golem-ts/bus/';
 const DIAL_TIMEOUT_MS = 5_000;
-const NEIGHBOURS = 8;
 const MAINTENANCE_INTERVAL_MS = 5_000;
 const RESERVATION_WAIT_MS = 5_000;
+/** How long a relayed connection stays open once a direct one to the same node is up. */
+const RELAYED_GRACE_MS = 2_000;
 /** Lookup rounds before a node counts as unreachable: covers a node that is connecting right now, and still fails fast. */
 const FIND_ROUNDS = 3;
 const FIND_RETRY_MS = 300;
@@ -89,6 +91,7 @@ export class NetService implements Service, RemoteTransport {
   #unbinds: Unbind[] = [];
   #peersByNode = new Map<string, PeerId>();
   #subscribed = new Set<string>();
+  #upgrading = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #rest: CoreComponents['rest'] | undefined;
   #heard: HeardProbe[] = [];
@@ -139,7 +142,11 @@ export class NetService implements Service, RemoteTransport {
       throw new GolemError('NET_NO_IDENTITY', 'the net starts after the identity module');
     const secret =
       this.#options.secret ?? fromHex(await this.#bus.call<string>(IdentityAddress.GetSecretKey, { nodeId }));
-    const host = await createHost({ secret, listen: this.#config.net.listen });
+    const host = await createHost({
+      secret,
+      listen: this.#config.net.listen,
+      autonat: this.#config.net.autonat,
+    });
     this.#host = host;
     await host.handle(
       BUS_PROTOCOL,
@@ -158,7 +165,14 @@ export class NetService implements Service, RemoteTransport {
     );
     host.addEventListener('peer:connect', (event) => this.#onConnect(event.detail));
     host.addEventListener('peer:disconnect', (event) => this.#onDisconnect(event.detail));
-    host.addEventListener('peer:identify', (event) => void this.#remember(event.detail.peerId));
+    host.addEventListener('peer:identify', (event) => {
+      void this.#remember(event.detail.peerId);
+      void this.#upgradeToDirect(
+        event.detail.peerId,
+        event.detail.listenAddrs.map(String),
+        event.detail.connection,
+      );
+    });
     host.services.pubsub.addEventListener('message', (event) => this.#onGossip(event.detail));
     this.#bus.setRemote(this);
     this.#log.info('network started', {
@@ -455,7 +469,7 @@ export class NetService implements Service, RemoteTransport {
   async #redialKnownPeers(): Promise<void> {
     const known = this.#db.all<{ node_id: string; peer_id: string; addrs: string }>(
       'SELECT node_id, peer_id, addrs FROM net_peer ORDER BY last_seen DESC LIMIT ?',
-      NEIGHBOURS,
+      this.#config.net.neighbours,
     );
     await Promise.all(
       known.map((row) =>
@@ -479,17 +493,50 @@ export class NetService implements Service, RemoteTransport {
         await host.dial(multiaddr(address), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch(() => {});
       }
     }
-    if (host.getPeers().length >= NEIGHBOURS) return;
+    if (host.getPeers().length >= this.#config.net.neighbours) return;
     for (const peer of host.getPeers()) {
       const reply = await this.#lookup(peer, { list: true }, AbortSignal.timeout(DIAL_TIMEOUT_MS)).catch(
         () => undefined,
       );
       if (reply === undefined || !('peers' in reply)) continue;
       for (const record of reply.peers) {
-        if (host.getPeers().length >= NEIGHBOURS) return;
+        if (host.getPeers().length >= this.#config.net.neighbours) return;
         if (record.nodeId === this.#bus.nodeId || this.#peersByNode.has(record.nodeId)) continue;
         await this.#dialRecord(record, AbortSignal.timeout(DIAL_TIMEOUT_MS), peer);
       }
+    }
+  }
+
+  /**
+   * A peer that reached us only through a relay may be reachable directly (it is public, or on this machine or
+   * LAN): dial it, and once the direct connection is up let the relayed one go, freeing the relay.
+   */
+  async #upgradeToDirect(peer: PeerId, announced: string[], via: Connection): Promise<void> {
+    const host = this.#host;
+    if (host === undefined || via.limits === undefined || this.#upgrading.has(peer.toString())) return;
+    if (host.getConnections(peer).some((c) => c.limits === undefined)) return;
+    const candidates = directCandidates(announced, localSubnets());
+    if (candidates.length === 0) return;
+    this.#upgrading.add(peer.toString());
+    try {
+      const direct = await host.dial(
+        candidates.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer.toString()}`)),
+        { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS), force: true },
+      );
+      if (direct.limits !== undefined) return;
+      this.#log.info('relayed connection upgraded to direct', {
+        nodeId: tryNodeIdOfPeer(peer),
+        address: direct.remoteAddr.toString(),
+      });
+      // Calls in flight on the relayed connection get a moment to finish; new ones already take the direct one.
+      setTimeout(() => {
+        for (const connection of host.getConnections(peer))
+          if (connection.limits !== undefined) void connection.close().catch(() => {});
+      }, RELAYED_GRACE_MS).unref();
+    } catch (error) {
+      this.#log.debug('no direct connection to a relayed peer', { nodeId: tryNodeIdOfPeer(peer), error });
+    } finally {
+      this.#upgrading.delete(peer.toString());
     }
   }
 
