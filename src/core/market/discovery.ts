@@ -108,7 +108,7 @@ export class OfferDiscovery {
     const bus = this.#bus;
     this.#unbinds.push(
       bus.subscribe<unknown>(OFFERS_TOPIC, (message, context) => {
-        if (Array.isArray(message)) for (const offer of message) this.receive(offer, context.from);
+        if (Array.isArray(message)) this.receiveMany(message, context.from);
         else this.receive(message, context.from);
       }),
       bus.subscribe<unknown>(UNSUBSCRIBES_TOPIC, (message) => {
@@ -219,6 +219,9 @@ export class OfferDiscovery {
 
   /** Validates and stores an offer from anywhere; true if it was new. */
   receive(input: unknown, from?: string): boolean {
+    // A copy of an offer already held alive needs no signature check (the costly part).
+    const claimedId = (input as { offerId?: unknown } | null)?.offerId;
+    if (typeof claimedId === 'string' && this.#row(claimedId)?.unsubscribed === 0) return false;
     const offer = this.#validate(input);
     if (offer === undefined) {
       this.#log.debug('dropped an invalid offer', { from });
@@ -232,6 +235,15 @@ export class OfferDiscovery {
       this.#setDigest = undefined;
     }
     return this.#store(offer, false);
+  }
+
+  /** Validates and stores many offers in one transaction (a reconciliation batch, a gossiped array); how many were new. */
+  receiveMany(inputs: readonly unknown[], from?: string): number {
+    let stored = 0;
+    this.#countingTransaction(() => {
+      for (const input of inputs) if (this.receive(input, from)) stored++;
+    });
+    return stored;
   }
 
   receiveTombstone(input: unknown): boolean {
@@ -306,7 +318,7 @@ export class OfferDiscovery {
             { ids: missing.slice(i, i + FETCH_BATCH) },
             { timeoutMs: 10_000 },
           );
-          for (const offer of Array.isArray(offers) ? offers : []) if (this.receive(offer, nodeId)) pulled++;
+          if (Array.isArray(offers)) pulled += this.receiveMany(offers, nodeId);
         }
         // A cursor that does not move forward would loop forever: stop there.
         if (typeof page.next !== 'string' || (after !== undefined && page.next <= after)) break;
