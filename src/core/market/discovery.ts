@@ -219,18 +219,18 @@ export class OfferDiscovery {
 
   /** Validates and stores an offer from anywhere; true if it was new. */
   receive(input: unknown, from?: string): boolean {
-    // A copy of an offer already held alive needs no signature check (the costly part).
     const claimedId = (input as { offerId?: unknown } | null)?.offerId;
-    if (typeof claimedId === 'string' && this.#row(claimedId)?.unsubscribed === 0) return false;
+    const existing = typeof claimedId === 'string' ? this.#row(claimedId) : undefined;
+    // A copy of an offer already held alive needs no signature check (the costly part).
+    if (existing?.unsubscribed === 0) return false;
     const offer = this.#validate(input);
     if (offer === undefined) {
       this.#log.debug('dropped an invalid offer', { from });
       return false;
     }
-    const existing = this.#row(offer.offerId);
     if (existing !== undefined) {
       // Only the offer's own provider can withdraw it: a tombstone signed by anyone else never blocks it.
-      if (existing.unsubscribed !== 1 || existing.provider_id === offer.providerId) return false;
+      if (existing.provider_id === offer.providerId) return false;
       this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', offer.offerId);
       this.#setDigest = undefined;
     }
