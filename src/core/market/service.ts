@@ -1285,10 +1285,9 @@ export class MarketService implements Service {
     );
     let next = Number.POSITIVE_INFINITY;
     for (const row of open) {
-      const validTo = Date.parse((JSON.parse(row.content) as AgreementContent).validTo);
-      if (!Number.isFinite(validTo)) continue;
-      if (validTo <= Date.now()) this.#setState(row, 'Expired');
-      else next = Math.min(next, validTo);
+      const validTo = validToOf(row);
+      if (this.#expireIfDue(row).state !== 'Expired' && Number.isFinite(validTo))
+        next = Math.min(next, validTo);
     }
     this.#armExpiry(next);
   }
@@ -1307,16 +1306,10 @@ export class MarketService implements Service {
     this.#expiryTimer.unref();
   }
 
+  /** The agreement itself, or its copy marked Expired (and waiters told) when it is unapproved and past validTo. */
   #expireIfDue(row: AgreementRow): AgreementRow {
-    if (
-      (row.state === 'Proposal' || row.state === 'Pending') &&
-      Date.parse((JSON.parse(row.content) as AgreementContent).validTo) <= Date.now()
-    ) {
-      this.#db.run(
-        "UPDATE market_agreement SET state = 'Expired' WHERE id = ? AND role = ?",
-        row.id,
-        row.role,
-      );
+    if ((row.state === 'Proposal' || row.state === 'Pending') && validToOf(row) <= Date.now()) {
+      this.#setState(row, 'Expired');
       return { ...row, state: 'Expired' };
     }
     return row;
@@ -1451,4 +1444,9 @@ function safeHex(hex: unknown): Uint8Array {
   } catch {
     return new Uint8Array(0);
   }
+}
+
+/** When an agreement's offer of terms runs out (NaN if its content has no valid date). */
+function validToOf(row: AgreementRow): number {
+  return Date.parse((JSON.parse(row.content) as AgreementContent).validTo);
 }
