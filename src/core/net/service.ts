@@ -110,12 +110,14 @@ export class NetService implements Service, RemoteTransport {
     this.#rest?.register('/net-api/v2', (app) => {
       app.get('/net/status', async () => {
         const status = this.status();
-        // yagna reports socket addresses (`ip:port`); publicIp only when some address is routable on the internet.
+        // yagna reports socket addresses (`ip:port`); publicIp only when some address is routable on the internet
+        // (with no local subnets, the direct-dial candidates are exactly the public TCP addresses).
         const sockets = status.listenAddrs.map(socketAddressOf).filter((a) => a !== undefined);
+        const [publicAddress] = directCandidates(status.listenAddrs, []);
         return {
           nodeId: status.nodeId,
           listenIp: sockets[0] ?? null,
-          publicIp: sockets.find((a) => !isPrivateSocketAddress(a)) ?? null,
+          publicIp: publicAddress === undefined ? null : (socketAddressOf(publicAddress) ?? null),
           sessions: status.connectedPeers,
         };
       });
@@ -605,12 +607,6 @@ export function socketAddressOf(address: string): string | undefined {
   const match = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)/.exec(address);
   if (match === null) return undefined;
   return match[1] === 'ip6' ? `[${match[2]}]:${match[3]}` : `${match[2]}:${match[3]}`;
-}
-
-function isPrivateSocketAddress(socket: string): boolean {
-  return /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|0\.0\.0\.0|\[::1\]|\[f[cd]|\[fe80)/i.test(
-    socket,
-  );
 }
 
 function unreachable(nodeId: string, cause?: unknown): GolemError {
