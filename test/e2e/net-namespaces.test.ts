@@ -4,51 +4,31 @@
  * cannot be made (not root, no iproute2) it is skipped with the reason.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { type FindResult, NetAddress, type PingResult } from '../../src/core/model/net.ts';
 import { type DaemonHandle, type RelayHandle, startDaemon, startRelayProcess } from '../support/daemon.ts';
+import {
+  createNamespaces,
+  inNamespace,
+  removeNamespaces,
+  runInNamespace,
+  vethLink,
+} from '../support/netns.ts';
 
 const tag = randomBytes(3).toString('hex');
 const ns = { a: `gts-a-${tag}`, b: `gts-b-${tag}`, r: `gts-r-${tag}` };
 
-function ip(...args: string[]): void {
-  const result = spawnSync('ip', args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`ip ${args.join(' ')}: ${result.stderr || result.error?.message}`);
-}
-
 function setUpNamespaces(): string | undefined {
-  if (process.getuid?.() !== 0) return 'network namespaces need root';
-  try {
-    ip('netns', 'add', ns.r);
-  } catch (error) {
-    return `cannot create network namespaces: ${(error as Error).message}`;
-  }
-  ip('netns', 'add', ns.a);
-  ip('netns', 'add', ns.b);
-  for (const [side, subnet] of [
-    ['a', 1],
-    ['b', 2],
-  ] as const) {
-    const inner = `v${side}${tag}`;
-    const outer = `r${side}${tag}`;
-    ip('link', 'add', inner, 'type', 'veth', 'peer', 'name', outer);
-    ip('link', 'set', inner, 'netns', ns[side]);
-    ip('link', 'set', outer, 'netns', ns.r);
-    ip('-n', ns[side], 'addr', 'add', `10.231.${subnet}.1/24`, 'dev', inner);
-    ip('-n', ns.r, 'addr', 'add', `10.231.${subnet}.2/24`, 'dev', outer);
-    ip('-n', ns[side], 'link', 'set', inner, 'up');
-    ip('-n', ns.r, 'link', 'set', outer, 'up');
-  }
-  for (const name of Object.values(ns)) ip('-n', name, 'link', 'set', 'lo', 'up');
+  const reason = createNamespaces(Object.values(ns));
+  if (reason !== undefined) return reason;
+  vethLink(ns.a, '10.231.1.1/24', ns.r, '10.231.1.2/24', `a${tag}`);
+  vethLink(ns.b, '10.231.2.1/24', ns.r, '10.231.2.2/24', `b${tag}`);
   return undefined;
 }
 
-function tearDownNamespaces(): void {
-  for (const name of Object.values(ns)) spawnSync('ip', ['netns', 'del', name]);
-}
+const tearDownNamespaces = () => removeNamespaces(Object.values(ns));
 
 const skipReason = setUpNamespaces();
 
@@ -59,20 +39,18 @@ describe('nodes behind separate networks meet through a relay', { skip: skipReas
 
   before(async () => {
     // The wrapper really isolates: inside A only A's own addresses exist.
-    const inside = spawnSync('ip', ['netns', 'exec', ns.a, 'ip', '-4', '-o', 'addr'], {
-      encoding: 'utf8',
-    }).stdout;
+    const inside = runInNamespace(ns.a, ['ip', '-4', '-o', 'addr']).stdout;
     assert.deepEqual(inside.match(/inet [0-9.]+/g)?.sort(), ['inet 10.231.1.1', 'inet 127.0.0.1']);
-    relay = await startRelayProcess({ listen: '/ip4/0.0.0.0/tcp/7477', wrap: ['ip', 'netns', 'exec', ns.r] });
+    relay = await startRelayProcess({ listen: '/ip4/0.0.0.0/tcp/7477', wrap: inNamespace(ns.r) });
     const relayPeer = relay.addresses[0]!.split('/p2p/')[1]!;
     const listen = '/ip4/0.0.0.0/tcp/0';
     [a, b] = await Promise.all([
       startDaemon({
-        wrap: ['ip', 'netns', 'exec', ns.a],
+        wrap: inNamespace(ns.a),
         env: { YA_NET_LISTEN: listen, YA_NET_RELAY: `/ip4/10.231.1.2/tcp/7477/p2p/${relayPeer}` },
       }),
       startDaemon({
-        wrap: ['ip', 'netns', 'exec', ns.b],
+        wrap: inNamespace(ns.b),
         env: { YA_NET_LISTEN: listen, YA_NET_RELAY: `/ip4/10.231.2.2/tcp/7477/p2p/${relayPeer}` },
       }),
     ]);
@@ -84,9 +62,7 @@ describe('nodes behind separate networks meet through a relay', { skip: skipReas
   });
 
   it('A cannot route to B, yet finds, pings and calls B through the relay', async () => {
-    const route = spawnSync('ip', ['netns', 'exec', ns.a, 'ip', 'route', 'get', '10.231.2.1'], {
-      encoding: 'utf8',
-    });
+    const route = runInNamespace(ns.a, ['ip', 'route', 'get', '10.231.2.1']);
     assert.notEqual(route.status, 0, 'namespace A must have no route to B');
 
     const control = await ControlConnection.connect(`${a.dataDir}/yagna.sock`);

@@ -1,19 +1,21 @@
 /**
  * The libp2p host every node and relay runs: TCP and WebSockets, Noise, Yamux, identify, ping, circuit relay v2
- * (client everywhere, server on relays), DCUtR hole punching, AutoNAT and gossipsub.
+ * (client everywhere, server on relays), DCUtR hole punching (ours, hole-punch.ts), AutoNAT and gossipsub.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { autoNAT } from '@libp2p/autonat';
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { privateKeyFromRaw } from '@libp2p/crypto/keys';
-import { dcutr } from '@libp2p/dcutr';
 import { gossipsub } from '@libp2p/gossipsub';
 import { identify, identifyPush } from '@libp2p/identify';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { createLibp2p } from 'libp2p';
+import type { Logger } from '../log/index.ts';
+import { type DialPort, fromDialPort } from './dial-port.ts';
+import { holePunch } from './hole-punch.ts';
 
 const MIB = 1024 * 1024;
 
@@ -42,6 +44,9 @@ export interface HostOptions {
   relay?: RelayLimits;
   /** AutoNAT: ask peers whether this node is reachable, and answer them by dialling back (default on). */
   autonat?: boolean;
+  /** Dial TCP from this port and punch holes through NAT with it (nodes; a relay needs neither). */
+  dialPort?: DialPort;
+  log?: Logger;
 }
 
 export async function createHost(options: HostOptions) {
@@ -53,7 +58,9 @@ export async function createHost(options: HostOptions) {
     identify: identify(),
     identifyPush: identifyPush(),
     ping: ping(),
-    dcutr: dcutr(),
+    ...(options.dialPort === undefined
+      ? {}
+      : { holePunch: holePunch({ dialPort: options.dialPort, log: options.log?.child('hole-punch') }) }),
     ...(options.autonat === false ? {} : { autonat: autoNAT() }),
     pubsub: gossipsub({
       allowPublishToZeroTopicPeers: true,
@@ -87,7 +94,11 @@ export async function createHost(options: HostOptions) {
   return createLibp2p({
     privateKey,
     addresses: { listen },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [
+      options.dialPort === undefined ? tcp() : fromDialPort(options.dialPort, tcp()),
+      webSockets(),
+      circuitRelayTransport(),
+    ],
     connectionEncrypters: [noise()],
     // A paused reader (bus backpressure) still receives up to one window: the read buffer must hold it.
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * MIB, maxReadBufferLength: 8 * MIB } })],

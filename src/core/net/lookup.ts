@@ -68,7 +68,7 @@ export async function recordOfPeer(host: Host, peer: PeerId): Promise<PeerRecord
     .catch(() => [] as string[]);
   const seen = host
     .getConnections(peer)
-    .filter((c) => c.limits === undefined)
+    .filter((c) => c.limits === undefined && c.direction === 'outbound')
     .map((c) => c.remoteAddr.toString());
   const addrs = [...new Set([...announced, ...seen])].filter((a) => !a.includes('/p2p-circuit'));
   return { nodeId, peerId: peer.toString(), addrs };

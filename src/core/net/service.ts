@@ -26,6 +26,7 @@ import {
 import type { CoreComponents, Service } from '../service/index.ts';
 import { BUS_PROTOCOL, callOnStream, createBusStreamHandler, streamOnStream } from './bus-protocol.ts';
 import { decodeBody, encodeFrame } from './codec.ts';
+import { DialPort } from './dial-port.ts';
 import { directCandidates, localSubnets } from './direct.ts';
 import { createHost, type Host } from './host.ts';
 import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
@@ -148,6 +149,8 @@ export class NetService implements Service, RemoteTransport {
       secret,
       listen: this.#config.net.listen,
       autonat: this.#config.net.autonat,
+      dialPort: await DialPort.pick(),
+      log: this.#log,
     });
     this.#host = host;
     await host.handle(
@@ -511,21 +514,20 @@ export class NetService implements Service, RemoteTransport {
 
   /**
    * A peer that reached us only through a relay may be reachable directly (it is public, or on this machine or
-   * LAN): dial it, and once the direct connection is up let the relayed one go, freeing the relay.
+   * LAN): dial it. If not, and the relayed connection came in to us, punch a hole through both NATs (DCUtR, where
+   * the node that received the relayed connection leads). Once a direct connection is up the relayed one goes,
+   * freeing the relay.
    */
   async #upgradeToDirect(peer: PeerId, announced: string[], via: Connection): Promise<void> {
     const host = this.#host;
     if (host === undefined || via.limits === undefined || this.#upgrading.has(peer.toString())) return;
     if (host.getConnections(peer).some((c) => c.limits === undefined)) return;
-    const candidates = directCandidates(announced, localSubnets());
-    if (candidates.length === 0) return;
     this.#upgrading.add(peer.toString());
     try {
-      const direct = await host.dial(
-        candidates.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer.toString()}`)),
-        { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS), force: true },
-      );
-      if (direct.limits !== undefined) return;
+      const direct =
+        (await this.#dialDirect(peer, directCandidates(announced, localSubnets()))) ??
+        (via.direction === 'inbound' ? await this.#punch(via) : undefined);
+      if (direct === undefined) return;
       this.#log.info('relayed connection upgraded to direct', {
         nodeId: tryNodeIdOfPeer(peer),
         address: direct.remoteAddr.toString(),
@@ -535,10 +537,36 @@ export class NetService implements Service, RemoteTransport {
         for (const connection of host.getConnections(peer))
           if (connection.limits !== undefined) void connection.close().catch(() => {});
       }, RELAYED_GRACE_MS).unref();
-    } catch (error) {
-      this.#log.debug('no direct connection to a relayed peer', { nodeId: tryNodeIdOfPeer(peer), error });
     } finally {
       this.#upgrading.delete(peer.toString());
+    }
+  }
+
+  async #dialDirect(peer: PeerId, candidates: string[]): Promise<Connection | undefined> {
+    if (candidates.length === 0) return undefined;
+    try {
+      const direct = await this.#requireHost().dial(
+        candidates.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer.toString()}`)),
+        { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS), force: true },
+      );
+      return direct.limits === undefined ? direct : undefined;
+    } catch (error) {
+      this.#log.debug('no direct connection to a relayed peer', { nodeId: tryNodeIdOfPeer(peer), error });
+      return undefined;
+    }
+  }
+
+  async #punch(via: Connection): Promise<Connection | undefined> {
+    const holePunch = this.#host?.services.holePunch;
+    if (holePunch === undefined || via.status !== 'open') return undefined;
+    try {
+      return await holePunch.punch(via);
+    } catch (error) {
+      this.#log.debug('hole punching failed; the peer stays relayed', {
+        nodeId: tryNodeIdOfPeer(via.remotePeer),
+        error,
+      });
+      return undefined;
     }
   }
 
