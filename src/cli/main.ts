@@ -168,7 +168,8 @@ export async function runCli(
     const context = createContext({ config, options, args, json: options.json === true, stdout });
     return (await command.run(context)) ?? 0;
   } catch (error) {
-    if (error instanceof UsageError) {
+    // A bad setting (flag or env var) is a usage error, whichever module read it.
+    if (error instanceof UsageError || (error instanceof GolemError && error.code === 'CONFIG_INVALID')) {
       stderr(`yagna ${command.name}: ${error.message}\n\n${commandHelp(command)}\n`);
       return 2;
     }

@@ -1,4 +1,4 @@
-import { splitList } from '../../core/config/index.ts';
+import { parseCount, splitList } from '../../core/config/index.ts';
 import { createLogger } from '../../core/log/index.ts';
 import {
   type FindResult,
@@ -125,14 +125,12 @@ export const commands: Command[] = [
         (context.options.listen as string[] | undefined)?.flatMap((l) => splitList(l)) ??
         DEFAULT_RELAY_LISTEN;
       const logger = createLogger({ level: context.config.logLevel, format: context.config.logFormat });
-      const limit = (option: string, env: string): number | undefined => {
-        const raw = (context.options[option] as string | undefined) ?? process.env[env];
-        if (raw === undefined || raw === '') return undefined;
-        const value = Number(raw);
-        if (!Number.isInteger(value) || value <= 0)
-          throw new UsageError(`--${option} (${env}) must be a positive whole number, got ${raw}`);
-        return value;
-      };
+      const limit = (option: string, env: string): number | undefined =>
+        parseCount(
+          (context.options[option] as string | undefined) ?? process.env[env],
+          `--${option} (${env})`,
+          1,
+        );
       const maxReservations = limit('max-reservations', 'YA_RELAY_MAX_RESERVATIONS');
       const dataMib = limit('data-limit-mib', 'YA_RELAY_DATA_LIMIT_MIB');
       const durationS = limit('duration-limit-s', 'YA_RELAY_DURATION_LIMIT_S');

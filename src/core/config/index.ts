@@ -72,13 +72,18 @@ export function parseUrl(value: string, setting: string): URL {
   }
 }
 
-function parseCount(value: string | undefined, fallback: number, setting: string): number {
-  if (value === undefined || value === '') return fallback;
+/** A whole number of at least `min` from a flag or env var; undefined when unset; CONFIG_INVALID otherwise. */
+export function parseCount(value: string | undefined, setting: string, min = 0): number | undefined {
+  if (value === undefined || value === '') return undefined;
   const count = Number(value);
-  if (!Number.isInteger(count) || count < 0)
-    throw new GolemError('CONFIG_INVALID', `${setting} is not a whole number: ${value}`, {
-      details: { setting, value },
-    });
+  if (!Number.isInteger(count) || count < min)
+    throw new GolemError(
+      'CONFIG_INVALID',
+      `${setting} must be a whole number of at least ${min}, got ${value}`,
+      {
+        details: { setting, value, min },
+      },
+    );
   return count;
 }
 
@@ -104,7 +109,8 @@ export function resolveConfig(flags: Flags = {}, env: Env = process.env): NodeCo
       bootstrap: splitList(pick(flags, 'net-relay') ?? env.YA_NET_RELAY),
       disabled: flags['net-disabled'] === true || truthy(env.YA_NET_DISABLED),
       autonat: env.YA_NET_AUTONAT === undefined || env.YA_NET_AUTONAT === '' || truthy(env.YA_NET_AUTONAT),
-      neighbours: parseCount(pick(flags, 'net-neighbours') ?? env.YA_NET_NEIGHBOURS, 8, 'YA_NET_NEIGHBOURS'),
+      neighbours:
+        parseCount(pick(flags, 'net-neighbours') ?? env.YA_NET_NEIGHBOURS, 'YA_NET_NEIGHBOURS') ?? 8,
     },
   };
 }

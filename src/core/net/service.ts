@@ -400,7 +400,9 @@ export class NetService implements Service, RemoteTransport {
   }
 
   async #dialRecord(record: PeerRecord, signal: AbortSignal, via?: PeerId): Promise<PeerId | undefined> {
-    const host = this.#requireHost();
+    // Background work (maintenance, redials) can outlive a stop: a stopped node dials nobody, and does not throw.
+    const host = this.#host;
+    if (host === undefined) return undefined;
     try {
       const peer = peerIdFromString(record.peerId);
       if (nodeIdOfPeer(peer) !== record.nodeId) return undefined;

@@ -84,6 +84,15 @@ describe('yagna CLI: parsing, help and exit codes', () => {
       [['app-key', 'create', '--datadir', dataDir], /give the app-key name/],
       [['app-key', 'create', 'a', 'b', '--datadir', dataDir], /unexpected argument b/],
       [['id', 'update', 'x', '--datadir', dataDir], /nothing to update/],
+      // Bad settings, whether the verb or the config reads them, are usage errors too.
+      [
+        ['relay', 'run', '--max-reservations', '0', '--datadir', dataDir],
+        /--max-reservations \(YA_RELAY_MAX_RESERVATIONS\) must be a whole number of at least 1, got 0/,
+      ],
+      [
+        ['service', 'run', '--net-neighbours', 'many', '--datadir', dataDir],
+        /YA_NET_NEIGHBOURS must be a whole number/,
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await cli(args);

@@ -22,7 +22,7 @@ describe('net settings', () => {
     for (const value of ['-1', '2.5', 'eight'])
       assert.throws(() => resolveConfig({}, { YA_NET_NEIGHBOURS: value }), {
         code: 'CONFIG_INVALID',
-        message: `YA_NET_NEIGHBOURS is not a whole number: ${value}`,
+        message: `YA_NET_NEIGHBOURS must be a whole number of at least 0, got ${value}`,
       });
   });
 });
