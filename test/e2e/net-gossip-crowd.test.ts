@@ -3,7 +3,6 @@
  * broadcast by gossip alone. Gossipsub's default IP colocation penalty scored every node past the tenth on an
  * address below the publish threshold, and gossip then reached nobody: this test guards against that.
  */
-import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RelayServer } from '../../src/core/net/index.ts';
 import { eventually, startNode, startRelay, type TestNode } from '../support/net.ts';

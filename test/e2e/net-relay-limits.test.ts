@@ -40,8 +40,6 @@ describe('relay limits on relayed connections (in-process nodes, real sockets)',
 
   const relayedSessions = () =>
     caller.net.peers().filter((s) => s.nodeId === hidden.nodeId && s.connection === 'relayed');
-  const connected = () =>
-    caller.net.host!.getConnections().some((c) => c.remotePeer.equals(hidden.net.host!.peerId));
 
   it('serves calls over the relayed connection', async () => {
     assert.deepEqual(await caller.bus.call(`/net/${hidden.nodeId}/net/Ping`), {

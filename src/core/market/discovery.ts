@@ -285,6 +285,7 @@ export class OfferDiscovery {
     const latest = new Date(Date.now() + MAX_TOMBSTONE_TTL_MS).toISOString();
     this.#applyTombstone({
       ...tombstone,
+      // biome-ignore lint/complexity/useMathMinMax: ISO timestamps, compared as strings (Math.min would give NaN)
       expiresAt: tombstone.expiresAt < latest ? tombstone.expiresAt : latest,
     });
     return true;

@@ -19,7 +19,6 @@ import { silentLogger } from '../../../../../src/core/log/index.ts';
 import {
   marketMigrations,
   OfferDiscovery,
-  offerSigningMessage,
   unsubscribeSigningMessage,
 } from '../../../../../src/core/market/index.ts';
 
