@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ControlConnection } from '../../src/core/control/index.ts';
-import type { FindResult, PeerInfo } from '../../src/core/model/net.ts';
+import type { FindResult, NetStatus, PeerInfo } from '../../src/core/model/net.ts';
 import { NetAddress } from '../../src/core/model/net.ts';
 import { type DaemonHandle, type RelayHandle, startDaemon, startRelayProcess } from '../support/daemon.ts';
 import {
@@ -151,6 +151,13 @@ describe('two nodes behind separate NATs punch a hole to each other', { skip: sk
       // Direct to B's NAT, from the port B dials from, not through the relay.
       assert.equal(peer.addrs.length, 1);
       assert.match(peer.addrs[0]!, /^\/ip4\/10\.99\.2\.2\/tcp\/\d+\/p2p\//);
+
+      // A knows where the outside sees it: its NAT's address, with the port it dials from.
+      const status = await control.call<NetStatus>(NetAddress.Status, null);
+      assert.ok(
+        status.observedAddrs.some((x) => /^\/ip4\/10\.99\.1\.2\/tcp\/\d+$/.test(x)),
+        `A's observed addresses: ${status.observedAddrs.join(', ')}`,
+      );
 
       const reply = await control.call(`/net/${b.nodeId}/net/Ping`, null, { timeoutMs: 10_000 });
       assert.deepEqual(reply, { pong: true, caller: a.nodeId });

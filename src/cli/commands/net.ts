@@ -49,6 +49,7 @@ export const commands: Command[] = [
               ['reachability', status.reachability],
               ['peers', status.connectedPeers],
               ...status.publicAddrs.map((a) => ['address', a]),
+              ...status.observedAddrs.map((a) => ['seen as', a]),
               ...status.relays.map((r) => ['relay', r]),
             ],
           ),

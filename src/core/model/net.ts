@@ -24,6 +24,11 @@ export interface NetStatus {
   /** Addresses other nodes can dial, relayed ones included. */
   publicAddrs: string[];
   relays: string[];
+  /**
+   * Where nodes this one dialled saw it come from: its dial port as mapped by a NAT, if any. Hole punching offers
+   * these; empty until a peer has told (through identify).
+   */
+  observedAddrs: string[];
   connectedPeers: number;
   reachability: 'public' | 'private' | 'unknown';
 }

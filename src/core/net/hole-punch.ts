@@ -30,7 +30,7 @@ import type {
   Upgrader,
 } from '@libp2p/interface';
 import { AbstractMultiaddrConnection, ipPortToMultiaddr, lpStream } from '@libp2p/utils';
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { GolemError } from '../errors/index.ts';
 import type { Logger as NodeLogger } from '../log/index.ts';
 import type { DialPort } from './dial-port.ts';
@@ -191,12 +191,18 @@ export class HolePunch implements Startable {
     await this.#components.registrar.unhandle(HOLE_PUNCH_PROTOCOL);
   }
 
+  /** Where peers outside this node's NAT see its dial port, newest first. */
+  observedAddresses(): string[] {
+    return this.#observed.map(String);
+  }
+
   #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     const { connection, observedAddr } = event.detail;
     if (observedAddr === undefined || connection.limits !== undefined) return;
     if (!this.#dialPort.dialled(connection) || tcpTarget(observedAddr) === undefined) return;
-    const text = observedAddr.toString();
-    this.#observed = [observedAddr, ...this.#observed.filter((a) => a.toString() !== text)].slice(0, 4);
+    const address = observedAddr.decapsulateCode(CODE_P2P);
+    const text = address.toString();
+    this.#observed = [address, ...this.#observed.filter((a) => a.toString() !== text)].slice(0, 4);
   };
 
   /**
@@ -251,6 +257,7 @@ export class HolePunch implements Startable {
       const roundTrip = performance.now() - sentAt;
       if (reply.type !== TYPE_CONNECT) throw malformed('expected Connect');
       const targets = dialTargets(reply.addresses);
+      if (targets.length === 0) throw malformed('the peer offered no TCP address');
       await messages.write(encodeHolePunch({ type: TYPE_SYNC, addresses: [] }), { signal });
       await delay(roundTrip / 2, signal);
       this.#log?.debug('punching as the server', {

@@ -254,6 +254,7 @@ export class NetService implements Service, RemoteTransport {
       listenAddrs: addrs.filter((a) => !a.includes('/p2p-circuit')),
       publicAddrs: addrs,
       relays: this.#config.net.bootstrap,
+      observedAddrs: host?.services.holePunch?.observedAddresses() ?? [],
       connectedPeers: host?.getPeers().length ?? 0,
       reachability:
         host === undefined ? 'unknown' : addrs.some((a) => a.includes('/p2p-circuit')) ? 'private' : 'public',
