@@ -50,7 +50,8 @@ export function decodeBody(body: Uint8Array): unknown {
     if (at + 4 > buffer.length) throw protocolError('truncated attachment header');
     const length = buffer.readUInt32BE(at);
     if (at + 4 + length > buffer.length) throw protocolError('truncated attachment');
-    attachments.push(new Uint8Array(buffer.subarray(at + 4, at + 4 + length)));
+    // A view, not a copy: the frame's bytes were assembled for this frame and nobody writes to them.
+    attachments.push(new Uint8Array(buffer.buffer, buffer.byteOffset + at + 4, length));
     at += 4 + length;
   }
   try {

@@ -16,6 +16,7 @@ import { createLibp2p } from 'libp2p';
 import type { Logger } from '../log/index.ts';
 import { type DialPort, fromDialPort } from './dial-port.ts';
 import { holePunch } from './hole-punch.ts';
+import { noiseCrypto } from './noise-crypto.ts';
 
 const MIB = 1024 * 1024;
 
@@ -99,7 +100,7 @@ export async function createHost(options: HostOptions) {
       webSockets(),
       circuitRelayTransport(),
     ],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     // A paused reader (bus backpressure) still receives up to one window: the read buffer must hold it.
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * MIB, maxReadBufferLength: 8 * MIB } })],
     // A relay holds a connection per reserving node plus the circuits' other ends.
