@@ -67,12 +67,11 @@ describe('nodes behind separate networks meet through a relay', { skip: skipReas
 
     const control = await ControlConnection.connect(`${a.dataDir}/yagna.sock`);
     try {
-      const found = await control
-        .call<FindResult>(NetAddress.Find, { nodeId: b.nodeId }, { timeoutMs: 30_000 })
-        .catch((error) => {
-          if (process.env.NET_TEST_DEBUG) console.log(a.logs(), b.logs());
-          throw error;
-        });
+      const found = await control.call<FindResult>(
+        NetAddress.Find,
+        { nodeId: b.nodeId },
+        { timeoutMs: 30_000 },
+      );
       assert.equal(found.connection, 'relayed');
       const ping = await control.call<PingResult>(
         NetAddress.Ping,
@@ -82,6 +81,9 @@ describe('nodes behind separate networks meet through a relay', { skip: skipReas
       assert.equal(ping.nodeId, b.nodeId);
       const reply = await control.call(`/net/${b.nodeId}/net/Ping`, null, { timeoutMs: 30_000 });
       assert.deepEqual(reply, { pong: true, caller: a.nodeId });
+    } catch (error) {
+      if (process.env.NET_TEST_DEBUG) console.log(a.logs(), b.logs());
+      throw error;
     } finally {
       await control.close();
     }

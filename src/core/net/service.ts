@@ -641,8 +641,10 @@ export function socketAddressOf(address: string): string | undefined {
 }
 
 function unreachable(nodeId: string, cause?: unknown): GolemError {
+  // The reason travels in the details: a cause does not cross the control socket or the REST API.
+  const reason = cause instanceof Error ? cause.message : undefined;
   return new GolemError('BUS_UNREACHABLE', `node ${nodeId} is not reachable`, {
-    details: { nodeId },
+    details: reason === undefined ? { nodeId } : { nodeId, reason },
     cause,
     httpStatus: 503,
   });
