@@ -236,6 +236,9 @@ export class HolePunch implements Startable {
           this.#log?.debug('hole punch attempt failed', { peerId: peer, attempt, error });
           lastError = error;
           if (this.#stopping.signal.aborted || leading.signal.aborted || relayed.status !== 'open') break;
+          // The peer's side of the failed attempt is still winding down; a Connect now would be refused.
+          if (attempt < this.#attempts)
+            await delay(RETRY_PAUSE_MS, AbortSignal.any([this.#stopping.signal, leading.signal])).catch(() => {});
         }
       }
     } finally {
@@ -382,6 +385,9 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
     );
   });
 }
+
+/** Between two attempts of one punch. */
+const RETRY_PAUSE_MS = 1000;
 
 /** How long a refused dial waits before the next: the peer's SYN may not have opened its NAT yet. */
 const REDIAL_MS = 200;
