@@ -237,8 +237,8 @@ export class HolePunch implements Startable {
           lastError = error;
           if (this.#stopping.signal.aborted || leading.signal.aborted || relayed.status !== 'open') break;
           // The peer's side of the failed attempt is still winding down; a Connect now would be refused.
-          if (attempt < this.#attempts)
-            await delay(RETRY_PAUSE_MS, AbortSignal.any([this.#stopping.signal, leading.signal])).catch(() => {});
+          const pause = AbortSignal.any([this.#stopping.signal, leading.signal]);
+          if (attempt < this.#attempts) await delay(RETRY_PAUSE_MS, pause).catch(() => {});
         }
       }
     } finally {
