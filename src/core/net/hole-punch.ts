@@ -16,6 +16,7 @@
  * third party answering on a punched address gets nowhere.
  */
 import { connect as connectSocket, isIP, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   ComponentLogger,
   Connection,
@@ -238,7 +239,8 @@ export class HolePunch implements Startable {
           if (this.#stopping.signal.aborted || leading.signal.aborted || relayed.status !== 'open') break;
           // The peer's side of the failed attempt is still winding down; a Connect now would be refused.
           const pause = AbortSignal.any([this.#stopping.signal, leading.signal]);
-          if (attempt < this.#attempts) await delay(RETRY_PAUSE_MS, pause).catch(() => {});
+          if (attempt < this.#attempts)
+            await sleep(RETRY_PAUSE_MS, undefined, { signal: pause }).catch(() => {});
         }
       }
     } finally {
@@ -262,7 +264,7 @@ export class HolePunch implements Startable {
       const targets = dialTargets(reply.addresses);
       if (targets.length === 0) throw malformed('the peer offered no TCP address');
       await messages.write(encodeHolePunch({ type: TYPE_SYNC, addresses: [] }), { signal });
-      await delay(roundTrip / 2, signal);
+      await sleep(roundTrip / 2, undefined, { signal });
       this.#log?.debug('punching as the server', {
         peerId: relayed.remotePeer.toString(),
         targets,
@@ -370,20 +372,6 @@ function tcpTarget(address: Multiaddr): Target | undefined {
 
 function flatten(data: { subarray(): Uint8Array }): Uint8Array {
   return data.subarray();
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }
 
 /** Between two attempts of one punch. */
