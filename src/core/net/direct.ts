@@ -60,18 +60,31 @@ function inSubnet(ip: number, subnet: Subnet): boolean {
   return base !== undefined && mask !== undefined && masked(ip, mask) === masked(base, mask);
 }
 
+export interface TcpEndpoint {
+  family: 'ip4' | 'ip6';
+  host: string;
+  port: number;
+}
+
+/** The IP and TCP port a multiaddr starts with (`/ip4/1.2.3.4/tcp/5/…`, `/ip6/::1/tcp/5/ws`); undefined otherwise. */
+export function tcpEndpointOf(address: string): TcpEndpoint | undefined {
+  const match = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)/.exec(address);
+  if (match === null) return undefined;
+  return { family: match[1] as 'ip4' | 'ip6', host: match[2]!, port: Number(match[3]) };
+}
+
 /** The TCP (or WebSocket) addresses among `announced` a direct dial may try, in their order. */
 export function directCandidates(announced: readonly string[], subnets: readonly Subnet[]): string[] {
   return announced.filter((address) => {
     if (address.includes('/p2p-circuit')) return false;
-    const match = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)/.exec(address);
-    if (match === null || match[3] === '0') return false;
-    if (match[1] === 'ip4') {
-      const ip = ipv4ToInt(match[2]!);
+    const endpoint = tcpEndpointOf(address);
+    if (endpoint === undefined || endpoint.port === 0) return false;
+    if (endpoint.family === 'ip4') {
+      const ip = ipv4ToInt(endpoint.host);
       if (ip === undefined || ip === 0) return false;
       return !isPrivateIpv4(ip) || subnets.some((s) => s.family === 'IPv4' && inSubnet(ip, s));
     }
-    const ip = match[2]!;
+    const ip = endpoint.host;
     if (ip === '::') return false;
     return !isPrivateIpv6(ip) || (ip === '::1' && subnets.some((s) => s.address === '::1'));
   });

@@ -35,6 +35,7 @@ import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { GolemError } from '../errors/index.ts';
 import type { Logger as NodeLogger } from '../log/index.ts';
 import type { DialPort } from './dial-port.ts';
+import { type TcpEndpoint, tcpEndpointOf } from './direct.ts';
 
 export const HOLE_PUNCH_PROTOCOL = '/libp2p/dcutr';
 
@@ -258,7 +259,7 @@ export class HolePunch implements Startable {
       const messages = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES });
       const sentAt = performance.now();
       await messages.write(encodeHolePunch({ type: TYPE_CONNECT, addresses: this.#offer() }), { signal });
-      const reply = decodeHolePunch(flatten(await messages.read({ signal })));
+      const reply = decodeHolePunch((await messages.read({ signal })).subarray());
       const roundTrip = performance.now() - sentAt;
       if (reply.type !== TYPE_CONNECT) throw malformed('expected Connect');
       const targets = dialTargets(reply.addresses);
@@ -298,13 +299,13 @@ export class HolePunch implements Startable {
     const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(this.#timeoutMs)]);
     try {
       const messages = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES });
-      const connect = decodeHolePunch(flatten(await messages.read({ signal })));
+      const connect = decodeHolePunch((await messages.read({ signal })).subarray());
       if (connect.type !== TYPE_CONNECT) throw malformed('expected Connect');
       const targets = dialTargets(connect.addresses);
       if (targets.length === 0 || this.#observed.length === 0)
         throw malformed('no addresses to punch between');
       await messages.write(encodeHolePunch({ type: TYPE_CONNECT, addresses: this.#offer() }), { signal });
-      const sync = decodeHolePunch(flatten(await messages.read({ signal })));
+      const sync = decodeHolePunch((await messages.read({ signal })).subarray());
       if (sync.type !== TYPE_SYNC) throw malformed('expected Sync');
       this.#log?.debug('punching as the client', { peerId: peer, targets });
       const socket = await simultaneousOpen(targets, this.#dialPort.port, 'first-connected', signal);
@@ -355,23 +356,15 @@ export function dialTargets(addresses: readonly Uint8Array[]): Target[] {
   return targets;
 }
 
-interface Target {
-  host: string;
-  port: number;
-}
+type Target = Pick<TcpEndpoint, 'host' | 'port'>;
 
 function tcpTarget(address: Multiaddr): Target | undefined {
   const text = address.toString();
   if (text.includes('/p2p-circuit')) return undefined;
-  const match = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)/.exec(text);
-  if (match === null) return undefined;
-  const port = Number(match[2]);
-  if (port === 0 || port > 65535 || isIP(match[1]!) === 0) return undefined;
-  return { host: match[1]!, port };
-}
-
-function flatten(data: { subarray(): Uint8Array }): Uint8Array {
-  return data.subarray();
+  const endpoint = tcpEndpointOf(text);
+  if (endpoint === undefined || endpoint.port === 0 || endpoint.port > 65535 || isIP(endpoint.host) === 0)
+    return undefined;
+  return { host: endpoint.host, port: endpoint.port };
 }
 
 /** Between two attempts of one punch. */

@@ -27,7 +27,7 @@ import type { CoreComponents, Service } from '../service/index.ts';
 import { BUS_PROTOCOL, callOnStream, createBusStreamHandler, streamOnStream } from './bus-protocol.ts';
 import { decodeBody, encodeFrame } from './codec.ts';
 import { DialPort } from './dial-port.ts';
-import { directCandidates, localSubnets } from './direct.ts';
+import { directCandidates, localSubnets, tcpEndpointOf } from './direct.ts';
 import { createHost, type Host } from './host.ts';
 import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
 import {
@@ -635,9 +635,11 @@ async function* pingStream(message: unknown): AsyncGenerator<{ index: number; pa
 
 /** `/ip4/1.2.3.4/tcp/5/…` → `1.2.3.4:5`, `/ip6/::1/tcp/5` → `[::1]:5`; undefined for anything else. */
 export function socketAddressOf(address: string): string | undefined {
-  const match = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)/.exec(address);
-  if (match === null) return undefined;
-  return match[1] === 'ip6' ? `[${match[2]}]:${match[3]}` : `${match[2]}:${match[3]}`;
+  const endpoint = tcpEndpointOf(address);
+  if (endpoint === undefined) return undefined;
+  return endpoint.family === 'ip6'
+    ? `[${endpoint.host}]:${endpoint.port}`
+    : `${endpoint.host}:${endpoint.port}`;
 }
 
 function unreachable(nodeId: string, cause?: unknown): GolemError {
