@@ -6,6 +6,89 @@
 
 export const MARKET_LOCAL = '/local/market';
 
+/**
+ * Local addresses of the market: what payment, activity and the CLI call on this node. Agreements are reached
+ * only through these, never by importing the market.
+ */
+export const MarketLocalAddress = {
+  Offers: `${MARKET_LOCAL}/Offers`,
+  Demands: `${MARKET_LOCAL}/Demands`,
+  Agreements: `${MARKET_LOCAL}/Agreements`,
+  Scan: `${MARKET_LOCAL}/Scan`,
+  /** `GetAgreement` → `AgreementView` (error `MARKET_AGREEMENT_NOT_FOUND` when this node holds no such agreement). */
+  GetAgreement: `${MARKET_LOCAL}/GetAgreement`,
+} as const;
+
+/** Local topic: every agreement state change (`AgreementEvent`), published where the state changes. */
+export const AGREEMENT_EVENTS_TOPIC = 'local:market-agreement-events';
+
+export type AgreementState =
+  | 'Proposal'
+  | 'Pending'
+  | 'Approving'
+  | 'Approved'
+  | 'Rejected'
+  | 'Cancelled'
+  | 'Expired'
+  | 'Terminated';
+
+export interface GetAgreement {
+  agreementId: string;
+  /** The side asked for, when this node holds both (a node trading with itself is refused, so rarely needed). */
+  role?: 'requestor' | 'provider';
+}
+
+/** One agreement as other modules see it: the signed terms in flat keys, the parties and the state. */
+export interface AgreementView {
+  agreementId: string;
+  /** This node's side. */
+  role: 'requestor' | 'provider';
+  state: AgreementState;
+  requestorId: string;
+  providerId: string;
+  demandId: string;
+  offerId: string;
+  /** Flat properties both sides signed (`golem.com.payment.platform.erc20-dev-tglm.address`, …). */
+  demandProperties: Record<string, unknown>;
+  demandConstraints: string;
+  offerProperties: Record<string, unknown>;
+  offerConstraints: string;
+  validTo: string;
+  createdAt: string;
+  approvedAt: string | null;
+  /** Set once terminated. */
+  terminatedAt: string | null;
+  /** `requestor` or `provider`: who terminated (null while not terminated). */
+  terminatedBy: 'requestor' | 'provider' | null;
+  terminationReason: Record<string, unknown> | null;
+}
+
+export type AgreementEvent =
+  | { type: 'approved'; agreementId: string; role: 'requestor' | 'provider'; at: string }
+  | {
+      type: 'rejected';
+      agreementId: string;
+      role: 'requestor' | 'provider';
+      at: string;
+      reason: Record<string, unknown> | null;
+    }
+  | {
+      type: 'cancelled';
+      agreementId: string;
+      role: 'requestor' | 'provider';
+      at: string;
+      reason: Record<string, unknown> | null;
+    }
+  | { type: 'expired'; agreementId: string; role: 'requestor' | 'provider'; at: string }
+  | {
+      type: 'terminated';
+      agreementId: string;
+      role: 'requestor' | 'provider';
+      at: string;
+      terminatedBy: 'requestor' | 'provider';
+      reason: Record<string, unknown> | null;
+    };
+
 /** Broadcast topics (gossip). */
 export const OFFERS_TOPIC = 'market/offers/v1';
 export const UNSUBSCRIBES_TOPIC = 'market/unsubscribes/v1';
