@@ -1,3 +1,14 @@
+export {
+  clientGone,
+  DEFAULT_POLL_TIMEOUT_S,
+  LongPollErrorCode,
+  MAX_POLL_TIMEOUT_S,
+  maxEventsOf,
+  Notifier,
+  pollTimeoutMs,
+  type Query,
+  sendJsonId,
+} from './long-poll.ts';
 export { ApiServer, type ApiServerOptions, errorBody, requestIdentity } from './server.ts';
 export {
   PACKAGE_VERSION,

@@ -1,45 +1,19 @@
 /** `/market-api/v1` as yagna serves it: paths, status codes, long-poll timeouts in seconds, JSON string ids. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requestIdentity } from '../api/index.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  clientGone,
+  maxEventsOf,
+  pollTimeoutMs,
+  type Query,
+  requestIdentity,
+  sendJsonId,
+} from '../api/index.ts';
 import { httpError } from '../errors/index.ts';
 import type { SignedOffer } from '../model/market.ts';
 import { compileChecked, createMatcher } from './matching.ts';
 import type { MarketService } from './service.ts';
 
-type Query = Record<string, string | undefined>;
 type Params = Record<string, string>;
-
-const DEFAULT_TIMEOUT_S = 5;
-const MAX_TIMEOUT_S = 3600;
-
-function timeoutMs(query: Query, fallbackSeconds = DEFAULT_TIMEOUT_S): number {
-  const raw = query.timeout;
-  if (raw === undefined || raw === '') return fallbackSeconds * 1000;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds < 0)
-    throw httpError.badRequest('MARKET_BAD_TIMEOUT', 'timeout is a number of seconds');
-  return Math.min(seconds, MAX_TIMEOUT_S) * 1000;
-}
-
-function maxEvents(query: Query, fallback: number, max: number): number {
-  const raw = query.maxEvents;
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > max)
-    throw httpError.badRequest('MARKET_BAD_MAX_EVENTS', `maxEvents must be an integer from 1 to ${max}`);
-  return value;
-}
-
-function sendId(reply: FastifyReply, status: number, id: string): void {
-  reply.code(status).type('application/json').send(JSON.stringify(id));
-}
-
-/** Aborted when the client goes away, so long polls end with it. */
-function clientGone(request: FastifyRequest): AbortSignal {
-  const controller = new AbortController();
-  request.raw.once('close', () => controller.abort());
-  return controller.signal;
-}
 
 interface Scan {
   owner: string;
@@ -63,8 +37,8 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
         owner(request),
         p(request).id!,
         role,
-        timeoutMs(q(request)),
-        maxEvents(q(request), 20, 100),
+        pollTimeoutMs(q(request)),
+        maxEventsOf(q(request), 20, 100),
         clientGone(request),
       ),
     );
@@ -72,7 +46,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
       market.getProposal(owner(request), p(request).id!, p(request).pid!, role),
     );
     app.post(`/${collection}/:id/proposals/:pid`, async (request, reply) =>
-      sendId(
+      sendJsonId(
         reply,
         200,
         await market.counterProposal(owner(request), p(request).id!, p(request).pid!, role, request.body),
@@ -86,7 +60,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
 
   // ---- provider: offers
   app.post('/offers', async (request, reply) =>
-    sendId(reply, 201, await market.subscribeOffer(owner(request), request.body)),
+    sendJsonId(reply, 201, await market.subscribeOffer(owner(request), request.body)),
   );
   app.get('/offers', async (request) => market.listOffers(owner(request)));
   app.delete('/offers/:id', async (request, reply) => {
@@ -104,7 +78,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
 
   // ---- requestor: demands
   app.post('/demands', async (request, reply) =>
-    sendId(reply, 201, market.subscribeDemand(owner(request), request.body)),
+    sendJsonId(reply, 201, market.subscribeDemand(owner(request), request.body)),
   );
   app.get('/demands', async (request) => market.listDemands(owner(request)));
   app.delete('/demands/:id', async (request, reply) => {
@@ -113,14 +87,19 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
   });
   // ---- requestor: agreements
   app.post('/agreements', async (request, reply) =>
-    sendId(reply, 200, market.createAgreement(owner(request), request.body)),
+    sendJsonId(reply, 200, market.createAgreement(owner(request), request.body)),
   );
   app.post('/agreements/:id/confirm', async (request, reply) => {
     await market.confirmAgreement(owner(request), p(request).id!, q(request).appSessionId);
     reply.code(204).send();
   });
   app.post('/agreements/:id/wait', async (request, reply) => {
-    await market.waitForApproval(owner(request), p(request).id!, timeoutMs(q(request)), clientGone(request));
+    await market.waitForApproval(
+      owner(request),
+      p(request).id!,
+      pollTimeoutMs(q(request)),
+      clientGone(request),
+    );
     reply.code(204).send();
   });
   app.post('/agreements/:id/cancel', async (request, reply) => {
@@ -151,9 +130,9 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
       owner(request),
       {
         afterTimestamp: after,
-        maxEvents: maxEvents(query, 20, 100),
+        maxEvents: maxEventsOf(query, 20, 100),
         appSessionId: query.appSessionId,
-        timeoutMs: timeoutMs(query),
+        timeoutMs: pollTimeoutMs(query),
       },
       clientGone(request),
     );
@@ -209,11 +188,11 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
       seen: new Set(),
       expiresAt: Date.now() + ttl * 1000,
     });
-    sendId(reply, 201, id);
+    sendJsonId(reply, 201, id);
   });
   app.get('/scan/:id/events', async (request, reply) => {
     const scan = scanOf(request);
-    const limit = maxEvents(q(request), 500, 10_000);
+    const limit = maxEventsOf(q(request), 500, 10_000);
     if (request.headers.accept === 'text/event-stream') {
       reply.hijack();
       const raw = reply.raw;
@@ -235,7 +214,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
       raw.end();
       return;
     }
-    const deadline = Date.now() + timeoutMs(q(request));
+    const deadline = Date.now() + pollTimeoutMs(q(request));
     let found = fresh(scan, limit);
     while (found.length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -3,6 +3,8 @@
  * the requestor's node, negotiation and agreements with the counterparty's market over the bus, and the events
  * both REST sides poll. Every step is persisted before it is acknowledged.
  */
+
+import { Notifier } from '../api/index.ts';
 import type { Bus, CallContext, Unbind } from '../bus/index.ts';
 import { canonicalJson, digestOf, fromHex, toHex, verifyNodeSignature } from '../crypto/index.ts';
 import { type Database, migrate } from '../db/index.ts';
@@ -25,7 +27,6 @@ import { type DiscoveryOptions, OfferDiscovery } from './discovery.ts';
 import { randomId, SUBSCRIPTION_ID, subscriptionId } from './ids.ts';
 import { compileChecked, createMatcher, type Matcher, matchSides } from './matching.ts';
 import { marketMigrations } from './migrations.ts';
-import { Notifier } from './notifier.ts';
 import { registerMarketRoutes } from './rest.ts';
 import { type AgreementRow, bareProposalId, type ProposalRow, proposalView, type Role } from './views.ts';
 
