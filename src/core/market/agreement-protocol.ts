@@ -373,6 +373,10 @@ export class AgreementProtocol {
     }
     if (!verifyNodeSignature(caller, digestOf(content), safeHex(message.proposedSignature)))
       throw badSignature('the requestor’s');
+    if (!(Date.parse(content.validTo) > this.#clock()))
+      throw httpError.gone(MarketErrorCode.AgreementState, 'the agreement expired before it arrived', {
+        state: 'Expired',
+      });
     if (this.#store.exists(content.agreementId, 'provider')) return;
     this.#transaction(() => {
       this.#store.insert(content, 'provider', content.offer.providerId, 'Pending', message.proposedSignature);
