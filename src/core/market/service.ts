@@ -200,7 +200,7 @@ export class MarketService implements Service {
     // Match against every offer already known; new offers are matched as they arrive.
     const matcher = this.#matcher(demandId);
     for (const offer of this.discovery.list())
-      if (matcher !== undefined) this.#tryMatch(demandId, owner, matcher, offer);
+      if (matcher !== undefined) this.#tryMatch(demandId, matcher, offer);
     return demandId;
   }
 
@@ -752,13 +752,13 @@ export class MarketService implements Service {
     );
     for (const demand of demands) {
       const matcher = this.#matcher(demand.demand_id);
-      if (matcher !== undefined) this.#tryMatch(demand.demand_id, demand.requestor_id, matcher, offer);
+      if (matcher !== undefined) this.#tryMatch(demand.demand_id, matcher, offer);
     }
   }
 
-  #tryMatch(demandId: string, requestorId: string, matcher: Matcher, offer: SignedOffer): void {
+  #tryMatch(demandId: string, matcher: Matcher, offer: SignedOffer): void {
     // A demand never matches an offer of its own node.
-    if (offer.providerId === requestorId || matcher(offer) !== 'yes') return;
+    if (this.#bus.isLocalNode(offer.providerId) || matcher(offer) !== 'yes') return;
     if (
       this.#db.get(
         "SELECT 1 FROM market_proposal WHERE demand_id = ? AND offer_id = ? AND role = 'requestor' AND state = 'Initial'",
