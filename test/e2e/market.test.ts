@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { MarketApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { isGolemError } from '../../src/core/errors/index.ts';
+import { marketAddressAt, NegotiationAddress } from '../../src/core/model/market.ts';
 import {
   api,
   type DaemonHandle,
@@ -365,7 +366,7 @@ describe('market across daemons, through ya-ts-client', () => {
     const control = await ControlConnection.connect(`${smallProvider.dataDir}/yagna.sock`);
     try {
       await assert.rejects(
-        control.call(`/net/${requestor.nodeId}/market/negotiation/AgreementTerminated`, {
+        control.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementTerminated), {
           agreementId,
           reason: null,
           terminatedAt: new Date().toISOString(),
@@ -374,7 +375,7 @@ describe('market across daemons, through ya-ts-client', () => {
         (e) => isGolemError(e, 'MARKET_NOT_COUNTERPARTY'),
       );
       await assert.rejects(
-        control.call(`/net/${requestor.nodeId}/market/negotiation/AgreementApproved`, {
+        control.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementApproved), {
           agreementId,
           approvedSignature: '0x00',
           approvedAt: new Date().toISOString(),

@@ -10,12 +10,12 @@ import { commitDigest, sign } from '../../../../src/core/market/peer.ts';
 import {
   type AgreementContent,
   type AgreementReceived,
+  marketAddressAt,
   NegotiationAddress,
 } from '../../../../src/core/model/market.ts';
 import { demandBody, type Event, type Node, negotiate, node, offerBody } from './support.ts';
 
-/** `/net/<nodeId>/market/…` for a `/public/market/…` address. */
-const at = (target: Node, address: string) => `/net/${target.nodeId}${address.slice('/public'.length)}`;
+const at = (target: Node, address: string) => marketAddressAt(target.nodeId, address);
 
 const contentOf = (requestor: Node, agreementId: string): AgreementContent =>
   JSON.parse(
