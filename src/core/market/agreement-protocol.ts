@@ -55,8 +55,11 @@ export type MarketGate = (point: MarketGatePoint, agreementId: string) => Promis
 /** The provider-side proposals an incoming agreement is checked against (kept by the negotiation part). */
 export interface ProposalLedger {
   providerProposal(id: string): Proposal | undefined;
-  /** Marks the proposal accepted and queues the provider's AgreementEvent, inside the caller's transaction. */
-  accepted(proposal: Proposal, agreement: AgreementContent): void;
+  /**
+   * Marks the proposal accepted (compare-and-set from Draft) and queues the provider's AgreementEvent, inside
+   * the caller's transaction; false when the proposal was not an open Draft.
+   */
+  accepted(proposal: Proposal, agreement: AgreementContent): boolean;
 }
 
 export interface AgreementProtocolComponents {
@@ -380,8 +383,13 @@ export class AgreementProtocol {
       });
     if (this.#store.exists(content.agreementId, 'provider')) return;
     this.#transaction(() => {
+      // One agreement per proposal: a second one citing it (another agreement id) is refused.
+      if (!this.#proposals.accepted(proposal, content))
+        throw httpError.conflict(
+          MarketErrorCode.ProposalPromoted,
+          'an agreement was already made from this proposal, or it is no longer open',
+        );
       this.#store.insert(content, 'provider', content.offer.providerId, 'Pending', message.proposedSignature);
-      this.#proposals.accepted(proposal, content);
     });
     this.#scheduleExpiry(content.validTo);
   }

@@ -267,13 +267,14 @@ export class Negotiation {
   /** The provider-side proposals an incoming agreement is checked against. */
   readonly ledger = {
     providerProposal: (id: string) => this.#c.proposals.get(id, 'provider'),
-    accepted: (proposal: Proposal, agreement: AgreementContent) => {
-      this.#c.proposals.setState(proposal, proposal.state, 'Accepted');
+    accepted: (proposal: Proposal, agreement: AgreementContent): boolean => {
+      if (!this.#c.proposals.setState(proposal, 'Draft', 'Accepted')) return false;
       this.#c.events.queue(agreement.offer.offerId, {
         kind: 'agreement',
         agreementId: agreement.agreementId,
         at: this.#c.now(),
       });
+      return true;
     },
   };
 

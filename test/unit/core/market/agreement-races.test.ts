@@ -146,6 +146,21 @@ describe('agreement races end with both sides in the same state', () => {
     }
   });
 
+  it('an approval and a rejection on the provider at once: the first to move wins on both sides', async () => {
+    const { provider, requestor, agreementId, stop } = await pair('provider', 'commit');
+    try {
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      // approve() stops at its signature (an await) before it moves; reject() moves at once, in between.
+      const approving = provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      await provider.market.rejectAgreement(provider.nodeId, agreementId, { message: 'changed' });
+      await assert.rejects(approving, { httpStatus: 410 });
+      assert.equal(stateAt(requestor, agreementId), 'Rejected');
+      assert.equal(stateAt(provider, agreementId), 'Rejected');
+    } finally {
+      await stop();
+    }
+  });
+
   it('both sides terminate at once: both Terminated, each second message refused', async () => {
     const network = new MemoryNetwork();
     const providerHold = holdAt(NegotiationAddress.AgreementTerminated);

@@ -91,6 +91,16 @@ describe('forged negotiation messages are refused', () => {
         proposedSignature: signature,
       } satisfies AgreementReceived);
       assert.equal(providerCopy(provider, agreementId)?.state, 'Pending');
+      // A second agreement on the same proposal, honestly signed too, is one agreement too many.
+      const second = { ...content, agreementId: 'f'.repeat(64) };
+      await assert.rejects(
+        requestor.bus.call(at(provider, NegotiationAddress.AgreementReceived), {
+          agreement: second,
+          proposedSignature: await sign(requestor.bus, requestor.nodeId, digestOf(second)),
+        } satisfies AgreementReceived),
+        { code: 'MARKET_PROPOSAL_PROMOTED' },
+      );
+      assert.equal(providerCopy(provider, second.agreementId), undefined);
     } finally {
       await Promise.all([provider.stop(), requestor.stop()]);
     }
