@@ -39,7 +39,8 @@ import { agreementRestView, type Role } from './views.ts';
 
 /**
  * Where a test may hold the protocol: at the entry of each agreement handler (its bus address) and, on the
- * requestor, between accepting an approval and signing the commit.
+ * requestor, between accepting an approval and signing the commit (`commit`) and after the provider took a
+ * confirmed agreement (`confirmed`).
  */
 export type MarketGatePoint =
   | (typeof NegotiationAddress)[
@@ -48,7 +49,8 @@ export type MarketGatePoint =
       | 'AgreementRejected'
       | 'AgreementCancelled'
       | 'AgreementTerminated']
-  | 'commit';
+  | 'commit'
+  | 'confirmed';
 
 export type MarketGate = (point: MarketGatePoint, agreementId: string) => Promise<void> | void;
 
@@ -169,18 +171,25 @@ export class AgreementProtocol {
 
   async confirm(owner: string, agreementId: string, appSessionId: string | undefined): Promise<void> {
     await this.#oneAtATime(agreementId, async () => {
-      let agreement = this.#own(owner, agreementId, 'requestor');
-      if (agreement.state !== 'Proposal') throw agreementStateError(agreement.state, 'confirm');
+      const proposal = this.#own(owner, agreementId, 'requestor');
+      if (proposal.state !== 'Proposal') throw agreementStateError(proposal.state, 'confirm');
       const proposedSignature =
-        agreement.proposedSignature ?? (await sign(this.#bus, owner, digestOf(agreement.content)));
-      const patch = { proposedSignature, appSessionId: appSessionId ?? null };
-      this.#store.patch(agreement, patch);
-      agreement = { ...agreement, ...patch };
-      await callPeer(this.#bus, counterpartyOf(agreement), NegotiationAddress.AgreementReceived, {
-        agreement: agreement.content,
-        proposedSignature,
-      } satisfies AgreementReceived);
-      this.#store.transition(agreement, 'Pending', 'confirm');
+        proposal.proposedSignature ?? (await sign(this.#bus, owner, digestOf(proposal.content)));
+      // Pending before it is sent: the provider may approve or reject before its answer to this call is back.
+      const pending = this.#store.transition(proposal, 'Pending', 'confirm', {
+        patch: { proposedSignature, appSessionId: appSessionId ?? null },
+      });
+      try {
+        await callPeer(this.#bus, counterpartyOf(pending), NegotiationAddress.AgreementReceived, {
+          agreement: pending.content,
+          proposedSignature,
+        } satisfies AgreementReceived);
+      } catch (error) {
+        // Not taken by the provider: back to Proposal (to confirm again), unless it already answered.
+        this.#tryTransition(pending, 'Proposal', 'confirm');
+        throw error;
+      }
+      await this.#gate?.('confirmed', agreementId);
     });
   }
 

@@ -53,6 +53,36 @@ describe('agreement races end with both sides in the same state', () => {
     }
   });
 
+  it('the provider approves before its answer to the confirm is back: both Approved', async () => {
+    const { provider, requestor, agreementId, hold, stop } = await pair('requestor', 'confirmed');
+    try {
+      const confirming = requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      await hold.reached;
+      await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      hold.open();
+      await confirming;
+      assert.equal(stateAt(requestor, agreementId), 'Approved');
+      assert.equal(stateAt(provider, agreementId), 'Approved');
+    } finally {
+      await stop();
+    }
+  });
+
+  it('the provider rejects before its answer to the confirm is back: both Rejected', async () => {
+    const { provider, requestor, agreementId, hold, stop } = await pair('requestor', 'confirmed');
+    try {
+      const confirming = requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      await hold.reached;
+      await provider.market.rejectAgreement(provider.nodeId, agreementId, { message: 'quick' });
+      hold.open();
+      await confirming;
+      assert.equal(stateAt(requestor, agreementId), 'Rejected');
+      assert.equal(stateAt(provider, agreementId), 'Rejected');
+    } finally {
+      await stop();
+    }
+  });
+
   it('a cancel while the provider approves: the approval is refused with 410, both Cancelled', async () => {
     const { provider, requestor, agreementId, hold, stop } = await pair(
       'requestor',
