@@ -10,6 +10,7 @@ export const MarketErrorCode = {
   NoMatch: 'MARKET_NO_MATCH',
   Expired: 'MARKET_EXPIRED',
   OfferNotFound: 'MARKET_OFFER_NOT_FOUND',
+  /** Raised by discovery (an own offer unsubscribed twice). */
   OfferGone: 'MARKET_OFFER_GONE',
   DemandNotFound: 'MARKET_DEMAND_NOT_FOUND',
   DemandGone: 'MARKET_DEMAND_GONE',
@@ -32,7 +33,6 @@ export const MarketErrorCode = {
   AgreementCorrupt: 'MARKET_AGREEMENT_CORRUPT',
   NotTerminated: 'MARKET_NOT_TERMINATED',
   NotCounterparty: 'MARKET_NOT_COUNTERPARTY',
-  OwnNode: 'MARKET_OWN_NODE',
   PeerUnreachable: 'MARKET_PEER_UNREACHABLE',
   WaitTimeout: 'MARKET_WAIT_TIMEOUT',
   ScanNotFound: 'MARKET_SCAN_NOT_FOUND',
