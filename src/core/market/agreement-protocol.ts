@@ -32,7 +32,7 @@ import {
   type Reason,
   type Termination,
 } from './agreements.ts';
-import { agreementStateError, badSignature, MarketErrorCode } from './errors.ts';
+import { agreementStateError, badSignature, checkSize, MarketErrorCode, MarketLimit } from './errors.ts';
 import { callPeer, commitDigest, safeHex, sign, terminationDigest } from './peer.ts';
 import type { Proposal } from './proposals.ts';
 import { agreementRestView, type Role } from './views.ts';
@@ -82,6 +82,7 @@ export function reasonOf(body: unknown): Reason {
       MarketErrorCode.BadReason,
       'a reason is a JSON object like {"message": "..."}',
     );
+  checkSize(body, MarketLimit.reasonBytes, 'the reason');
   return body as Record<string, unknown>;
 }
 
@@ -356,6 +357,7 @@ export class AgreementProtocol {
     const content = checkAgreementContent(message?.agreement);
     if (content === undefined || typeof message.proposedSignature !== 'string')
       throw httpError.badRequest(MarketErrorCode.BadRequest, 'malformed agreement');
+    checkSize(content, MarketLimit.agreementBytes, 'the agreement');
     await this.#gate?.(NegotiationAddress.AgreementReceived, content.agreementId);
     if (content.demand.requestorId !== caller)
       throw httpError.forbidden(

@@ -17,7 +17,7 @@ import {
 } from '../model/market.ts';
 import { type AgreementProtocol, reasonOf } from './agreement-protocol.ts';
 import type { DemandStore } from './demands.ts';
-import { MarketErrorCode } from './errors.ts';
+import { checkSize, MarketErrorCode, MarketLimit } from './errors.ts';
 import type { SubscriptionEvents } from './events.ts';
 import { randomId } from './ids.ts';
 import type { Match } from './live-matching.ts';
@@ -316,6 +316,7 @@ export class Negotiation {
     ) {
       throw httpError.badRequest(MarketErrorCode.BadRequest, 'malformed proposal');
     }
+    checkSize(incoming, MarketLimit.proposalBytes, 'the proposal');
     const offer = this.#c.offer(message.offerId);
     const role: Role =
       offer !== undefined && this.#c.bus.isLocalNode(offer.providerId) && !this.#c.bus.isLocalNode(caller)
