@@ -191,6 +191,26 @@ describe('agreement races end with both sides in the same state', () => {
     }
   });
 
+  it('a rejection or a cancel at validTo loses to the expiry: both Expired', async () => {
+    const { provider, requestor, agreementId, clock, stop } = await pair('provider', 'commit');
+    try {
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      clock.advance(60_000);
+      await assert.rejects(provider.market.rejectAgreement(provider.nodeId, agreementId, undefined), {
+        httpStatus: 410,
+        details: { state: 'Expired' },
+      });
+      await assert.rejects(requestor.market.cancelAgreement(requestor.nodeId, agreementId, undefined), {
+        httpStatus: 410,
+        details: { state: 'Expired' },
+      });
+      assert.equal(stateAt(requestor, agreementId), 'Expired');
+      assert.equal(stateAt(provider, agreementId), 'Expired');
+    } finally {
+      await stop();
+    }
+  });
+
   it('both sides terminate at once: both Terminated, each second message refused', async () => {
     const network = new MemoryNetwork();
     const providerHold = holdAt(NegotiationAddress.AgreementTerminated);
