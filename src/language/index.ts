@@ -25,7 +25,7 @@ export {
   type Operator,
   parseConstraints,
 } from './constraints.ts';
-export { LANGUAGE_PARSE_ERROR, LanguageError, type ParseErrorDetails } from './errors.ts';
+export { LanguageError, LanguageErrorCode, type ParseErrorDetails } from './errors.ts';
 export {
   createConstraintCache,
   createDemandMatcher,
@@ -35,6 +35,7 @@ export {
   type MatchResult,
   matchDemandOffer,
   OFFER_CACHE_LIMIT,
+  OfferConstraintCache,
   type PreparedOffer,
   prepareOffer,
   type Side,

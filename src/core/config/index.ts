@@ -36,6 +36,19 @@ export interface NetConfig {
   autonat: boolean;
 }
 
+/** The configuration's error codes, declared once. */
+export const ConfigErrorCode = {
+  /** A flag or environment setting out of range; the CLI answers it as a usage error (exit 2). */
+  Invalid: 'CONFIG_INVALID',
+} as const;
+export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    config: ConfigErrorCode;
+  }
+}
+
 export type Env = Record<string, string | undefined>;
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 
@@ -65,7 +78,7 @@ export function parseUrl(value: string, setting: string): URL {
   try {
     return new URL(value);
   } catch (cause) {
-    throw new GolemError('CONFIG_INVALID', `${setting} is not a URL: ${value}`, {
+    throw new GolemError(ConfigErrorCode.Invalid, `${setting} is not a URL: ${value}`, {
       cause,
       details: { setting, value },
     });
@@ -78,7 +91,7 @@ export function parseCount(value: string | undefined, setting: string, min = 0):
   const count = Number(value);
   if (!Number.isInteger(count) || count < min)
     throw new GolemError(
-      'CONFIG_INVALID',
+      ConfigErrorCode.Invalid,
       `${setting} must be a whole number of at least ${min}, got ${value}`,
       {
         details: { setting, value, min },

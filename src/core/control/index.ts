@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import type { Bus } from '../bus/index.ts';
 import { GolemError, isGolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
+import { ControlErrorCode } from './errors.ts';
+
+export { ControlErrorCode } from './errors.ts';
 
 export const CONTROL_SOCKET_NAME = 'yagna.sock';
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -48,7 +51,7 @@ export class ControlServer {
     if (existsSync(this.#path)) {
       if (await isControlSocketLive(this.#path)) {
         throw new GolemError(
-          'DAEMON_ALREADY_RUNNING',
+          ControlErrorCode.DaemonAlreadyRunning,
           `a daemon already runs on this data dir (${this.#path})`,
         );
       }
@@ -92,7 +95,10 @@ export class ControlServer {
     } catch (cause) {
       return {
         id: -1,
-        error: { code: 'CONTROL_BAD_REQUEST', message: `bad control request: ${(cause as Error).message}` },
+        error: {
+          code: ControlErrorCode.BadRequest,
+          message: `bad control request: ${(cause as Error).message}`,
+        },
       };
     }
     try {
@@ -102,7 +108,7 @@ export class ControlServer {
       if (!isGolemError(error)) this.#log.warn('control call failed', { address: request.address, error });
       const golem = isGolemError(error)
         ? error
-        : new GolemError('CONTROL_CALL_FAILED', (error as Error).message);
+        : new GolemError(ControlErrorCode.CallFailed, (error as Error).message);
       return {
         id: request.id,
         error: {
@@ -154,7 +160,9 @@ export class ControlConnection {
     });
     socket.on('close', () => {
       for (const pending of this.#pending.values()) {
-        pending.reject(new GolemError('CONTROL_DISCONNECTED', 'the daemon closed the control connection'));
+        pending.reject(
+          new GolemError(ControlErrorCode.Disconnected, 'the daemon closed the control connection'),
+        );
       }
       this.#pending.clear();
     });
@@ -166,7 +174,10 @@ export class ControlConnection {
       s.once('connect', () => resolve(s));
       s.once('error', (cause) =>
         reject(
-          new GolemError('CONTROL_NO_DAEMON', `no daemon answers on ${path}`, { cause, details: { path } }),
+          new GolemError(ControlErrorCode.NoDaemon, `no daemon answers on ${path}`, {
+            cause,
+            details: { path },
+          }),
         ),
       );
     });

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { GolemError } from '../errors/index.ts';
+import { DbErrorCode } from './errors.ts';
 
 export type SqlValue = SQLInputValue;
 export type Row = Record<string, SqlValue>;
@@ -21,7 +22,10 @@ export class Database {
     try {
       this.raw = new DatabaseSync(path);
     } catch (cause) {
-      throw new GolemError('DB_OPEN_FAILED', `cannot open database ${path}`, { cause, details: { path } });
+      throw new GolemError(DbErrorCode.OpenFailed, `cannot open database ${path}`, {
+        cause,
+        details: { path },
+      });
     }
     this.raw.exec('PRAGMA journal_mode = WAL');
     this.raw.exec('PRAGMA synchronous = FULL');

@@ -14,6 +14,7 @@ import {
 } from 'node:crypto';
 import { bytesToHex, fromHex, keccak256, nodeIdFromSecret } from '../crypto/index.ts';
 import { GolemError } from '../errors/index.ts';
+import { IdentityErrorCode } from './errors.ts';
 
 export interface KeystoreV3 {
   version: 3;
@@ -55,7 +56,7 @@ const MAX_SCRYPT_N = 1 << 20;
 const MAX_PBKDF2_ITERATIONS = 10_000_000;
 
 function badKeystore(message: string, details?: Record<string, unknown>): GolemError {
-  return new GolemError('IDENTITY_BAD_KEYSTORE', message, { details, httpStatus: 400 });
+  return new GolemError(IdentityErrorCode.BadKeystore, message, { details, httpStatus: 400 });
 }
 
 function deriveKey(password: string, kdf: string, params: Record<string, unknown>): Buffer {
@@ -65,7 +66,7 @@ function deriveKey(password: string, kdf: string, params: Record<string, unknown
   if (kdf === 'pbkdf2') {
     const prf = params.prf ?? 'hmac-sha256';
     if (prf !== 'hmac-sha256') {
-      throw new GolemError('IDENTITY_UNSUPPORTED_KEYSTORE', `unsupported pbkdf2 prf ${String(prf)}`, {
+      throw new GolemError(IdentityErrorCode.UnsupportedKeystore, `unsupported pbkdf2 prf ${String(prf)}`, {
         httpStatus: 400,
       });
     }
@@ -83,7 +84,7 @@ function deriveKey(password: string, kdf: string, params: Record<string, unknown
     }
     return scryptSync(password, salt, dklen, { N: n, r, p, maxmem: 256 * n * r * p + 1024 * 1024 });
   }
-  throw new GolemError('IDENTITY_UNSUPPORTED_KEYSTORE', `unsupported key derivation ${kdf}`, {
+  throw new GolemError(IdentityErrorCode.UnsupportedKeystore, `unsupported key derivation ${kdf}`, {
     httpStatus: 400,
   });
 }
@@ -97,7 +98,7 @@ export function encryptKeystore(
   password: string,
   choice: KdfChoice = DEFAULT_KDF,
 ): KeystoreV3 {
-  if (secret.length !== 32) throw new GolemError('IDENTITY_BAD_KEY', 'a secp256k1 secret has 32 bytes');
+  if (secret.length !== 32) throw new GolemError(IdentityErrorCode.BadKey, 'a secp256k1 secret has 32 bytes');
   const salt = randomBytes(32);
   const iv = randomBytes(16);
   const kdfparams: Pbkdf2Params | ScryptParams =
@@ -129,7 +130,7 @@ export function parseKeystore(input: unknown): KeystoreV3 {
     try {
       value = JSON.parse(value);
     } catch (cause) {
-      throw new GolemError('IDENTITY_BAD_KEYSTORE', 'key file is not JSON', { cause, httpStatus: 400 });
+      throw new GolemError(IdentityErrorCode.BadKeystore, 'key file is not JSON', { cause, httpStatus: 400 });
     }
   }
   if (value === null || typeof value !== 'object') throw badKeystore('key file is not a JSON object');
@@ -139,9 +140,13 @@ export function parseKeystore(input: unknown): KeystoreV3 {
   const crypto = (record.crypto ?? record.Crypto) as Record<string, unknown> | undefined;
   if (crypto === undefined || typeof crypto !== 'object') throw badKeystore('key file has no crypto section');
   if (crypto.cipher !== 'aes-128-ctr') {
-    throw new GolemError('IDENTITY_UNSUPPORTED_KEYSTORE', `unsupported cipher ${String(crypto.cipher)}`, {
-      httpStatus: 400,
-    });
+    throw new GolemError(
+      IdentityErrorCode.UnsupportedKeystore,
+      `unsupported cipher ${String(crypto.cipher)}`,
+      {
+        httpStatus: 400,
+      },
+    );
   }
   const iv = (crypto.cipherparams as Record<string, unknown> | undefined)?.iv;
   for (const [name, field] of [
@@ -178,7 +183,9 @@ export function decryptKeystore(input: unknown, password: string): Uint8Array {
   const expected = Buffer.from(mac(derived, ciphertext));
   const seen = Buffer.from(fromHex(crypto.mac));
   if (seen.length !== expected.length || !timingSafeEqual(seen, expected)) {
-    throw new GolemError('IDENTITY_WRONG_PASSWORD', 'wrong password for this key file', { httpStatus: 401 });
+    throw new GolemError(IdentityErrorCode.WrongPassword, 'wrong password for this key file', {
+      httpStatus: 401,
+    });
   }
   const decipher = createDecipheriv(
     'aes-128-ctr',

@@ -28,6 +28,7 @@ import {
   type UpdateIdentity,
 } from '../model/identity.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
+import { IdentityErrorCode } from './errors.ts';
 import { secp256k1PublicKey } from './keys.ts';
 import { decryptKeystore, encryptKeystore, parseKeystore } from './keystore.ts';
 import { identityMigrations } from './migrations.ts';
@@ -51,7 +52,7 @@ interface AppKeyRow {
 }
 
 function notFound(what: string): GolemError {
-  return new GolemError('IDENTITY_NOT_FOUND', `identity not found: ${what}`, {
+  return new GolemError(IdentityErrorCode.NotFound, `identity not found: ${what}`, {
     httpStatus: 404,
     details: { identity: what },
   });
@@ -91,7 +92,7 @@ export class IdentityService implements Service {
     const defaultId = this.#defaultRow();
     if (!this.#unlocked.has(defaultId.node_id)) {
       throw new GolemError(
-        'IDENTITY_DEFAULT_LOCKED',
+        IdentityErrorCode.DefaultLocked,
         `default identity ${defaultId.node_id} is locked: give its password in YAGNA_ID_PASSWORD`,
         { details: { nodeId: defaultId.node_id } },
       );
@@ -133,7 +134,7 @@ export class IdentityService implements Service {
     const secret = this.#secretFor(request);
     const nodeId = nodeIdFromSecret(secret);
     if (this.#db.get('SELECT 1 FROM identity WHERE node_id = ?', nodeId) !== undefined) {
-      throw new GolemError('IDENTITY_EXISTS', `identity ${nodeId} already exists`, {
+      throw new GolemError(IdentityErrorCode.Exists, `identity ${nodeId} already exists`, {
         httpStatus: 409,
         details: { nodeId },
       });
@@ -178,7 +179,7 @@ export class IdentityService implements Service {
   lock(request: LockIdentity): IdentityInfo {
     const row = this.#find({ nodeId: request.nodeId });
     if (request.password === '') {
-      throw new GolemError('IDENTITY_EMPTY_PASSWORD', 'locking needs a non-empty password', {
+      throw new GolemError(IdentityErrorCode.EmptyPassword, 'locking needs a non-empty password', {
         httpStatus: 400,
       });
     }
@@ -186,7 +187,7 @@ export class IdentityService implements Service {
     if (secret === undefined) throw this.#locked(row.node_id);
     if (row.is_default === 1) {
       throw new GolemError(
-        'IDENTITY_DEFAULT_LOCK',
+        IdentityErrorCode.DefaultLock,
         'the default identity cannot be locked while the node runs on it',
         {
           httpStatus: 400,
@@ -212,7 +213,7 @@ export class IdentityService implements Service {
   drop(request: DropIdentity): void {
     const row = this.#find({ nodeId: request.nodeId });
     if (row.is_default === 1) {
-      throw new GolemError('IDENTITY_DROP_DEFAULT', 'the default identity cannot be dropped', {
+      throw new GolemError(IdentityErrorCode.DropDefault, 'the default identity cannot be dropped', {
         httpStatus: 400,
       });
     }
@@ -241,7 +242,7 @@ export class IdentityService implements Service {
     const row = this.#find({ nodeId: request.nodeId });
     const digest = fromHex(request.digest);
     if (digest.length !== 32) {
-      throw new GolemError('IDENTITY_BAD_DIGEST', 'sign takes a 32-byte digest', { httpStatus: 400 });
+      throw new GolemError(IdentityErrorCode.BadDigest, 'sign takes a 32-byte digest', { httpStatus: 400 });
     }
     return toHex(signDigest(this.#secret(row.node_id), digest));
   }
@@ -259,21 +260,29 @@ export class IdentityService implements Service {
 
   createAppKey(request: CreateAppKey): AppKeyInfo {
     if (typeof request.name !== 'string' || request.name.trim() === '') {
-      throw new GolemError('APPKEY_BAD_NAME', 'an app-key needs a name', { httpStatus: 400 });
+      throw new GolemError(IdentityErrorCode.AppKeyBadName, 'an app-key needs a name', { httpStatus: 400 });
     }
     if (request.name === AUTOCONF_APPKEY_NAME) {
-      throw new GolemError('APPKEY_NAME_TAKEN', `the name ${AUTOCONF_APPKEY_NAME} is reserved`, {
-        httpStatus: 409,
-      });
+      throw new GolemError(
+        IdentityErrorCode.AppKeyNameTaken,
+        `the name ${AUTOCONF_APPKEY_NAME} is reserved`,
+        {
+          httpStatus: 409,
+        },
+      );
     }
     const owner = this.#find(request.nodeId === undefined ? {} : identityQuery(request.nodeId));
     const existing = this.#db.get<AppKeyRow>('SELECT * FROM app_key WHERE name = ?', request.name);
     if (existing !== undefined) {
       if (existing.node_id === owner.node_id) return appKeyInfo(existing);
-      throw new GolemError('APPKEY_NAME_TAKEN', `app-key ${request.name} belongs to another identity`, {
-        httpStatus: 409,
-        details: { name: request.name },
-      });
+      throw new GolemError(
+        IdentityErrorCode.AppKeyNameTaken,
+        `app-key ${request.name} belongs to another identity`,
+        {
+          httpStatus: 409,
+          details: { name: request.name },
+        },
+      );
     }
     const row: AppKeyRow = {
       key: randomUUID().replaceAll('-', ''),
@@ -310,7 +319,7 @@ export class IdentityService implements Service {
 
   dropAppKey(request: DropAppKey): void {
     if (request.name === AUTOCONF_APPKEY_NAME && this.#autoconf !== undefined) {
-      throw new GolemError('APPKEY_AUTOCONF', 'the autoconfigured app-key cannot be dropped', {
+      throw new GolemError(IdentityErrorCode.AppKeyAutoconf, 'the autoconfigured app-key cannot be dropped', {
         httpStatus: 400,
       });
     }
@@ -318,7 +327,9 @@ export class IdentityService implements Service {
       request.nodeId === undefined ? undefined : this.#find(identityQuery(request.nodeId)).node_id;
     const row = this.#db.get<AppKeyRow>('SELECT * FROM app_key WHERE name = ?', request.name);
     if (row === undefined || (owner !== undefined && row.node_id !== owner)) {
-      throw new GolemError('APPKEY_NOT_FOUND', `app-key not found: ${request.name}`, { httpStatus: 404 });
+      throw new GolemError(IdentityErrorCode.AppKeyNotFound, `app-key not found: ${request.name}`, {
+        httpStatus: 404,
+      });
     }
     this.#db.run('DELETE FROM app_key WHERE key = ?', row.key);
     this.#appKeys.delete(row.key);
@@ -349,7 +360,9 @@ export class IdentityService implements Service {
       this.#unbinds.push(
         bus.bind(address, (message: unknown) => {
           if (message !== null && message !== undefined && typeof message !== 'object') {
-            throw new GolemError('IDENTITY_BAD_REQUEST', `${address} takes an object`, { httpStatus: 400 });
+            throw new GolemError(IdentityErrorCode.BadRequest, `${address} takes an object`, {
+              httpStatus: 400,
+            });
           }
           return handler(message as never);
         }),
@@ -364,7 +377,7 @@ export class IdentityService implements Service {
         try {
           this.#unlocked.set(row.node_id, decryptKeystore(row.keystore, password));
         } catch (error) {
-          if (!(error instanceof GolemError && error.code === 'IDENTITY_WRONG_PASSWORD')) throw error;
+          if (!(error instanceof GolemError && error.code === IdentityErrorCode.WrongPassword)) throw error;
         }
       }
     }
@@ -383,7 +396,7 @@ export class IdentityService implements Service {
 
   #secretFor(request: CreateIdentity): Uint8Array {
     if (request.fromPrivateKey !== undefined && request.fromKeystore !== undefined) {
-      throw new GolemError('IDENTITY_BAD_REQUEST', 'give a private key or a key file, not both', {
+      throw new GolemError(IdentityErrorCode.BadRequest, 'give a private key or a key file, not both', {
         httpStatus: 400,
       });
     }
@@ -396,9 +409,11 @@ export class IdentityService implements Service {
 
   #checkAliasFree(alias: string): void {
     if (isNodeId(alias))
-      throw new GolemError('IDENTITY_BAD_ALIAS', 'an alias cannot look like a node id', { httpStatus: 400 });
+      throw new GolemError(IdentityErrorCode.BadAlias, 'an alias cannot look like a node id', {
+        httpStatus: 400,
+      });
     if (this.#db.get('SELECT 1 FROM identity WHERE alias = ?', alias) !== undefined) {
-      throw new GolemError('IDENTITY_ALIAS_TAKEN', `alias ${alias} is taken`, {
+      throw new GolemError(IdentityErrorCode.AliasTaken, `alias ${alias} is taken`, {
         httpStatus: 409,
         details: { alias },
       });
@@ -439,7 +454,7 @@ export class IdentityService implements Service {
   }
 
   #locked(nodeId: string): GolemError {
-    return new GolemError('IDENTITY_LOCKED', `identity ${nodeId} is locked: unlock it first`, {
+    return new GolemError(IdentityErrorCode.Locked, `identity ${nodeId} is locked: unlock it first`, {
       httpStatus: 400,
       details: { nodeId },
     });
@@ -480,10 +495,13 @@ function parseSecret(hex: string): Uint8Array {
   try {
     secret = fromHex(hex.trim());
   } catch (cause) {
-    throw new GolemError('IDENTITY_BAD_KEY', 'a private key is 32 bytes of hex', { cause, httpStatus: 400 });
+    throw new GolemError(IdentityErrorCode.BadKey, 'a private key is 32 bytes of hex', {
+      cause,
+      httpStatus: 400,
+    });
   }
   if (secret.length !== 32)
-    throw new GolemError('IDENTITY_BAD_KEY', 'a private key is 32 bytes of hex', { httpStatus: 400 });
+    throw new GolemError(IdentityErrorCode.BadKey, 'a private key is 32 bytes of hex', { httpStatus: 400 });
   return secret;
 }
 
