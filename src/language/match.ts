@@ -9,8 +9,9 @@ import {
   type ClauseReport,
   type CompiledConstraints,
   compileConstraints,
-  compileShaped,
+  createShapedCompiler,
   FALSE,
+  type ShapedCompiler,
   TRUE,
   type Tri,
 } from './compile.ts';
@@ -87,6 +88,8 @@ export const OFFER_CACHE_LIMIT = 250_000;
  */
 export class OfferConstraintCache {
   readonly limit: number;
+  /** Compiles offer constraints, sharing generated code between the offers of one shape. */
+  readonly compile: ShapedCompiler = createShapedCompiler();
   readonly #entries = new Map<string, OfferEntry>();
 
   constructor(limit = OFFER_CACHE_LIMIT) {
@@ -101,7 +104,7 @@ export class OfferConstraintCache {
   entry(constraints: string): OfferEntry {
     let entry = this.#entries.get(constraints);
     if (entry === undefined) {
-      entry = { compiled: compileShaped(constraints), lastProps: undefined, lastResult: FALSE };
+      entry = { compiled: this.compile(constraints), lastProps: undefined, lastResult: FALSE };
       if (this.#entries.size >= this.limit) this.#entries.clear();
       this.#entries.set(constraints, entry);
     }
@@ -117,13 +120,14 @@ export interface PreparedOffer extends FlatSide {
 
 /**
  * Flattens an offer's properties and compiles its constraints once, so that every later demand matcher reads
- * them without a lookup. Throws `LanguageError` when the constraints do not parse.
+ * them without a lookup; offers prepared with one `cache` share the code of their shape. Throws `LanguageError`
+ * when the constraints do not parse.
  */
-export function prepareOffer(offer: Side): PreparedOffer {
+export function prepareOffer(offer: Side, cache: OfferConstraintCache): PreparedOffer {
   return {
     properties: flattenProperties(offer.properties),
     constraints: offer.constraints,
-    compiled: compileShaped(offer.constraints),
+    compiled: cache.compile(offer.constraints),
   };
 }
 

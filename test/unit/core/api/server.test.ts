@@ -5,6 +5,7 @@ import { LocalBus } from '../../../../src/core/bus/index.ts';
 import { GolemError } from '../../../../src/core/errors/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 import { AppKeyAddress, type AppKeyInfo } from '../../../../src/core/model/identity.ts';
+import { parseConstraints } from '../../../../src/language/index.ts';
 import { readJson } from '../../../support/daemon.ts';
 
 const NODE = '0x00000000000000000000000000000000000000aa';
@@ -41,6 +42,7 @@ describe('ApiServer', () => {
       app.get('/boom', async () => {
         throw new Error('unexpected');
       });
+      app.get('/constraints', async () => parseConstraints('(golem.inf.mem.gib>='));
       app.post('/echo', async (request) => ({ body: request.body ?? 'none' }));
     });
     base = (await server.listen()).origin;
@@ -65,6 +67,15 @@ describe('ApiServer', () => {
     const missing = await get('/test-api/v1/none', { authorization: 'Bearer k1' });
     assert.equal(missing.status, 404);
     assert.equal((await readJson(missing)).code, 'API_NO_ROUTE');
+  });
+
+  it('answers a constraint text that does not parse with 400, its code and where it failed', async () => {
+    const response = await get('/test-api/v1/constraints', { authorization: 'Bearer k1' });
+    assert.equal(response.status, 400);
+    const body = await readJson(response);
+    assert.equal(body.code, 'LANGUAGE_PARSE_ERROR');
+    assert.match(String(body.message), /line 1, column 21/);
+    assert.equal((body.details as { position: number }).position, 20);
   });
 
   it('answers bad JSON with 400 and takes an empty body as no body', async () => {
