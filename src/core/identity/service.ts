@@ -51,6 +51,81 @@ interface AppKeyRow {
   created_at: string;
 }
 
+/** What a field of a bus message must be; `?` marks an optional one (absent: undefined). */
+type FieldRule = 'string' | 'string?' | 'boolean?' | 'string-or-null?' | 'strings?' | 'any?';
+
+/**
+ * The fields of each message, checked before a handler runs: the control socket (and later ExeUnit processes)
+ * send whatever JSON they like, and a wrong type must be a coded 400, not a TypeError or, worse, a value stored as
+ * something else (an `allowOrigins` string would be matched by substring).
+ */
+const MESSAGE_FIELDS: Record<string, Record<string, FieldRule>> = {
+  [IdentityAddress.List]: {},
+  [IdentityAddress.Get]: { nodeId: 'string?', alias: 'string?' },
+  [IdentityAddress.Create]: {
+    alias: 'string?',
+    password: 'string?',
+    fromPrivateKey: 'string?',
+    fromKeystore: 'any?',
+    keystorePassword: 'string?',
+    setDefault: 'boolean?',
+  },
+  [IdentityAddress.Update]: { nodeId: 'string?', alias: 'string-or-null?', setDefault: 'boolean?' },
+  [IdentityAddress.Lock]: { nodeId: 'string?', password: 'string' },
+  [IdentityAddress.Unlock]: { nodeId: 'string?', password: 'string' },
+  [IdentityAddress.Drop]: { nodeId: 'string?' },
+  [IdentityAddress.Export]: { nodeId: 'string?', password: 'string?', plain: 'boolean?' },
+  [IdentityAddress.Sign]: { nodeId: 'string?', digest: 'string' },
+  [IdentityAddress.GetPubKey]: { nodeId: 'string?' },
+  [IdentityAddress.GetSecretKey]: { nodeId: 'string?' },
+  [AppKeyAddress.Create]: { name: 'string', nodeId: 'string?', allowOrigins: 'strings?' },
+  [AppKeyAddress.List]: { nodeId: 'string?' },
+  [AppKeyAddress.Get]: { key: 'string' },
+  [AppKeyAddress.Drop]: { name: 'string', nodeId: 'string?' },
+};
+
+function fits(value: unknown, rule: FieldRule): boolean {
+  if (value === undefined) return rule.endsWith('?');
+  switch (rule) {
+    case 'string':
+    case 'string?':
+      return typeof value === 'string';
+    case 'boolean?':
+      return typeof value === 'boolean';
+    case 'string-or-null?':
+      return value === null || typeof value === 'string';
+    case 'strings?':
+      return Array.isArray(value) && value.every((item) => typeof item === 'string');
+    case 'any?':
+      return true;
+  }
+}
+
+const RULE_TEXT: Record<FieldRule, string> = {
+  string: 'a string',
+  'string?': 'a string',
+  'boolean?': 'true or false',
+  'string-or-null?': 'a string or null',
+  'strings?': 'a list of strings',
+  'any?': 'anything',
+};
+
+/** Throws IDENTITY_BAD_REQUEST (400) naming the first field of `message` that breaks its rule. */
+function checkMessage(address: string, message: unknown): void {
+  if (message !== null && message !== undefined && typeof message !== 'object') {
+    throw new GolemError(IdentityErrorCode.BadRequest, `${address} takes an object`, { httpStatus: 400 });
+  }
+  const fields = (message ?? {}) as Record<string, unknown>;
+  for (const [field, rule] of Object.entries(MESSAGE_FIELDS[address]!)) {
+    if (!fits(fields[field], rule)) {
+      throw new GolemError(IdentityErrorCode.BadRequest, `${address}: ${field} must be ${RULE_TEXT[rule]}`, {
+        httpStatus: 400,
+        details: { address, field },
+      });
+    }
+  }
+}
+
 function notFound(what: string): GolemError {
   return new GolemError(IdentityErrorCode.NotFound, `identity not found: ${what}`, {
     httpStatus: 404,
@@ -357,13 +432,11 @@ export class IdentityService implements Service {
       [AppKeyAddress.Drop, (m: DropAppKey) => this.dropAppKey(m)],
     ];
     for (const [address, handler] of bindings) {
+      // Every message is checked: an address bound without its field rules is a mistake of this file.
+      if (MESSAGE_FIELDS[address] === undefined) throw new Error(`no field rules for ${address}`);
       this.#unbinds.push(
         bus.bind(address, (message: unknown) => {
-          if (message !== null && message !== undefined && typeof message !== 'object') {
-            throw new GolemError(IdentityErrorCode.BadRequest, `${address} takes an object`, {
-              httpStatus: 400,
-            });
-          }
+          checkMessage(address, message);
           return handler(message as never);
         }),
       );
