@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src/core/db/index.ts';
-import { type Benchmark, medianMs, percentile } from './harness.ts';
+import { type Benchmark, type Measurement, medianMs, percentile } from './harness.ts';
 
 const ROWS = 20_000;
 const READS = 50_000;
@@ -27,6 +27,24 @@ async function withDatabase<T>(work: (db: ReturnType<typeof openDatabase>) => Pr
 
 const INSERT = 'INSERT OR REPLACE INTO offer (id, provider, body, expires) VALUES (?, ?, ?, ?)';
 const SELECT = 'SELECT provider, body, expires FROM offer WHERE id = ?';
+
+/** Medians of interleaved rounds, so a busy moment on the machine weighs on both alike. */
+async function againstPreparePerCall(
+  cached: () => unknown,
+  preparePerCall: () => unknown,
+): Promise<Measurement> {
+  const value: number[] = [];
+  const baseline: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    value.push(await medianMs(cached, 1, round === 0 ? 1 : 0));
+    baseline.push(await medianMs(preparePerCall, 1, round === 0 ? 1 : 0));
+  }
+  return {
+    value: percentile(value, 50),
+    baseline: percentile(baseline, 50),
+    baselineName: 'prepare per call',
+  };
+}
 
 export const benchmarks: Benchmark[] = [
   {
@@ -52,18 +70,7 @@ export const benchmarks: Benchmark[] = [
             if (db.raw.prepare(SELECT).get(`offer-${i % ROWS}`) !== undefined) found++;
           allFound(found);
         };
-        // Interleaved rounds, so a busy moment on the machine weighs on both alike.
-        const value: number[] = [];
-        const baseline: number[] = [];
-        for (let round = 0; round < 5; round++) {
-          value.push(await medianMs(cached, 1, round === 0 ? 1 : 0));
-          baseline.push(await medianMs(preparePerCall, 1, round === 0 ? 1 : 0));
-        }
-        return {
-          value: percentile(value, 50),
-          baseline: percentile(baseline, 50),
-          baselineName: 'prepare per call',
-        };
+        return againstPreparePerCall(cached, preparePerCall);
       }),
   },
   {
@@ -80,17 +87,7 @@ export const benchmarks: Benchmark[] = [
           db.transaction(() => {
             for (let i = 0; i < ROWS; i++) db.raw.prepare(INSERT).run(`offer-${i}`, `0x${i}`, '{"a":1}', i);
           });
-        const value: number[] = [];
-        const baseline: number[] = [];
-        for (let round = 0; round < 5; round++) {
-          value.push(await medianMs(cached, 1, round === 0 ? 1 : 0));
-          baseline.push(await medianMs(preparePerCall, 1, round === 0 ? 1 : 0));
-        }
-        return {
-          value: percentile(value, 50),
-          baseline: percentile(baseline, 50),
-          baselineName: 'prepare per call',
-        };
+        return againstPreparePerCall(cached, preparePerCall);
       }),
   },
 ];

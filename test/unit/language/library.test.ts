@@ -3,10 +3,11 @@
  * folder, and no cache lives in a module variable; caches are objects their users own.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT } from '../../support/daemon.ts';
+import { sourceFiles } from '../../support/source-files.ts';
 import {
   createDemandMatcher,
   flattenProperties,
@@ -17,18 +18,8 @@ import {
 
 const LANGUAGE_DIR = join(REPO_ROOT, 'src', 'language');
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory()
-      ? sourceFiles(join(dir, entry.name))
-      : entry.name.endsWith('.ts')
-        ? [join(dir, entry.name)]
-        : [],
-  );
-}
-
 /** Every module specifier of a file: static imports and re-exports, dynamic imports, `declare module`. */
-export function specifiers(source: string): string[] {
+function specifiers(source: string): string[] {
   const patterns = [
     /\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g,
     /\bimport\s*['"]([^'"]+)['"]/g,

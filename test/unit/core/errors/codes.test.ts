@@ -5,7 +5,7 @@
  * list only shrinks).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { CliErrorCode } from '../../../../src/cli/errors.ts';
@@ -19,6 +19,7 @@ import { IdentityErrorCode } from '../../../../src/core/identity/index.ts';
 import { LanguageErrorCode } from '../../../../src/language/index.ts';
 import { StandardsErrorCode } from '../../../../src/standards/index.ts';
 import { REPO_ROOT } from '../../../support/daemon.ts';
+import { sourceFiles } from '../../../support/source-files.ts';
 
 /** Files that still write codes as literals, by owner. Remove a line once its file is converted. */
 const NOT_CONVERTED_YET = new Set([
@@ -50,18 +51,8 @@ const LITERAL_CODE = [
   new RegExp(`\\bcode:\\s*${Q}${CODE}${Q}`),
 ];
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory()
-      ? sourceFiles(join(dir, entry.name))
-      : entry.name.endsWith('.ts')
-        ? [join(dir, entry.name)]
-        : [],
-  );
-}
-
 /** `file:line: text` of every literal code in `source`; a call split over lines is read joined. */
-export function literalCodes(file: string, source: string): string[] {
+function literalCodes(file: string, source: string): string[] {
   const found: string[] = [];
   const lines = source.split('\n');
   lines.forEach((line, index) => {
