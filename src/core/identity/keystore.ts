@@ -53,6 +53,12 @@ export type KdfChoice =
 export const DEFAULT_KDF: KdfChoice = { kdf: 'pbkdf2', iterations: 10_240 };
 
 const MAX_SCRYPT_N = 1 << 20;
+/** scrypt needs 128·N·r bytes: at most what N = 2^20, r = 8 (geth's heaviest setting ×4) takes, 1 GiB. */
+const MAX_SCRYPT_MEMORY = 1 << 30;
+/** Parallel passes multiply scrypt's time; key files use 1. */
+const MAX_SCRYPT_P = 16;
+/** The key is 32 bytes; tools write dklen 32. */
+const MAX_DKLEN = 64;
 const MAX_PBKDF2_ITERATIONS = 10_000_000;
 
 function badKeystore(message: string, details?: Record<string, unknown>): GolemError {
@@ -62,7 +68,8 @@ function badKeystore(message: string, details?: Record<string, unknown>): GolemE
 function deriveKey(password: string, kdf: string, params: Record<string, unknown>): Buffer {
   const salt = Buffer.from(fromHex(String(params.salt ?? '')));
   const dklen = Number(params.dklen ?? 32);
-  if (dklen < 32) throw badKeystore('derived key length must be at least 32 bytes', { dklen });
+  if (!Number.isInteger(dklen) || dklen < 32 || dklen > MAX_DKLEN)
+    throw badKeystore(`derived key length must be 32 to ${MAX_DKLEN} bytes`, { dklen });
   if (kdf === 'pbkdf2') {
     const prf = params.prf ?? 'hmac-sha256';
     if (prf !== 'hmac-sha256') {
@@ -79,9 +86,19 @@ function deriveKey(password: string, kdf: string, params: Record<string, unknown
     const n = Number(params.n);
     const r = Number(params.r);
     const p = Number(params.p);
-    if (!Number.isInteger(n) || n < 2 || n > MAX_SCRYPT_N || (n & (n - 1)) !== 0 || !(r > 0) || !(p > 0)) {
-      throw badKeystore('bad scrypt parameters', { n, r, p });
-    }
+    // A key file is input: parameters that would take gigabytes or hours are refused before scrypt runs.
+    const fits =
+      Number.isInteger(n) &&
+      n >= 2 &&
+      n <= MAX_SCRYPT_N &&
+      (n & (n - 1)) === 0 &&
+      Number.isInteger(r) &&
+      r >= 1 &&
+      128 * n * r <= MAX_SCRYPT_MEMORY &&
+      Number.isInteger(p) &&
+      p >= 1 &&
+      p <= MAX_SCRYPT_P;
+    if (!fits) throw badKeystore('bad scrypt parameters', { n, r, p });
     return scryptSync(password, salt, dklen, { N: n, r, p, maxmem: 256 * n * r * p + 1024 * 1024 });
   }
   throw new GolemError(IdentityErrorCode.UnsupportedKeystore, `unsupported key derivation ${kdf}`, {
