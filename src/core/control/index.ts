@@ -7,7 +7,7 @@ import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Bus } from '../bus/index.ts';
-import { GolemError, isGolemError } from '../errors/index.ts';
+import { type ErrorCode, GolemError, isGolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { ControlErrorCode } from './errors.ts';
 
@@ -31,7 +31,8 @@ type ControlResponse =
   | { id: number; ok: unknown }
   | {
       id: number;
-      error: { code: string; message: string; details?: Record<string, unknown>; httpStatus?: number };
+      /** A code some module declared, as the daemon's bus gave it. */
+      error: { code: ErrorCode; message: string; details?: Record<string, unknown>; httpStatus?: number };
     };
 
 export class ControlServer {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiServer, requestIdentity } from '../../../../src/core/api/index.ts';
 import { LocalBus } from '../../../../src/core/bus/index.ts';
-import { GolemError } from '../../../../src/core/errors/index.ts';
+import { type ErrorCode, GolemError } from '../../../../src/core/errors/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 import { AppKeyAddress, type AppKeyInfo } from '../../../../src/core/model/identity.ts';
 import { parseConstraints } from '../../../../src/language/index.ts';
@@ -37,7 +37,7 @@ describe('ApiServer', () => {
     server.register('/test-api/v1', (app) => {
       app.get('/who', async (request) => requestIdentity(request));
       app.get('/gone', async () => {
-        throw new GolemError('TEST_GONE', 'it is gone', { httpStatus: 410 });
+        throw new GolemError('TEST_GONE' as ErrorCode, 'it is gone', { httpStatus: 410 });
       });
       app.get('/boom', async () => {
         throw new Error('unexpected');

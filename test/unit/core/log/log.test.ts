@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GolemError } from '../../../../src/core/errors/index.ts';
+import { type ErrorCode, GolemError } from '../../../../src/core/errors/index.ts';
 import { createLogger, type LogRecord } from '../../../../src/core/log/index.ts';
 
 function capture(format: 'text' | 'json') {
@@ -30,7 +30,7 @@ describe('logger', () => {
         throw new Error('getter failed');
       },
     };
-    const error = new GolemError('PAYMENT_X', 'no funds', { details: { amount: 5n } });
+    const error = new GolemError('PAYMENT_X' as ErrorCode, 'no funds', { details: { amount: 5n } });
     logger.info('amounts', { tx: { amount: 10n ** 20n, fees: [1n, 2n] } });
     logger.info('cycle', { cyclic, twice: [cyclic, cyclic] });
     logger.info('error', { error, nested: { error } });
