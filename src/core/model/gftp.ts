@@ -14,7 +14,7 @@ export const GFTP_PUBLIC = '/public/gftp';
 /** Golem's chunk size (yagna's `DEFAULT_CHUNK_SIZE`). */
 export const GFTP_DEFAULT_CHUNK_SIZE = 40 * 1024;
 /** The largest chunk a node serves or accepts in one call; larger requests are clamped (GetChunk) or refused. */
-export const GFTP_MAX_CHUNK_SIZE = 4 * 1024 * 1024;
+export const GFTP_MAX_CHUNK_SIZE = 1024 * 1024;
 
 export const GftpLocalAddress = {
   /** `GftpPublish` → `GftpPublished` (one entry per path). */
@@ -25,6 +25,10 @@ export const GftpLocalAddress = {
   Close: `${GFTP_LOCAL}/Close`,
   /** `{}` → `GftpEntry[]`. */
   List: `${GFTP_LOCAL}/List`,
+  /** `GftpDownload` → `GftpTransferDone`: the daemon pulls a `gftp://` URL into a local file. */
+  Download: `${GFTP_LOCAL}/Download`,
+  /** `GftpUpload` → `GftpTransferDone`: the daemon pushes a local file to an upload target. */
+  Upload: `${GFTP_LOCAL}/Upload`,
 } as const;
 
 /** Message names under `/public/gftp/<id>/` (the GSB message types of Golem's gftp). */
@@ -78,6 +82,36 @@ export interface GftpClose {
   /** `gftp://…` URLs or bare ids. */
   urls: string[];
 }
+
+export interface GftpDownload {
+  url: string;
+  path: string;
+  /** SHA3 hex the content must have (variant by length). */
+  expectedHash?: string;
+}
+
+export interface GftpUpload {
+  path: string;
+  url: string;
+}
+
+export interface GftpTransferDone {
+  bytes: number;
+  sha3_256: string;
+  resumedFrom: number;
+}
+
+/** Local topic: an upload target received a whole file (`GftpEvent`). */
+export const GFTP_EVENTS_TOPIC = 'local:gftp-events';
+
+export type GftpEvent = {
+  type: 'received';
+  id: string;
+  url: string;
+  path: string;
+  hash: string;
+  size: number;
+};
 
 /** `GetMetadata {}` → `GftpMetadata`. */
 export interface GftpMetadata {
