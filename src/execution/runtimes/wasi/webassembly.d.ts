@@ -3,7 +3,7 @@
  * project does not load; Node provides it as a global.
  */
 declare namespace WebAssembly {
-  type Module = {};
+  type Module = object & { readonly __wasmModule?: never };
   interface Instance {
     readonly exports: Record<string, unknown>;
   }
