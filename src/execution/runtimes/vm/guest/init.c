@@ -242,7 +242,10 @@ static void run_process(uint64_t msg_id, struct run_req *r) {
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     for (int i = 0; i < 2; i++) dup2(pipes[i][1] >= 0 ? pipes[i][1] : devnull, i + 1);
-    if (chroot(NEWROOT) < 0 || chdir(r->cwd && *r->cwd ? r->cwd : "/") < 0) goto fail;
+    const char *cwd = r->cwd && *r->cwd ? r->cwd : "/";
+    if (chroot(NEWROOT) < 0) goto fail;
+    mkdirs(cwd); /* as Docker: a working directory missing from the image is created */
+    if (chdir(cwd) < 0) goto fail;
     if (setgid(r->gid) < 0 || setuid(r->uid) < 0) goto fail;
     execve(r->bin, r->argv, r->env ? r->env : (char *[]){NULL});
   fail:
