@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
 import wabt from 'wabt';
-import { ActivityApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { GftpLocalAddress, type GftpPublished } from '../../src/core/model/gftp.ts';
+import { activityClient, execute, readyActivity } from '../support/activity.ts';
 import { approvedAgreement } from '../support/agreement.ts';
 import {
   type DaemonHandle,
@@ -25,15 +25,6 @@ import {
   tempDir,
 } from '../support/daemon.ts';
 import { eventually } from '../support/net.ts';
-
-type Result = {
-  index: number;
-  result: string;
-  stdout?: unknown;
-  stderr?: unknown;
-  message?: unknown;
-  isBatchFinished: boolean;
-};
 
 const wat = await wabt();
 function compile(source: string): Uint8Array {
@@ -98,20 +89,6 @@ function wasmPackage(): Buffer {
   );
 }
 
-async function execute(api: InstanceType<typeof ActivityApi.Client>, activityId: string, script: unknown[]) {
-  const batchId = (await api.requestorControl.exec(activityId, { text: JSON.stringify(script) })) as string;
-  for (let i = 0; i < 60; i++) {
-    const results = (await api.requestorControl.getExecBatchResults(
-      activityId,
-      batchId,
-      undefined,
-      5,
-    )) as Result[];
-    if (results.some((r) => r.isBatchFinished)) return results;
-  }
-  throw new Error('batch did not finish');
-}
-
 describe('an activity on the WASI runtime, files by GFTP', () => {
   let relay: RelayHandle;
   let requestor: DaemonHandle;
@@ -142,20 +119,8 @@ describe('an activity on the WASI runtime, files by GFTP', () => {
       runtime: 'wasmtime',
       demand: { 'golem.srv.comp.task_package': packageUrl },
     });
-    const api = new ActivityApi.Client({
-      BASE: `${requestor.apiUrl}/activity-api/v1`,
-      TOKEN: requestor.appKey,
-    });
-    const { activityId } = (await api.requestorControl.createActivity({ agreementId })) as {
-      activityId: string;
-    };
-    const setup = await execute(api, activityId, [{ deploy: {} }, { start: {} }]);
-    assert.deepEqual(
-      setup.map((r) => r.result),
-      ['Ok', 'Ok'],
-      JSON.stringify(setup),
-    );
-    assert.deepEqual((await api.requestorState.getActivityState(activityId)).state, ['Ready', null]);
+    const api = activityClient(requestor);
+    const activityId = await readyActivity(api, agreementId);
 
     const control = await ControlConnection.connect(join(requestor.dataDir, 'yagna.sock'));
     const input = join(tempDir('wasi-e2e-'), 'in.txt');

@@ -7,16 +7,24 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ActivityApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { ActivityPublicAddress, remoteActivityAddress } from '../../src/core/model/activity.ts';
 import { GftpLocalAddress, type GftpPublished } from '../../src/core/model/gftp.ts';
+import {
+  activityClient,
+  execute,
+  exeUnitPids,
+  processesWith,
+  type Result,
+  readyActivity,
+  streamEvents,
+} from '../support/activity.ts';
 import { approvedAgreement, terminateAgreement } from '../support/agreement.ts';
 import {
   type DaemonHandle,
@@ -31,18 +39,7 @@ const TEST_RUNTIME = fileURLToPath(new URL('../support/exeunit-runtime/descripto
 const MAX_CAPTURE = 64 * 1024;
 const MAX_TRANSFER = 1024 * 1024;
 
-type Client = InstanceType<typeof ActivityApi.Client>;
-type Result = {
-  index: number;
-  result: string;
-  stdout?: unknown;
-  stderr?: unknown;
-  message?: unknown;
-  isBatchFinished: boolean;
-};
-
-const client = (daemon: DaemonHandle): Client =>
-  new ActivityApi.Client({ BASE: `${daemon.apiUrl}/activity-api/v1`, TOKEN: daemon.appKey });
+const client = activityClient;
 
 const run = (
   shell: string,
@@ -50,66 +47,6 @@ const run = (
 ) => ({
   run: { entry_point: '/bin/sh', args: ['-c', shell], capture },
 });
-
-/** Sends a script and long-polls its results until the batch is finished (golem-js's loop). */
-async function execute(api: Client, activityId: string, script: unknown[]): Promise<Result[]> {
-  const batchId = (await api.requestorControl.exec(activityId, { text: JSON.stringify(script) })) as string;
-  assert.match(batchId, /^[0-9a-f]{32}$/);
-  for (let i = 0; i < 60; i++) {
-    const results = (await api.requestorControl.getExecBatchResults(
-      activityId,
-      batchId,
-      undefined,
-      5,
-    )) as Result[];
-    if (results.some((r) => r.isBatchFinished)) return results;
-  }
-  throw new Error('batch did not finish');
-}
-
-/** The exec results stream as golem-js reads it: `event: runtime` frames until the last command finished. */
-async function streamEvents(daemon: DaemonHandle, activityId: string, batchId: string, commands: number) {
-  const controller = new AbortController();
-  const response = await fetch(`${daemon.apiUrl}/activity-api/v1/activity/${activityId}/exec/${batchId}`, {
-    headers: { accept: 'text/event-stream', authorization: `Bearer ${daemon.appKey}` },
-    signal: controller.signal,
-  });
-  assert.equal(response.status, 200);
-  assert.equal(response.headers.get('content-type'), 'text/event-stream');
-  const events: { index: number; kind: Record<string, unknown>; batch_id: string; timestamp: string }[] = [];
-  let text = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    text += decoder.decode(chunk);
-    let end = text.indexOf('\n\n');
-    while (end >= 0) {
-      const frame = text.slice(0, end);
-      text = text.slice(end + 2);
-      end = text.indexOf('\n\n');
-      const lines = frame.split('\n');
-      if (!lines.includes('event: runtime')) continue;
-      events.push(JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6)));
-    }
-    const last = events.at(-1);
-    if (last !== undefined && last.index + 1 >= commands && 'finished' in last.kind) break;
-  }
-  controller.abort();
-  return events;
-}
-
-function exeUnitPids(activityId: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('service-bus') && cmdline.includes(activityId)) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 describe('activities across daemons, through ya-ts-client', () => {
   let relay: RelayHandle;
@@ -281,6 +218,48 @@ describe('activities across daemons, through ya-ts-client', () => {
     );
   });
 
+  it('drives a service-mode runtime through the Runtime API: runs, output, exit codes, custom counters', async () => {
+    const serviceAgreement = await approvedAgreement(requestor, provider, {
+      runtime: 'test-service',
+      offer: {
+        'golem.com.usage.vector': ['golem.usage.duration_sec', 'golem.usage.custom.runs'],
+        'golem.inf.cpu.threads': 2,
+        'golem.inf.mem.gib': 0.5,
+      },
+    });
+    const api = client(requestor);
+    const activityId = await readyActivity(api, serviceAgreement);
+    const results = await execute(api, activityId, [
+      run('echo svc; pwd'),
+      run('echo err >&2; exit 4'),
+      run('echo never'),
+    ]);
+    assert.equal(results.length, 2);
+    assert.equal(results[0]!.result, 'Ok');
+    assert.match(results[0]!.stdout as string, /^svc\n.*\/vol-data\n$/);
+    assert.equal(results[1]!.result, 'Error');
+    assert.equal(results[1]!.stderr, 'err\n');
+    assert.equal(results[1]!.isBatchFinished, true);
+    const batchId = (await api.requestorControl.exec(activityId, {
+      text: JSON.stringify([run('echo a; sleep 0.1; echo b', { stdout: { stream: {} } })]),
+    })) as string;
+    const events = await streamEvents(requestor, activityId, batchId, 1);
+    assert.equal(
+      events
+        .filter((e) => 'stdout' in e.kind)
+        .map((e) => e.kind.stdout)
+        .join(''),
+      'a\nb\n',
+    );
+    await eventually(
+      async () => (await api.requestorState.getActivityUsage(activityId)).currentUsage?.[1] === 3,
+      "the runtime's custom counter in the usage",
+    );
+    await api.requestorControl.destroyActivity(activityId, 30);
+    await eventually(() => exeUnitPids(activityId).length === 0, 'the ExeUnit process to end');
+    assert.deepEqual(processesWith('service-runtime.ts', provider.dataDir), [], 'the runtime service ended');
+  });
+
   it('refuses bad input with clear errors and keeps serving; kills what never ends; ends with its agreement', async () => {
     const api = client(requestor);
     const { activityId } = (await api.requestorControl.createActivity({ agreementId })) as {
@@ -438,12 +417,17 @@ describe('activities across daemons, through ya-ts-client', () => {
       [500, 410, 404].includes((await status(waiting)).status),
       'the waiting poll ends with an error',
     );
+    // The daemon learns of the death from the process's exit, a moment after the socket closed.
+    await eventually(
+      async () => (await client(provider).provider.getActivityState(doomed)).state[0] === 'Terminated',
+      'the killed activity to end',
+    );
     const ended = await client(provider).provider.getActivityState(doomed);
     assert.deepEqual(ended.state, ['Terminated', null]);
     assert.equal(ended.reason, 'execution error');
     assert.match(ended.errorMessage as string, /SIGKILL/);
     assert.deepEqual((await api.requestorState.getActivityState(doomed)).state, ['Terminated', null]);
-    await eventually(() => noProcess('sleep 1002'), 'its runtime processes gone');
+    await eventually(() => processesWith('sleep 1002').length === 0, 'its runtime processes gone');
 
     // The daemon keeps serving: the first activity still runs commands.
     assert.equal((await first([{ deploy: {} }])).result, 'Ok');
@@ -461,16 +445,3 @@ describe('activities across daemons, through ya-ts-client', () => {
     );
   });
 });
-
-function noProcess(commandLine: string): boolean {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(commandLine))
-        return false;
-    } catch {
-      // gone
-    }
-  }
-  return true;
-}
