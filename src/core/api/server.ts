@@ -1,3 +1,4 @@
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { LanguageError } from '../../language/index.ts';
 import type { Bus } from '../bus/index.ts';
@@ -71,6 +72,8 @@ export class ApiServer implements RestRegistry {
     });
     this.app.decorateRequest('apiIdentity', undefined);
     this.app.decorateRequest('appKey', undefined);
+    // One WebSocket upgrade handler for every module's routes (`{websocket: true}`); a frame is at most 16 MiB.
+    this.app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 * 1024 } });
     this.#installBodyParser();
     this.#installHooks();
     this.#installErrorHandlers();
