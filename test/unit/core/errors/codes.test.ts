@@ -25,9 +25,6 @@ import { sourceFiles } from '../../../support/source-files.ts';
 const NOT_CONVERTED_YET = new Set([
   // market
   'src/core/market/discovery.ts',
-  'src/core/market/matching.ts',
-  'src/core/market/rest.ts',
-  'src/core/market/service.ts',
   // hostile (net, bus)
   'src/core/bus/bus.ts',
   'src/core/bus/memory-network.ts',
@@ -36,6 +33,8 @@ const NOT_CONVERTED_YET = new Set([
   'src/core/net/hole-punch.ts',
   'src/core/net/ids.ts',
   'src/core/net/service.ts',
+  // wasi (gsb-api)
+  'src/core/gsb-api/bindings.ts',
 ]);
 
 const Q = `['"\`]`;
