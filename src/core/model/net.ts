@@ -31,6 +31,16 @@ export interface NetStatus {
   observedAddrs: string[];
   connectedPeers: number;
   reachability: 'public' | 'private' | 'unknown';
+  /** What hostile or misbehaving peers cost this node: cut-off peers, refused streams, offences by kind. */
+  guard?: {
+    bans: number;
+    banned: number;
+    streamsRefused: number;
+    callsRefusedBusy: number;
+    gossipThrottled: number;
+    offences: Record<string, number>;
+    bufferedBytes: number;
+  };
 }
 
 export interface PeerInfo {
