@@ -56,7 +56,7 @@ export async function* readFrames(
         if (delta !== 0) {
           if (!guard.buffer(delta))
             throw protocolError('the peer holds too many bytes of unfinished frames', {
-              reason: 'buffer',
+              reason: 'bufferExceeded' satisfies Offence,
               pending: decoder.pending,
             });
           accounted = decoder.pending;
@@ -277,8 +277,7 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, guard: PeerGuar
             // requests carry one frame
           }
         } catch (error) {
-          if (offence === undefined && isGolemError(error, NetErrorCode.ProtocolError))
-            offence = (error.details?.reason as Offence | undefined) ?? 'malformed';
+          offence ??= offenceOf(error);
           controller.abort(protocolError('malformed frame after the request'));
         }
       })();
@@ -317,8 +316,7 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, guard: PeerGuar
       }
       await stream.close();
     } catch (error) {
-      if (offence === undefined && isGolemError(error, NetErrorCode.ProtocolError))
-        offence = (error.details?.reason as Offence | undefined) ?? 'malformed';
+      offence ??= offenceOf(error);
       logger.debug('bus stream reset', { peer, offence, error });
       stream.abort(error instanceof Error ? error : new Error(String(error)));
     } finally {
@@ -331,6 +329,15 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, guard: PeerGuar
       if (offence !== undefined) guard.strike(peer, offence);
     }
   };
+}
+
+/** The offence a protocol error stands for (what the peer sent, not a stream that merely went away). */
+function offenceOf(error: unknown): Offence | undefined {
+  if (!isGolemError(error, NetErrorCode.ProtocolError)) return undefined;
+  const reason = error.details?.reason;
+  return reason === 'bufferExceeded' || reason === 'stalledFrame' || reason === 'requestTimeout'
+    ? reason
+    : 'malformed';
 }
 
 /** Answers BUS_BUSY without reading the stream, then closes it. */

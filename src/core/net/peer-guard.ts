@@ -6,6 +6,7 @@
  * Other peers never share a bound with it, so they do not notice.
  */
 import type { Logger } from '../log/index.ts';
+import type { NetGuardCounters, NetOffence } from '../model/net.ts';
 
 export interface PeerLimits {
   /** Bus streams one peer may hold open at once (waiting for their request or being served). */
@@ -46,28 +47,8 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = {
   banMs: 10 * 60_000,
 };
 
-/** Why a peer got a strike; each has its own counter in `yagna net status`. */
-export type Offence =
-  | 'requestTimeout'
-  | 'stalledFrame'
-  | 'bufferExceeded'
-  | 'malformed'
-  | 'gossipFlood'
-  | 'invalidGossip';
-
-export interface GuardCounters {
-  /** Peers cut off since start, and how many are cut off now. */
-  bans: number;
-  banned: number;
-  /** Bus streams refused because their peer held too many, calls refused as busy (per peer or in all). */
-  streamsRefused: number;
-  callsRefusedBusy: number;
-  /** Gossip messages dropped for their peer's rate. */
-  gossipThrottled: number;
-  offences: Record<Offence, number>;
-  /** Bytes of unfinished frames buffered now, over all peers. */
-  bufferedBytes: number;
-}
+export type Offence = NetOffence;
+export type GuardCounters = NetGuardCounters;
 
 interface PeerState {
   streams: number;
