@@ -151,10 +151,16 @@ describe('hostile peers against one victim (in-process, real sockets)', () => {
   });
 
   it('a plain call to a stream handler cannot make the victim collect an unbounded reply', async () => {
-    await assert.rejects(
-      honest.bus.call(`/net/${victim.nodeId}/net/PingStream`, { count: 10_000, size: 64 * 1024 }),
-      (error) => isGolemError(error, 'BUS_REPLY_TOO_LARGE'),
+    let produced = 0;
+    const unbind = victim.bus.bindStream('/public/test/Big', async function* () {
+      for (; produced < 10_000; produced++) yield new Uint8Array(64 * 1024);
+    });
+    await assert.rejects(honest.bus.call(`/net/${victim.nodeId}/test/Big`, null), (error) =>
+      isGolemError(error, 'BUS_REPLY_TOO_LARGE'),
     );
+    unbind();
+    // Collection stopped at the reply bound (16 MiB, 256 such items), not after 640 MB.
+    assert.ok(produced <= 300, `the handler produced ${produced} items`);
     assert.deepEqual(await honestPing(), { pong: true, caller: honest.nodeId });
   });
 
