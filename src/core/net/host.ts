@@ -15,6 +15,7 @@ import { webSockets } from '@libp2p/websockets';
 import { createLibp2p } from 'libp2p';
 import type { Logger } from '../log/index.ts';
 import { type DialPort, fromDialPort } from './dial-port.ts';
+import { installFastSecp256k1Verify } from './fast-verify.ts';
 import { holePunch } from './hole-punch.ts';
 import { noiseCrypto } from './noise-crypto.ts';
 
@@ -56,6 +57,7 @@ export interface HostOptions {
 const MAX_GOSSIP_RPC_BYTES = 2 * MIB;
 
 export async function createHost(options: HostOptions) {
+  installFastSecp256k1Verify();
   const privateKey = privateKeyFromRaw(options.secret);
   const listen = [...options.listen];
   // Every node also listens through the relays it knows, so nodes behind NAT stay reachable.
