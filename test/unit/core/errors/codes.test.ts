@@ -25,14 +25,6 @@ import { sourceFiles } from '../../../support/source-files.ts';
 const NOT_CONVERTED_YET = new Set([
   // market
   'src/core/market/discovery.ts',
-  // hostile (net, bus)
-  'src/core/bus/bus.ts',
-  'src/core/bus/memory-network.ts',
-  'src/core/net/bus-protocol.ts',
-  'src/core/net/codec.ts',
-  'src/core/net/hole-punch.ts',
-  'src/core/net/ids.ts',
-  'src/core/net/service.ts',
   // wasi (gsb-api)
   'src/core/gsb-api/bindings.ts',
 ]);
