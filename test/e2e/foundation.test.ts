@@ -251,9 +251,12 @@ describe('a REST port already in use (real process)', () => {
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const port = (holder.address() as { port: number }).port;
     try {
-      const byFlag = runCli(['service', 'run', '--net-disabled', '--api-url', `http://127.0.0.1:${port}`], {
+      // With the network on and debug logs: the daemon must give up before any module starts.
+      const byFlag = runCli(['service', 'run', '--api-url', `http://127.0.0.1:${port}`], {
         dataDir: tempDir(),
+        env: { YAGNA_LOG_LEVEL: 'debug', YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0' },
       });
+      assert.doesNotMatch(byFlag.stderr, /module started|identity|net/i, 'no module started');
       const byEnv = runCli(['service', 'run', '--net-disabled'], {
         dataDir: tempDir(),
         env: { YAGNA_API_URL: `http://127.0.0.1:${port}` },

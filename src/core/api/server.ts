@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { LanguageError } from '../../language/index.ts';
@@ -96,27 +97,11 @@ export class ApiServer implements RestRegistry {
     for (const { prefix, plugin } of this.#plugins) {
       await this.app.register(async (scope) => plugin(scope), { prefix });
     }
-    const wanted = this.#config.apiUrl;
-    const host = wanted.hostname.replace(/^\[|\]$/g, '');
-    const port = wanted.port === '' ? 80 : Number(wanted.port);
+    const { wanted, host, port } = this.#endpoint();
     try {
       await this.app.listen({ host, port });
     } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        const details: AddressInUseDetails = {
-          address: wanted.host,
-          flag: '--api-url',
-          env: 'YAGNA_API_URL',
-        };
-        throw new GolemError(ApiErrorCode.AddressInUse, `REST API address ${wanted.host} is already in use`, {
-          cause,
-          details,
-        });
-      }
-      throw new GolemError(ApiErrorCode.ListenFailed, `cannot listen on ${wanted.href}`, {
-        cause,
-        details: { url: wanted.href },
-      });
+      throw this.#listenError(cause);
     }
     const address = this.app.server.address();
     const bound = typeof address === 'object' && address !== null ? address.port : port;
@@ -124,6 +109,49 @@ export class ApiServer implements RestRegistry {
     this.#url.port = String(bound);
     this.#log.info('REST API listening', { url: this.#url.origin });
     return this.#url;
+  }
+
+  /**
+   * Fails with the error `listen()` would give when the REST address is taken, so that a daemon refuses to start
+   * before its modules go to work (net would otherwise join the network for the moment it takes to fail).
+   */
+  async checkAddress(): Promise<void> {
+    const { host, port } = this.#endpoint();
+    if (port === 0) return;
+    const probe = createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        probe.once('error', reject);
+        probe.listen({ host, port, exclusive: true }, resolve);
+      });
+    } catch (cause) {
+      throw this.#listenError(cause);
+    }
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+
+  #endpoint(): { wanted: URL; host: string; port: number } {
+    const wanted = this.#config.apiUrl;
+    return {
+      wanted,
+      host: wanted.hostname.replace(/^\[|\]$/g, ''),
+      port: wanted.port === '' ? 80 : Number(wanted.port),
+    };
+  }
+
+  #listenError(cause: unknown): GolemError {
+    const wanted = this.#config.apiUrl;
+    if ((cause as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      const details: AddressInUseDetails = { address: wanted.host, flag: '--api-url', env: 'YAGNA_API_URL' };
+      return new GolemError(ApiErrorCode.AddressInUse, `REST API address ${wanted.host} is already in use`, {
+        cause,
+        details,
+      });
+    }
+    return new GolemError(ApiErrorCode.ListenFailed, `cannot listen on ${wanted.href}`, {
+      cause,
+      details: { url: wanted.href },
+    });
   }
 
   /** Stops accepting connections and waits for in-flight requests to finish. */
