@@ -5,7 +5,7 @@
  * SQLite; offers arriving are gathered and matched in batches, each batch's proposals written in one go.
  */
 
-import { type PreparedOffer, prepareOffer } from '../../language/index.ts';
+import { OfferConstraintCache, type PreparedOffer, prepareOffer } from '../../language/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { SignedOffer } from '../model/market.ts';
 import { createMatcher, type Matcher } from './matching.ts';
@@ -50,6 +50,8 @@ export class LiveMatching {
   #arrived: KnownOffer[] = [];
   #flushing: Promise<void> | undefined;
   #components: LiveMatchingComponents;
+  /** Offers of one constraint shape share generated code (the language keeps no cache of its own). */
+  #offerConstraints = new OfferConstraintCache();
 
   constructor(components: LiveMatchingComponents) {
     this.#components = components;
@@ -114,7 +116,10 @@ export class LiveMatching {
   #know(offer: SignedOffer): KnownOffer | undefined {
     let prepared: PreparedOffer;
     try {
-      prepared = prepareOffer({ properties: offer.properties as never, constraints: offer.constraints });
+      prepared = prepareOffer(
+        { properties: offer.properties as never, constraints: offer.constraints },
+        this.#offerConstraints,
+      );
     } catch (error) {
       // Discovery checked the signature, not the language: such an offer can match nothing.
       this.#components.logger.debug('an offer with constraints that do not compile', {
