@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hex } from 'viem';
 import { toHex } from 'viem';
-import { mnemonicToAccount } from 'viem/accounts';
+import { mnemonicToAccount, privateKeyToAccount, sign } from 'viem/accounts';
 
 export { deployDevContracts } from '../../src/core/payment/erc20/deploy.ts';
 
@@ -92,4 +92,33 @@ export async function anvilRpc(rpcUrl: string, method: string, params: unknown[]
   const body = (await response.json()) as { result?: unknown; error?: { message: string } };
   if (body.error !== undefined) throw new Error(`${method}: ${body.error.message}`);
   return body.result;
+}
+
+/**
+ * A digest signer over known private keys, standing in for the identity service's `Sign` (which answers the same
+ * 65-byte r‖s‖v with v = 27/28).
+ */
+export function keySigner(privateKeys: Hex[]): (address: string, digest: string) => Promise<string> {
+  const byAddress = new Map(privateKeys.map((key) => [privateKeyToAccount(key).address.toLowerCase(), key]));
+  return async (address, digest) => {
+    const key = byAddress.get(address.toLowerCase());
+    if (key === undefined) throw new Error(`no key for ${address}`);
+    return sign({ hash: digest as Hex, privateKey: key, to: 'hex' });
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }
