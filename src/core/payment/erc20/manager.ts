@@ -32,7 +32,7 @@ import type { Erc20Store, NewTx, OrderRow, TxKind, TxRow } from './store.ts';
 const erc20Abi = testGlmArtifact.abi;
 
 /** Where a test can hold the manager (a never-resolving promise = the process died there). */
-export type FaultPoint = 'order-stored' | 'tx-stored' | 'tx-broadcast';
+export type FaultPoint = 'step' | 'order-stored' | 'tx-stored' | 'tx-broadcast';
 export type FaultHook = (point: FaultPoint, details: Record<string, unknown>) => Promise<void> | void;
 
 export interface ManagerOptions {
@@ -163,11 +163,12 @@ export class TransactionManager {
 
   /** One pass: every account with open work, each behind its own backoff. Never throws. */
   async step(): Promise<void> {
+    await this.#o.faults?.('step', {});
     for (const account of this.#o.store.activeAccounts()) {
       if (!this.#running) return;
       const key = `${account.platform}|${account.payer}`;
       const backoff = this.#backoff.get(key);
-      if (backoff !== undefined && backoff.until > this.#now() && !this.#flushRequested.has(key)) continue;
+      if (backoff !== undefined && backoff.until > this.#now()) continue;
       try {
         await this.#processAccount(account);
         this.#backoff.delete(key);
