@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Address, createPublicClient, formatEther, http, parseEther } from 'viem';
+import { type Address, createPublicClient, createWalletClient, formatEther, http, parseEther } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import { openDatabase } from '../../src/core/db/index.ts';
@@ -160,6 +160,55 @@ describe('a driver killed at a chosen point; a new one on the same database pays
       }
     });
   }
+});
+
+describe('the nonce moves on without us', () => {
+  test('a stored transaction whose nonce another transaction took is dropped, and its orders are paid once in a new one', async () => {
+    const anvil = await startAnvil();
+    (globalThis as { devToken?: Address }).devToken = (await deployDevContracts(anvil.rpcUrl)).token;
+    try {
+      const payer = anvil.accounts[1]!;
+      const payee = privateKeyToAccount(generatePrivateKey()).address;
+      let dead = false;
+      const first = driverOn(anvil, 'nonce.db', {
+        faults: async (at) => {
+          if (at === 'tx-stored') dead = true;
+          if (dead) await new Promise(() => {});
+        },
+      });
+      await first.fund(PLATFORM, payer);
+      await first.start();
+      await first.schedulePayment({ orderId: 'n1', platform: PLATFORM, payer, payee, amount: '2' });
+      void first.flush();
+      await waitFor('the transaction stored, not broadcast', () => dead, 20_000);
+      // The same key is used elsewhere (another wallet): the stored nonce is taken on chain.
+      const wallet = createWalletClient({
+        account: privateKeyToAccount(anvil.privateKeys[1]!),
+        chain: foundry,
+        transport: http(anvil.rpcUrl),
+      });
+      const rival = await wallet.sendTransaction({ to: anvil.accounts[2]!, value: 1n });
+      await createPublicClient({ chain: foundry, transport: http(anvil.rpcUrl) }).waitForTransactionReceipt({
+        hash: rival,
+      });
+
+      const second = driverOn(anvil, 'nonce.db');
+      running.push(second);
+      await second.start();
+      await second.flush();
+      await waitFor('the order confirmed', () => confirmedCount(second) === 1, 20_000);
+      const statuses = second.store.db.all<{ status: string; nonce: number }>(
+        'SELECT status, nonce FROM erc20_tx ORDER BY tx_id',
+      );
+      assert.deepEqual(
+        statuses.map((s) => s.status),
+        ['dropped', 'confirmed'],
+      );
+      assert.equal(await balanceOf(anvil, payee), parseEther('2'));
+    } finally {
+      await anvil.stop();
+    }
+  });
 });
 
 describe('the RPC goes away for a while', () => {
