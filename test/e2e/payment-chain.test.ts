@@ -20,7 +20,14 @@ import {
   Erc20ErrorCode,
   remoteAccount,
 } from '../../src/core/payment/erc20/index.ts';
-import { type Anvil, deployDevContracts, keySigner, startAnvil, waitFor } from '../support/anvil.ts';
+import {
+  type Anvil,
+  anvilRpc,
+  deployDevContracts,
+  keySigner,
+  startAnvil,
+  waitFor,
+} from '../support/anvil.ts';
 
 const PLATFORM = 'erc20-dev-tglm';
 let anvil: Anvil;
@@ -384,6 +391,67 @@ describe('the erc20 driver on dev', () => {
       code: Erc20ErrorCode.BadAddress,
     });
     assert.equal(driver.store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM erc20_order')?.n, 0);
+  });
+
+  test('an order the payer cannot cover waits, unsent, and is paid once the account is funded', async () => {
+    const driver = newDriver('unfunded');
+    const payer = anvil.accounts[8]!;
+    const payee = privateKeyToAccount(generatePrivateKey()).address;
+    const confirmations = collect(driver);
+    await driver.start();
+    await driver.schedulePayment({ orderId: 'u1', platform: PLATFORM, payer, payee, amount: '7' });
+    await driver.flush();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(
+      driver.store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM erc20_tx')?.n,
+      0,
+      'nothing sent',
+    );
+    assert.equal(driver.store.getOrder('u1')?.status, 'pending');
+    await driver.fund(PLATFORM, payer);
+    await waitFor('the order confirmed after funding', () => confirmations.length === 1 || undefined, 30_000);
+    assert.equal(await tokenBalance(payee), parseEther('7'));
+  });
+
+  test('a payment counts only after the required confirmations, for the payer and the payee', async () => {
+    const driver = newDriver('confirmations', {
+      env: {
+        DEV_GETH_ADDR: anvil.rpcUrl,
+        ERC20_SENDOUT_INTERVAL_SECS: '1',
+        ERC20_DEV_REQUIRED_CONFIRMATIONS: '3',
+      },
+    });
+    const payer = anvil.accounts[6]!;
+    const payee = privateKeyToAccount(generatePrivateKey()).address;
+    await driver.fund(PLATFORM, payer);
+    const confirmations = collect(driver);
+    await driver.start();
+    await driver.schedulePayment({ orderId: 'c1', platform: PLATFORM, payer, payee, amount: '1' });
+    await driver.flush();
+    const sent = await waitFor('the transaction mined', async () => {
+      const row = driver.store.db.get<{ hash: string }>(
+        "SELECT a.hash FROM erc20_tx t JOIN erc20_tx_attempt a USING (tx_id) WHERE t.status = 'sent'",
+      );
+      return row !== undefined &&
+        (await client()
+          .getTransactionReceipt({ hash: row.hash as Hex })
+          .catch(() => undefined))
+        ? row
+        : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(confirmations.length, 0);
+    await assert.rejects(
+      driver.verifyPayment({ platform: PLATFORM, txHash: sent.hash, payer, payee, amount: '1' }),
+      { code: Erc20ErrorCode.TxNotConfirmed },
+    );
+    await anvilRpc(anvil.rpcUrl, 'anvil_mine', ['0x2']);
+    await waitFor('confirmed after two more blocks', () => confirmations.length === 1 || undefined);
+    assert.equal(
+      (await driver.verifyPayment({ platform: PLATFORM, txHash: sent.hash, payer, payee, amount: '1' }))
+        .amount,
+      '1',
+    );
   });
 
   test('a confirmation is redelivered until the listener acknowledges it', async () => {
