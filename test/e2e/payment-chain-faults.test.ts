@@ -270,6 +270,44 @@ describe('the RPC goes away for a while', () => {
   });
 });
 
+describe('the RPC goes away between broadcast and confirmation', () => {
+  test('the driver finds the mined transaction after the outage and completes its orders once', async () => {
+    const stateFile = join(dir, 'anvil-state-2.json');
+    let anvil = await startAnvil({ stateFile });
+    (globalThis as { devToken?: Address }).devToken = (await deployDevContracts(anvil.rpcUrl)).token;
+    let outage: Promise<void> | undefined;
+    const driver = driverOn(anvil, 'outage-2.db', {
+      // Right after the broadcast (the transaction is mined at once), anvil goes down.
+      faults: async (at) => {
+        if (at === 'tx-broadcast' && outage === undefined) {
+          outage = anvil.stop();
+          await outage;
+        }
+      },
+    });
+    running.push(driver);
+    try {
+      const payer = anvil.accounts[1]!;
+      const payee = privateKeyToAccount(generatePrivateKey()).address;
+      await driver.fund(PLATFORM, payer);
+      await driver.start();
+      await driver.schedulePayment({ orderId: 'o2', platform: PLATFORM, payer, payee, amount: '4' });
+      await driver.flush();
+      await waitFor('anvil stopped after the broadcast', () => outage !== undefined, 20_000);
+      await outage;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(confirmedCount(driver), 0);
+      anvil = await startAnvil({ stateFile, port: anvil.port });
+      await waitFor('the order confirmed after the outage', () => confirmedCount(driver) === 1, 30_000);
+      assert.equal(driver.store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM erc20_tx_attempt')?.n, 1);
+      assert.equal(await balanceOf(anvil, payee), parseEther('4'));
+    } finally {
+      await driver.stop();
+      await anvil.stop();
+    }
+  });
+});
+
 describe('a stuck transaction', () => {
   test('is bumped (same nonce, higher fee) and the orders complete once', async () => {
     const anvil = await startAnvil();
