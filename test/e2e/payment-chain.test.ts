@@ -302,7 +302,7 @@ describe('the erc20 driver on dev', () => {
     assert.equal((await verify(real.hash, '5')).amount, '5');
   });
 
-  test('orders funded by a deposit are paid from the lock contract by the spender, and verify', async () => {
+  test('orders funded by a deposit are paid from the lock contract by the spender, verify, and the deposit is closed on release', async () => {
     const funderKey = anvil.privateKeys[4]!;
     const funder = anvil.accounts[4]!;
     const spender = anvil.accounts[5]!;
@@ -366,6 +366,50 @@ describe('the erc20 driver on dev', () => {
       amount: '2',
     });
     assert.equal(verified.amount, '2');
+
+    // Release: one more order is still open, so the close waits for it; then remainder to the funder, fee to the
+    // spender, and no more orders from this deposit.
+    const late = privateKeyToAccount(generatePrivateKey()).address;
+    const deposit = { id, contract: contracts.lockPayment };
+    await driver.schedulePayment({
+      orderId: 'dep-late',
+      platform: PLATFORM,
+      payer: spender,
+      payee: late,
+      amount: '4',
+      deposit,
+    });
+    const funderBefore = await tokenBalance(funder);
+    const spenderBefore = await tokenBalance(spender);
+    await driver.releaseDeposit({ platform: PLATFORM, payer: spender, deposit });
+    await driver.releaseDeposit({ platform: PLATFORM, payer: spender, deposit });
+    await assert.rejects(
+      driver.schedulePayment({
+        orderId: 'dep-after',
+        platform: PLATFORM,
+        payer: spender,
+        payee: late,
+        amount: '1',
+        deposit,
+      }),
+      { code: Erc20ErrorCode.DepositReleased },
+    );
+    await driver.flush();
+    await waitFor('the close confirmed', () =>
+      driver.store.db.get("SELECT 1 FROM erc20_deposit_close WHERE status = 'closed'"),
+    );
+    const closed = await driver.getDeposit(PLATFORM, contracts.lockPayment, id);
+    assert.equal(closed.spender, '0x0000000000000000000000000000000000000Bad');
+    assert.equal(await tokenBalance(late), parseEther('4'));
+    assert.equal((await tokenBalance(funder)) - funderBefore, parseEther('40'));
+    assert.equal((await tokenBalance(spender)) - spenderBefore, parseEther('1'));
+    const closes = driver.store.db.all<{ status: string }>(
+      "SELECT status FROM erc20_tx WHERE kind = 'close'",
+    );
+    assert.deepEqual(
+      closes.map((c) => c.status),
+      ['confirmed'],
+    );
   });
 
   test('bad orders get coded errors and nothing is stored', async () => {
