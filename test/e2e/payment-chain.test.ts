@@ -7,7 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Address, createPublicClient, createWalletClient, type Hex, http, parseEther } from 'viem';
+import {
+  type Address,
+  createPublicClient,
+  createWalletClient,
+  formatGwei,
+  type Hex,
+  http,
+  parseEther,
+} from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import { openDatabase } from '../../src/core/db/index.ts';
@@ -496,6 +504,34 @@ describe('the erc20 driver on dev', () => {
         .amount,
       '1',
     );
+  });
+
+  test('a dead first RPC URL falls back to the next, and fees stay under <NET>_MAX_FEE_PER_GAS', async () => {
+    // A cap between the base fee and what the driver would offer on its own (2 × base fee + tip).
+    const base = (await client().getBlock()).baseFeePerGas!;
+    const cap = (base * 3n) / 2n;
+    const driver = newDriver('fallback', {
+      env: {
+        DEV_GETH_ADDR: `http://127.0.0.1:1,${anvil.rpcUrl}`,
+        ERC20_SENDOUT_INTERVAL_SECS: '1',
+        DEV_MAX_FEE_PER_GAS: formatGwei(cap),
+        DEV_PRIORITY_FEE: formatGwei(base / 10n),
+      },
+    });
+    const payer = anvil.accounts[6]!;
+    const payee = privateKeyToAccount(generatePrivateKey()).address;
+    await driver.fund(PLATFORM, payer);
+    const confirmations = collect(driver);
+    await driver.start();
+    await driver.schedulePayment({ orderId: 'f1', platform: PLATFORM, payer, payee, amount: '0.5' });
+    await driver.flush();
+    await waitFor('paid through the second URL', () => confirmations.length === 1 || undefined, 30_000);
+    assert.equal(await tokenBalance(payee), parseEther('0.5'));
+    const fees = driver.store.db.get<{ max_fee_per_gas: string; priority_fee_per_gas: string }>(
+      'SELECT max_fee_per_gas, priority_fee_per_gas FROM erc20_tx_attempt',
+    )!;
+    assert.ok(BigInt(fees.max_fee_per_gas) <= cap, `${fees.max_fee_per_gas} > cap ${cap}`);
+    assert.equal(BigInt(fees.priority_fee_per_gas), base / 10n);
   });
 
   test('a confirmation is redelivered until the listener acknowledges it', async () => {

@@ -7,7 +7,6 @@ import {
   ContractFunctionRevertedError,
   createWalletClient,
   formatEther,
-  http,
   parseEther,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
@@ -245,7 +244,7 @@ export class Erc20Driver implements PaymentDriver {
     const wallet = createWalletClient({
       account: faucet,
       chain: chain.chain,
-      transport: http(chain.network.rpcUrls[0]),
+      transport: chain.transport,
     });
     const done: string[] = [];
     const txHashes: `0x${string}`[] = [];
