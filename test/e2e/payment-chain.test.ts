@@ -534,6 +534,35 @@ describe('the erc20 driver on dev', () => {
     assert.equal(BigInt(fees.priority_fee_per_gas), base / 10n);
   });
 
+  test('a confirmation not acknowledged before a restart is delivered by the next driver on the database', async () => {
+    const first = newDriver('restart-delivery');
+    const payer = anvil.accounts[7]!;
+    await first.fund(PLATFORM, payer);
+    first.onConfirmed(async () => {
+      throw new Error('payment module down');
+    });
+    await first.start();
+    await first.schedulePayment({
+      orderId: 'rd1',
+      platform: PLATFORM,
+      payer,
+      payee: anvil.accounts[9]!,
+      amount: '1',
+    });
+    await first.flush();
+    await waitFor(
+      'the confirmation stored',
+      () => first.store.undeliveredConfirmations().length === 1 || undefined,
+    );
+    await first.stop();
+    const second = newDriver('restart-delivery');
+    const delivered = collect(second);
+    await second.start();
+    await waitFor('delivered after the restart', () => delivered.length === 1 || undefined);
+    assert.deepEqual(delivered[0]?.orderIds, ['rd1']);
+    assert.equal(second.store.undeliveredConfirmations().length, 0);
+  });
+
   test('a confirmation is redelivered until the listener acknowledges it', async () => {
     const driver = newDriver('redeliver');
     const payer = anvil.accounts[6]!;
