@@ -70,6 +70,7 @@ test('platform names: glm on mainnet and polygon, tglm elsewhere; anything else 
 test('amounts are decimal strings of 18-decimal tokens; payments pack as address ‖ 12-byte amount', () => {
   assert.equal(toWei('1.5'), 1_500_000_000_000_000_000n);
   assert.equal(toWei('0.000000000000000001'), 1n);
+  assert.equal(toWei('2.50000000000000000000000'), 2_500_000_000_000_000_000n);
   for (const bad of ['1e18', '-1', '1.', '.5', '0x10', ' 1', '1.0000000000000000001']) {
     assert.throws(() => toWei(bad), { code: Erc20ErrorCode.BadAmount }, bad);
   }
