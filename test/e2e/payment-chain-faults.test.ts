@@ -211,6 +211,54 @@ describe('the nonce moves on without us', () => {
   });
 });
 
+describe('orders arriving while a transaction is being sent', () => {
+  test('go into the next transaction: held between storing and broadcasting, nothing is claimed twice', async () => {
+    const anvil = await startAnvil();
+    (globalThis as { devToken?: Address }).devToken = (await deployDevContracts(anvil.rpcUrl)).token;
+    let hold: (() => void) | undefined;
+    let held = false;
+    const driver = driverOn(anvil, 'race.db', {
+      faults: async (at) => {
+        if (at === 'tx-stored' && !held) {
+          held = true;
+          await new Promise<void>((resolve) => {
+            hold = resolve;
+          });
+        }
+      },
+    });
+    running.push(driver);
+    try {
+      const payer = anvil.accounts[1]!;
+      const payee = privateKeyToAccount(generatePrivateKey()).address;
+      await driver.fund(PLATFORM, payer);
+      await driver.start();
+      await driver.schedulePayment({ orderId: 'r0', platform: PLATFORM, payer, payee, amount: '1' });
+      void driver.flush();
+      await waitFor('the first transaction held after storing', () => hold !== undefined);
+      for (let i = 1; i <= 3; i++) {
+        await driver.schedulePayment({ orderId: `r${i}`, platform: PLATFORM, payer, payee, amount: '1' });
+      }
+      assert.equal(driver.store.getOrder('r0')?.status, 'sent');
+      assert.equal(driver.store.getOrder('r1')?.status, 'pending');
+      hold?.();
+      await driver.flush();
+      await waitFor('all four confirmed', () => confirmedCount(driver) === 4, 20_000);
+      const txs = driver.store.db.all<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM erc20_order WHERE status = 'confirmed' GROUP BY tx_id ORDER BY tx_id",
+      );
+      assert.deepEqual(
+        txs.map((t) => t.n),
+        [1, 3],
+      );
+      assert.equal(await balanceOf(anvil, payee), parseEther('4'));
+    } finally {
+      await driver.stop();
+      await anvil.stop();
+    }
+  });
+});
+
 describe('the RPC goes away for a while', () => {
   test('payments are delayed, none is lost or doubled, and the driver carries on after the outage', async () => {
     const stateFile = join(dir, 'anvil-state.json');
