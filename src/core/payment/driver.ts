@@ -74,6 +74,11 @@ export interface VerifiedPayment {
   /** Token amount actually transferred to `payee` by `payer` in this transaction. */
   amount: string;
   blockNumber: string;
+  /**
+   * The token transfer logs that make up `amount` (a transaction may pay a payee in several), so the payment module
+   * can make sure no log is claimed by two payments.
+   */
+  transfers?: { logIndex: number; amount: string }[];
 }
 
 export interface FundResult {
@@ -92,6 +97,12 @@ export interface DepositInfo {
   amount: string;
   fee: string;
   validTo: string;
+}
+
+export interface ReleaseDepositRequest {
+  platform: PaymentPlatform;
+  payer: string;
+  deposit: { id: string; contract: string };
 }
 
 /** Listener for confirmations; called again after a restart for confirmations not yet acknowledged. */
@@ -115,4 +126,10 @@ export interface PaymentDriver extends Service {
   /** Test networks: tokens and gas for `address`; real networks: a message saying what to do. */
   fund(platform: PaymentPlatform, address: string): Promise<FundResult>;
   getDeposit(platform: PaymentPlatform, contract: string, id: string): Promise<DepositInfo>;
+  /**
+   * Golem's `DriverReleaseDeposit`: closes the deposit (remainder back to the funder, fee to the spender) once every
+   * order paid from it is confirmed. Persisted before it returns and idempotent; `payer` is the deposit's spender.
+   * Optional: a driver without deposits leaves it out.
+   */
+  releaseDeposit?(request: ReleaseDepositRequest): Promise<void>;
 }
