@@ -74,6 +74,11 @@ export interface VerifiedPayment {
   /** Token amount actually transferred to `payee` by `payer` in this transaction. */
   amount: string;
   blockNumber: string;
+  /**
+   * The token transfer logs that make up `amount` (a transaction may pay a payee in several), so the payment module
+   * can make sure no log is claimed by two payments.
+   */
+  transfers?: { logIndex: number; amount: string }[];
 }
 
 export interface FundResult {
