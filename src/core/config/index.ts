@@ -21,6 +21,8 @@ export interface NodeConfig {
   /** Password tried on locked identities at start (`YAGNA_ID_PASSWORD`). */
   identityPassword: string | undefined;
   net: NetConfig;
+  /** ExeUnit runtime descriptor files (`EXE_UNIT_PATH`, comma-separated globs; default: the shipped runtimes). */
+  exeUnitPath?: string[];
 }
 
 export interface NetConfig {
@@ -112,6 +114,7 @@ export function resolveConfig(flags: Flags = {}, env: Env = process.env): NodeCo
       neighbours:
         parseCount(pick(flags, 'net-neighbours') ?? env.YA_NET_NEIGHBOURS, 'YA_NET_NEIGHBOURS') ?? 8,
     },
+    exeUnitPath: env.EXE_UNIT_PATH ? splitList(env.EXE_UNIT_PATH) : undefined,
   };
 }
 

@@ -1,3 +1,5 @@
+import { activityModule } from '../activity/index.ts';
+import { gftpModule } from '../gftp/index.ts';
 import { identityModule } from '../identity/index.ts';
 import { marketModule } from '../market/index.ts';
 import { netModule } from '../net/index.ts';
@@ -5,4 +7,11 @@ import { paymentModule } from '../payment/index.ts';
 import type { ModuleFactory } from '../service/index.ts';
 
 /** Core modules in start order (stopped in reverse): identity first, every other module needs a node id. */
-export const coreModules: ModuleFactory[] = [identityModule, netModule, marketModule, paymentModule];
+export const coreModules: ModuleFactory[] = [
+  identityModule,
+  netModule,
+  marketModule,
+  paymentModule,
+  activityModule,
+  gftpModule,
+];

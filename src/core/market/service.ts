@@ -6,34 +6,30 @@
 
 import { Notifier } from '../api/index.ts';
 import type { Bus, CallContext, Unbind } from '../bus/index.ts';
-import { canonicalJson, digestOf, fromHex, toHex, verifyNodeSignature } from '../crypto/index.ts';
 import { type Database, migrate } from '../db/index.ts';
-import { GolemError, httpError, isGolemError } from '../errors/index.ts';
+import { httpError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { IdentityAddress } from '../model/identity.ts';
 import {
-  type AgreementApproved,
   type AgreementContent,
-  type AgreementReceived,
-  type AgreementRejected,
-  type AgreementTerminated,
+  MarketLocalAddress,
   NegotiationAddress,
   type ProposalReceived,
   type ProposalRejected,
   type SignedOffer,
 } from '../model/market.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
+import { AgreementProtocol, type MarketGate, reasonOf } from './agreement-protocol.ts';
+import { AgreementStore, type Reason } from './agreements.ts';
 import { type DiscoveryOptions, OfferDiscovery } from './discovery.ts';
+import { MarketErrorCode } from './errors.ts';
 import { randomId, SUBSCRIPTION_ID, subscriptionId } from './ids.ts';
 import { compileChecked, createMatcher, type Matcher, matchSides } from './matching.ts';
 import { marketMigrations } from './migrations.ts';
+import { callPeer } from './peer.ts';
 import { registerMarketRoutes } from './rest.ts';
-import { type AgreementRow, bareProposalId, type ProposalRow, proposalView, type Role } from './views.ts';
+import { agreementRestView, bareProposalId, type ProposalRow, proposalView, type Role } from './views.ts';
 
 export const SUBSCRIPTION_TTL_MS = 60 * 60 * 1000;
-const PEER_CALL_TIMEOUT_MS = 30_000;
-
-type Reason = Record<string, unknown> | null;
 
 interface DemandRow {
   demand_id: string;
@@ -50,39 +46,27 @@ type EventBody =
   | { kind: 'rejected'; proposalId: string; reason: Reason; at: string }
   | { kind: 'agreement'; agreementId: string; at: string };
 
-const now = () => new Date().toISOString();
-
-function reasonOf(body: unknown): Reason {
-  if (body === undefined || body === null) return null;
-  if (typeof body !== 'object' || Array.isArray(body))
-    throw httpError.badRequest('MARKET_BAD_REASON', 'a reason is a JSON object like {"message": "..."}');
-  return body as Record<string, unknown>;
-}
-
-function stateError(current: string, action: string): GolemError {
-  // yagna: from Proposal a wrong transition is 409, from any other state 410.
-  const status = current === 'Proposal' ? 409 : 410;
-  return new GolemError('MARKET_AGREEMENT_STATE', `cannot ${action} an agreement in state ${current}`, {
-    httpStatus: status,
-    details: { state: current },
-  });
-}
-
 export interface MarketServiceOptions {
   discovery?: Partial<DiscoveryOptions>;
+  /** Milliseconds since the epoch as the market sees them (agreement expiry, dates it writes); tests drive it. */
+  clock?: () => number;
+  /** Holds the agreement protocol at named points, for tests that race its steps deterministically. */
+  gate?: MarketGate;
 }
 
 export class MarketService implements Service {
   readonly name = 'market';
   readonly discovery: OfferDiscovery;
+  readonly notifier = new Notifier();
+  /** The agreement protocol of both roles (state machine, peer handlers, expiry). */
+  readonly agreements: AgreementProtocol;
   #bus: Bus;
   #db: Database;
   #log: Logger;
+  #clock: () => number;
+  #store: AgreementStore;
   #unbinds: Unbind[] = [];
   #matchers = new Map<string, Matcher>();
-  #expiryTimer: NodeJS.Timeout | undefined;
-  #expiryAt = Number.POSITIVE_INFINITY;
-  readonly notifier = new Notifier();
 
   constructor(
     components: Pick<CoreComponents, 'bus' | 'db' | 'logger'> & Partial<Pick<CoreComponents, 'rest'>>,
@@ -91,7 +75,39 @@ export class MarketService implements Service {
     this.#bus = components.bus;
     this.#db = components.db;
     this.#log = components.logger.child('market');
+    this.#clock = options.clock ?? Date.now;
     this.discovery = new OfferDiscovery(components, options.discovery);
+    this.#store = new AgreementStore({
+      db: this.#db,
+      bus: this.#bus,
+      notifier: this.notifier,
+      logger: this.#log,
+      now: () => this.#now(),
+    });
+    this.agreements = new AgreementProtocol({
+      bus: this.#bus,
+      store: this.#store,
+      transaction: (work) => this.#db.transaction(work),
+      notifier: this.notifier,
+      logger: this.#log,
+      clock: this.#clock,
+      gate: options.gate,
+      proposals: {
+        providerProposal: (id) =>
+          this.#db.get<ProposalRow>("SELECT * FROM market_proposal WHERE id = ? AND role = 'provider'", id),
+        accepted: (proposal, agreement) => {
+          this.#db.run(
+            "UPDATE market_proposal SET state = 'Accepted' WHERE id = ? AND role = 'provider'",
+            proposal.id,
+          );
+          this.#queueEvent(agreement.offer.offerId, {
+            kind: 'agreement',
+            agreementId: agreement.agreementId,
+            at: this.#now(),
+          });
+        },
+      },
+    });
     components.rest?.register('/market-api/v1', (app) => registerMarketRoutes(app, this));
   }
 
@@ -109,56 +125,37 @@ export class MarketService implements Service {
     bind<ProposalRejected>(NegotiationAddress.ProposalRejected, (m, c) =>
       this.#onProposalRejected(m, c.caller),
     );
-    bind<AgreementReceived>(NegotiationAddress.AgreementReceived, (m, c) =>
-      this.#onAgreementReceived(m, c.caller),
-    );
-    bind<AgreementApproved>(NegotiationAddress.AgreementApproved, (m, c) =>
-      this.#onAgreementApproved(m, c.caller),
-    );
-    bind<AgreementRejected>(NegotiationAddress.AgreementRejected, (m, c) =>
-      this.#onAgreementRejected(m, c.caller),
-    );
-    bind<AgreementRejected>(NegotiationAddress.AgreementCancelled, (m, c) =>
-      this.#onAgreementCancelled(m, c.caller),
-    );
-    bind<AgreementTerminated>(NegotiationAddress.AgreementTerminated, (m, c) =>
-      this.#onAgreementTerminated(m, c.caller),
-    );
-    bind('/local/market/Offers', () => this.discovery.list());
-    bind('/local/market/Demands', () =>
+    bind(MarketLocalAddress.Offers, () => this.discovery.list());
+    bind(MarketLocalAddress.Demands, () =>
       this.#db.all<DemandRow>('SELECT * FROM market_demand WHERE active = 1').map(demandView),
     );
-    bind('/local/market/Agreements', () =>
-      this.#db
-        .all<AgreementRow>('SELECT * FROM market_agreement ORDER BY created_at')
-        .map((row) => this.agreementView(row)),
-    );
-    bind<{ constraints?: string; properties?: unknown }>('/local/market/Scan', (m) =>
+    bind<{ constraints?: string; properties?: unknown }>(MarketLocalAddress.Scan, (m) =>
       this.scan(m?.properties ?? {}, m?.constraints ?? '()'),
     );
-    // An approval in flight died with the last process: the provider never got the commit, so both sides are
-    // back to Pending, where the provider may approve again (or the agreement expires).
-    this.#db.run("UPDATE market_agreement SET state = 'Pending' WHERE state = 'Approving'");
-    this.#expireDue();
+    this.agreements.start();
   }
 
   async stop(): Promise<void> {
-    this.#armExpiry(Number.POSITIVE_INFINITY);
+    this.agreements.stop();
     this.discovery.stop();
     for (const unbind of this.#unbinds.splice(0)) unbind();
+  }
+
+  #now(): string {
+    return new Date(this.#clock()).toISOString();
   }
 
   // ---------------------------------------------------------------- offers
 
   async subscribeOffer(owner: string, body: unknown): Promise<string> {
     const { properties, constraints } = compileChecked(body);
-    const createdAt = now();
+    const createdAt = this.#now();
     const offer = await this.discovery.publish({
       providerId: owner,
       properties,
       constraints,
       createdAt,
-      expiresAt: new Date(Date.now() + SUBSCRIPTION_TTL_MS).toISOString(),
+      expiresAt: new Date(this.#clock() + SUBSCRIPTION_TTL_MS).toISOString(),
     });
     return offer.offerId;
   }
@@ -179,7 +176,7 @@ export class MarketService implements Service {
   async unsubscribeOffer(owner: string, offerId: string): Promise<void> {
     const offer = this.discovery.get(offerId);
     if (offer === undefined || offer.providerId !== owner)
-      throw httpError.notFound('MARKET_OFFER_NOT_FOUND', `offer ${offerId} not found`);
+      throw httpError.notFound(MarketErrorCode.OfferNotFound, `offer ${offerId} not found`);
     await this.discovery.unsubscribe(offerId);
     this.notifier.notify(`sub:${offerId}`);
   }
@@ -188,8 +185,8 @@ export class MarketService implements Service {
 
   subscribeDemand(owner: string, body: unknown): string {
     const { properties, constraints } = compileChecked(body);
-    const createdAt = now();
-    const expiresAt = new Date(Date.now() + SUBSCRIPTION_TTL_MS).toISOString();
+    const createdAt = this.#now();
+    const expiresAt = new Date(this.#clock() + SUBSCRIPTION_TTL_MS).toISOString();
     const demandId = subscriptionId({ requestorId: owner, properties, constraints, createdAt, expiresAt });
     this.#db.run(
       'INSERT INTO market_demand (demand_id, requestor_id, properties, constraints, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -212,7 +209,7 @@ export class MarketService implements Service {
       .all<DemandRow>(
         'SELECT * FROM market_demand WHERE requestor_id = ? AND active = 1 AND expires_at > ?',
         owner,
-        now(),
+        this.#now(),
       )
       .map(demandView);
   }
@@ -297,13 +294,13 @@ export class MarketService implements Service {
   ) {
     const deadline = Date.now() + options.timeoutMs;
     for (;;) {
-      const rows = this.#db.all<{ body: string }>(
-        `SELECT body FROM market_agreement_event WHERE owner_id = ? AND event_date > ? ${options.appSessionId !== undefined ? 'AND app_session_id = ?' : ''} ORDER BY event_date, seq LIMIT ?`,
-        ...(options.appSessionId !== undefined
-          ? [owner, options.afterTimestamp, options.appSessionId, options.maxEvents]
-          : [owner, options.afterTimestamp, options.maxEvents]),
+      const events = this.#store.events(
+        owner,
+        options.afterTimestamp,
+        options.maxEvents,
+        options.appSessionId,
       );
-      if (rows.length > 0) return rows.map((row) => JSON.parse(row.body) as Record<string, unknown>);
+      if (events.length > 0) return events;
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) return [];
       await this.notifier.wait(`agreements:${owner}`, left, signal);
@@ -331,11 +328,14 @@ export class MarketService implements Service {
   ): Promise<string> {
     const previous = this.#proposalOf(owner, subscriptionId, proposalId, role);
     if (previous.issuer === role)
-      throw httpError.badRequest('MARKET_OWN_PROPOSAL', 'a proposal cannot be countered by its own issuer');
+      throw httpError.badRequest(
+        MarketErrorCode.OwnProposal,
+        'a proposal cannot be countered by its own issuer',
+      );
     if (previous.state === 'Rejected')
-      throw httpError.badRequest('MARKET_PROPOSAL_REJECTED', 'this proposal was rejected');
+      throw httpError.badRequest(MarketErrorCode.ProposalRejected, 'this proposal was rejected');
     if (previous.countered === 1 || previous.state === 'Accepted')
-      throw httpError.gone('MARKET_PROPOSAL_COUNTERED', 'this proposal was already countered');
+      throw httpError.gone(MarketErrorCode.ProposalCountered, 'this proposal was already countered');
     const content = compileChecked(body);
     const match = matchSides(content, {
       properties: JSON.parse(previous.properties),
@@ -343,7 +343,7 @@ export class MarketService implements Service {
     });
     if (match.result !== 'yes') {
       throw httpError.badRequest(
-        'MARKET_NO_MATCH',
+        MarketErrorCode.NoMatch,
         `the counter-proposal does not match the proposal it answers (${match.result})`,
         { explanation: match.explanation },
       );
@@ -362,7 +362,7 @@ export class MarketService implements Service {
       prev_id: previous.id,
       state: 'Draft',
       countered: 0,
-      created_at: now(),
+      created_at: this.#now(),
     };
     const message: ProposalReceived = {
       demandId: previous.demand_id,
@@ -375,7 +375,7 @@ export class MarketService implements Service {
         timestamp: row.created_at,
       },
     };
-    await this.#callPeer(previous.peer_id, NegotiationAddress.ProposalReceived, message);
+    await callPeer(this.#bus, previous.peer_id, NegotiationAddress.ProposalReceived, message);
     this.#db.transaction(() => {
       this.#insertProposal(row);
       this.#db.run('UPDATE market_proposal SET countered = 1 WHERE id = ? AND role = ?', previous.id, role);
@@ -392,7 +392,7 @@ export class MarketService implements Service {
   ): Promise<void> {
     const proposal = this.#proposalOf(owner, subscriptionId, proposalId, role);
     if (proposal.issuer === role)
-      throw httpError.badRequest('MARKET_OWN_PROPOSAL', 'a node cannot reject its own proposal');
+      throw httpError.badRequest(MarketErrorCode.OwnProposal, 'a node cannot reject its own proposal');
     if (proposal.state === 'Rejected') return;
     const reason = reasonOf(body);
     this.#db.run(
@@ -402,7 +402,7 @@ export class MarketService implements Service {
     );
     // The provider never saw the requestor's Initial proposal: rejecting one is local.
     if (proposal.state !== 'Initial' || role === 'provider') {
-      await this.#callPeer(proposal.peer_id, NegotiationAddress.ProposalRejected, {
+      await callPeer(this.#bus, proposal.peer_id, NegotiationAddress.ProposalRejected, {
         proposalId: proposal.id,
         reason,
       } satisfies ProposalRejected).catch((error) => {
@@ -416,40 +416,46 @@ export class MarketService implements Service {
   createAgreement(owner: string, body: unknown): string {
     const request = (body ?? {}) as { proposalId?: unknown; validTo?: unknown };
     if (typeof request.proposalId !== 'string')
-      throw httpError.badRequest('MARKET_BAD_REQUEST', 'proposalId is required');
+      throw httpError.badRequest(MarketErrorCode.BadRequest, 'proposalId is required');
     const validTo = typeof request.validTo === 'string' ? Date.parse(request.validTo) : Number.NaN;
     if (Number.isNaN(validTo))
-      throw httpError.badRequest('MARKET_BAD_REQUEST', 'validTo must be an RFC 3339 date');
-    if (validTo <= Date.now()) throw httpError.gone('MARKET_EXPIRED', 'validTo is in the past');
+      throw httpError.badRequest(MarketErrorCode.BadRequest, 'validTo must be an RFC 3339 date');
+    if (validTo <= this.#clock()) throw httpError.gone(MarketErrorCode.Expired, 'validTo is in the past');
     const id = bareProposalId(request.proposalId, 'requestor');
     const proposal =
       id === undefined
         ? undefined
         : this.#db.get<ProposalRow>("SELECT * FROM market_proposal WHERE id = ? AND role = 'requestor'", id);
     if (proposal === undefined)
-      throw httpError.badRequest('MARKET_PROPOSAL_NOT_FOUND', `proposal ${request.proposalId} not found`);
+      throw httpError.badRequest(
+        MarketErrorCode.ProposalNotFound,
+        `proposal ${request.proposalId} not found`,
+      );
     const demand = this.#db.get<DemandRow>(
       'SELECT * FROM market_demand WHERE demand_id = ? AND requestor_id = ?',
       proposal.demand_id,
       owner,
     );
     if (demand === undefined)
-      throw httpError.badRequest('MARKET_PROPOSAL_NOT_FOUND', `proposal ${request.proposalId} not found`);
+      throw httpError.badRequest(
+        MarketErrorCode.ProposalNotFound,
+        `proposal ${request.proposalId} not found`,
+      );
     if (proposal.state === 'Initial')
       throw httpError.badRequest(
-        'MARKET_INITIAL_PROPOSAL',
+        MarketErrorCode.InitialProposal,
         'an agreement needs a counter-proposal from the provider, not the initial offer',
       );
     if (proposal.issuer === 'requestor')
       throw httpError.badRequest(
-        'MARKET_OWN_PROPOSAL',
+        MarketErrorCode.OwnProposal,
         'an agreement is made from the other side’s proposal',
       );
     if (proposal.state === 'Rejected')
-      throw httpError.badRequest('MARKET_PROPOSAL_REJECTED', 'this proposal was rejected');
+      throw httpError.badRequest(MarketErrorCode.ProposalRejected, 'this proposal was rejected');
     if (proposal.state === 'Accepted')
       throw httpError.conflict(
-        'MARKET_PROPOSAL_PROMOTED',
+        MarketErrorCode.ProposalPromoted,
         'an agreement was already made from this proposal',
       );
     const requestorSide =
@@ -475,271 +481,76 @@ export class MarketService implements Service {
       },
       proposalId: proposal.id,
       validTo: new Date(validTo).toISOString(),
-      createdAt: now(),
+      createdAt: this.#now(),
     };
     this.#db.transaction(() => {
       this.#db.run(
         "UPDATE market_proposal SET state = 'Accepted' WHERE id = ? AND role = 'requestor'",
         proposal.id,
       );
-      this.#insertAgreement(content, 'requestor', owner, 'Proposal');
+      this.agreements.created(content, owner);
     });
     return content.agreementId;
   }
 
-  async confirmAgreement(
-    owner: string,
-    agreementId: string,
-    appSessionId: string | undefined,
-  ): Promise<void> {
-    const row = this.#agreement(owner, agreementId, 'requestor');
-    if (row.state !== 'Proposal') throw stateError(row.state, 'confirm');
-    const content = JSON.parse(row.content) as AgreementContent;
-    const proposedSignature = await this.#sign(owner, digestOf(content));
-    this.#db.run(
-      'UPDATE market_agreement SET proposed_signature = ?, app_session_id = ? WHERE id = ? AND role = ?',
-      proposedSignature,
-      appSessionId ?? null,
-      row.id,
-      row.role,
-    );
-    await this.#callPeer(content.offer.providerId, NegotiationAddress.AgreementReceived, {
-      agreement: content,
-      proposedSignature,
-    } satisfies AgreementReceived);
-    this.#setState(row, 'Pending');
+  confirmAgreement(owner: string, agreementId: string, appSessionId: string | undefined): Promise<void> {
+    return this.agreements.confirm(owner, agreementId, appSessionId);
   }
 
-  /** Waits for the provider's decision. Resolves when approved; throws 410/408/400 otherwise, as yagna. */
-  async waitForApproval(
+  waitForApproval(
     owner: string,
     agreementId: string,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const row = this.#agreement(owner, agreementId, 'requestor');
-      switch (row.state) {
-        case 'Approved':
-          return;
-        case 'Rejected':
-        case 'Cancelled':
-        case 'Expired':
-          throw httpError.gone('MARKET_AGREEMENT_STATE', row.state);
-        case 'Proposal':
-          throw httpError.badRequest('MARKET_AGREEMENT_STATE', 'the agreement is not confirmed');
-        case 'Terminated':
-          throw httpError.badRequest('MARKET_AGREEMENT_STATE', 'the agreement is terminated');
-      }
-      const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted)
-        throw httpError.timeout('MARKET_WAIT_TIMEOUT', 'the provider has not approved the agreement yet');
-      await this.notifier.wait(`agreement:${agreementId}`, left, signal);
-    }
+    return this.agreements.waitForApproval(owner, agreementId, timeoutMs, signal);
   }
 
-  async cancelAgreement(owner: string, agreementId: string, body: unknown): Promise<void> {
-    const row = this.#agreement(owner, agreementId, 'requestor');
-    if (row.state !== 'Proposal' && row.state !== 'Pending' && row.state !== 'Approving')
-      throw stateError(row.state, 'cancel');
-    const reason = reasonOf(body);
-    const wasSent = row.state !== 'Proposal';
-    this.#setState(row, 'Cancelled', { eventType: 'AgreementCancelledEvent', reason });
-    if (wasSent) {
-      const content = JSON.parse(row.content) as AgreementContent;
-      await this.#callPeer(content.offer.providerId, NegotiationAddress.AgreementCancelled, {
-        agreementId,
-        reason,
-      } satisfies AgreementRejected).catch((error) =>
-        this.#log.warn('could not tell the provider about a cancellation', { agreementId, error }),
-      );
-    }
+  cancelAgreement(owner: string, agreementId: string, body: unknown): Promise<void> {
+    return this.agreements.cancel(owner, agreementId, body);
   }
 
   // ---------------------------------------------------------------- agreements (provider)
 
-  async approveAgreement(
-    owner: string,
-    agreementId: string,
-    appSessionId: string | undefined,
-  ): Promise<void> {
-    const row = this.#agreement(owner, agreementId, 'provider');
-    if (row.state !== 'Pending') throw stateError(row.state, 'approve');
-    const content = JSON.parse(row.content) as AgreementContent;
-    const approvedSignature = await this.#sign(owner, digestOf(content));
-    const approvedAt = now();
-    this.#db.run(
-      "UPDATE market_agreement SET state = 'Approving', approved_signature = ?, app_session_id = ? WHERE id = ? AND role = 'provider'",
-      approvedSignature,
-      appSessionId ?? null,
-      row.id,
-    );
-    let reply: { committedSignature: string };
-    try {
-      reply = await this.#callPeer(content.demand.requestorId, NegotiationAddress.AgreementApproved, {
-        agreementId,
-        approvedSignature,
-        approvedAt,
-      } satisfies AgreementApproved);
-    } catch (error) {
-      const current = this.#agreement(owner, agreementId, 'provider');
-      if (current.state === 'Approving')
-        this.#db.run(
-          "UPDATE market_agreement SET state = 'Pending' WHERE id = ? AND role = 'provider'",
-          row.id,
-        );
-      if (isGolemError(error) && error.httpStatus === 410)
-        throw httpError.gone('MARKET_AGREEMENT_STATE', error.message);
-      throw error;
-    }
-    if (
-      !verifyNodeSignature(
-        content.demand.requestorId,
-        commitDigest(agreementId, approvedSignature),
-        safeHex(reply.committedSignature),
-      )
-    ) {
-      this.#db.run(
-        "UPDATE market_agreement SET state = 'Pending' WHERE id = ? AND role = 'provider'",
-        row.id,
-      );
-      throw new GolemError('MARKET_BAD_SIGNATURE', 'the requestor’s commit signature does not verify', {
-        httpStatus: 500,
-      });
-    }
-    this.#db.run(
-      'UPDATE market_agreement SET committed_signature = ?, approved_at = ? WHERE id = ? AND role = ?',
-      reply.committedSignature,
-      approvedAt,
-      row.id,
-      'provider',
-    );
-    this.#setState(this.#agreement(owner, agreementId, 'provider'), 'Approved', {
-      eventType: 'AgreementApprovedEvent',
-    });
+  approveAgreement(owner: string, agreementId: string, appSessionId: string | undefined): Promise<void> {
+    return this.agreements.approve(owner, agreementId, appSessionId);
   }
 
-  async rejectAgreement(owner: string, agreementId: string, body: unknown): Promise<void> {
-    const row = this.#agreement(owner, agreementId, 'provider');
-    if (row.state !== 'Pending') throw stateError(row.state, 'reject');
-    const reason = reasonOf(body);
-    this.#setState(row, 'Rejected', { eventType: 'AgreementRejectedEvent', reason });
-    const content = JSON.parse(row.content) as AgreementContent;
-    await this.#callPeer(content.demand.requestorId, NegotiationAddress.AgreementRejected, {
-      agreementId,
-      reason,
-    } satisfies AgreementRejected).catch((error) =>
-      this.#log.warn('could not tell the requestor about a rejection', { agreementId, error }),
-    );
+  rejectAgreement(owner: string, agreementId: string, body: unknown): Promise<void> {
+    return this.agreements.reject(owner, agreementId, body);
   }
 
   // ---------------------------------------------------------------- agreements (both)
 
   getAgreement(owner: string, agreementId: string): Record<string, unknown> {
-    return this.agreementView(this.#anyAgreement(owner, agreementId));
+    return agreementRestView(this.agreements.get(owner, agreementId));
   }
 
   listAgreements(
     owner: string,
     filter: { state?: string; appSessionId?: string },
   ): Record<string, unknown>[] {
-    return this.#db
-      .all<AgreementRow>('SELECT * FROM market_agreement WHERE owner_id = ? ORDER BY created_at', owner)
-      .map((row) => this.#expireIfDue(row))
+    return this.agreements
+      .list(owner)
       .filter(
-        (row) =>
-          (filter.state === undefined || row.state === filter.state) &&
-          (filter.appSessionId === undefined || row.app_session_id === filter.appSessionId),
+        (agreement) =>
+          (filter.state === undefined || agreement.state === filter.state) &&
+          (filter.appSessionId === undefined || agreement.appSessionId === filter.appSessionId),
       )
-      .map((row) => ({
-        id: row.id,
-        timestamp: row.created_at,
-        approvedDate: row.approved_at,
-        role: row.role === 'requestor' ? 'Requestor' : 'Provider',
+      .map((agreement) => ({
+        id: agreement.id,
+        timestamp: agreement.createdAt,
+        approvedDate: agreement.approvedAt,
+        role: agreement.role === 'requestor' ? 'Requestor' : 'Provider',
       }));
   }
 
-  async terminateAgreement(owner: string, agreementId: string, body: unknown): Promise<void> {
-    const row = this.#anyAgreement(owner, agreementId);
-    if (row.state !== 'Approved') throw stateError(row.state, 'terminate');
-    const reason = reasonOf(body);
-    const content = JSON.parse(row.content) as AgreementContent;
-    const terminatedAt = now();
-    const signature = await this.#sign(owner, terminationDigest(agreementId, reason, terminatedAt));
-    const peer = row.role === 'requestor' ? content.offer.providerId : content.demand.requestorId;
-    const terminator = row.role === 'requestor' ? 'Requestor' : 'Provider';
-    this.#db.run(
-      'UPDATE market_agreement SET termination = ? WHERE id = ? AND role = ?',
-      JSON.stringify({ terminator, reason, signature, terminatedAt }),
-      row.id,
-      row.role,
-    );
-    this.#setState(row, 'Terminated', {
-      eventType: 'AgreementTerminatedEvent',
-      terminator,
-      signature,
-      reason,
-    });
-    await this.#callPeer(peer, NegotiationAddress.AgreementTerminated, {
-      agreementId,
-      reason,
-      terminatedAt,
-      signature,
-    } satisfies AgreementTerminated).catch((error) =>
-      this.#log.warn('could not tell the other side about a termination', { agreementId, error }),
-    );
+  terminateAgreement(owner: string, agreementId: string, body: unknown): Promise<void> {
+    return this.agreements.terminate(owner, agreementId, body);
   }
 
   terminationReason(owner: string, agreementId: string): Record<string, unknown> {
-    const row = this.#anyAgreement(owner, agreementId);
-    if (row.state !== 'Terminated' || row.termination === null)
-      throw httpError.badRequest('MARKET_NOT_TERMINATED', 'the agreement is not terminated');
-    const termination = JSON.parse(row.termination) as {
-      terminator: string;
-      reason: Reason;
-      signature: string;
-      terminatedAt: string;
-    };
-    const event: Record<string, unknown> = {
-      eventDate: termination.terminatedAt,
-      agreementId,
-      terminator: termination.terminator,
-      signature: termination.signature,
-    };
-    if (termination.reason !== null) event.reason = termination.reason;
-    return event;
-  }
-
-  agreementView(input: AgreementRow): Record<string, unknown> {
-    const row = this.#expireIfDue(input);
-    const content = JSON.parse(row.content) as AgreementContent;
-    const view: Record<string, unknown> = {
-      agreementId: row.id,
-      demand: {
-        properties: content.demand.properties,
-        constraints: content.demand.constraints,
-        demandId: content.demand.demandId,
-        requestorId: content.demand.requestorId,
-        timestamp: content.createdAt,
-      },
-      offer: {
-        properties: content.offer.properties,
-        constraints: content.offer.constraints,
-        offerId: content.offer.offerId,
-        providerId: content.offer.providerId,
-        timestamp: content.createdAt,
-      },
-      validTo: content.validTo,
-      state: row.state === 'Approving' ? 'Pending' : row.state,
-      timestamp: content.createdAt,
-    };
-    if (row.approved_at !== null) view.approvedDate = row.approved_at;
-    if (row.app_session_id !== null) view.appSessionId = row.app_session_id;
-    if (row.proposed_signature !== null) view.proposedSignature = row.proposed_signature;
-    if (row.approved_signature !== null) view.approvedSignature = row.approved_signature;
-    if (row.committed_signature !== null) view.committedSignature = row.committed_signature;
-    return view;
+    return this.agreements.terminationReason(owner, agreementId);
   }
 
   // ---------------------------------------------------------------- handlers of the other side's messages
@@ -752,7 +563,7 @@ export class MarketService implements Service {
       typeof message.demandId !== 'string' ||
       typeof proposal.proposalId !== 'string'
     ) {
-      throw httpError.badRequest('MARKET_BAD_REQUEST', 'malformed proposal');
+      throw httpError.badRequest(MarketErrorCode.BadRequest, 'malformed proposal');
     }
     const providerSide = this.discovery.get(message.offerId);
     if (
@@ -787,25 +598,25 @@ export class MarketService implements Service {
         prev_id: null,
         state: 'Initial',
         countered: 0,
-        created_at: now(),
+        created_at: this.#now(),
       };
       this.#insertProposal(previous);
     }
     if (previous.peer_id !== caller)
       throw httpError.forbidden(
-        'MARKET_NOT_COUNTERPARTY',
+        MarketErrorCode.NotCounterparty,
         'only the counterparty of a negotiation may counter in it',
       );
     if (previous.issuer !== 'provider')
-      throw httpError.badRequest('MARKET_OWN_PROPOSAL', 'a counter answers the other side’s proposal');
+      throw httpError.badRequest(MarketErrorCode.OwnProposal, 'a counter answers the other side’s proposal');
     if (previous.countered === 1)
-      throw httpError.gone('MARKET_PROPOSAL_COUNTERED', 'this proposal was already countered');
+      throw httpError.gone(MarketErrorCode.ProposalCountered, 'this proposal was already countered');
     const match = matchSides(compileChecked(proposal), {
       properties: JSON.parse(previous.properties),
       constraints: previous.constraints,
     });
     if (match.result !== 'yes')
-      throw httpError.badRequest('MARKET_NO_MATCH', 'the counter-proposal does not match the offer');
+      throw httpError.badRequest(MarketErrorCode.NoMatch, 'the counter-proposal does not match the offer');
     this.#db.transaction(() => {
       this.#insertProposal({
         id: proposal.proposalId,
@@ -820,7 +631,7 @@ export class MarketService implements Service {
         prev_id: previous.id,
         state: 'Draft',
         countered: 0,
-        created_at: now(),
+        created_at: this.#now(),
       });
       this.#db.run(
         "UPDATE market_proposal SET countered = 1 WHERE id = ? AND role = 'provider'",
@@ -830,7 +641,7 @@ export class MarketService implements Service {
         kind: 'proposal',
         id: proposal.proposalId,
         role: 'provider',
-        at: now(),
+        at: this.#now(),
       });
     });
   }
@@ -842,27 +653,27 @@ export class MarketService implements Service {
       proposal.prevProposalId,
     );
     if (previous === undefined)
-      throw httpError.notFound('MARKET_PROPOSAL_NOT_FOUND', 'unknown previous proposal');
+      throw httpError.notFound(MarketErrorCode.ProposalNotFound, 'unknown previous proposal');
     if (previous.peer_id !== caller)
       throw httpError.forbidden(
-        'MARKET_NOT_COUNTERPARTY',
+        MarketErrorCode.NotCounterparty,
         'only the counterparty of a negotiation may counter in it',
       );
     if (previous.issuer !== 'requestor')
-      throw httpError.badRequest('MARKET_OWN_PROPOSAL', 'a counter answers the other side’s proposal');
+      throw httpError.badRequest(MarketErrorCode.OwnProposal, 'a counter answers the other side’s proposal');
     if (previous.countered === 1)
-      throw httpError.gone('MARKET_PROPOSAL_COUNTERED', 'this proposal was already countered');
+      throw httpError.gone(MarketErrorCode.ProposalCountered, 'this proposal was already countered');
     const demand = this.#db.get<DemandRow>(
       'SELECT * FROM market_demand WHERE demand_id = ? AND active = 1',
       previous.demand_id,
     );
-    if (demand === undefined) throw httpError.gone('MARKET_DEMAND_GONE', 'the demand was unsubscribed');
+    if (demand === undefined) throw httpError.gone(MarketErrorCode.DemandGone, 'the demand was unsubscribed');
     const match = matchSides(
       { properties: JSON.parse(previous.properties), constraints: previous.constraints },
       compileChecked(proposal),
     );
     if (match.result !== 'yes')
-      throw httpError.badRequest('MARKET_NO_MATCH', 'the counter-proposal does not match the demand');
+      throw httpError.badRequest(MarketErrorCode.NoMatch, 'the counter-proposal does not match the demand');
     this.#db.transaction(() => {
       this.#insertProposal({
         id: proposal.proposalId,
@@ -877,7 +688,7 @@ export class MarketService implements Service {
         prev_id: previous.id,
         state: 'Draft',
         countered: 0,
-        created_at: now(),
+        created_at: this.#now(),
       });
       this.#db.run(
         "UPDATE market_proposal SET countered = 1 WHERE id = ? AND role = 'requestor'",
@@ -887,19 +698,19 @@ export class MarketService implements Service {
         kind: 'proposal',
         id: proposal.proposalId,
         role: 'requestor',
-        at: now(),
+        at: this.#now(),
       });
     });
   }
 
   #onProposalRejected(message: ProposalRejected, caller: string): void {
     if (typeof message?.proposalId !== 'string')
-      throw httpError.badRequest('MARKET_BAD_REQUEST', 'malformed rejection');
+      throw httpError.badRequest(MarketErrorCode.BadRequest, 'malformed rejection');
     const rows = this.#db.all<ProposalRow>('SELECT * FROM market_proposal WHERE id = ?', message.proposalId);
     const own = rows.find((row) => row.issuer === row.role && row.peer_id === caller);
     if (own === undefined)
       throw httpError.notFound(
-        'MARKET_PROPOSAL_NOT_FOUND',
+        MarketErrorCode.ProposalNotFound,
         'no proposal of ours with this id for this caller',
       );
     const subscription = own.role === 'requestor' ? own.demand_id : own.offer_id;
@@ -913,200 +724,8 @@ export class MarketService implements Service {
         kind: 'rejected',
         proposalId: (own.role === 'requestor' ? 'R-' : 'P-') + own.id,
         reason: reasonOf(message.reason),
-        at: now(),
+        at: this.#now(),
       });
-    });
-  }
-
-  #onAgreementReceived(message: AgreementReceived, caller: string): void {
-    const content = message?.agreement;
-    if (
-      content === undefined ||
-      typeof content.agreementId !== 'string' ||
-      typeof message.proposedSignature !== 'string'
-    ) {
-      throw httpError.badRequest('MARKET_BAD_REQUEST', 'malformed agreement');
-    }
-    if (content.demand?.requestorId !== caller)
-      throw httpError.forbidden('MARKET_NOT_COUNTERPARTY', 'an agreement is proposed by its requestor only');
-    const proposal = this.#db.get<ProposalRow>(
-      "SELECT * FROM market_proposal WHERE id = ? AND role = 'provider'",
-      content.proposalId,
-    );
-    if (
-      proposal === undefined ||
-      proposal.issuer !== 'provider' ||
-      proposal.peer_id !== caller ||
-      proposal.offer_id !== content.offer.offerId
-    ) {
-      throw httpError.badRequest(
-        'MARKET_PROPOSAL_NOT_FOUND',
-        'the agreement does not come from a proposal of this provider',
-      );
-    }
-    if (
-      canonicalJson(JSON.parse(proposal.properties)) !== canonicalJson(content.offer.properties) ||
-      proposal.constraints !== content.offer.constraints
-    ) {
-      throw httpError.badRequest(
-        'MARKET_AGREEMENT_MISMATCH',
-        'the agreement’s offer differs from the proposal it cites',
-      );
-    }
-    if (!verifyNodeSignature(caller, digestOf(content), safeHex(message.proposedSignature))) {
-      throw new GolemError('MARKET_BAD_SIGNATURE', 'the requestor’s signature does not verify', {
-        httpStatus: 400,
-      });
-    }
-    if (
-      this.#db.get(
-        "SELECT 1 FROM market_agreement WHERE id = ? AND role = 'provider'",
-        content.agreementId,
-      ) !== undefined
-    )
-      return;
-    this.#db.transaction(() => {
-      this.#db.run(
-        "UPDATE market_proposal SET state = 'Accepted' WHERE id = ? AND role = 'provider'",
-        proposal.id,
-      );
-      this.#insertAgreement(
-        content,
-        'provider',
-        content.offer.providerId,
-        'Pending',
-        message.proposedSignature,
-      );
-      this.#queueEvent(content.offer.offerId, {
-        kind: 'agreement',
-        agreementId: content.agreementId,
-        at: now(),
-      });
-    });
-  }
-
-  #onAgreementApproved(
-    message: AgreementApproved,
-    caller: string,
-  ): Promise<{ committedSignature: string }> | { committedSignature: string } {
-    const row = this.#peerAgreement(
-      message?.agreementId,
-      'requestor',
-      caller,
-      (content) => content.offer.providerId,
-    );
-    if (row.state !== 'Pending') throw stateError(row.state, 'approve');
-    const content = JSON.parse(row.content) as AgreementContent;
-    if (!verifyNodeSignature(caller, digestOf(content), safeHex(message.approvedSignature))) {
-      throw new GolemError('MARKET_BAD_SIGNATURE', 'the provider’s signature does not verify', {
-        httpStatus: 400,
-      });
-    }
-    this.#db.run(
-      "UPDATE market_agreement SET state = 'Approving' WHERE id = ? AND role = 'requestor'",
-      row.id,
-    );
-    return this.#sign(row.owner_id, commitDigest(row.id, message.approvedSignature)).then(
-      (committedSignature) => {
-        this.#db.run(
-          'UPDATE market_agreement SET approved_signature = ?, committed_signature = ?, approved_at = ? WHERE id = ? AND role = ?',
-          message.approvedSignature,
-          committedSignature,
-          message.approvedAt,
-          row.id,
-          'requestor',
-        );
-        this.#setState(
-          this.#db.get<AgreementRow>(
-            "SELECT * FROM market_agreement WHERE id = ? AND role = 'requestor'",
-            row.id,
-          )!,
-          'Approved',
-          { eventType: 'AgreementApprovedEvent' },
-        );
-        return { committedSignature };
-      },
-      (error: unknown) => {
-        this.#db.run(
-          "UPDATE market_agreement SET state = 'Pending' WHERE id = ? AND role = 'requestor' AND state = 'Approving'",
-          row.id,
-        );
-        throw error;
-      },
-    );
-  }
-
-  #onAgreementRejected(message: AgreementRejected, caller: string): void {
-    const row = this.#peerAgreement(
-      message?.agreementId,
-      'requestor',
-      caller,
-      (content) => content.offer.providerId,
-    );
-    if (row.state !== 'Pending') throw stateError(row.state, 'reject');
-    this.#setState(row, 'Rejected', {
-      eventType: 'AgreementRejectedEvent',
-      reason: reasonOf(message.reason),
-    });
-  }
-
-  #onAgreementCancelled(message: AgreementRejected, caller: string): void {
-    const row = this.#peerAgreement(
-      message?.agreementId,
-      'provider',
-      caller,
-      (content) => content.demand.requestorId,
-    );
-    if (row.state !== 'Pending' && row.state !== 'Approving') throw stateError(row.state, 'cancel');
-    this.#setState(row, 'Cancelled', {
-      eventType: 'AgreementCancelledEvent',
-      reason: reasonOf(message.reason),
-    });
-  }
-
-  #onAgreementTerminated(message: AgreementTerminated, caller: string): void {
-    const rows = this.#db.all<AgreementRow>(
-      'SELECT * FROM market_agreement WHERE id = ?',
-      message?.agreementId ?? '',
-    );
-    const row = rows.find((r) => {
-      const content = JSON.parse(r.content) as AgreementContent;
-      return (r.role === 'requestor' ? content.offer.providerId : content.demand.requestorId) === caller;
-    });
-    if (row === undefined)
-      throw httpError.forbidden(
-        'MARKET_NOT_COUNTERPARTY',
-        'only the counterparty may terminate this agreement',
-      );
-    if (row.state !== 'Approved') throw stateError(row.state, 'terminate');
-    if (
-      !verifyNodeSignature(
-        caller,
-        terminationDigest(row.id, message.reason ?? null, message.terminatedAt),
-        safeHex(message.signature),
-      )
-    ) {
-      throw new GolemError('MARKET_BAD_SIGNATURE', 'the termination signature does not verify', {
-        httpStatus: 400,
-      });
-    }
-    const terminator = row.role === 'requestor' ? 'Provider' : 'Requestor';
-    this.#db.run(
-      'UPDATE market_agreement SET termination = ? WHERE id = ? AND role = ?',
-      JSON.stringify({
-        terminator,
-        reason: message.reason ?? null,
-        signature: message.signature,
-        terminatedAt: message.terminatedAt,
-      }),
-      row.id,
-      row.role,
-    );
-    this.#setState(row, 'Terminated', {
-      eventType: 'AgreementTerminatedEvent',
-      terminator,
-      signature: message.signature,
-      reason: reasonOf(message.reason),
     });
   }
 
@@ -1129,7 +748,7 @@ export class MarketService implements Service {
   #matchOffer(offer: SignedOffer): void {
     const demands = this.#db.all<DemandRow>(
       'SELECT * FROM market_demand WHERE active = 1 AND expires_at > ?',
-      now(),
+      this.#now(),
     );
     for (const demand of demands) {
       const matcher = this.#matcher(demand.demand_id);
@@ -1163,9 +782,9 @@ export class MarketService implements Service {
         prev_id: null,
         state: 'Initial',
         countered: 0,
-        created_at: now(),
+        created_at: this.#now(),
       });
-      this.#queueEvent(demandId, { kind: 'proposal', id, role: 'requestor', at: now() });
+      this.#queueEvent(demandId, { kind: 'proposal', id, role: 'requestor', at: this.#now() });
     });
   }
 
@@ -1187,27 +806,6 @@ export class MarketService implements Service {
       row.countered,
       row.created_at,
     );
-  }
-
-  #insertAgreement(
-    content: AgreementContent,
-    role: Role,
-    owner: string,
-    state: AgreementRow['state'],
-    proposedSignature?: string,
-  ): void {
-    this.#db.run(
-      'INSERT INTO market_agreement (id, role, owner_id, content, state, proposed_signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      content.agreementId,
-      role,
-      owner,
-      JSON.stringify(content),
-      state,
-      proposedSignature ?? null,
-      now(),
-    );
-    const validTo = Date.parse(content.validTo);
-    if (Number.isFinite(validTo) && validTo < this.#expiryAt) this.#armExpiry(validTo);
   }
 
   #queueEvent(subscriptionId: string, body: EventBody): void {
@@ -1239,133 +837,13 @@ export class MarketService implements Service {
       if (body.reason !== null) event.reason = body.reason;
       return event;
     }
-    const row = this.#db.get<AgreementRow>(
-      "SELECT * FROM market_agreement WHERE id = ? AND role = 'provider'",
-      body.agreementId,
-    );
-    return row === undefined
+    const agreement = this.#store.get(body.agreementId, 'provider');
+    return agreement === undefined
       ? undefined
-      : { eventType: 'AgreementEvent', eventDate: body.at, agreement: this.agreementView(row) };
+      : { eventType: 'AgreementEvent', eventDate: body.at, agreement: agreementRestView(agreement) };
   }
 
   /** Moves an agreement to a new state and records the agreement event both REST sides read. */
-  #setState(row: AgreementRow, state: AgreementRow['state'], event?: Record<string, unknown>): void {
-    const eventDate = now();
-    this.#db.transaction(() => {
-      this.#db.run(
-        'UPDATE market_agreement SET state = ? WHERE id = ? AND role = ?',
-        state,
-        row.id,
-        row.role,
-      );
-      if (event !== undefined) {
-        const body: Record<string, unknown> = { eventDate, agreementId: row.id, ...event };
-        if (body.reason === null || body.reason === undefined) delete body.reason;
-        this.#db.run(
-          'INSERT INTO market_agreement_event (agreement_id, owner_id, app_session_id, event_date, body) VALUES (?, ?, ?, ?, ?)',
-          row.id,
-          row.owner_id,
-          row.app_session_id,
-          eventDate,
-          JSON.stringify(body),
-        );
-      }
-    });
-    this.notifier.notify(`agreement:${row.id}`);
-    this.notifier.notify(`agreements:${row.owner_id}`);
-  }
-
-  /**
-   * Expires every unapproved agreement past its validTo, then arms one timer for the next: waiters (wait for
-   * approval, event long-polls) learn of the expiry when it happens, not at their next call.
-   */
-  #expireDue(): void {
-    this.#armExpiry(Number.POSITIVE_INFINITY);
-    const open = this.#db.all<AgreementRow>(
-      "SELECT * FROM market_agreement WHERE state IN ('Proposal', 'Pending')",
-    );
-    let next = Number.POSITIVE_INFINITY;
-    for (const row of open) {
-      const validTo = validToOf(row);
-      if (this.#expireIfDue(row).state !== 'Expired' && Number.isFinite(validTo))
-        next = Math.min(next, validTo);
-    }
-    this.#armExpiry(next);
-  }
-
-  /** One timer, at the earliest validTo of an unapproved agreement (infinity disarms it). */
-  #armExpiry(at: number): void {
-    clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = undefined;
-    this.#expiryAt = at;
-    if (at === Number.POSITIVE_INFINITY) return;
-    // setTimeout holds at most ~24.8 days; a later expiry re-arms when this one fires.
-    this.#expiryTimer = setTimeout(
-      () => this.#expireDue(),
-      Math.min(Math.max(0, at - Date.now()) + 5, 2 ** 31 - 1),
-    );
-    this.#expiryTimer.unref();
-  }
-
-  /** The agreement itself, or its copy marked Expired (and waiters told) when it is unapproved and past validTo. */
-  #expireIfDue(row: AgreementRow): AgreementRow {
-    if ((row.state === 'Proposal' || row.state === 'Pending') && validToOf(row) <= Date.now()) {
-      this.#setState(row, 'Expired');
-      return { ...row, state: 'Expired' };
-    }
-    return row;
-  }
-
-  #agreement(owner: string, agreementId: string, role: Role): AgreementRow {
-    const row = this.#db.get<AgreementRow>(
-      'SELECT * FROM market_agreement WHERE id = ? AND role = ? AND owner_id = ?',
-      agreementId,
-      role,
-      owner,
-    );
-    if (row === undefined)
-      throw httpError.notFound('MARKET_AGREEMENT_NOT_FOUND', `agreement ${agreementId} not found`);
-    return this.#expireIfDue(row);
-  }
-
-  #anyAgreement(owner: string, agreementId: string): AgreementRow {
-    const row =
-      this.#db.get<AgreementRow>(
-        "SELECT * FROM market_agreement WHERE id = ? AND role = 'requestor' AND owner_id = ?",
-        agreementId,
-        owner,
-      ) ??
-      this.#db.get<AgreementRow>(
-        "SELECT * FROM market_agreement WHERE id = ? AND role = 'provider' AND owner_id = ?",
-        agreementId,
-        owner,
-      );
-    if (row === undefined)
-      throw httpError.notFound('MARKET_AGREEMENT_NOT_FOUND', `agreement ${agreementId} not found`);
-    return this.#expireIfDue(row);
-  }
-
-  /** The agreement a message from `caller` is about; refused unless the caller is its counterparty. */
-  #peerAgreement(
-    agreementId: unknown,
-    role: Role,
-    caller: string,
-    counterparty: (content: AgreementContent) => string,
-  ): AgreementRow {
-    const row =
-      typeof agreementId === 'string'
-        ? this.#db.get<AgreementRow>(
-            'SELECT * FROM market_agreement WHERE id = ? AND role = ?',
-            agreementId,
-            role,
-          )
-        : undefined;
-    if (row === undefined) throw httpError.notFound('MARKET_AGREEMENT_NOT_FOUND', 'unknown agreement');
-    if (counterparty(JSON.parse(row.content) as AgreementContent) !== caller)
-      throw httpError.forbidden('MARKET_NOT_COUNTERPARTY', 'only the counterparty may do this');
-    return this.#expireIfDue(row);
-  }
-
   #activeDemand(owner: string, demandId: string): DemandRow {
     const demand = SUBSCRIPTION_ID.test(demandId)
       ? this.#db.get<DemandRow>(
@@ -1374,15 +852,18 @@ export class MarketService implements Service {
           owner,
         )
       : undefined;
-    if (demand === undefined || demand.active !== 1 || demand.expires_at <= now())
-      throw httpError.notFound('MARKET_DEMAND_NOT_FOUND', `demand ${demandId} not found or unsubscribed`);
+    if (demand === undefined || demand.active !== 1 || demand.expires_at <= this.#now())
+      throw httpError.notFound(
+        MarketErrorCode.DemandNotFound,
+        `demand ${demandId} not found or unsubscribed`,
+      );
     return demand;
   }
 
   #ownOffer(owner: string, offerId: string): SignedOffer {
     const offer = this.discovery.get(offerId);
     if (offer === undefined || offer.providerId !== owner)
-      throw httpError.notFound('MARKET_OFFER_NOT_FOUND', `offer ${offerId} not found or unsubscribed`);
+      throw httpError.notFound(MarketErrorCode.OfferNotFound, `offer ${offerId} not found or unsubscribed`);
     return offer;
   }
 
@@ -1395,38 +876,10 @@ export class MarketService implements Service {
         ? undefined
         : this.#db.get<ProposalRow>('SELECT * FROM market_proposal WHERE id = ? AND role = ?', id, role);
     if (row === undefined || (role === 'requestor' ? row.demand_id : row.offer_id) !== subscriptionId) {
-      throw httpError.notFound('MARKET_PROPOSAL_NOT_FOUND', `proposal ${proposalId} not found`);
+      throw httpError.notFound(MarketErrorCode.ProposalNotFound, `proposal ${proposalId} not found`);
     }
     return row;
   }
-
-  async #sign(nodeId: string, digest: Uint8Array): Promise<string> {
-    return this.#bus.call<string>(IdentityAddress.Sign, { nodeId, digest: toHex(digest) });
-  }
-
-  async #callPeer<T>(nodeId: string, address: string, message: unknown): Promise<T> {
-    const service = address.replace('/public/', '');
-    try {
-      return await this.#bus.call<T>(`/net/${nodeId}/${service}`, message, {
-        timeoutMs: PEER_CALL_TIMEOUT_MS,
-      });
-    } catch (error) {
-      if (isGolemError(error) && error.httpStatus !== undefined && error.httpStatus < 500) throw error;
-      throw new GolemError(
-        'MARKET_PEER_UNREACHABLE',
-        `the other side (${nodeId}) did not answer: ${(error as Error).message}`,
-        { cause: error, httpStatus: 500 },
-      );
-    }
-  }
-}
-
-function commitDigest(agreementId: string, approvedSignature: string): Uint8Array {
-  return digestOf({ commit: agreementId, approvedSignature });
-}
-
-function terminationDigest(agreementId: string, reason: Reason, terminatedAt: string): Uint8Array {
-  return digestOf({ terminate: agreementId, reason, terminatedAt });
 }
 
 function demandView(row: DemandRow): Record<string, unknown> {
@@ -1437,17 +890,4 @@ function demandView(row: DemandRow): Record<string, unknown> {
     requestorId: row.requestor_id,
     timestamp: row.created_at,
   };
-}
-
-function safeHex(hex: unknown): Uint8Array {
-  try {
-    return typeof hex === 'string' ? fromHex(hex) : new Uint8Array(0);
-  } catch {
-    return new Uint8Array(0);
-  }
-}
-
-/** When an agreement's offer of terms runs out (NaN if its content has no valid date). */
-function validToOf(row: AgreementRow): number {
-  return Date.parse((JSON.parse(row.content) as AgreementContent).validTo);
 }

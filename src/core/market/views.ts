@@ -1,5 +1,7 @@
 /** REST shapes of the market, exactly as yagna serves them (api.md §4.1). */
 
+import type { Agreement } from './agreements.ts';
+
 export type Role = 'requestor' | 'provider';
 
 export interface ProposalRow {
@@ -15,29 +17,6 @@ export interface ProposalRow {
   prev_id: string | null;
   state: 'Initial' | 'Draft' | 'Rejected' | 'Accepted' | 'Expired';
   countered: number;
-  created_at: string;
-}
-
-export interface AgreementRow {
-  id: string;
-  role: Role;
-  owner_id: string;
-  content: string;
-  state:
-    | 'Proposal'
-    | 'Pending'
-    | 'Approving'
-    | 'Approved'
-    | 'Rejected'
-    | 'Cancelled'
-    | 'Expired'
-    | 'Terminated';
-  app_session_id: string | null;
-  proposed_signature: string | null;
-  approved_signature: string | null;
-  committed_signature: string | null;
-  approved_at: string | null;
-  termination: string | null;
   created_at: string;
 }
 
@@ -60,5 +39,36 @@ export function proposalView(row: ProposalRow): Record<string, unknown> {
     timestamp: row.created_at,
   };
   if (row.prev_id !== null) view.prevProposalId = prefixOf(row.role) + row.prev_id;
+  return view;
+}
+
+/** An agreement as `GET /agreements/{id}` serves it (an approval in flight is still Pending to clients). */
+export function agreementRestView(agreement: Agreement): Record<string, unknown> {
+  const { content } = agreement;
+  const view: Record<string, unknown> = {
+    agreementId: agreement.id,
+    demand: {
+      properties: content.demand.properties,
+      constraints: content.demand.constraints,
+      demandId: content.demand.demandId,
+      requestorId: content.demand.requestorId,
+      timestamp: content.createdAt,
+    },
+    offer: {
+      properties: content.offer.properties,
+      constraints: content.offer.constraints,
+      offerId: content.offer.offerId,
+      providerId: content.offer.providerId,
+      timestamp: content.createdAt,
+    },
+    validTo: content.validTo,
+    state: agreement.state === 'Approving' ? 'Pending' : agreement.state,
+    timestamp: content.createdAt,
+  };
+  if (agreement.approvedAt !== null) view.approvedDate = agreement.approvedAt;
+  if (agreement.appSessionId !== null) view.appSessionId = agreement.appSessionId;
+  if (agreement.proposedSignature !== null) view.proposedSignature = agreement.proposedSignature;
+  if (agreement.approvedSignature !== null) view.approvedSignature = agreement.approvedSignature;
+  if (agreement.committedSignature !== null) view.committedSignature = agreement.committedSignature;
   return view;
 }
