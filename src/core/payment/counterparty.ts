@@ -88,6 +88,14 @@ export class Counterparties {
           agreementId,
         },
       );
+    // Documents exist only for agreements both sides signed (running or ended).
+    if (view.state !== 'Approved' && view.state !== 'Terminated')
+      throw paymentError(
+        PaymentErrorCode.AgreementUnknown,
+        `agreement ${agreementId} is ${view.state}, not approved`,
+        409,
+        { agreementId, state: view.state },
+      );
     const terms = agreementPlatform(view.demandProperties, view.offerProperties, this.#supported);
     if (terms === undefined)
       throw paymentError(

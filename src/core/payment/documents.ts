@@ -409,7 +409,6 @@ export class Documents {
       };
       return {
         document: note,
-        amount: due,
         toPay,
         activity,
         address: PaymentPublicAddress.AcceptDebitNote,
@@ -441,7 +440,6 @@ export class Documents {
       };
       return {
         document: invoice,
-        amount,
         toPay: amount - already,
         activity: undefined,
         address: PaymentPublicAddress.AcceptInvoice,
@@ -464,7 +462,6 @@ export class Documents {
     timeoutMs: number,
     plan: (row: Row) => {
       document: DebitNote | Invoice;
-      amount: bigint;
       toPay: bigint;
       activity: ActivityRow | undefined;
       address: string;
@@ -484,6 +481,18 @@ export class Documents {
       ) as Row | undefined;
       if (row === undefined || (JSON.parse(row.body) as DebitNote).recipientId !== owner)
         throw paymentError(PaymentErrorCode.DocumentNotFound, `${kind} ${id} not found`, 404, { id });
+      // The exact amount first: a wrong amount is an error even for a document accepted before.
+      const due = units('total_amount_due' in row ? row.total_amount_due : row.amount);
+      if (accepted !== due)
+        throw paymentError(
+          PaymentErrorCode.AmountMismatch,
+          'totalAmountAccepted must equal the amount due',
+          400,
+          {
+            totalAmountAccepted: formatAmount(accepted),
+            amountDue: formatAmount(due),
+          },
+        );
       if (DONE.includes(row.status)) return true;
       if (!ACCEPTABLE.includes(row.status)) throw stateError(kind, id, row.status, 'accept');
       // yagna: a debit note of an agreement whose invoice is already accepted is accepted without effect.
@@ -496,16 +505,6 @@ export class Documents {
       )
         return true;
       const step = plan(row);
-      if (accepted !== step.amount)
-        throw paymentError(
-          PaymentErrorCode.AmountMismatch,
-          'totalAmountAccepted must equal the amount due',
-          400,
-          {
-            totalAmountAccepted: formatAmount(accepted),
-            amountDue: formatAmount(step.amount),
-          },
-        );
       const allocation = this.#allocationFor(owner, allocationId, step.document);
       const agreement = this.#parties.agreement(row.agreement_id, 'requestor')!;
       this.#allocations.spend(allocation, step.toPay);
