@@ -5,74 +5,23 @@
  * token balances read from the chain with viem. Then the REST refusals (problem+json on allocations).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Address, createPublicClient, formatUnits, http } from 'viem';
-import { ActivityApi, PaymentApi } from 'ya-ts-client';
-import { ControlConnection } from '../../src/core/control/index.ts';
-import { PaymentLocalAddress } from '../../src/core/model/payment.ts';
-import { testGlmArtifact } from '../../src/core/payment/erc20/contracts.generated.ts';
-import { approvedAgreement, terminateAgreement } from '../support/agreement.ts';
+import { ActivityApi } from 'ya-ts-client';
+import { terminateAgreement } from '../support/agreement.ts';
 import { type Anvil, deployDevContracts, startAnvil } from '../support/anvil.ts';
-import { type DaemonHandle, type RelayHandle, startDaemon, startRelayProcess } from '../support/daemon.ts';
+import {
+  type DaemonHandle,
+  type RelayHandle,
+  runCli,
+  startDaemon,
+  startRelayProcess,
+} from '../support/daemon.ts';
 import { eventually } from '../support/net.ts';
+import { fund, PLATFORM, paidAgreement, paymentEnv, payments, tokenBalance } from '../support/payment.ts';
 
-const PLATFORM = 'erc20-dev-tglm';
-const PLATFORM_KEY = `golem.com.payment.platform.${PLATFORM}.address`;
 const TEST_RUNTIME = fileURLToPath(new URL('../support/exeunit-runtime/descriptor.json', import.meta.url));
-
-export const payments = (daemon: DaemonHandle) =>
-  new PaymentApi.Client({ BASE: `${daemon.apiUrl}/payment-api/v1`, TOKEN: daemon.appKey });
-
-export function paymentEnv(anvil: Anvil, relay: RelayHandle): Record<string, string> {
-  return {
-    YA_NET_RELAY: relay.addresses[0]!,
-    DEV_GETH_ADDR: anvil.rpcUrl,
-    ERC20_SENDOUT_INTERVAL_SECS: '1',
-    GOLEM_PAYMENT_BATCH_WINDOW_S: '1',
-    GOLEM_PAYMENT_RETRY_INITIAL_MS: '250',
-    GOLEM_PAYMENT_RETRY_MAX_MS: '2000',
-  };
-}
-
-export async function tokenBalance(anvil: Anvil, token: Address, address: string): Promise<bigint> {
-  const client = createPublicClient({ transport: http(anvil.rpcUrl) });
-  return client.readContract({
-    address: token,
-    abi: testGlmArtifact.abi,
-    functionName: 'balanceOf',
-    args: [address as Address],
-  }) as Promise<bigint>;
-}
-
-export async function fund(daemon: DaemonHandle): Promise<void> {
-  const control = await ControlConnection.connect(join(daemon.dataDir, 'yagna.sock'));
-  try {
-    await control.call(PaymentLocalAddress.Fund, { platform: PLATFORM });
-  } finally {
-    control.close();
-  }
-}
-
-/** An allocation and an approved agreement whose demand carries the allocation's decorations. */
-export async function paidAgreement(requestor: DaemonHandle, provider: DaemonHandle, total = '10') {
-  const allocation = await payments(requestor).requestor.createAllocation({
-    totalAmount: total,
-    paymentPlatform: PLATFORM,
-    address: requestor.nodeId,
-    timeout: new Date(Date.now() + 3_600_000).toISOString(),
-    makeDeposit: false,
-  } as never);
-  const decorations = await payments(requestor).requestor.getDemandDecorations([allocation.allocationId]);
-  const demand = Object.fromEntries(decorations.properties.map((p) => [p.key, p.value]));
-  const agreementId = await approvedAgreement(requestor, provider, {
-    runtime: 'test-runtime',
-    offer: { [PLATFORM_KEY]: provider.nodeId, 'golem.com.payment.protocol.version': '3' },
-    demand,
-  });
-  return { allocationId: allocation.allocationId, agreementId };
-}
 
 type Doc = { status: string };
 
@@ -180,6 +129,29 @@ describe('payment between two daemons on anvil', () => {
       hash: paid[0]!.details as `0x${string}`,
     });
     assert.equal(receipt.status, 'success');
+
+    // The CLI reads the same books.
+    const cli = (daemon: DaemonHandle, ...args: string[]) => {
+      const result = runCli([...args, '--json'], { dataDir: daemon.dataDir });
+      assert.equal(result.code, 0, result.stderr);
+      return JSON.parse(result.stdout);
+    };
+    const status = cli(requestor, 'payment', 'status', '--network', 'dev');
+    assert.equal(status.outgoingPaid, '1.5');
+    assert.equal(status.outgoingPending, '0');
+    assert.equal(cli(provider, 'payment', 'status', '--network', 'dev').incomingPaid, '1.5');
+    const listed = cli(requestor, 'payment', 'invoice', 'list') as { invoiceId: string; status: string }[];
+    assert.deepEqual(
+      listed.map((i) => [i.invoiceId, i.status]),
+      [[invoice.invoiceId, 'SETTLED']],
+    );
+    const notes = cli(provider, 'payment', 'debit-note', 'list') as { totalAmountDue: string }[];
+    assert.deepEqual(
+      notes.map((n) => n.totalAmountDue),
+      ['0.25', '0.75'],
+    );
+    const accounts = cli(requestor, 'payment', 'accounts') as { platform: string; send: boolean }[];
+    assert.ok(accounts.some((a) => a.platform === PLATFORM && a.send));
   });
 
   it('refuses an allocation above the balance with problem+json, and a second acceptance spends nothing', async () => {

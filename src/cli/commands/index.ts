@@ -4,6 +4,7 @@ import { commands as id } from './id.ts';
 import { commands as market } from './market.ts';
 import { commands as marketListings } from './market-listings.ts';
 import { commands as net } from './net.ts';
+import { commands as payment } from './payment.ts';
 import { commands as service } from './service.ts';
 import { commands as standards } from './standards.ts';
 import { commands as version } from './version.ts';
@@ -16,6 +17,7 @@ export const commandGroups: Command[][] = [
   net,
   market,
   marketListings,
+  payment,
   standards,
   version,
 ];

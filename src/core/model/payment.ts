@@ -179,8 +179,11 @@ export interface Account {
   receive: boolean;
 }
 
+/** A platform by name (`erc20-dev-tglm`) or by parts, as the CLI's `--network`/`--driver` give it. */
+export type PlatformRef = string | { driver?: string; network?: string; token?: string };
+
 export interface InitAccount {
-  platform?: string;
+  platform?: PlatformRef;
   /** Default: the node's default identity. */
   address?: string;
   send?: boolean;
@@ -188,7 +191,7 @@ export interface InitAccount {
 }
 
 export interface StatusRequest {
-  platform?: string;
+  platform?: PlatformRef;
   address?: string;
 }
 
@@ -209,7 +212,7 @@ export interface PaymentStatus {
 }
 
 export interface FundRequest {
-  platform?: string;
+  platform?: PlatformRef;
   address?: string;
 }
 
