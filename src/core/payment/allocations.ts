@@ -143,6 +143,21 @@ export class Allocations {
     );
   }
 
+  /**
+   * Funds of `platform`/`address` already promised: what active allocations (except `exceptId`) still hold, plus
+   * what was accepted but is not yet paid (still on the balance, but owed).
+   */
+  committed(platform: string, address: string, exceptId = ''): bigint {
+    const owed = this.#db
+      .all<{ accepted: string; paid: string }>(
+        "SELECT total_accepted AS accepted, total_paid AS paid FROM payment_agreement WHERE role = 'requestor' AND platform = ? AND payer_addr = ?",
+        platform,
+        address,
+      )
+      .reduce((sum, row) => sum + units(row.accepted) - units(row.paid), 0n);
+    return this.reserved(platform, address, exceptId) + owed;
+  }
+
   /** What active allocations on `platform`/`address` still hold, except `exceptId`. */
   reserved(platform: string, address: string, exceptId = ''): bigint {
     return this.#db
@@ -187,7 +202,7 @@ export class Allocations {
     // creations cannot both count the same funds.
     this.#db.transaction(() => {
       if (available !== undefined) {
-        const reserved = this.reserved(platform, address);
+        const reserved = this.committed(platform, address);
         if (available - reserved < total)
           throw paymentError(PaymentErrorCode.InsufficientFunds, 'Insufficient account funds', 400, {
             requestedFunds: formatAmount(total),
@@ -277,7 +292,7 @@ export class Allocations {
     this.#db.transaction(() => {
       const current = this.get(owner, allocationId);
       if (available !== undefined) {
-        const reserved = this.reserved(current.platform, current.address);
+        const reserved = this.committed(current.platform, current.address);
         if (available - reserved < increase)
           throw paymentError(PaymentErrorCode.InsufficientFunds, 'Insufficient account funds', 400, {
             requestedFunds: formatAmount(increase),

@@ -144,5 +144,10 @@ export const paymentMigrations: ModuleMigrations = {
         CREATE INDEX payment_payment_tx ON payment_payment(tx_hash, payee_addr, role);
       `,
     },
+    {
+      version: 2,
+      description: 'payment orders remember the deposit they are paid from',
+      up: 'ALTER TABLE payment_order ADD COLUMN deposit TEXT',
+    },
   ],
 };

@@ -47,6 +47,8 @@ interface OrderRow {
   amount: string;
   items: string;
   status: 'new' | 'scheduled' | 'confirmed';
+  /** `{id, contract}` of the deposit the order is paid from (JSON), or null. */
+  deposit: string | null;
   payment_id: string | null;
   created_at: string;
 }
@@ -185,7 +187,10 @@ export class Settlement {
       const agreements = this.#db.all<AgreementRow>(
         "SELECT * FROM payment_agreement WHERE role = 'requestor' AND total_accepted != total_scheduled",
       );
-      const groups = new Map<string, { agreement: AgreementRow; items: OrderItem[] }>();
+      const groups = new Map<
+        string,
+        { agreement: AgreementRow; deposit: string | null; items: OrderItem[] }
+      >();
       for (const agreement of agreements) {
         const open = units(agreement.total_accepted) - units(agreement.total_scheduled);
         if (open <= 0n) continue;
@@ -236,24 +241,26 @@ export class Settlement {
           agreement.total_scheduled,
           open,
         );
+        const deposit = this.#depositOf(agreement.agreement_id);
         const key = [
           agreement.owner_id,
           agreement.platform,
           agreement.payer_addr,
           agreement.peer_id,
           agreement.payee_addr,
+          deposit ?? '',
         ].join('|');
-        const group = groups.get(key) ?? { agreement, items: [] };
+        const group = groups.get(key) ?? { agreement, deposit, items: [] };
         group.items.push(...items);
         groups.set(key, group);
       }
       const now = new Date().toISOString();
-      for (const [key, { agreement, items }] of groups) {
+      for (const [key, { agreement, deposit, items }] of groups) {
         const amount = items.reduce((sum, item) => sum + units(item.amount), 0n);
         const orderId = derivedUuid('order', key, now, String(Math.random()));
         this.#db.run(
-          `INSERT INTO payment_order (order_id, owner_id, platform, payer_addr, payee_addr, payee_id, amount, items, status, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)`,
+          `INSERT INTO payment_order (order_id, owner_id, platform, payer_addr, payee_addr, payee_id, amount, items, status, created_at, deposit)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)`,
           orderId,
           agreement.owner_id,
           agreement.platform,
@@ -263,6 +270,7 @@ export class Settlement {
           amount.toString(),
           JSON.stringify(items),
           now,
+          deposit,
         );
         this.#log.info('payment order created', {
           orderId,
@@ -271,6 +279,21 @@ export class Settlement {
         });
       }
     });
+  }
+
+  /**
+   * The deposit an agreement is paid from: that of the allocation its latest acceptance spent (an agreement is paid
+   * from one allocation in practice; mixing a deposit-backed and a plain one in one agreement is not supported).
+   */
+  #depositOf(agreementId: string): string | null {
+    const row = this.#db.get<{ deposit: string | null }>(
+      `SELECT a.deposit FROM payment_expenditure e JOIN payment_allocation a ON a.allocation_id = e.allocation_id
+       WHERE e.agreement_id = ? ORDER BY e.created_at DESC, e.rowid DESC LIMIT 1`,
+      agreementId,
+    );
+    if (row?.deposit === null || row?.deposit === undefined) return null;
+    const { id, contract } = JSON.parse(row.deposit) as { id: string; contract: string };
+    return JSON.stringify({ id, contract });
   }
 
   async #handOver(): Promise<void> {
@@ -284,6 +307,9 @@ export class Settlement {
         payer: order.payer_addr,
         payee: order.payee_addr,
         amount: formatAmount(units(order.amount)),
+        ...(order.deposit === null
+          ? {}
+          : { deposit: JSON.parse(order.deposit) as { id: string; contract: string } }),
       };
       await this.#drivers.driverFor(order.platform).schedulePayment(paymentOrder);
       this.#db.run(
