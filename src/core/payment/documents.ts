@@ -18,6 +18,7 @@ import {
   PaymentPublicAddress,
   type RejectInvoice,
   type Rejection,
+  remotePaymentAddress,
 } from '../model/payment.ts';
 import type { Allocations } from './allocations.ts';
 import { formatAmount, parseAmount, units } from './amount.ts';
@@ -379,17 +380,42 @@ export class Documents {
     if (!['ISSUED', 'RECEIVED', 'REJECTED'].includes(row.status))
       throw stateError('invoice', id, row.status, 'cancel', 409);
     const invoice = invoiceView(row);
-    if (row.status !== 'ISSUED' || this.#outbox.has(`send-invoice:${id}`)) {
+    // A queued invoice goes out first: cancelling it only here while it is still on its way would leave the
+    // requestor holding (and maybe paying) an invoice the provider dropped.
+    const sendKey = `send-invoice:${id}`;
+    if (this.#outbox.has(sendKey)) {
+      const outcome = await this.#outbox.deliverNow(sendKey, timeoutMs);
+      if (!outcome.delivered && !outcome.permanent)
+        throw paymentError(
+          PaymentErrorCode.PeerUnreachable,
+          'the requestor cannot be reached to cancel the invoice',
+          504,
+          {
+            invoiceId: id,
+          },
+        );
+    }
+    if (this.invoiceRow(id, 'provider')!.status !== 'ISSUED') {
       const message: CancelInvoice = { invoiceId: id, recipientId: invoice.recipientId };
       await this.#bus.call(
-        `/net/${invoice.recipientId}${PaymentPublicAddress.CancelInvoice.slice('/public'.length)}`,
+        remotePaymentAddress(invoice.recipientId, PaymentPublicAddress.CancelInvoice),
         message,
-        { as: owner, timeoutMs },
+        {
+          as: owner,
+          timeoutMs,
+        },
       );
     }
     this.#db.transaction(() => {
-      this.#db.run('DELETE FROM payment_outbox WHERE key = ?', `send-invoice:${id}`);
-      this.#transition('invoice', id, 'provider', [row.status], 'CANCELLED', owner, row.agreement_id);
+      this.#transition(
+        'invoice',
+        id,
+        'provider',
+        ['ISSUED', 'RECEIVED', 'REJECTED'],
+        'CANCELLED',
+        owner,
+        row.agreement_id,
+      );
     });
   }
 

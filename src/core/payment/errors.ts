@@ -24,6 +24,7 @@ export const PaymentErrorCode = {
   PaymentInvalid: 'PAYMENT_INVALID',
   DoubleClaim: 'PAYMENT_DOUBLE_CLAIM',
   NoDriver: 'PAYMENT_NO_DRIVER',
+  PeerUnreachable: 'PAYMENT_PEER_UNREACHABLE',
   NotImplemented: 'PAYMENT_NOT_IMPLEMENTED',
 } as const;
 

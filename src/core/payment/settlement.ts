@@ -331,15 +331,29 @@ export class Settlement {
       this.#log.warn('confirmation for unknown orders', { orderIds: confirmation.orderIds });
       return;
     }
+    const total = orders.reduce((sum, order) => sum + units(order.amount), 0n);
+    if (parseAmount(confirmation.amount) < total)
+      this.#log.error('the driver confirmed less than the orders hold', {
+        txHash: confirmation.txHash,
+        confirmed: confirmation.amount,
+        ordered: formatAmount(total),
+      });
+    // One payment per payee node (two nodes may share a payee address, and so one transfer).
+    const byPayee = new Map<string, OrderRow[]>();
+    for (const order of orders) byPayee.set(order.payee_id, [...(byPayee.get(order.payee_id) ?? []), order]);
+    for (const group of byPayee.values()) await this.#recordPayment(confirmation, group);
+  }
+
+  async #recordPayment(confirmation: PaymentConfirmation, orders: OrderRow[]): Promise<void> {
     const first = orders[0]!;
     const paymentId = derivedUuid('payment', confirmation.txHash, ...orders.map((o) => o.order_id).sort());
-    if (
+    const known = () =>
       this.#db.get(
         'SELECT 1 FROM payment_payment WHERE payment_id = ? AND role = ?',
         paymentId,
         'requestor',
-      ) === undefined
-    ) {
+      ) !== undefined;
+    if (!known()) {
       const activityPayments = new Map<string, bigint>();
       const agreementPayments = new Map<string, bigint>();
       for (const order of orders)
@@ -347,13 +361,6 @@ export class Settlement {
           const target = item.kind === 'activity' ? activityPayments : agreementPayments;
           target.set(item.id, (target.get(item.id) ?? 0n) + units(item.amount));
         }
-      const total = orders.reduce((sum, order) => sum + units(order.amount), 0n);
-      if (parseAmount(confirmation.amount) < total)
-        this.#log.error('the driver confirmed less than the orders hold', {
-          txHash: confirmation.txHash,
-          confirmed: confirmation.amount,
-          ordered: formatAmount(total),
-        });
       const payment: Payment = {
         paymentId,
         payerId: first.owner_id,
@@ -361,7 +368,7 @@ export class Settlement {
         payerAddr: first.payer_addr,
         payeeAddr: first.payee_addr,
         paymentPlatform: first.platform,
-        amount: formatAmount(total),
+        amount: formatAmount(orders.reduce((sum, order) => sum + units(order.amount), 0n)),
         timestamp: confirmation.confirmedAt,
         agreementPayments: [...agreementPayments].map(([agreementId, amount]) => ({
           agreementId,
@@ -378,14 +385,7 @@ export class Settlement {
         digest: toHex(digestOf(payment)),
       });
       this.#db.transaction(() => {
-        if (
-          this.#db.get(
-            'SELECT 1 FROM payment_payment WHERE payment_id = ? AND role = ?',
-            paymentId,
-            'requestor',
-          ) !== undefined
-        )
-          return;
+        if (known()) return;
         this.#insertPayment(payment, 'requestor', first.owner_id, signature);
         for (const order of orders)
           this.#db.run(

@@ -327,6 +327,43 @@ describe('payment: delivery and restarts', () => {
     );
   });
 
+  it('a queued invoice is cancelled only once the requestor has it; a rejected one can be cancelled too', async () => {
+    const { w, requestor, provider, agreementId, activityId } = await pair('10');
+    w.network.leave(requestor.nodeId);
+    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    await rejects(
+      provider.payment.documents.cancelInvoice(provider.nodeId, invoice.invoiceId, 500),
+      'PAYMENT_PEER_UNREACHABLE',
+      504,
+    );
+    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status, 'ISSUED');
+    w.network.join(requestor.bus);
+    await provider.payment.documents.cancelInvoice(provider.nodeId, invoice.invoiceId, 2_000);
+    assert.equal(
+      provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status,
+      'CANCELLED',
+    );
+    assert.equal(
+      requestor.payment.documents.getInvoice(requestor.nodeId, invoice.invoiceId).status,
+      'CANCELLED',
+    );
+
+    const second = await sendInvoice(provider, agreementId, activityId, '1');
+    await requestor.payment.documents.rejectInvoice(
+      requestor.nodeId,
+      second.invoiceId,
+      { rejectionReason: 'BAD_SERVICE', totalAmountAccepted: '0' },
+      2_000,
+    );
+    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, second.invoiceId).status, 'REJECTED');
+    assert.ok(feed(provider, 'invoice').includes('InvoiceRejectedEvent'));
+    await provider.payment.documents.cancelInvoice(provider.nodeId, second.invoiceId, 2_000);
+    assert.equal(
+      requestor.payment.documents.getInvoice(requestor.nodeId, second.invoiceId).status,
+      'CANCELLED',
+    );
+  });
+
   it('a requestor restarted between acceptance and payment pays exactly once', async () => {
     const { w, requestor, provider, agreementId, activityId } = await pair('10');
     const alloc = await allocation(requestor, '5');
