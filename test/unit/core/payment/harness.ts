@@ -28,6 +28,7 @@ export interface World {
       providerId: string;
       demandProperties: Record<string, unknown>;
       offerProperties: Record<string, unknown>;
+      appSessionId?: string;
     }
   >;
   activities: Map<string, string>;
@@ -100,6 +101,7 @@ export async function startNode(
       terminatedAt: null,
       terminatedBy: null,
       terminationReason: null,
+      ...(terms.appSessionId === undefined ? {} : { appSessionId: terms.appSessionId }),
     };
     return view;
   });
@@ -153,6 +155,7 @@ export function agree(
   w: World,
   requestor: TestNode,
   provider: TestNode,
+  appSessionId?: string,
 ): { agreementId: string; activityId: string } {
   const agreementId = randomBytes(32).toString('hex');
   const activityId = randomBytes(16).toString('hex');
@@ -162,6 +165,7 @@ export function agree(
     providerId: provider.nodeId,
     demandProperties: { [key]: requestor.nodeId },
     offerProperties: { [key]: provider.nodeId },
+    ...(appSessionId === undefined ? {} : { appSessionId }),
   });
   w.activities.set(activityId, agreementId);
   return { agreementId, activityId };
