@@ -7,17 +7,24 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ActivityApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
-import type { GolemError } from '../../src/core/errors/index.ts';
 import { ActivityPublicAddress, remoteActivityAddress } from '../../src/core/model/activity.ts';
 import { GftpLocalAddress, type GftpPublished } from '../../src/core/model/gftp.ts';
+import {
+  activityClient,
+  execute,
+  exeUnitPids,
+  processesWith,
+  type Result,
+  readyActivity,
+  streamEvents,
+} from '../support/activity.ts';
 import { approvedAgreement, terminateAgreement } from '../support/agreement.ts';
 import {
   type DaemonHandle,
@@ -32,18 +39,7 @@ const TEST_RUNTIME = fileURLToPath(new URL('../support/exeunit-runtime/descripto
 const MAX_CAPTURE = 64 * 1024;
 const MAX_TRANSFER = 1024 * 1024;
 
-type Client = InstanceType<typeof ActivityApi.Client>;
-type Result = {
-  index: number;
-  result: string;
-  stdout?: unknown;
-  stderr?: unknown;
-  message?: unknown;
-  isBatchFinished: boolean;
-};
-
-const client = (daemon: DaemonHandle): Client =>
-  new ActivityApi.Client({ BASE: `${daemon.apiUrl}/activity-api/v1`, TOKEN: daemon.appKey });
+const client = activityClient;
 
 const run = (
   shell: string,
@@ -51,66 +47,6 @@ const run = (
 ) => ({
   run: { entry_point: '/bin/sh', args: ['-c', shell], capture },
 });
-
-/** Sends a script and long-polls its results until the batch is finished (golem-js's loop). */
-async function execute(api: Client, activityId: string, script: unknown[]): Promise<Result[]> {
-  const batchId = (await api.requestorControl.exec(activityId, { text: JSON.stringify(script) })) as string;
-  assert.match(batchId, /^[0-9a-f]{32}$/);
-  for (let i = 0; i < 60; i++) {
-    const results = (await api.requestorControl.getExecBatchResults(
-      activityId,
-      batchId,
-      undefined,
-      5,
-    )) as Result[];
-    if (results.some((r) => r.isBatchFinished)) return results;
-  }
-  throw new Error('batch did not finish');
-}
-
-/** The exec results stream as golem-js reads it: `event: runtime` frames until the last command finished. */
-async function streamEvents(daemon: DaemonHandle, activityId: string, batchId: string, commands: number) {
-  const controller = new AbortController();
-  const response = await fetch(`${daemon.apiUrl}/activity-api/v1/activity/${activityId}/exec/${batchId}`, {
-    headers: { accept: 'text/event-stream', authorization: `Bearer ${daemon.appKey}` },
-    signal: controller.signal,
-  });
-  assert.equal(response.status, 200);
-  assert.equal(response.headers.get('content-type'), 'text/event-stream');
-  const events: { index: number; kind: Record<string, unknown>; batch_id: string; timestamp: string }[] = [];
-  let text = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    text += decoder.decode(chunk);
-    let end = text.indexOf('\n\n');
-    while (end >= 0) {
-      const frame = text.slice(0, end);
-      text = text.slice(end + 2);
-      end = text.indexOf('\n\n');
-      const lines = frame.split('\n');
-      if (!lines.includes('event: runtime')) continue;
-      events.push(JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6)));
-    }
-    const last = events.at(-1);
-    if (last !== undefined && last.index + 1 >= commands && 'finished' in last.kind) break;
-  }
-  controller.abort();
-  return events;
-}
-
-function exeUnitPids(activityId: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('service-bus') && cmdline.includes(activityId)) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 describe('activities across daemons, through ya-ts-client', () => {
   let relay: RelayHandle;
@@ -279,6 +215,233 @@ describe('activities across daemons, through ya-ts-client', () => {
     await assert.rejects(
       api.requestorControl.exec(activityId, { text: JSON.stringify([run('true')]) }),
       (e: { status?: number }) => e.status === 410,
+    );
+  });
+
+  it('drives a service-mode runtime through the Runtime API: runs, output, exit codes, custom counters', async () => {
+    const serviceAgreement = await approvedAgreement(requestor, provider, {
+      runtime: 'test-service',
+      offer: {
+        'golem.com.usage.vector': ['golem.usage.duration_sec', 'golem.usage.custom.runs'],
+        'golem.inf.cpu.threads': 2,
+        'golem.inf.mem.gib': 0.5,
+      },
+    });
+    const api = client(requestor);
+    const activityId = await readyActivity(api, serviceAgreement);
+    const results = await execute(api, activityId, [
+      run('echo svc; pwd'),
+      run('echo err >&2; exit 4'),
+      run('echo never'),
+    ]);
+    assert.equal(results.length, 2);
+    assert.equal(results[0]!.result, 'Ok');
+    assert.match(results[0]!.stdout as string, /^svc\n.*\/vol-data\n$/);
+    assert.equal(results[1]!.result, 'Error');
+    assert.equal(results[1]!.stderr, 'err\n');
+    assert.equal(results[1]!.isBatchFinished, true);
+    const batchId = (await api.requestorControl.exec(activityId, {
+      text: JSON.stringify([run('echo a; sleep 0.1; echo b', { stdout: { stream: {} } })]),
+    })) as string;
+    const events = await streamEvents(requestor, activityId, batchId, 1);
+    assert.equal(
+      events
+        .filter((e) => 'stdout' in e.kind)
+        .map((e) => e.kind.stdout)
+        .join(''),
+      'a\nb\n',
+    );
+    await eventually(
+      async () => (await api.requestorState.getActivityUsage(activityId)).currentUsage?.[1] === 3,
+      "the runtime's custom counter in the usage",
+    );
+    await api.requestorControl.destroyActivity(activityId, 30);
+    await eventually(() => exeUnitPids(activityId).length === 0, 'the ExeUnit process to end');
+    assert.deepEqual(processesWith('service-runtime.ts', provider.dataDir), [], 'the runtime service ended');
+  });
+
+  it('refuses bad input with clear errors and keeps serving; kills what never ends; ends with its agreement', async () => {
+    const api = client(requestor);
+    const { activityId } = (await api.requestorControl.createActivity({ agreementId })) as {
+      activityId: string;
+    };
+    const status = async (promise: Promise<unknown>) =>
+      promise.then(
+        () => ({ status: 200, message: '' }),
+        (e: { status: number; body: { message: string } }) => ({
+          status: e.status,
+          message: e.body?.message,
+        }),
+      );
+
+    // Malformed scripts never reach the provider.
+    const bad = (text: string) => status(api.requestorControl.exec(activityId, { text }));
+    assert.equal((await bad('[{"run": ')).status, 400);
+    assert.match((await bad('[{"run": ')).message, /not JSON/);
+    assert.match((await bad('[{"frobnicate": {}}]')).message, /unknown variant `frobnicate`/);
+    assert.match((await bad('[{"run": {"args": []}}]')).message, /missing field `entry_point`/);
+    assert.match((await bad('{"run": {}}')).message, /list of commands/);
+    assert.match((await bad(JSON.stringify(Array(101).fill({ sign: {} })))).message, /at most 100 commands/);
+
+    // yagna's state machine and its messages.
+    const first = async (script: unknown[]) => (await execute(api, activityId, script))[0]!;
+    assert.equal(
+      (await first([run('true')])).message,
+      'Activity is initialized - deploy() command is expected now',
+    );
+    assert.equal(
+      (await first([{ start: {} }])).message,
+      'Activity is initialized - deploy() command is expected now',
+    );
+    assert.equal((await first([{ deploy: {} }])).result, 'Ok');
+    assert.equal(
+      (await first([run('true')])).message,
+      'Activity is deployed - start() command is expected now',
+    );
+    assert.equal((await first([{ start: {} }])).result, 'Ok');
+    assert.equal((await first([{ deploy: {} }])).message, 'Cannot send command after a successful start()');
+
+    // Paths: traversal, outside the volumes, symlinks pointing out, size limit.
+    const transferError = async (from: string, to: string) =>
+      (await first([{ transfer: { from, to } }])).message;
+    assert.match(
+      (await transferError(
+        'container:/golem/input/../../../../etc/passwd',
+        'container:/golem/output/p',
+      )) as string,
+      /may not contain '\.\.'/,
+    );
+    assert.match(
+      (await transferError('container:/etc/passwd', 'container:/golem/output/p')) as string,
+      /not inside any volume/,
+    );
+    assert.equal(
+      (await first([run('ln -s /etc/passwd $GOLEM_VOL_INPUT/link; ln -s /tmp $GOLEM_VOL_OUTPUT/dir')]))
+        .result,
+      'Ok',
+    );
+    assert.match(
+      (await transferError('container:/golem/input/link', 'container:/golem/output/p')) as string,
+      /points outside its volume/,
+    );
+    served.set('/small.txt', Buffer.from('small'));
+    assert.match(
+      (await transferError(`${httpUrl}/small.txt`, 'container:/golem/output/dir/x')) as string,
+      /points outside its volume/,
+    );
+    assert.match(
+      (await transferError(`${httpUrl}/small.txt`, 'container:/golem/input/link')) as string,
+      /symlink/,
+    );
+    served.set('/big.bin', Buffer.alloc(MAX_TRANSFER + 1));
+    assert.match(
+      (await transferError(`${httpUrl}/big.bin`, 'container:/golem/input/big.bin')) as string,
+      /larger than the transfer limit/,
+    );
+    assert.match(
+      (await transferError('ftp://host/x', 'container:/golem/input/x')) as string,
+      /unsupported transfer URL scheme/,
+    );
+    const hashed = `hash:sha3:${'0'.repeat(64)}:${httpUrl}/small.txt`;
+    assert.match(
+      (await transferError(hashed, 'container:/golem/input/s')) as string,
+      /does not match its hash/,
+    );
+    const leftovers = await first([run('ls $GOLEM_VOL_INPUT')]);
+    assert.equal(leftovers.stdout, 'link\n', 'nothing of the refused transfers landed');
+
+    // Huge output is cut to the capture limit; head/tail/headTail keep what they say.
+    const huge = await first([run("head -c 3000000 /dev/zero | tr '\\0' a; echo -n END")]);
+    assert.equal(huge.result, 'Ok');
+    assert.equal((huge.stdout as string).length, MAX_CAPTURE);
+    const parts = await first([
+      run('printf 0123456789', { stdout: { atEnd: { headTail: 5 } }, stderr: { atEnd: { format: 'bin' } } }),
+    ]);
+    assert.equal(parts.stdout, '01289');
+    assert.deepEqual(parts.stderr, []);
+    assert.equal((await first([run('printf 0123456789', { stdout: { atEnd: { tail: 3 } } })])).stdout, '789');
+
+    // A command that never ends: Busy for others, killed by terminate, then by destroy.
+    const forever = (await api.requestorControl.exec(activityId, {
+      text: JSON.stringify([run('sleep 1001')]),
+    })) as string;
+    await eventually(
+      async () => (await api.requestorState.getActivityState(activityId)).state[1] === 'Ready',
+      'the run',
+    );
+    assert.match((await first([run('true')])).message as string, /^Busy: StatePair\(Ready, Some\(Ready\)\)$/);
+    assert.equal((await first([{ terminate: {} }])).result, 'Ok');
+    const [killed] = (await api.requestorControl.getExecBatchResults(activityId, forever, 0, 10)) as Result[];
+    assert.equal(killed!.result, 'Error');
+    assert.match(killed!.message as string, /killed/);
+    assert.deepEqual((await api.requestorState.getActivityState(activityId)).state, ['Initialized', null]);
+
+    // A node that is not the requestor reaches the provider's activity module directly: refused.
+    const strangerControl = await ControlConnection.connect(join(stranger.dataDir, 'yagna.sock'));
+    const refused = (address: string, message: unknown) =>
+      strangerControl.call(remoteActivityAddress(provider.nodeId, address), message).then(
+        () => 'accepted',
+        (e: { code: string }) => e.code,
+      );
+    assert.equal(await refused(ActivityPublicAddress.Create, { agreementId }), 'ACTIVITY_FORBIDDEN');
+    const script = [run('touch $GOLEM_VOL_OUTPUT/pwned')];
+    assert.equal(
+      await refused(ActivityPublicAddress.Exec, { activityId, batchId: 'x1', exeScript: script }),
+      'ACTIVITY_FORBIDDEN',
+    );
+    assert.equal(await refused(ActivityPublicAddress.Destroy, { activityId }), 'ACTIVITY_FORBIDDEN');
+    assert.equal(await refused(ActivityPublicAddress.GetState, { activityId }), 'ACTIVITY_FORBIDDEN');
+    await strangerControl.close();
+    // Through its own REST the stranger does not even see the agreement.
+    assert.equal(
+      (await status(client(stranger).requestorControl.createActivity({ agreementId }))).status,
+      404,
+    );
+    assert.equal((await status(client(stranger).requestorState.getActivityState(activityId))).status, 404);
+
+    // A supervisor killed with SIGKILL: the activity ends (Unresponsive, then Terminated), nothing hangs.
+    const { activityId: doomed } = (await api.requestorControl.createActivity({ agreementId })) as {
+      activityId: string;
+    };
+    await execute(api, doomed, [{ deploy: {} }, { start: {} }]);
+    const waiting = api.requestorControl.getExecBatchResults(
+      doomed,
+      (await api.requestorControl.exec(doomed, { text: JSON.stringify([run('sleep 1002')]) })) as string,
+      0,
+      60,
+    );
+    const [supervisor] = exeUnitPids(doomed);
+    assert.ok(supervisor !== undefined);
+    process.kill(supervisor, 'SIGKILL');
+    assert.ok(
+      [500, 410, 404].includes((await status(waiting)).status),
+      'the waiting poll ends with an error',
+    );
+    // The daemon learns of the death from the process's exit, a moment after the socket closed.
+    await eventually(
+      async () => (await client(provider).provider.getActivityState(doomed)).state[0] === 'Terminated',
+      'the killed activity to end',
+    );
+    const ended = await client(provider).provider.getActivityState(doomed);
+    assert.deepEqual(ended.state, ['Terminated', null]);
+    assert.equal(ended.reason, 'execution error');
+    assert.match(ended.errorMessage as string, /SIGKILL/);
+    assert.deepEqual((await api.requestorState.getActivityState(doomed)).state, ['Terminated', null]);
+    await eventually(() => processesWith('sleep 1002').length === 0, 'its runtime processes gone');
+
+    // The daemon keeps serving: the first activity still runs commands.
+    assert.equal((await first([{ deploy: {} }])).result, 'Ok');
+
+    // The agreement's end destroys its activities.
+    await terminateAgreement(requestor, agreementId);
+    await eventually(
+      async () => (await client(provider).provider.getActivityState(activityId)).state[0] === 'Terminated',
+      'the activity to end with its agreement',
+    );
+    await eventually(() => exeUnitPids(activityId).length === 0, 'the ExeUnit process to end');
+    await eventually(
+      async () => (await api.requestorState.getActivityState(activityId)).state[0] === 'Terminated',
+      'the requestor to see it',
     );
   });
 });

@@ -601,7 +601,11 @@ export class ActivityService implements Service {
 
   async #provideState(message: ActivityRef, context: CallContext): Promise<ActivityState> {
     const row = this.#provided(message?.activityId, context);
-    return stateOf(row);
+    // The ExeUnit knows its state first (its reports to this module trail by a moment).
+    if (isTerminated(row) || !this.#processes.has(row.activity_id)) return stateOf(row);
+    return this.#exeUnitCall<ActivityState>(row, ExeUnitMessage.GetState, {}, DEFAULT_CALL_TIMEOUT_MS).catch(
+      () => stateOf(this.store.require(row.activity_id, 'provider')),
+    );
   }
 
   async #provideUsage(message: ActivityRef, context: CallContext): Promise<ActivityUsage> {

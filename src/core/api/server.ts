@@ -1,10 +1,14 @@
+import { createServer } from 'node:net';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { LanguageError } from '../../language/index.ts';
 import type { Bus } from '../bus/index.ts';
 import type { NodeConfig } from '../config/index.ts';
-import { GolemError, isGolemError } from '../errors/index.ts';
+import { type AddressInUseDetails, GolemError, isGolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { AppKeyAddress, type AppKeyInfo } from '../model/identity.ts';
 import type { ApiIdentity, RestPlugin, RestRegistry } from '../service/index.ts';
+import { ApiErrorCode } from './errors.ts';
 import { versionInfo } from './version.ts';
 
 declare module 'fastify' {
@@ -28,7 +32,7 @@ export interface ApiServerOptions {
 /** The identity of the app-key that made this request; throws 401 if the route was public. */
 export function requestIdentity(request: FastifyRequest): ApiIdentity {
   if (request.apiIdentity === undefined) {
-    throw new GolemError('API_UNAUTHORIZED', 'Missing application key', { httpStatus: 401 });
+    throw new GolemError(ApiErrorCode.Unauthorized, 'Missing application key', { httpStatus: 401 });
   }
   return request.apiIdentity;
 }
@@ -69,6 +73,8 @@ export class ApiServer implements RestRegistry {
     });
     this.app.decorateRequest('apiIdentity', undefined);
     this.app.decorateRequest('appKey', undefined);
+    // One WebSocket upgrade handler for every module's routes (`{websocket: true}`); a frame is at most 16 MiB.
+    this.app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 * 1024 } });
     this.#installBodyParser();
     this.#installHooks();
     this.#installErrorHandlers();
@@ -83,7 +89,7 @@ export class ApiServer implements RestRegistry {
   /** Bound URL (the real port when configured with port 0). */
   get url(): URL {
     if (this.#url === undefined)
-      throw new GolemError('API_NOT_LISTENING', 'the REST server is not listening');
+      throw new GolemError(ApiErrorCode.NotListening, 'the REST server is not listening');
     return this.#url;
   }
 
@@ -91,16 +97,11 @@ export class ApiServer implements RestRegistry {
     for (const { prefix, plugin } of this.#plugins) {
       await this.app.register(async (scope) => plugin(scope), { prefix });
     }
-    const wanted = this.#config.apiUrl;
-    const host = wanted.hostname.replace(/^\[|\]$/g, '');
-    const port = wanted.port === '' ? 80 : Number(wanted.port);
+    const { wanted, host, port } = this.#endpoint();
     try {
       await this.app.listen({ host, port });
     } catch (cause) {
-      throw new GolemError('API_LISTEN_FAILED', `cannot listen on ${wanted.href}`, {
-        cause,
-        details: { url: wanted.href },
-      });
+      throw this.#listenError(cause);
     }
     const address = this.app.server.address();
     const bound = typeof address === 'object' && address !== null ? address.port : port;
@@ -108,6 +109,49 @@ export class ApiServer implements RestRegistry {
     this.#url.port = String(bound);
     this.#log.info('REST API listening', { url: this.#url.origin });
     return this.#url;
+  }
+
+  /**
+   * Fails with the error `listen()` would give when the REST address is taken, so that a daemon refuses to start
+   * before its modules go to work (net would otherwise join the network for the moment it takes to fail).
+   */
+  async checkAddress(): Promise<void> {
+    const { host, port } = this.#endpoint();
+    if (port === 0) return;
+    const probe = createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        probe.once('error', reject);
+        probe.listen({ host, port, exclusive: true }, resolve);
+      });
+    } catch (cause) {
+      throw this.#listenError(cause);
+    }
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+
+  #endpoint(): { wanted: URL; host: string; port: number } {
+    const wanted = this.#config.apiUrl;
+    return {
+      wanted,
+      host: wanted.hostname.replace(/^\[|\]$/g, ''),
+      port: wanted.port === '' ? 80 : Number(wanted.port),
+    };
+  }
+
+  #listenError(cause: unknown): GolemError {
+    const wanted = this.#config.apiUrl;
+    if ((cause as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      const details: AddressInUseDetails = { address: wanted.host, flag: '--api-url', env: 'YAGNA_API_URL' };
+      return new GolemError(ApiErrorCode.AddressInUse, `REST API address ${wanted.host} is already in use`, {
+        cause,
+        details,
+      });
+    }
+    return new GolemError(ApiErrorCode.ListenFailed, `cannot listen on ${wanted.href}`, {
+      cause,
+      details: { url: wanted.href },
+    });
   }
 
   /** Stops accepting connections and waits for in-flight requests to finish. */
@@ -125,9 +169,13 @@ export class ApiServer implements RestRegistry {
         done(null, JSON.parse(text));
       } catch (cause) {
         done(
-          new GolemError('API_BAD_JSON', `request body is not valid JSON: ${(cause as Error).message}`, {
-            httpStatus: 400,
-          }),
+          new GolemError(
+            ApiErrorCode.BadJson,
+            `request body is not valid JSON: ${(cause as Error).message}`,
+            {
+              httpStatus: 400,
+            },
+          ),
           undefined,
         );
       }
@@ -152,11 +200,11 @@ export class ApiServer implements RestRegistry {
       if (origin !== undefined && this.#originAllowed(origin, request.appKey)) setCorsHeaders(reply, origin);
       if (PUBLIC_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return;
       if (key === undefined) {
-        reply.code(401).send({ message: 'Missing application key', code: 'API_MISSING_APPKEY' });
+        reply.code(401).send({ message: 'Missing application key', code: ApiErrorCode.MissingAppKey });
         return reply;
       }
       if (request.appKey === undefined) {
-        reply.code(401).send({ message: 'Invalid application key', code: 'API_INVALID_APPKEY' });
+        reply.code(401).send({ message: 'Invalid application key', code: ApiErrorCode.InvalidAppKey });
         return reply;
       }
       request.apiIdentity = {
@@ -169,11 +217,17 @@ export class ApiServer implements RestRegistry {
 
   #installErrorHandlers(): void {
     this.app.setNotFoundHandler((request, reply) => {
-      reply
-        .code(404)
-        .send({ message: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'API_NO_ROUTE' });
+      reply.code(404).send({
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+        code: ApiErrorCode.NoRoute,
+      });
     });
     this.app.setErrorHandler((error: unknown, request, reply) => {
+      // A constraint or property text that does not parse is the client's bad input, wherever it was parsed.
+      if (error instanceof LanguageError) {
+        reply.code(400).send(error.toJSON());
+        return;
+      }
       if (isGolemError(error)) {
         const status = error.httpStatus ?? 500;
         if (status >= 500)
@@ -185,11 +239,13 @@ export class ApiServer implements RestRegistry {
       if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
         reply
           .code(fastifyError.statusCode)
-          .send({ message: fastifyError.message ?? 'bad request', code: 'API_BAD_REQUEST' });
+          .send({ message: fastifyError.message ?? 'bad request', code: ApiErrorCode.BadRequest });
         return;
       }
       this.#log.error('request failed', { method: request.method, url: request.url, error });
-      reply.code(500).send({ message: (error as Error).message ?? 'internal error', code: 'API_INTERNAL' });
+      reply
+        .code(500)
+        .send({ message: (error as Error).message ?? 'internal error', code: ApiErrorCode.Internal });
     });
   }
 

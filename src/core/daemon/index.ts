@@ -64,6 +64,8 @@ export class Daemon {
       this.#db = openDatabase(databasePath(this.config));
       await this.#control.start();
       this.#api = new ApiServer({ bus: this.bus, logger: this.logger, config: this.config });
+      // A taken REST port fails the start here, before any module (net above all) goes to work.
+      await this.#api.checkAddress();
       const components: CoreComponents = {
         logger: this.logger,
         bus: this.bus,

@@ -1,5 +1,6 @@
 import { activityModule } from '../activity/index.ts';
 import { gftpModule } from '../gftp/index.ts';
+import { gsbApiModule } from '../gsb-api/index.ts';
 import { identityModule } from '../identity/index.ts';
 import { marketModule } from '../market/index.ts';
 import { netModule } from '../net/index.ts';
@@ -14,4 +15,5 @@ export const coreModules: ModuleFactory[] = [
   paymentModule,
   activityModule,
   gftpModule,
+  gsbApiModule,
 ];

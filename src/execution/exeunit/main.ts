@@ -21,6 +21,7 @@ import { type AgreementFile, ExeUnit } from './supervisor.ts';
 
 export interface ExeUnitArgs {
   binary: string;
+  capHandoff: boolean;
   runtimeArgs: string[];
   command: 'service-bus' | 'offer-template' | 'test';
   activityId?: string;
@@ -40,9 +41,13 @@ export function parseExeUnitArgs(argv: string[]): ExeUnitArgs {
   const positional: string[] = [];
   const values: Record<string, string> = {};
   const runtimeArgs: string[] = [];
+  let capHandoff = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (FLAGS_WITHOUT_VALUE.has(arg)) continue;
+    if (FLAGS_WITHOUT_VALUE.has(arg)) {
+      if (arg === '--cap-handoff' || arg === '--runtime-managed-hardware') capHandoff = true;
+      continue;
+    }
     if (arg.startsWith('-')) {
       const value = argv[++i];
       if (value === undefined) throw exeUnitError(ExeUnitErrorCode.BadArguments, `${arg} needs a value`);
@@ -57,7 +62,7 @@ export function parseExeUnitArgs(argv: string[]): ExeUnitArgs {
   const command = positional[0];
   if (command !== 'service-bus' && command !== 'offer-template' && command !== 'test')
     throw exeUnitError(ExeUnitErrorCode.BadArguments, 'command is one of service-bus, offer-template, test');
-  const args: ExeUnitArgs = { binary, runtimeArgs, command };
+  const args: ExeUnitArgs = { binary, capHandoff, runtimeArgs, command };
   if (command === 'service-bus') {
     args.activityId = positional[1];
     args.reportUrl = positional[2];
@@ -100,6 +105,7 @@ async function serviceBus(args: ExeUnitArgs): Promise<void> {
     activityId: args.activityId!,
     runtimePath: args.binary,
     runtimeArgs: args.runtimeArgs,
+    capHandoff: args.capHandoff,
     workdir: args.workdir!,
     cacheDir: args.cacheDir!,
     agreement,

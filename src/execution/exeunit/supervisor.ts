@@ -33,6 +33,7 @@ import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
 import { type Command, parseExeScript, type RunCommand } from './exescript.ts';
 import { treeCpuSeconds } from './proc.ts';
 import { ProcessRuntime, type Volume } from './runtime.ts';
+import { ServiceRuntime } from './service-runtime.ts';
 import { StateMachine } from './state.ts';
 
 /** The agreement as the daemon writes it next to the activity (flat property keys). */
@@ -76,6 +77,22 @@ export interface ExeUnitOptions {
   limits?: Partial<ExeUnitLimits>;
   usageIntervalMs?: number;
   killTimeoutMs?: number;
+  /** Golem's `--cap-handoff`: the runtime enforces the offer's hardware, given as `--cpu-cores/--mem-gib/--storage-gib`. */
+  capHandoff?: boolean;
+}
+
+/** The runtime's hardware arguments from the offer's `golem.inf.*` (Golem's `--cap-handoff`). */
+export function hardwareArgs(offer: Record<string, unknown>): string[] {
+  const args: string[] = [];
+  const add = (flag: string, key: string, round: boolean) => {
+    const value = offer[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0)
+      args.push(flag, String(round ? Math.max(1, Math.floor(value)) : value));
+  };
+  add('--cpu-cores', 'golem.inf.cpu.threads', true);
+  add('--mem-gib', 'golem.inf.mem.gib', false);
+  add('--storage-gib', 'golem.inf.storage.gib', false);
+  return args;
 }
 
 const DEFAULT_USAGE_VECTOR = ['golem.usage.duration_sec', 'golem.usage.cpu_sec'];
@@ -87,6 +104,7 @@ export class ExeUnit {
   #options: ExeUnitOptions;
   #log: Logger;
   #runtime: ProcessRuntime;
+  #service: ServiceRuntime | undefined;
   #cache: ImageCache;
   #batches = new Map<string, Batch>();
   #vols: Volume[] = [];
@@ -109,7 +127,10 @@ export class ExeUnit {
     this.#runtime = new ProcessRuntime({
       runtimePath: options.runtimePath,
       workdir: options.workdir,
-      runtimeArgs: options.runtimeArgs,
+      runtimeArgs: [
+        ...(options.capHandoff === true ? hardwareArgs(options.agreement.offerProperties) : []),
+        ...(options.runtimeArgs ?? []),
+      ],
       killTimeoutMs: options.killTimeoutMs,
     });
     this.#cache = new ImageCache({ dir: options.cacheDir });
@@ -184,6 +205,7 @@ export class ExeUnit {
   usage(): ActivityUsage {
     this.#lastCpu = Math.max(this.#lastCpu, treeCpuSeconds());
     const values: Record<string, number> = {
+      ...Object.fromEntries(this.#service?.counters ?? []),
       'golem.usage.duration_sec': (Date.now() - this.#startedAt) / 1000,
       'golem.usage.cpu_sec': this.#lastCpu,
     };
@@ -347,22 +369,22 @@ export class ExeUnit {
         if (typeof taskPackage === 'string' && taskPackage !== '')
           this.#runtime.options.taskPackage = await this.#cache.fetch(taskPackage, signal);
         const deployed = await this.#runtime.deploy();
-        if (deployed.startMode === 'blocking')
-          throw exeUnitError(
-            ExeUnitErrorCode.Runtime,
-            'this runtime needs service mode (the Runtime API), not supported yet',
-          );
+        await this.#service?.stop();
+        this.#service =
+          deployed.startMode === 'blocking'
+            ? new ServiceRuntime(this.#runtime.options, this.#log)
+            : undefined;
         this.#vols = deployed.vols;
         for (const vol of this.#vols) await mkdir(join(this.#options.workdir, vol.name), { recursive: true });
         return { code: 0 };
       }
       case 'start':
         return this.#process(batch, index, undefined, (sink) =>
-          this.#runtime.start(command.args, sink, signal),
+          (this.#service ?? this.#runtime).start(command.args, sink, signal),
         );
       case 'run':
         return this.#process(batch, index, command, (sink) =>
-          this.#runtime.run(command.entryPoint, command.args, sink, signal),
+          (this.#service ?? this.#runtime).run(command.entryPoint, command.args, sink, signal),
         );
       case 'transfer': {
         if (command.format !== undefined)
@@ -419,6 +441,7 @@ export class ExeUnit {
   async #terminate(current: Batch): Promise<void> {
     for (const batch of this.#batches.values()) if (batch !== current && !batch.finished) batch.abort.abort();
     await this.#runtime.killAll();
+    await this.#service?.stop();
     this.#vols = [];
     this.state.force(['Initialized', null]);
   }
@@ -446,6 +469,7 @@ export class ExeUnit {
       const pending = [...this.#batches.values()].filter((batch) => !batch.finished);
       for (const batch of pending) batch.abort.abort();
       await this.#runtime.killAll();
+      await this.#service?.stop();
       for (const batch of pending) batch.close();
       clearInterval(this.#usageTimer);
       this.#reason = `${reason}: ${JSON.stringify({
