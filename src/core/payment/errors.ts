@@ -28,10 +28,16 @@ export const PaymentErrorCode = {
   NotImplemented: 'PAYMENT_NOT_IMPLEMENTED',
 } as const;
 
-export type PaymentErrorCodeValue = (typeof PaymentErrorCode)[keyof typeof PaymentErrorCode];
+export type PaymentErrorCode = (typeof PaymentErrorCode)[keyof typeof PaymentErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    payment: PaymentErrorCode;
+  }
+}
 
 export function paymentError(
-  code: PaymentErrorCodeValue,
+  code: PaymentErrorCode,
   message: string,
   httpStatus: number,
   details?: ErrorDetails,
@@ -54,4 +60,4 @@ export const AllocationProblem = {
   [PaymentErrorCode.BadRequest]: { type: 'bad-request', instance: 'bad-request' },
   [PaymentErrorCode.AllocationNotFound]: { type: 'not-found', instance: 'allocation-not-found' },
   [PaymentErrorCode.AllocationReleased]: { type: 'gone', instance: 'allocation-released' },
-} as const satisfies Partial<Record<PaymentErrorCodeValue, { type: string; instance: string }>>;
+} as const satisfies Partial<Record<PaymentErrorCode, { type: string; instance: string }>>;
