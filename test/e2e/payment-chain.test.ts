@@ -7,7 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Address, createPublicClient, createWalletClient, type Hex, http, parseEther } from 'viem';
+import {
+  type Address,
+  createPublicClient,
+  createWalletClient,
+  formatGwei,
+  type Hex,
+  http,
+  parseEther,
+} from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import { openDatabase } from '../../src/core/db/index.ts';
@@ -20,7 +28,14 @@ import {
   Erc20ErrorCode,
   remoteAccount,
 } from '../../src/core/payment/erc20/index.ts';
-import { type Anvil, deployDevContracts, keySigner, startAnvil, waitFor } from '../support/anvil.ts';
+import {
+  type Anvil,
+  anvilRpc,
+  deployDevContracts,
+  keySigner,
+  startAnvil,
+  waitFor,
+} from '../support/anvil.ts';
 
 const PLATFORM = 'erc20-dev-tglm';
 let anvil: Anvil;
@@ -295,7 +310,7 @@ describe('the erc20 driver on dev', () => {
     assert.equal((await verify(real.hash, '5')).amount, '5');
   });
 
-  test('orders funded by a deposit are paid from the lock contract by the spender, and verify', async () => {
+  test('orders funded by a deposit are paid from the lock contract by the spender, verify, and the deposit is closed on release', async () => {
     const funderKey = anvil.privateKeys[4]!;
     const funder = anvil.accounts[4]!;
     const spender = anvil.accounts[5]!;
@@ -359,6 +374,50 @@ describe('the erc20 driver on dev', () => {
       amount: '2',
     });
     assert.equal(verified.amount, '2');
+
+    // Release: one more order is still open, so the close waits for it; then remainder to the funder, fee to the
+    // spender, and no more orders from this deposit.
+    const late = privateKeyToAccount(generatePrivateKey()).address;
+    const deposit = { id, contract: contracts.lockPayment };
+    await driver.schedulePayment({
+      orderId: 'dep-late',
+      platform: PLATFORM,
+      payer: spender,
+      payee: late,
+      amount: '4',
+      deposit,
+    });
+    const funderBefore = await tokenBalance(funder);
+    const spenderBefore = await tokenBalance(spender);
+    await driver.releaseDeposit({ platform: PLATFORM, payer: spender, deposit });
+    await driver.releaseDeposit({ platform: PLATFORM, payer: spender, deposit });
+    await assert.rejects(
+      driver.schedulePayment({
+        orderId: 'dep-after',
+        platform: PLATFORM,
+        payer: spender,
+        payee: late,
+        amount: '1',
+        deposit,
+      }),
+      { code: Erc20ErrorCode.DepositReleased },
+    );
+    await driver.flush();
+    await waitFor('the close confirmed', () =>
+      driver.store.db.get("SELECT 1 FROM erc20_deposit_close WHERE status = 'closed'"),
+    );
+    const closed = await driver.getDeposit(PLATFORM, contracts.lockPayment, id);
+    assert.equal(closed.spender, '0x0000000000000000000000000000000000000Bad');
+    assert.equal(await tokenBalance(late), parseEther('4'));
+    assert.equal((await tokenBalance(funder)) - funderBefore, parseEther('40'));
+    assert.equal((await tokenBalance(spender)) - spenderBefore, parseEther('1'));
+    const closes = driver.store.db.all<{ status: string }>(
+      "SELECT status FROM erc20_tx WHERE kind = 'close'",
+    );
+    assert.deepEqual(
+      closes.map((c) => c.status),
+      ['confirmed'],
+    );
   });
 
   test('bad orders get coded errors and nothing is stored', async () => {
@@ -384,6 +443,124 @@ describe('the erc20 driver on dev', () => {
       code: Erc20ErrorCode.BadAddress,
     });
     assert.equal(driver.store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM erc20_order')?.n, 0);
+  });
+
+  test('an order the payer cannot cover waits, unsent, and is paid once the account is funded', async () => {
+    const driver = newDriver('unfunded');
+    const payer = anvil.accounts[8]!;
+    const payee = privateKeyToAccount(generatePrivateKey()).address;
+    const confirmations = collect(driver);
+    await driver.start();
+    await driver.schedulePayment({ orderId: 'u1', platform: PLATFORM, payer, payee, amount: '7' });
+    await driver.flush();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(
+      driver.store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM erc20_tx')?.n,
+      0,
+      'nothing sent',
+    );
+    assert.equal(driver.store.getOrder('u1')?.status, 'pending');
+    await driver.fund(PLATFORM, payer);
+    await waitFor('the order confirmed after funding', () => confirmations.length === 1 || undefined, 30_000);
+    assert.equal(await tokenBalance(payee), parseEther('7'));
+  });
+
+  test('a payment counts only after the required confirmations, for the payer and the payee', async () => {
+    const driver = newDriver('confirmations', {
+      env: {
+        DEV_GETH_ADDR: anvil.rpcUrl,
+        ERC20_SENDOUT_INTERVAL_SECS: '1',
+        ERC20_DEV_REQUIRED_CONFIRMATIONS: '3',
+      },
+    });
+    const payer = anvil.accounts[6]!;
+    const payee = privateKeyToAccount(generatePrivateKey()).address;
+    await driver.fund(PLATFORM, payer);
+    const confirmations = collect(driver);
+    await driver.start();
+    await driver.schedulePayment({ orderId: 'c1', platform: PLATFORM, payer, payee, amount: '1' });
+    await driver.flush();
+    const sent = await waitFor('the transaction mined', async () => {
+      const row = driver.store.db.get<{ hash: string }>(
+        "SELECT a.hash FROM erc20_tx t JOIN erc20_tx_attempt a USING (tx_id) WHERE t.status = 'sent'",
+      );
+      return row !== undefined &&
+        (await client()
+          .getTransactionReceipt({ hash: row.hash as Hex })
+          .catch(() => undefined))
+        ? row
+        : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(confirmations.length, 0);
+    await assert.rejects(
+      driver.verifyPayment({ platform: PLATFORM, txHash: sent.hash, payer, payee, amount: '1' }),
+      { code: Erc20ErrorCode.TxNotConfirmed },
+    );
+    await anvilRpc(anvil.rpcUrl, 'anvil_mine', ['0x2']);
+    await waitFor('confirmed after two more blocks', () => confirmations.length === 1 || undefined);
+    assert.equal(
+      (await driver.verifyPayment({ platform: PLATFORM, txHash: sent.hash, payer, payee, amount: '1' }))
+        .amount,
+      '1',
+    );
+  });
+
+  test('a dead first RPC URL falls back to the next, and fees stay under <NET>_MAX_FEE_PER_GAS', async () => {
+    // A cap between the base fee and what the driver would offer on its own (2 × base fee + tip).
+    const base = (await client().getBlock()).baseFeePerGas!;
+    const cap = (base * 3n) / 2n;
+    const driver = newDriver('fallback', {
+      env: {
+        DEV_GETH_ADDR: `http://127.0.0.1:1,${anvil.rpcUrl}`,
+        ERC20_SENDOUT_INTERVAL_SECS: '1',
+        DEV_MAX_FEE_PER_GAS: formatGwei(cap),
+        DEV_PRIORITY_FEE: formatGwei(base / 10n),
+      },
+    });
+    const payer = anvil.accounts[6]!;
+    const payee = privateKeyToAccount(generatePrivateKey()).address;
+    await driver.fund(PLATFORM, payer);
+    const confirmations = collect(driver);
+    await driver.start();
+    await driver.schedulePayment({ orderId: 'f1', platform: PLATFORM, payer, payee, amount: '0.5' });
+    await driver.flush();
+    await waitFor('paid through the second URL', () => confirmations.length === 1 || undefined, 30_000);
+    assert.equal(await tokenBalance(payee), parseEther('0.5'));
+    const fees = driver.store.db.get<{ max_fee_per_gas: string; priority_fee_per_gas: string }>(
+      'SELECT max_fee_per_gas, priority_fee_per_gas FROM erc20_tx_attempt',
+    )!;
+    assert.ok(BigInt(fees.max_fee_per_gas) <= cap, `${fees.max_fee_per_gas} > cap ${cap}`);
+    assert.equal(BigInt(fees.priority_fee_per_gas), base / 10n);
+  });
+
+  test('a confirmation not acknowledged before a restart is delivered by the next driver on the database', async () => {
+    const first = newDriver('restart-delivery');
+    const payer = anvil.accounts[7]!;
+    await first.fund(PLATFORM, payer);
+    first.onConfirmed(async () => {
+      throw new Error('payment module down');
+    });
+    await first.start();
+    await first.schedulePayment({
+      orderId: 'rd1',
+      platform: PLATFORM,
+      payer,
+      payee: anvil.accounts[9]!,
+      amount: '1',
+    });
+    await first.flush();
+    await waitFor(
+      'the confirmation stored',
+      () => first.store.undeliveredConfirmations().length === 1 || undefined,
+    );
+    await first.stop();
+    const second = newDriver('restart-delivery');
+    const delivered = collect(second);
+    await second.start();
+    await waitFor('delivered after the restart', () => delivered.length === 1 || undefined);
+    assert.deepEqual(delivered[0]?.orderIds, ['rd1']);
+    assert.equal(second.store.undeliveredConfirmations().length, 0);
   });
 
   test('a confirmation is redelivered until the listener acknowledges it', async () => {

@@ -99,6 +99,12 @@ export interface DepositInfo {
   validTo: string;
 }
 
+export interface ReleaseDepositRequest {
+  platform: PaymentPlatform;
+  payer: string;
+  deposit: { id: string; contract: string };
+}
+
 /** Listener for confirmations; called again after a restart for confirmations not yet acknowledged. */
 export type ConfirmationListener = (confirmation: PaymentConfirmation) => Promise<void>;
 
@@ -120,4 +126,10 @@ export interface PaymentDriver extends Service {
   /** Test networks: tokens and gas for `address`; real networks: a message saying what to do. */
   fund(platform: PaymentPlatform, address: string): Promise<FundResult>;
   getDeposit(platform: PaymentPlatform, contract: string, id: string): Promise<DepositInfo>;
+  /**
+   * Golem's `DriverReleaseDeposit`: closes the deposit (remainder back to the funder, fee to the spender) once every
+   * order paid from it is confirmed. Persisted before it returns and idempotent; `payer` is the deposit's spender.
+   * Optional: a driver without deposits leaves it out.
+   */
+  releaseDeposit?(request: ReleaseDepositRequest): Promise<void>;
 }

@@ -11,6 +11,7 @@ import {
   http,
   type PublicClient,
   type TransactionReceipt,
+  type Transport,
 } from 'viem';
 import type { NetworkConfig } from './networks.ts';
 
@@ -18,6 +19,8 @@ export interface ChainClient {
   readonly network: NetworkConfig;
   readonly chain: Chain;
   readonly client: PublicClient;
+  /** The endpoints with their fallbacks, for wallet clients (the dev faucet). */
+  readonly transport: Transport;
   receipt(hash: Hex): Promise<TransactionReceipt | null>;
   /** Broadcasts signed bytes; a node that already has them (or has mined them) is not an error. */
   sendRaw(raw: Hex): Promise<void>;
@@ -40,9 +43,10 @@ export function chainOf(network: NetworkConfig): Chain {
 export function createChainClient(network: NetworkConfig, timeoutMs = 10_000): ChainClient {
   const chain = chainOf(network);
   const transports = network.rpcUrls.map((url) => http(url, { retryCount: 0, timeout: timeoutMs }));
+  const transport: Transport = transports.length === 1 ? (transports[0] as Transport) : fallback(transports);
   const client = createPublicClient({
     chain,
-    transport: transports.length === 1 ? (transports[0] as ReturnType<typeof http>) : fallback(transports),
+    transport,
     pollingInterval: 250,
     // Block numbers are read to count confirmations: a cached one would lag behind a receipt.
     cacheTime: 0,
@@ -51,6 +55,7 @@ export function createChainClient(network: NetworkConfig, timeoutMs = 10_000): C
     network,
     chain,
     client,
+    transport,
     async receipt(hash) {
       const result = await client.request({ method: 'eth_getTransactionReceipt', params: [hash] });
       if (result === null || result === undefined) return null;

@@ -7,7 +7,6 @@ import {
   ContractFunctionRevertedError,
   createWalletClient,
   formatEther,
-  http,
   parseEther,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
@@ -22,6 +21,7 @@ import type {
   PaymentOrder,
   PaymentPlatform,
   PlatformInfo,
+  ReleaseDepositRequest,
   VerifiedPayment,
   VerifyPaymentRequest,
 } from '../driver.ts';
@@ -173,16 +173,17 @@ export class Erc20Driver implements PaymentDriver {
     }
     let deposit: { depositId: string; depositContract: string } | undefined;
     if (order.deposit !== undefined) {
-      const contract = checkedAddress(order.deposit.contract, 'deposit.contract');
-      let id: bigint;
-      try {
-        id = BigInt(order.deposit.id);
-      } catch {
-        throw erc20Error(Erc20ErrorCode.DepositNotFound, 'deposit.id must be a number (decimal or 0x hex)', {
-          depositId: order.deposit.id,
-        });
+      const ref = depositRef(order.deposit);
+      if (this.#store.getDepositClose(ref.contract, ref.depositId) !== undefined) {
+        throw erc20Error(
+          Erc20ErrorCode.DepositReleased,
+          'the deposit is being closed; no more orders are paid from it',
+          {
+            deposit: order.deposit,
+          },
+        );
       }
-      deposit = { depositId: `0x${id.toString(16)}`, depositContract: contract };
+      deposit = { depositId: ref.depositId, depositContract: ref.contract };
     }
     const created = this.#store.insertOrder({
       orderId: order.orderId,
@@ -201,6 +202,14 @@ export class Erc20Driver implements PaymentDriver {
       });
       await this.#faults?.('order-stored', { orderId: order.orderId });
     }
+  }
+
+  async releaseDeposit(request: ReleaseDepositRequest): Promise<void> {
+    networkOfPlatform(request.platform);
+    const payer = checkedAddress(request.payer, 'payer');
+    const ref = depositRef(request.deposit);
+    this.#store.insertDepositClose({ ...ref, platform: request.platform, payer });
+    this.#manager.wake();
   }
 
   async flush(platform?: PaymentPlatform): Promise<void> {
@@ -235,7 +244,7 @@ export class Erc20Driver implements PaymentDriver {
     const wallet = createWalletClient({
       account: faucet,
       chain: chain.chain,
-      transport: http(chain.network.rpcUrls[0]),
+      transport: chain.transport,
     });
     const done: string[] = [];
     const txHashes: `0x${string}`[] = [];
@@ -337,4 +346,18 @@ export class Erc20Driver implements PaymentDriver {
       this.#store.markDelivered(row.confirmation_id);
     }
   }
+}
+
+/** A deposit as orders and close requests name it: checksummed contract, id as 0x hex. */
+function depositRef(deposit: { id: string; contract: string }): { contract: string; depositId: string } {
+  const contract = checkedAddress(deposit?.contract, 'deposit.contract');
+  let id: bigint;
+  try {
+    id = BigInt(deposit.id);
+  } catch {
+    throw erc20Error(Erc20ErrorCode.DepositNotFound, 'deposit.id must be a number (decimal or 0x hex)', {
+      depositId: deposit.id,
+    });
+  }
+  return { contract, depositId: `0x${id.toString(16)}` };
 }

@@ -14,6 +14,7 @@ export const Erc20ErrorCode = {
   AmountTooSmall: 'ERC20_AMOUNT_TOO_SMALL',
   BadSignature: 'ERC20_BAD_SIGNATURE',
   DepositNotFound: 'ERC20_DEPOSIT_NOT_FOUND',
+  DepositReleased: 'ERC20_DEPOSIT_RELEASED',
   Rpc: 'ERC20_RPC',
   NotStarted: 'ERC20_NOT_STARTED',
 } as const;

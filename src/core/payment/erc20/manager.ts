@@ -32,7 +32,7 @@ import type { Erc20Store, NewTx, OrderRow, TxKind, TxRow } from './store.ts';
 const erc20Abi = testGlmArtifact.abi;
 
 /** Where a test can hold the manager (a never-resolving promise = the process died there). */
-export type FaultPoint = 'order-stored' | 'tx-stored' | 'tx-broadcast';
+export type FaultPoint = 'step' | 'order-stored' | 'tx-stored' | 'tx-broadcast';
 export type FaultHook = (point: FaultPoint, details: Record<string, unknown>) => Promise<void> | void;
 
 export interface ManagerOptions {
@@ -163,11 +163,12 @@ export class TransactionManager {
 
   /** One pass: every account with open work, each behind its own backoff. Never throws. */
   async step(): Promise<void> {
+    await this.#o.faults?.('step', {});
     for (const account of this.#o.store.activeAccounts()) {
       if (!this.#running) return;
       const key = `${account.platform}|${account.payer}`;
       const backoff = this.#backoff.get(key);
-      if (backoff !== undefined && backoff.until > this.#now() && !this.#flushRequested.has(key)) continue;
+      if (backoff !== undefined && backoff.until > this.#now()) continue;
       try {
         await this.#processAccount(account);
         this.#backoff.delete(key);
@@ -197,6 +198,7 @@ export class TransactionManager {
       if (!this.#running) return;
       await this.#watch(chain, tx);
     }
+    await this.#closeDeposits(chain, platform, getAddress(payer));
     const key = `${platform}|${payer}`;
     const orders = this.#o.store.pendingOrders(platform, payer);
     if (orders.length === 0) {
@@ -278,6 +280,36 @@ export class TransactionManager {
     }
   }
 
+  /** Requested closes whose deposit has no unfinished orders left: `closeDeposit`, unless it is closed already. */
+  async #closeDeposits(chain: ChainClient, platform: string, payer: Address): Promise<void> {
+    for (const close of this.#o.store.pendingDepositCloses(platform, payer)) {
+      if (this.#o.store.openOrdersOfDeposit(close.contract, close.deposit_id) > 0) continue;
+      const lock = getAddress(close.contract);
+      const id = BigInt(close.deposit_id);
+      const deposit = await chain.client.readContract({
+        address: lock,
+        abi: lockPaymentArtifact.abi,
+        functionName: 'deposits',
+        args: [id],
+      });
+      if (getAddress(deposit[0]) !== payer) {
+        // Closed or terminated already (spender 0x…0Bad), or never ours: nothing left to close.
+        this.#o.store.markDepositClosed(close.contract, close.deposit_id);
+        this.#o.logger.info('deposit needs no close', { deposit: close.deposit_id, spender: deposit[0] });
+        continue;
+      }
+      const data = encodeFunctionData({
+        abi: lockPaymentArtifact.abi,
+        functionName: 'closeDeposit',
+        args: [id],
+      });
+      await this.#createAndSend(chain, platform, payer, 'close', lock, data, [], {
+        contract: close.contract,
+        depositId: close.deposit_id,
+      });
+    }
+  }
+
   /** The one-time unlimited `approve` of the multi-transfer contract; false while it is not yet on chain. */
   async #ensureApproved(
     chain: ChainClient,
@@ -306,6 +338,7 @@ export class TransactionManager {
     to: Address,
     data: Hex,
     orders: OrderRow[],
+    depositClose?: NewTx['depositClose'],
   ): Promise<void> {
     const network = chain.network;
     // A transfer that would revert (no funds, no allowance, a closed deposit) is not sent: no gas is burnt on it and
@@ -327,6 +360,7 @@ export class TransactionManager {
       data,
       gasLimit,
       orderIds: orders.map((o) => o.order_id),
+      depositClose,
       attempt: { ...signed, ...fees },
     };
     const txId = this.#o.store.insertTx(newTx);

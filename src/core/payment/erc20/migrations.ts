@@ -77,5 +77,23 @@ export const erc20Migrations: ModuleMigrations = {
         CREATE INDEX erc20_confirmation_undelivered ON erc20_confirmation(delivered);
       `,
     },
+    {
+      version: 2,
+      description: 'deposit closes requested by the payment module (DriverReleaseDeposit)',
+      up: `
+        CREATE TABLE erc20_deposit_close (
+          contract TEXT NOT NULL,
+          deposit_id TEXT NOT NULL,
+          platform TEXT NOT NULL,
+          payer TEXT NOT NULL,
+          status TEXT NOT NULL,
+          tx_id INTEGER REFERENCES erc20_tx(tx_id),
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (contract, deposit_id)
+        );
+        CREATE INDEX erc20_deposit_close_pending ON erc20_deposit_close(status, platform, payer);
+      `,
+    },
   ],
 };

@@ -11,7 +11,7 @@ export type OrderStatus = 'pending' | 'sent' | 'confirmed';
 /** signed: stored, maybe not broadcast; sent: broadcast; confirmed/failed: final on chain; dropped: its nonce was
  * taken by a transaction that is not ours, so its orders went back to pending. */
 export type TxStatus = 'signed' | 'sent' | 'confirmed' | 'failed' | 'dropped';
-export type TxKind = 'transfer' | 'multi' | 'approve' | 'deposit';
+export type TxKind = 'transfer' | 'multi' | 'approve' | 'deposit' | 'close';
 
 export interface OrderRow {
   order_id: string;
@@ -78,6 +78,15 @@ export interface NewOrder {
   depositContract?: string;
 }
 
+export interface DepositCloseRow {
+  contract: string;
+  deposit_id: string;
+  platform: string;
+  payer: string;
+  status: 'pending' | 'sent' | 'closed';
+  tx_id: number | null;
+}
+
 export interface NewTx {
   platform: string;
   chainId: number;
@@ -88,6 +97,8 @@ export interface NewTx {
   data: string;
   gasLimit: bigint;
   orderIds: string[];
+  /** The deposit this transaction closes (kind `close`). */
+  depositClose?: { contract: string; depositId: string };
   attempt: { hash: string; raw: string; maxFeePerGas: bigint; priorityFeePerGas: bigint };
 }
 
@@ -158,7 +169,8 @@ export class Erc20Store {
   activeAccounts(): { platform: string; payer: string }[] {
     return this.db.all<{ platform: string; payer: string }>(
       `SELECT DISTINCT platform, payer FROM erc20_order WHERE status = 'pending'
-       UNION SELECT DISTINCT platform, payer FROM erc20_tx WHERE status IN ('signed', 'sent')`,
+       UNION SELECT DISTINCT platform, payer FROM erc20_tx WHERE status IN ('signed', 'sent')
+       UNION SELECT DISTINCT platform, payer FROM erc20_deposit_close WHERE status = 'pending'`,
     );
   }
 
@@ -227,6 +239,18 @@ export class Erc20Store {
         );
         if (changes !== 1) throw new Error(`order ${orderId} is no longer pending; transaction not stored`);
       }
+      if (tx.depositClose !== undefined) {
+        const { changes } = this.db.run(
+          `UPDATE erc20_deposit_close SET status = 'sent', tx_id = ?, updated_at = ?
+           WHERE contract = ? AND deposit_id = ? AND status = 'pending' AND tx_id IS NULL`,
+          txId,
+          now,
+          tx.depositClose.contract,
+          tx.depositClose.depositId,
+        );
+        if (changes !== 1)
+          throw new Error(`close of deposit ${tx.depositClose.depositId} is no longer pending`);
+      }
       this.db.run(
         `INSERT INTO erc20_nonce (chain_id, address, next_nonce) VALUES (?, ?, ?)
          ON CONFLICT (chain_id, address) DO UPDATE SET next_nonce = MAX(next_nonce, excluded.next_nonce)`,
@@ -288,6 +312,11 @@ export class Erc20Store {
       if (changes !== 1) return false;
       const orders = this.ordersOfTx(txId);
       this.db.run(`UPDATE erc20_order SET status = 'confirmed', updated_at = ? WHERE tx_id = ?`, now, txId);
+      this.db.run(
+        `UPDATE erc20_deposit_close SET status = 'closed', updated_at = ? WHERE tx_id = ?`,
+        now,
+        txId,
+      );
       const byPayee = new Map<string, OrderRow[]>();
       for (const order of orders) byPayee.set(order.payee, [...(byPayee.get(order.payee) ?? []), order]);
       for (const [payee, list] of byPayee) {
@@ -330,8 +359,66 @@ export class Erc20Store {
         now,
         txId,
       );
+      this.db.run(
+        `UPDATE erc20_deposit_close SET status = 'pending', tx_id = NULL, updated_at = ? WHERE tx_id = ?`,
+        now,
+        txId,
+      );
       return true;
     });
+  }
+
+  /** Records a close request; a second request for the same deposit changes nothing. */
+  insertDepositClose(close: { contract: string; depositId: string; platform: string; payer: string }): void {
+    const now = this.#now();
+    this.db.run(
+      `INSERT INTO erc20_deposit_close (contract, deposit_id, platform, payer, status, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (contract, deposit_id) DO NOTHING`,
+      close.contract,
+      close.depositId,
+      close.platform,
+      close.payer,
+      now,
+      now,
+    );
+  }
+
+  getDepositClose(contract: string, depositId: string): DepositCloseRow | undefined {
+    return this.db.get<DepositCloseRow>(
+      'SELECT * FROM erc20_deposit_close WHERE contract = ? AND deposit_id = ?',
+      contract,
+      depositId,
+    );
+  }
+
+  pendingDepositCloses(platform: string, payer: string): DepositCloseRow[] {
+    return this.db.all<DepositCloseRow>(
+      `SELECT * FROM erc20_deposit_close WHERE status = 'pending' AND platform = ? AND payer = ?`,
+      platform,
+      payer,
+    );
+  }
+
+  /** Orders paid from the deposit that are not final yet. */
+  openOrdersOfDeposit(contract: string, depositId: string): number {
+    return (
+      this.db.get<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM erc20_order WHERE deposit_contract = ? AND deposit_id = ? AND status != 'confirmed'`,
+        contract,
+        depositId,
+      )?.n ?? 0
+    );
+  }
+
+  /** The deposit was found closed on chain already (by us before a crash, or terminated by its funder). */
+  markDepositClosed(contract: string, depositId: string): void {
+    this.db.run(
+      `UPDATE erc20_deposit_close SET status = 'closed', updated_at = ?
+       WHERE contract = ? AND deposit_id = ? AND status = 'pending'`,
+      this.#now(),
+      contract,
+      depositId,
+    );
   }
 
   undeliveredConfirmations(limit = 100): ConfirmationRow[] {
