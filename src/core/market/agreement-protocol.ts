@@ -32,14 +32,15 @@ import {
   type Reason,
   type Termination,
 } from './agreements.ts';
-import { agreementStateError, badSignature, MarketErrorCode } from './errors.ts';
+import { agreementStateError, badSignature, checkSize, MarketErrorCode, MarketLimit } from './errors.ts';
 import { callPeer, commitDigest, safeHex, sign, terminationDigest } from './peer.ts';
 import type { Proposal } from './proposals.ts';
 import { agreementRestView, type Role } from './views.ts';
 
 /**
  * Where a test may hold the protocol: at the entry of each agreement handler (its bus address) and, on the
- * requestor, between accepting an approval and signing the commit.
+ * requestor, between accepting an approval and signing the commit (`commit`) and after the provider took a
+ * confirmed agreement (`confirmed`).
  */
 export type MarketGatePoint =
   | (typeof NegotiationAddress)[
@@ -48,15 +49,19 @@ export type MarketGatePoint =
       | 'AgreementRejected'
       | 'AgreementCancelled'
       | 'AgreementTerminated']
-  | 'commit';
+  | 'commit'
+  | 'confirmed';
 
 export type MarketGate = (point: MarketGatePoint, agreementId: string) => Promise<void> | void;
 
 /** The provider-side proposals an incoming agreement is checked against (kept by the negotiation part). */
 export interface ProposalLedger {
   providerProposal(id: string): Proposal | undefined;
-  /** Marks the proposal accepted and queues the provider's AgreementEvent, inside the caller's transaction. */
-  accepted(proposal: Proposal, agreement: AgreementContent): void;
+  /**
+   * Marks the proposal accepted (compare-and-set from Draft) and queues the provider's AgreementEvent, inside
+   * the caller's transaction; false when the proposal was not an open Draft.
+   */
+  accepted(proposal: Proposal, agreement: AgreementContent): boolean;
 }
 
 export interface AgreementProtocolComponents {
@@ -77,6 +82,7 @@ export function reasonOf(body: unknown): Reason {
       MarketErrorCode.BadReason,
       'a reason is a JSON object like {"message": "..."}',
     );
+  checkSize(body, MarketLimit.reasonBytes, 'the reason');
   return body as Record<string, unknown>;
 }
 
@@ -166,18 +172,25 @@ export class AgreementProtocol {
 
   async confirm(owner: string, agreementId: string, appSessionId: string | undefined): Promise<void> {
     await this.#oneAtATime(agreementId, async () => {
-      let agreement = this.#own(owner, agreementId, 'requestor');
-      if (agreement.state !== 'Proposal') throw agreementStateError(agreement.state, 'confirm');
+      const proposal = this.#own(owner, agreementId, 'requestor');
+      if (proposal.state !== 'Proposal') throw agreementStateError(proposal.state, 'confirm');
       const proposedSignature =
-        agreement.proposedSignature ?? (await sign(this.#bus, owner, digestOf(agreement.content)));
-      const patch = { proposedSignature, appSessionId: appSessionId ?? null };
-      this.#store.patch(agreement, patch);
-      agreement = { ...agreement, ...patch };
-      await callPeer(this.#bus, counterpartyOf(agreement), NegotiationAddress.AgreementReceived, {
-        agreement: agreement.content,
-        proposedSignature,
-      } satisfies AgreementReceived);
-      this.#store.transition(agreement, 'Pending', 'confirm');
+        proposal.proposedSignature ?? (await sign(this.#bus, owner, digestOf(proposal.content)));
+      // Pending before it is sent: the provider may approve or reject before its answer to this call is back.
+      const pending = this.#store.transition(proposal, 'Pending', 'confirm', {
+        patch: { proposedSignature, appSessionId: appSessionId ?? null },
+      });
+      try {
+        await callPeer(this.#bus, counterpartyOf(pending), NegotiationAddress.AgreementReceived, {
+          agreement: pending.content,
+          proposedSignature,
+        } satisfies AgreementReceived);
+      } catch (error) {
+        // Not taken by the provider: back to Proposal (to confirm again), unless it already answered.
+        this.#tryTransition(pending, 'Proposal', 'confirm');
+        throw error;
+      }
+      await this.#gate?.('confirmed', agreementId);
     });
   }
 
@@ -344,6 +357,7 @@ export class AgreementProtocol {
     const content = checkAgreementContent(message?.agreement);
     if (content === undefined || typeof message.proposedSignature !== 'string')
       throw httpError.badRequest(MarketErrorCode.BadRequest, 'malformed agreement');
+    checkSize(content, MarketLimit.agreementBytes, 'the agreement');
     await this.#gate?.(NegotiationAddress.AgreementReceived, content.agreementId);
     if (content.demand.requestorId !== caller)
       throw httpError.forbidden(
@@ -380,8 +394,13 @@ export class AgreementProtocol {
       });
     if (this.#store.exists(content.agreementId, 'provider')) return;
     this.#transaction(() => {
+      // One agreement per proposal: a second one citing it (another agreement id) is refused.
+      if (!this.#proposals.accepted(proposal, content))
+        throw httpError.conflict(
+          MarketErrorCode.ProposalPromoted,
+          'an agreement was already made from this proposal, or it is no longer open',
+        );
       this.#store.insert(content, 'provider', content.offer.providerId, 'Pending', message.proposedSignature);
-      this.#proposals.accepted(proposal, content);
     });
     this.#scheduleExpiry(content.validTo);
   }

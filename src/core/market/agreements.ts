@@ -51,14 +51,15 @@ const BOTH: readonly Role[] = ['requestor', 'provider'];
 
 /**
  * Every legal move: from → to → the sides that may make it. `Approving` is the provider waiting for the
- * requestor's commit, or the requestor signing it; `Cancelled → Rejected` is the requestor learning that the
- * provider rejected before its cancel arrived (the provider's decision stands on both sides).
+ * requestor's commit, or the requestor signing it; `Pending → Proposal` is a confirm the provider did not take
+ * (to confirm again); `Cancelled → Rejected` is the requestor learning that the provider rejected before its
+ * cancel arrived (the provider's decision stands on both sides).
  */
 export const AGREEMENT_TRANSITIONS: Readonly<
   Record<AgreementState, Readonly<Partial<Record<AgreementState, readonly Role[]>>>>
 > = {
   Proposal: { Pending: REQUESTOR, Cancelled: REQUESTOR, Expired: REQUESTOR },
-  Pending: { Approving: BOTH, Rejected: BOTH, Cancelled: BOTH, Expired: BOTH },
+  Pending: { Approving: BOTH, Rejected: BOTH, Cancelled: BOTH, Expired: BOTH, Proposal: REQUESTOR },
   Approving: { Approved: BOTH, Pending: BOTH, Cancelled: BOTH, Expired: PROVIDER },
   Approved: { Terminated: BOTH },
   Cancelled: { Rejected: REQUESTOR },

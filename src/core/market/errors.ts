@@ -10,6 +10,7 @@ export const MarketErrorCode = {
   NoMatch: 'MARKET_NO_MATCH',
   Expired: 'MARKET_EXPIRED',
   OfferNotFound: 'MARKET_OFFER_NOT_FOUND',
+  /** Raised by discovery (an own offer unsubscribed twice). */
   OfferGone: 'MARKET_OFFER_GONE',
   DemandNotFound: 'MARKET_DEMAND_NOT_FOUND',
   DemandGone: 'MARKET_DEMAND_GONE',
@@ -31,8 +32,9 @@ export const MarketErrorCode = {
   /** A stored agreement whose content does not parse as one (a damaged row): refused, never guessed at. */
   AgreementCorrupt: 'MARKET_AGREEMENT_CORRUPT',
   NotTerminated: 'MARKET_NOT_TERMINATED',
+  /** A reason, proposal or agreement larger than the market stores (413). */
+  TooLarge: 'MARKET_TOO_LARGE',
   NotCounterparty: 'MARKET_NOT_COUNTERPARTY',
-  OwnNode: 'MARKET_OWN_NODE',
   PeerUnreachable: 'MARKET_PEER_UNREACHABLE',
   WaitTimeout: 'MARKET_WAIT_TIMEOUT',
   ScanNotFound: 'MARKET_SCAN_NOT_FOUND',
@@ -51,4 +53,25 @@ export function agreementStateError(current: string, action: string): GolemError
 
 export function badSignature(whose: string, httpStatus = 400): GolemError {
   return new GolemError(MarketErrorCode.BadSignature, `${whose} signature does not verify`, { httpStatus });
+}
+
+/** Most bytes (of its JSON) the market stores for one thing a peer or a client sends. */
+export const MarketLimit = {
+  reasonBytes: 4 * 1024,
+  proposalBytes: 64 * 1024,
+  agreementBytes: 256 * 1024,
+} as const;
+
+/** Refuses `value` (413) when its JSON is longer than `limit` bytes. */
+export function checkSize(value: unknown, limit: number, what: string): void {
+  const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+  if (bytes > limit)
+    throw new GolemError(
+      MarketErrorCode.TooLarge,
+      `${what} is too large (${bytes} bytes, at most ${limit})`,
+      {
+        httpStatus: 413,
+        details: { bytes, limit },
+      },
+    );
 }

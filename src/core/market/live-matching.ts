@@ -78,6 +78,9 @@ export class LiveMatching {
         this.#flushing = undefined;
         try {
           this.#flush();
+        } catch (error) {
+          // Nothing to answer here (offers come from gossip): the batch is lost to matching, not the node.
+          this.#components.logger.error('matching a batch of offers failed', { error });
         } finally {
           resolve();
         }

@@ -17,7 +17,7 @@ import {
 } from '../model/market.ts';
 import { type AgreementProtocol, reasonOf } from './agreement-protocol.ts';
 import type { DemandStore } from './demands.ts';
-import { MarketErrorCode } from './errors.ts';
+import { checkSize, MarketErrorCode, MarketLimit } from './errors.ts';
 import type { SubscriptionEvents } from './events.ts';
 import { randomId } from './ids.ts';
 import type { Match } from './live-matching.ts';
@@ -267,13 +267,14 @@ export class Negotiation {
   /** The provider-side proposals an incoming agreement is checked against. */
   readonly ledger = {
     providerProposal: (id: string) => this.#c.proposals.get(id, 'provider'),
-    accepted: (proposal: Proposal, agreement: AgreementContent) => {
-      this.#c.proposals.setState(proposal, proposal.state, 'Accepted');
+    accepted: (proposal: Proposal, agreement: AgreementContent): boolean => {
+      if (!this.#c.proposals.setState(proposal, 'Draft', 'Accepted')) return false;
       this.#c.events.queue(agreement.offer.offerId, {
         kind: 'agreement',
         agreementId: agreement.agreementId,
         at: this.#c.now(),
       });
+      return true;
     },
   };
 
@@ -315,6 +316,7 @@ export class Negotiation {
     ) {
       throw httpError.badRequest(MarketErrorCode.BadRequest, 'malformed proposal');
     }
+    checkSize(incoming, MarketLimit.proposalBytes, 'the proposal');
     const offer = this.#c.offer(message.offerId);
     const role: Role =
       offer !== undefined && this.#c.bus.isLocalNode(offer.providerId) && !this.#c.bus.isLocalNode(caller)

@@ -128,6 +128,17 @@ export class ProposalStore {
     return Number(result.changes) === 1;
   }
 
+  /** Whether the requestor already holds the offer as an Initial proposal of this demand. */
+  hasInitial(demandId: string, offerId: string): boolean {
+    return (
+      this.#sql
+        .get(
+          "SELECT 1 FROM market_proposal WHERE demand_id = ? AND offer_id = ? AND role = 'requestor' AND state = 'Initial'",
+        )
+        .get(demandId, offerId) !== undefined
+    );
+  }
+
   /** Proposals a peer opened on this provider's offer (a bound on what one node can make us store). */
   countFromPeer(offerId: string, peerId: string): number {
     const row = this.#sql

@@ -292,7 +292,8 @@ export class MarketService implements Service {
   #render(subscriptionId: string, event: TakenEvent): Record<string, unknown> | undefined {
     if (event.kind === 'matched') {
       const offer = this.#matching.offer(event.offerId);
-      if (offer === undefined) return undefined;
+      // Gone since it matched, or matched twice (evicted, then received again): nothing new to show.
+      if (offer === undefined || this.#proposals.hasInitial(subscriptionId, offer.offerId)) return undefined;
       const proposal = this.#negotiation.initialProposal(subscriptionId, offer, event.at);
       return { eventType: 'ProposalEvent', eventDate: event.at, proposal: proposalView(proposal) };
     }

@@ -53,6 +53,36 @@ describe('agreement races end with both sides in the same state', () => {
     }
   });
 
+  it('the provider approves before its answer to the confirm is back: both Approved', async () => {
+    const { provider, requestor, agreementId, hold, stop } = await pair('requestor', 'confirmed');
+    try {
+      const confirming = requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      await hold.reached;
+      await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      hold.open();
+      await confirming;
+      assert.equal(stateAt(requestor, agreementId), 'Approved');
+      assert.equal(stateAt(provider, agreementId), 'Approved');
+    } finally {
+      await stop();
+    }
+  });
+
+  it('the provider rejects before its answer to the confirm is back: both Rejected', async () => {
+    const { provider, requestor, agreementId, hold, stop } = await pair('requestor', 'confirmed');
+    try {
+      const confirming = requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      await hold.reached;
+      await provider.market.rejectAgreement(provider.nodeId, agreementId, { message: 'quick' });
+      hold.open();
+      await confirming;
+      assert.equal(stateAt(requestor, agreementId), 'Rejected');
+      assert.equal(stateAt(provider, agreementId), 'Rejected');
+    } finally {
+      await stop();
+    }
+  });
+
   it('a cancel while the provider approves: the approval is refused with 410, both Cancelled', async () => {
     const { provider, requestor, agreementId, hold, stop } = await pair(
       'requestor',
@@ -141,6 +171,41 @@ describe('agreement races end with both sides in the same state', () => {
       assert.throws(() => provider.market.getAgreement(provider.nodeId, agreementId), {
         code: 'MARKET_AGREEMENT_NOT_FOUND',
       });
+    } finally {
+      await stop();
+    }
+  });
+
+  it('an approval and a rejection on the provider at once: the first to move wins on both sides', async () => {
+    const { provider, requestor, agreementId, stop } = await pair('provider', 'commit');
+    try {
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      // approve() stops at its signature (an await) before it moves; reject() moves at once, in between.
+      const approving = provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      await provider.market.rejectAgreement(provider.nodeId, agreementId, { message: 'changed' });
+      await assert.rejects(approving, { httpStatus: 410 });
+      assert.equal(stateAt(requestor, agreementId), 'Rejected');
+      assert.equal(stateAt(provider, agreementId), 'Rejected');
+    } finally {
+      await stop();
+    }
+  });
+
+  it('a rejection or a cancel at validTo loses to the expiry: both Expired', async () => {
+    const { provider, requestor, agreementId, clock, stop } = await pair('provider', 'commit');
+    try {
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      clock.advance(60_000);
+      await assert.rejects(provider.market.rejectAgreement(provider.nodeId, agreementId, undefined), {
+        httpStatus: 410,
+        details: { state: 'Expired' },
+      });
+      await assert.rejects(requestor.market.cancelAgreement(requestor.nodeId, agreementId, undefined), {
+        httpStatus: 410,
+        details: { state: 'Expired' },
+      });
+      assert.equal(stateAt(requestor, agreementId), 'Expired');
+      assert.equal(stateAt(provider, agreementId), 'Expired');
     } finally {
       await stop();
     }

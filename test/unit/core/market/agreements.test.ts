@@ -142,4 +142,20 @@ describe('the market contract: GetAgreement and the agreement events topic', () 
       }
     }
   });
+
+  it('refuses a reason larger than it stores, and the agreement stays as it was', async () => {
+    const network = new MemoryNetwork();
+    const [provider, requestor] = await Promise.all([node(network), node(network)]);
+    try {
+      const { agreementId } = await negotiate(provider, requestor);
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+      await assert.rejects(
+        provider.market.rejectAgreement(provider.nodeId, agreementId, { message: 'x'.repeat(5_000) }),
+        { code: 'MARKET_TOO_LARGE', httpStatus: 413 },
+      );
+      assert.equal((await getAgreement(provider, { agreementId })).state, 'Pending');
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
+    }
+  });
 });

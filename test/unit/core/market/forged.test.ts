@@ -3,15 +3,18 @@
  * Messages travel a real bus over the memory network, so the caller is the authenticated sending node.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { MemoryNetwork } from '../../../../src/core/bus/index.ts';
 import { digestOf } from '../../../../src/core/crypto/index.ts';
+import { MAX_PROPOSALS_PER_PEER_AND_OFFER } from '../../../../src/core/market/negotiation.ts';
 import { commitDigest, sign } from '../../../../src/core/market/peer.ts';
 import {
   type AgreementContent,
   type AgreementReceived,
   marketAddressAt,
   NegotiationAddress,
+  type ProposalReceived,
 } from '../../../../src/core/model/market.ts';
 import { demandBody, type Event, type Node, negotiate, node, offerBody } from './support.ts';
 
@@ -91,6 +94,16 @@ describe('forged negotiation messages are refused', () => {
         proposedSignature: signature,
       } satisfies AgreementReceived);
       assert.equal(providerCopy(provider, agreementId)?.state, 'Pending');
+      // A second agreement on the same proposal, honestly signed too, is one agreement too many.
+      const second = { ...content, agreementId: 'f'.repeat(64) };
+      await assert.rejects(
+        requestor.bus.call(at(provider, NegotiationAddress.AgreementReceived), {
+          agreement: second,
+          proposedSignature: await sign(requestor.bus, requestor.nodeId, digestOf(second)),
+        } satisfies AgreementReceived),
+        { code: 'MARKET_PROPOSAL_PROMOTED' },
+      );
+      assert.equal(providerCopy(provider, second.agreementId), undefined);
     } finally {
       await Promise.all([provider.stop(), requestor.stop()]);
     }
@@ -122,6 +135,41 @@ describe('forged negotiation messages are refused', () => {
       assert.equal(providerCopy(provider, agreementId)?.state, 'Pending');
     } finally {
       await provider.stop();
+    }
+  });
+
+  it('a peer cannot make a provider store without bound: proposal size and count per offer', async () => {
+    const network = new MemoryNetwork();
+    const [provider, intruder] = await Promise.all([node(network), node(network)]);
+    try {
+      const offerId = await provider.market.subscribeOffer(provider.nodeId, offerBody);
+      const counter = (properties: Record<string, unknown>) =>
+        intruder.bus.call(at(provider, NegotiationAddress.ProposalReceived), {
+          demandId: 'd',
+          offerId,
+          proposal: {
+            proposalId: randomBytes(32).toString('hex'),
+            prevProposalId: randomBytes(32).toString('hex'),
+            properties,
+            constraints: demandBody().constraints,
+            timestamp: new Date().toISOString(),
+          },
+        } satisfies ProposalReceived);
+      await assert.rejects(counter({ ...demandBody().properties, 'golem.x': 'x'.repeat(70_000) }), {
+        code: 'MARKET_TOO_LARGE',
+      });
+      // Each first counter stores two proposals (the offer as Initial, and the counter).
+      for (let i = 0; i < MAX_PROPOSALS_PER_PEER_AND_OFFER / 2; i++) await counter(demandBody().properties);
+      await assert.rejects(counter(demandBody().properties), { code: 'MARKET_TOO_MANY_PROPOSALS' });
+      assert.equal(
+        provider.db.get<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM market_proposal WHERE offer_id = ?',
+          offerId,
+        )!.n,
+        MAX_PROPOSALS_PER_PEER_AND_OFFER,
+      );
+    } finally {
+      await Promise.all([provider.stop(), intruder.stop()]);
     }
   });
 });

@@ -6,7 +6,8 @@ import { after, describe, it } from 'node:test';
 import { MemoryNetwork } from '../../../../src/core/bus/index.ts';
 import { openDatabase } from '../../../../src/core/db/index.ts';
 import { marketAddressAt, NegotiationAddress } from '../../../../src/core/model/market.ts';
-import { demandBody, manualClock, negotiate, nextEvent, node, offerBody } from './support.ts';
+import { eventually } from '../../../support/net.ts';
+import { demandBody, type Event, manualClock, negotiate, nextEvent, node, offerBody } from './support.ts';
 
 describe('market negotiation between two nodes', () => {
   const dirs: string[] = [];
@@ -275,6 +276,35 @@ describe('market negotiation between two nodes', () => {
       await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
       await waiting;
       assert.equal(requestor.market.getAgreement(nodeId, agreementId).state, 'Approved');
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop()]);
+    }
+  });
+
+  it('keeps matches not yet collected across a restart of the requestor', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'market-unit-'));
+    dirs.push(dir);
+    const network = new MemoryNetwork();
+    const provider = await node(network);
+    let requestor = await node(network, openDatabase(join(dir, 'requestor.db')));
+    try {
+      const offerId = await provider.market.subscribeOffer(provider.nodeId, offerBody);
+      await eventually(
+        () => requestor.market.discovery.get(offerId) !== undefined,
+        'the offer arrived',
+        5_000,
+      );
+      const demandId = requestor.market.subscribeDemand(requestor.nodeId, demandBody());
+      const nodeId = requestor.nodeId;
+      await requestor.stop();
+      network.leave(nodeId);
+      requestor.db.close();
+      requestor = await node(network, openDatabase(join(dir, 'requestor.db')));
+      const events = (await requestor.market.collectEvents(nodeId, demandId, 'requestor', 0, 10)) as Event[];
+      assert.deepEqual(
+        events.map((e) => [e.eventType, e.proposal?.state, e.proposal?.issuerId]),
+        [['ProposalEvent', 'Initial', provider.nodeId]],
+      );
     } finally {
       await Promise.all([provider.stop(), requestor.stop()]);
     }
