@@ -11,12 +11,12 @@
 import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Bus, CallContext, Unbind } from '../bus/index.ts';
-import { GolemError, isGolemError } from '../errors/index.ts';
+import { type Bus, BusErrorCode, type CallContext, type Unbind } from '../bus/index.ts';
+import { type ErrorCode, GolemError, isGolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { ControlBindErrorCode } from './errors.ts';
+import { ControlBindErrorCode, ControlErrorCode } from './errors.ts';
 
-export { ControlBindErrorCode } from './errors.ts';
+export { ControlBindErrorCode, ControlErrorCode } from './errors.ts';
 
 export const CONTROL_SOCKET_NAME = 'yagna.sock';
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -45,7 +45,8 @@ interface UnbindRequest {
   unbind: string;
 }
 
-type WireError = { code: string; message: string; details?: Record<string, unknown>; httpStatus?: number };
+/** An error on the socket: its code is one some module declared, as the other side's bus gave it. */
+type WireError = { code: ErrorCode; message: string; details?: Record<string, unknown>; httpStatus?: number };
 
 type ControlResponse = { id: number; ok: unknown } | { id: number; error: WireError };
 
@@ -90,7 +91,9 @@ export function decodeLine(line: string): Record<string, unknown> {
 }
 
 function wireError(error: unknown): WireError {
-  const golem = isGolemError(error) ? error : new GolemError('CONTROL_CALL_FAILED', (error as Error).message);
+  const golem = isGolemError(error)
+    ? error
+    : new GolemError(ControlErrorCode.CallFailed, (error as Error).message);
   return { code: golem.code, message: golem.message, details: golem.details, httpStatus: golem.httpStatus };
 }
 
@@ -241,7 +244,7 @@ export class ControlServer {
     if (existsSync(this.#path)) {
       if (await isControlSocketLive(this.#path)) {
         throw new GolemError(
-          'DAEMON_ALREADY_RUNNING',
+          ControlErrorCode.DaemonAlreadyRunning,
           `a daemon already runs on this data dir (${this.#path})`,
         );
       }
@@ -322,7 +325,10 @@ export class ControlServer {
     } catch (cause) {
       return {
         id: -1,
-        error: { code: 'CONTROL_BAD_REQUEST', message: `bad control request: ${(cause as Error).message}` },
+        error: {
+          code: ControlErrorCode.BadRequest,
+          message: `bad control request: ${(cause as Error).message}`,
+        },
       };
     }
     try {
@@ -332,7 +338,7 @@ export class ControlServer {
       if (!isGolemError(error)) this.#log.warn('control call failed', { address: request.address, error });
       const golem = isGolemError(error)
         ? error
-        : new GolemError('CONTROL_CALL_FAILED', (error as Error).message);
+        : new GolemError(ControlErrorCode.CallFailed, (error as Error).message);
       return {
         id: request.id,
         error: {
@@ -399,7 +405,9 @@ export class ControlConnection {
         return;
       }
       if (typeof parsed.cancel === 'number') {
-        this.#running.get(parsed.cancel)?.abort(new GolemError('BUS_CANCELLED', 'the caller went away'));
+        this.#running
+          .get(parsed.cancel)
+          ?.abort(new GolemError(BusErrorCode.Cancelled, 'the caller went away'));
         return;
       }
       const response = parsed as unknown as ControlResponse;
@@ -416,7 +424,9 @@ export class ControlConnection {
       for (const controller of this.#running.values()) controller.abort();
       this.#running.clear();
       for (const pending of this.#pending.values()) {
-        pending.reject(new GolemError('CONTROL_DISCONNECTED', 'the daemon closed the control connection'));
+        pending.reject(
+          new GolemError(ControlErrorCode.Disconnected, 'the daemon closed the control connection'),
+        );
       }
       this.#pending.clear();
     });
@@ -428,7 +438,10 @@ export class ControlConnection {
       s.once('connect', () => resolve(s));
       s.once('error', (cause) =>
         reject(
-          new GolemError('CONTROL_NO_DAEMON', `no daemon answers on ${path}`, { cause, details: { path } }),
+          new GolemError(ControlErrorCode.NoDaemon, `no daemon answers on ${path}`, {
+            cause,
+            details: { path },
+          }),
         ),
       );
     });
@@ -486,7 +499,7 @@ export class ControlConnection {
     const context = { caller: call.caller, address: call.address, signal: controller.signal };
     const work = async () => {
       if (entry === undefined)
-        throw new GolemError('BUS_NO_HANDLER', `endpoint address not found: ${call.address}`);
+        throw new GolemError(BusErrorCode.NoHandler, `endpoint address not found: ${call.address}`);
       if (entry.stream) {
         for await (const item of entry.handler(call.message, context)) {
           if (controller.signal.aborted) return;

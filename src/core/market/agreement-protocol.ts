@@ -34,7 +34,8 @@ import {
 } from './agreements.ts';
 import { agreementStateError, badSignature, MarketErrorCode } from './errors.ts';
 import { callPeer, commitDigest, safeHex, sign, terminationDigest } from './peer.ts';
-import { agreementRestView, type ProposalRow, type Role } from './views.ts';
+import type { Proposal } from './proposals.ts';
+import { agreementRestView, type Role } from './views.ts';
 
 /**
  * Where a test may hold the protocol: at the entry of each agreement handler (its bus address) and, on the
@@ -53,9 +54,9 @@ export type MarketGate = (point: MarketGatePoint, agreementId: string) => Promis
 
 /** The provider-side proposals an incoming agreement is checked against (kept by the negotiation part). */
 export interface ProposalLedger {
-  providerProposal(id: string): ProposalRow | undefined;
+  providerProposal(id: string): Proposal | undefined;
   /** Marks the proposal accepted and queues the provider's AgreementEvent, inside the caller's transaction. */
-  accepted(proposal: ProposalRow, agreement: AgreementContent): void;
+  accepted(proposal: Proposal, agreement: AgreementContent): void;
 }
 
 export interface AgreementProtocolComponents {
@@ -353,8 +354,8 @@ export class AgreementProtocol {
     if (
       proposal === undefined ||
       proposal.issuer !== 'provider' ||
-      proposal.peer_id !== caller ||
-      proposal.offer_id !== content.offer.offerId ||
+      proposal.peerId !== caller ||
+      proposal.offerId !== content.offer.offerId ||
       !this.#bus.isLocalNode(content.offer.providerId)
     ) {
       throw httpError.badRequest(
@@ -363,7 +364,7 @@ export class AgreementProtocol {
       );
     }
     if (
-      canonicalJson(JSON.parse(proposal.properties)) !== canonicalJson(content.offer.properties) ||
+      canonicalJson(proposal.properties) !== canonicalJson(content.offer.properties) ||
       proposal.constraints !== content.offer.constraints
     ) {
       throw httpError.badRequest(

@@ -4,7 +4,6 @@
  * same step records the REST event and publishes the `AgreementEvent` other modules listen to.
  */
 
-import type { StatementSync } from 'node:sqlite';
 import type { Notifier } from '../api/index.ts';
 import type { Bus } from '../bus/index.ts';
 import type { Database, SqlValue } from '../db/index.ts';
@@ -18,6 +17,7 @@ import {
   type AgreementView,
 } from '../model/market.ts';
 import { agreementStateError, MarketErrorCode } from './errors.ts';
+import { isRecord, parseStored as parseJson, Statements } from './statements.ts';
 import type { Role } from './views.ts';
 
 export type Reason = Record<string, unknown> | null;
@@ -106,9 +106,6 @@ interface AgreementRow {
 
 const STATES = new Set(Object.keys(AGREEMENT_TRANSITIONS));
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** An agreement's content as sent by a peer or read from a row: checked field by field, never cast. */
 export function checkAgreementContent(value: unknown): AgreementContent | undefined {
   if (!isRecord(value) || !isRecord(value.demand) || !isRecord(value.offer)) return undefined;
@@ -128,14 +125,6 @@ export function checkAgreementContent(value: unknown): AgreementContent | undefi
   if (!strings.every((s) => typeof s === 'string')) return undefined;
   if (!isRecord(demand.properties) || !isRecord(offer.properties)) return undefined;
   return value as unknown as AgreementContent;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function corrupt(id: string, what: string): GolemError {
@@ -270,7 +259,7 @@ export class AgreementStore {
   #notifier: Notifier;
   #log: Logger;
   #now: () => string;
-  #statements = new Map<string, StatementSync>();
+  #statements: Statements;
 
   constructor(components: AgreementStoreComponents) {
     this.#db = components.db;
@@ -278,15 +267,11 @@ export class AgreementStore {
     this.#notifier = components.notifier;
     this.#log = components.logger;
     this.#now = components.now;
+    this.#statements = new Statements(components.db);
   }
 
-  #statement(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (statement === undefined) {
-      statement = this.#db.raw.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+  #statement(sql: string) {
+    return this.#statements.get(sql);
   }
 
   #one(sql: string, ...params: SqlValue[]): Agreement | undefined {

@@ -13,7 +13,13 @@ export const MarketErrorCode = {
   OfferGone: 'MARKET_OFFER_GONE',
   DemandNotFound: 'MARKET_DEMAND_NOT_FOUND',
   DemandGone: 'MARKET_DEMAND_GONE',
+  /** A stored demand that does not read back as one (a damaged row). */
+  DemandCorrupt: 'MARKET_DEMAND_CORRUPT',
   ProposalNotFound: 'MARKET_PROPOSAL_NOT_FOUND',
+  /** A stored proposal that does not read back as one (a damaged row). */
+  ProposalCorrupt: 'MARKET_PROPOSAL_CORRUPT',
+  /** A peer holds as many open proposals on one offer as it may. */
+  TooManyProposals: 'MARKET_TOO_MANY_PROPOSALS',
   ProposalCountered: 'MARKET_PROPOSAL_COUNTERED',
   ProposalRejected: 'MARKET_PROPOSAL_REJECTED',
   ProposalPromoted: 'MARKET_PROPOSAL_PROMOTED',

@@ -47,13 +47,14 @@ export function compileChecked(body: unknown): Checked {
   return { properties, constraints: record.constraints };
 }
 
-export type Matcher = (offer: Pick<SignedOffer, 'properties' | 'constraints'>) => MatchOutcome;
+/** A demand's compiled matcher (fastest over offers made ready once by `prepareOffer`); an offer that fails to evaluate is 'no'. */
+export type Matcher = (offer: Parameters<ReturnType<typeof createDemandMatcher>>[0]) => MatchOutcome;
 
 export function createMatcher(demand: Checked): Matcher {
-  const match = createDemandMatcher(demand);
+  const match = createDemandMatcher(demand as Parameters<typeof createDemandMatcher>[0]);
   return (offer) => {
     try {
-      return match({ properties: offer.properties as never, constraints: offer.constraints });
+      return match(offer);
     } catch {
       return 'no';
     }

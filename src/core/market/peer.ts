@@ -4,6 +4,7 @@ import type { Bus } from '../bus/index.ts';
 import { digestOf, fromHex, toHex } from '../crypto/index.ts';
 import { GolemError, isGolemError } from '../errors/index.ts';
 import { IdentityAddress } from '../model/identity.ts';
+import { marketAddressAt } from '../model/market.ts';
 import type { Reason } from './agreements.ts';
 import { MarketErrorCode } from './errors.ts';
 
@@ -15,9 +16,8 @@ export async function sign(bus: Bus, nodeId: string, digest: Uint8Array): Promis
 
 /** Calls `/public/market/…` on `nodeId`; a refusal (4xx) comes back as is, anything else as PEER_UNREACHABLE. */
 export async function callPeer<T>(bus: Bus, nodeId: string, address: string, message: unknown): Promise<T> {
-  const service = address.replace('/public/', '');
   try {
-    return await bus.call<T>(`/net/${nodeId}/${service}`, message, { timeoutMs: PEER_CALL_TIMEOUT_MS });
+    return await bus.call<T>(marketAddressAt(nodeId, address), message, { timeoutMs: PEER_CALL_TIMEOUT_MS });
   } catch (error) {
     if (isGolemError(error) && error.httpStatus !== undefined && error.httpStatus < 500) throw error;
     throw new GolemError(

@@ -18,7 +18,7 @@ type Params = Record<string, string>;
 
 interface Scan {
   owner: string;
-  matcher: ReturnType<typeof createMatcher>;
+  matcher: (offer: SignedOffer) => 'yes' | 'no';
   seen: Set<string>;
   expiresAt: number;
 }
@@ -185,7 +185,8 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
     const match = createMatcher({ properties: {}, constraints: demand.constraints });
     scans.set(id, {
       owner: owner(request),
-      matcher: (offer) => (match({ ...offer, constraints: '()' }) === 'yes' ? 'yes' : 'no'),
+      matcher: (offer) =>
+        match({ properties: offer.properties as never, constraints: '()' }) === 'yes' ? 'yes' : 'no',
       seen: new Set(),
       expiresAt: Date.now() + ttl * 1000,
     });

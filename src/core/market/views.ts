@@ -1,24 +1,9 @@
 /** REST shapes of the market, exactly as yagna serves them (api.md §4.1). */
 
 import type { Agreement } from './agreements.ts';
+import type { Proposal } from './proposals.ts';
 
 export type Role = 'requestor' | 'provider';
-
-export interface ProposalRow {
-  id: string;
-  role: Role;
-  demand_id: string;
-  offer_id: string;
-  issuer: Role;
-  issuer_id: string;
-  peer_id: string;
-  properties: string;
-  constraints: string;
-  prev_id: string | null;
-  state: 'Initial' | 'Draft' | 'Rejected' | 'Accepted' | 'Expired';
-  countered: number;
-  created_at: string;
-}
 
 export const prefixOf = (role: Role) => (role === 'requestor' ? 'R-' : 'P-');
 
@@ -29,16 +14,16 @@ export function bareProposalId(id: string, role: Role): string | undefined {
   return /^[0-9a-f]{64}$/.test(id) ? id : undefined;
 }
 
-export function proposalView(row: ProposalRow): Record<string, unknown> {
+export function proposalView(proposal: Proposal): Record<string, unknown> {
   const view: Record<string, unknown> = {
-    properties: JSON.parse(row.properties),
-    constraints: row.constraints,
-    proposalId: prefixOf(row.role) + row.id,
-    issuerId: row.issuer_id,
-    state: row.state,
-    timestamp: row.created_at,
+    properties: proposal.properties,
+    constraints: proposal.constraints,
+    proposalId: prefixOf(proposal.role) + proposal.id,
+    issuerId: proposal.issuerId,
+    state: proposal.state,
+    timestamp: proposal.createdAt,
   };
-  if (row.prev_id !== null) view.prevProposalId = prefixOf(row.role) + row.prev_id;
+  if (proposal.prevId !== null) view.prevProposalId = prefixOf(proposal.role) + proposal.prevId;
   return view;
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MemoryNetwork } from '../../../../src/core/bus/index.ts';
 import { openDatabase } from '../../../../src/core/db/index.ts';
-import { NegotiationAddress } from '../../../../src/core/model/market.ts';
+import { marketAddressAt, NegotiationAddress } from '../../../../src/core/model/market.ts';
 import { demandBody, manualClock, negotiate, nextEvent, node, offerBody } from './support.ts';
 
 describe('market negotiation between two nodes', () => {
@@ -133,7 +133,7 @@ describe('market negotiation between two nodes', () => {
       const agreement = requestor.market.getAgreement(requestor.nodeId, agreementId);
       // The intruder calls the requestor's negotiation handlers directly, pretending to approve/terminate.
       await assert.rejects(
-        intruder.bus.call(`/net/${requestor.nodeId}/market/negotiation/AgreementApproved`, {
+        intruder.bus.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementApproved), {
           agreementId,
           approvedSignature: `0x${'11'.repeat(65)}`,
           approvedAt: new Date().toISOString(),
@@ -142,7 +142,7 @@ describe('market negotiation between two nodes', () => {
       );
       // The real provider, but with a signature that is not over the agreement: refused too.
       await assert.rejects(
-        provider.bus.call(`/net/${requestor.nodeId}/market/negotiation/AgreementApproved`, {
+        provider.bus.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementApproved), {
           agreementId,
           approvedSignature: `0x${'33'.repeat(65)}`,
           approvedAt: new Date().toISOString(),
@@ -150,15 +150,12 @@ describe('market negotiation between two nodes', () => {
         { code: 'MARKET_BAD_SIGNATURE' },
       );
       await assert.rejects(
-        intruder.bus.call(
-          `/net/${requestor.nodeId}${NegotiationAddress.AgreementTerminated.slice('/public'.length)}`,
-          {
-            agreementId,
-            reason: { message: 'hijack' },
-            terminatedAt: new Date().toISOString(),
-            signature: `0x${'22'.repeat(65)}`,
-          },
-        ),
+        intruder.bus.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementTerminated), {
+          agreementId,
+          reason: { message: 'hijack' },
+          terminatedAt: new Date().toISOString(),
+          signature: `0x${'22'.repeat(65)}`,
+        }),
         { code: 'MARKET_NOT_COUNTERPARTY' },
       );
       assert.equal(requestor.market.getAgreement(requestor.nodeId, agreementId).state, agreement.state);

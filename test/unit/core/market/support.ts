@@ -20,14 +20,14 @@ export interface Node {
 export async function node(
   network: MemoryNetwork,
   db: Database = openDatabase(':memory:'),
-  options: Omit<MarketServiceOptions, 'discovery'> = {},
+  options: MarketServiceOptions = {},
 ): Promise<Node> {
   const bus = new LocalBus();
   const identity = new IdentityService({ db, bus, logger: silentLogger, config: resolveConfig({}, {}) });
   await identity.start();
   const market = new MarketService(
     { bus, db, logger: silentLogger },
-    { ...options, discovery: { antiEntropyMs: 0 } },
+    { ...options, discovery: { antiEntropyMs: 0, ...options.discovery } },
   );
   await market.start();
   network.join(bus);
