@@ -82,6 +82,8 @@ export class Allocations {
   #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
+  /** Called after any release (DELETE, timeout, release-all): deposits of released allocations get closed. */
+  onReleased: () => void = () => {};
   /** Registers the sender account (allocation creation auto-initialises it, as yagna does). */
   #initSender: (platform: string, address: string) => void;
 
@@ -333,6 +335,7 @@ export class Allocations {
       allocationId,
     );
     this.#log.info('allocation released', { allocationId });
+    this.onReleased();
   }
 
   releaseAll(owner: string): string[] {
@@ -451,6 +454,7 @@ export class Allocations {
       );
       this.#log.info('allocation timed out and was released', { allocationId: allocation_id });
     }
+    if (due.length > 0) this.onReleased();
     this.#armRelease();
   }
 

@@ -149,5 +149,11 @@ export const paymentMigrations: ModuleMigrations = {
       description: 'payment orders remember the deposit they are paid from',
       up: 'ALTER TABLE payment_order ADD COLUMN deposit TEXT',
     },
+    {
+      version: 3,
+      description:
+        'released deposit-backed allocations remember when their deposit was handed to the driver to close',
+      up: 'ALTER TABLE payment_allocation ADD COLUMN deposit_released_at TEXT',
+    },
   ],
 };

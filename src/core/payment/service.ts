@@ -112,6 +112,12 @@ export class PaymentService implements Service {
       },
     });
     this.settlement = settlement;
+    this.allocations.onReleased = () =>
+      void settlement
+        .closeReleasedDeposits()
+        .catch((error) =>
+          this.#log.error('closing released deposits failed', { error: errorMessage(error) }),
+        );
     components.rest?.register('/payment-api/v1', (app) => registerPaymentRoutes(app, this));
   }
 

@@ -112,6 +112,13 @@ export class Settlement {
     // Orders persisted but maybe never handed over (a crash in between): the driver deduplicates by id.
     void this.#handOver().catch((error) => this.#log.error('handing orders to the driver failed', { error }));
     if (this.#pending()) this.scheduleBatch(Date.now() + this.#windowMs());
+    this.#closeDepositsInBackground();
+  }
+
+  #closeDepositsInBackground(): void {
+    void this.closeReleasedDeposits().catch((error) =>
+      this.#log.error('closing released deposits failed', { error: errorMessage(error) }),
+    );
   }
 
   async stop(): Promise<void> {
@@ -162,6 +169,39 @@ export class Settlement {
 
   #pending(): boolean {
     return this.#drivers.platforms().some((p) => this.#hasPending(p.platform));
+  }
+
+  /**
+   * Released deposit-backed allocations: what they accepted is ordered first (the driver pays it from the deposit
+   * before closing it), then the driver is asked to close the deposit (remainder back to the funder). Persisted
+   * per allocation, so a restart in between asks again (the driver's release is idempotent).
+   */
+  async closeReleasedDeposits(): Promise<void> {
+    const released = this.#db.all<{
+      allocation_id: string;
+      platform: string;
+      address: string;
+      deposit: string;
+    }>(
+      'SELECT allocation_id, platform, address, deposit FROM payment_allocation WHERE deposit IS NOT NULL AND released_at IS NOT NULL AND deposit_released_at IS NULL',
+    );
+    if (released.length === 0) return;
+    await this.processNow();
+    for (const row of released) {
+      const driver = this.#drivers.driverFor(row.platform);
+      if (driver.releaseDeposit === undefined) continue;
+      const { id, contract } = JSON.parse(row.deposit) as { id: string; contract: string };
+      await driver.releaseDeposit({ platform: row.platform, payer: row.address, deposit: { id, contract } });
+      this.#db.run(
+        'UPDATE payment_allocation SET deposit_released_at = ? WHERE allocation_id = ?',
+        new Date().toISOString(),
+        row.allocation_id,
+      );
+      this.#log.info('deposit handed to the driver to close', {
+        allocationId: row.allocation_id,
+        deposit: id,
+      });
+    }
   }
 
   /** Runs the batch now (also what the batch timer does); one batch at a time. */

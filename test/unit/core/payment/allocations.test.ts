@@ -77,7 +77,7 @@ describe('allocations', () => {
     await create({});
   });
 
-  it('a deposit-backed acceptance is ordered from the deposit', async () => {
+  it('a deposit-backed acceptance is paid from the deposit, which is closed after release', async () => {
     const w = world();
     const requestor = await startNode(w);
     const provider = await startNode(w);
@@ -111,9 +111,23 @@ describe('allocations', () => {
       { totalAmountAccepted: '1', allocationId: allocation.allocation_id },
       2_000,
     );
-    await requestor.payment.settlement.processNow();
+    // Released: what it accepted is ordered from the deposit first, then the deposit is closed.
+    requestor.payment.allocations.release(requestor.nodeId, allocation.allocation_id);
+    await eventually(() => requestor.driver.releasedDeposits.length === 1);
     const [order] = requestor.driver.orders.values();
     assert.deepEqual(order!.deposit, { id: '9', contract });
+    const [closed] = requestor.driver.releasedDeposits;
+    assert.deepEqual(closed!.request, {
+      platform: PLATFORM,
+      payer: requestor.nodeId,
+      deposit: { id: '9', contract },
+    });
+    assert.equal(closed!.ordersBefore, 1);
+    // Once only, a restart included.
+    const restarted = await requestor.restart();
+    nodes.push(restarted);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(restarted.driver.releasedDeposits.length, 1);
   });
 
   it('times out and is released on its own (then 410)', async () => {

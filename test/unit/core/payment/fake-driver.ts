@@ -13,6 +13,7 @@ import type {
   PaymentDriver,
   PaymentOrder,
   PlatformInfo,
+  ReleaseDepositRequest,
   VerifiedPayment,
   VerifyPaymentRequest,
 } from '../../../../src/core/payment/driver.ts';
@@ -64,6 +65,8 @@ export class FakeDriver implements PaymentDriver {
   orders = new Map<string, PaymentOrder & { sent: boolean }>();
   unconfirmed: PaymentConfirmation[] = [];
   scheduleCalls = 0;
+  /** Deposits asked to be closed, each with the orders handed over before it. */
+  releasedDeposits: { request: ReleaseDepositRequest; ordersBefore: number }[] = [];
   /** Keep confirmations back (a process that dies before its listener acknowledged them). */
   holdConfirmations = false;
   #listener: ConfirmationListener | undefined;
@@ -154,6 +157,10 @@ export class FakeDriver implements PaymentDriver {
   async fund(platform: string, address: string): Promise<FundResult> {
     this.chain.mint(address, '1000');
     return { platform, address, message: 'minted 1000 tGLM', txHashes: [] };
+  }
+
+  async releaseDeposit(request: ReleaseDepositRequest): Promise<void> {
+    this.releasedDeposits.push({ request, ordersBefore: this.orders.size });
   }
 
   async getDeposit(_platform: string, contract: string, id: string): Promise<DepositInfo> {
