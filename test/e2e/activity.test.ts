@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { YagnaApi } from '@golem-sdk/golem-js';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { ActivityPublicAddress, remoteActivityAddress } from '../../src/core/model/activity.ts';
 import { GftpLocalAddress, type GftpPublished } from '../../src/core/model/gftp.ts';
@@ -146,6 +147,33 @@ describe('activities across daemons, through ya-ts-client', () => {
       .join('');
     assert.equal(out, 'one\ntwo\n');
     assert.deepEqual(events.at(-1)!.kind, { finished: { return_code: 0, message: null } });
+
+    // The same stream through golem-js 3.6.0's own reader (eventsource, as runAndStream uses it).
+    const golem = new YagnaApi({ apiKey: requestor.appKey, basePath: requestor.apiUrl });
+    const sdkBatch = (await api.requestorControl.exec(activityId, {
+      text: JSON.stringify([
+        run('echo sdk; echo warn >&2', { stdout: { stream: {} }, stderr: { stream: {} } }),
+      ]),
+    })) as string;
+    const sdkEvents = await new Promise<{ kind: Record<string, unknown> }[]>((resolve, reject) => {
+      const seen: { kind: Record<string, unknown> }[] = [];
+      const subscription = golem.activity.exec.observeBatchExecResults(activityId, sdkBatch).subscribe({
+        next: (event) => {
+          seen.push(event as never);
+          if (event.kind.finished !== undefined) {
+            subscription.unsubscribe();
+            resolve(seen);
+          }
+        },
+        error: reject,
+      });
+    });
+    const kinds = sdkEvents.map((e) => Object.keys(e.kind)[0]);
+    assert.deepEqual(
+      [kinds[0], kinds.at(-1), kinds.slice(1, -1).sort()],
+      ['started', 'finished', ['stderr', 'stdout']],
+    );
+    assert.equal(sdkEvents.find((e) => 'stdout' in e.kind)!.kind.stdout, 'sdk\n');
 
     // transfers: http (hash checked) → container → container → http upload, and gftp both ways
     const content = randomBytes(100_000);

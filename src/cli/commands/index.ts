@@ -5,6 +5,7 @@ import { commands as image } from './image.ts';
 import { commands as market } from './market.ts';
 import { commands as marketListings } from './market-listings.ts';
 import { commands as net } from './net.ts';
+import { commands as payment } from './payment.ts';
 import { commands as service } from './service.ts';
 import { commands as standards } from './standards.ts';
 import { commands as version } from './version.ts';
@@ -17,6 +18,7 @@ export const commandGroups: Command[][] = [
   net,
   market,
   marketListings,
+  payment,
   standards,
   version,
   image,

@@ -20,3 +20,10 @@ export const ActivityErrorCode = {
   /** A descriptor file that does not follow Golem's format. */
   BadDescriptor: 'ACTIVITY_BAD_DESCRIPTOR',
 } as const;
+export type ActivityErrorCode = (typeof ActivityErrorCode)[keyof typeof ActivityErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    activity: ActivityErrorCode;
+  }
+}

@@ -4,6 +4,7 @@ import { gsbApiModule } from '../gsb-api/index.ts';
 import { identityModule } from '../identity/index.ts';
 import { marketModule } from '../market/index.ts';
 import { netModule } from '../net/index.ts';
+import { paymentModule } from '../payment/index.ts';
 import type { ModuleFactory } from '../service/index.ts';
 
 /** Core modules in start order (stopped in reverse): identity first, every other module needs a node id. */
@@ -11,6 +12,7 @@ export const coreModules: ModuleFactory[] = [
   identityModule,
   netModule,
   marketModule,
+  paymentModule,
   activityModule,
   gftpModule,
   gsbApiModule,

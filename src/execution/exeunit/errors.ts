@@ -30,6 +30,12 @@ export const ExeUnitErrorCode = {
 
 export type ExeUnitErrorCodeName = (typeof ExeUnitErrorCode)[keyof typeof ExeUnitErrorCode];
 
+declare module '../../core/errors/index.ts' {
+  interface ErrorCodes {
+    exeUnit: ExeUnitErrorCodeName;
+  }
+}
+
 export function exeUnitError(
   code: ExeUnitErrorCodeName,
   message: string,

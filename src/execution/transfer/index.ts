@@ -29,6 +29,14 @@ export const TransferErrorCode = {
   Io: 'TRANSFER_IO',
 } as const;
 
+export type TransferErrorCode = (typeof TransferErrorCode)[keyof typeof TransferErrorCode];
+
+declare module '../../core/errors/index.ts' {
+  interface ErrorCodes {
+    transfer: TransferErrorCode;
+  }
+}
+
 export const DEFAULT_MAX_TRANSFER_BYTES = 4 * 1024 ** 3;
 
 export interface VolumeMount {

@@ -16,6 +16,7 @@ import { ControlErrorCode } from '../../../../src/core/control/index.ts';
 import { CryptoErrorCode } from '../../../../src/core/crypto/index.ts';
 import { DbErrorCode } from '../../../../src/core/db/index.ts';
 import { IdentityErrorCode } from '../../../../src/core/identity/index.ts';
+import { PaymentErrorCode } from '../../../../src/core/payment/index.ts';
 import { LanguageErrorCode } from '../../../../src/language/index.ts';
 import { StandardsErrorCode } from '../../../../src/standards/index.ts';
 import { REPO_ROOT } from '../../../support/daemon.ts';
@@ -104,6 +105,7 @@ describe('error codes', () => {
       CryptoErrorCode,
       DbErrorCode,
       IdentityErrorCode,
+      PaymentErrorCode,
       LanguageErrorCode,
       StandardsErrorCode,
     ].flatMap((codes) => Object.values(codes) as string[]);

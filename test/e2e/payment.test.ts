@@ -1,0 +1,191 @@
+/**
+ * Payments between two real daemons on a real anvil, through the official ya-ts-client: an allocation, an
+ * agreement made by the market, an activity, debit notes accepted as they come, an invoice accepted after the
+ * end, the batch paid by the erc20 driver, the payment verified by the provider on chain and both sides SETTLED;
+ * token balances read from the chain with viem. Then the REST refusals (problem+json on allocations).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type Address, createPublicClient, formatUnits, http } from 'viem';
+import { ActivityApi } from 'ya-ts-client';
+import { terminateAgreement } from '../support/agreement.ts';
+import { type Anvil, deployDevContracts, startAnvil } from '../support/anvil.ts';
+import {
+  type DaemonHandle,
+  type RelayHandle,
+  runCli,
+  startDaemon,
+  startRelayProcess,
+} from '../support/daemon.ts';
+import { eventually } from '../support/net.ts';
+import { fund, PLATFORM, paidAgreement, paymentEnv, payments, tokenBalance } from '../support/payment.ts';
+
+const TEST_RUNTIME = fileURLToPath(new URL('../support/exeunit-runtime/descriptor.json', import.meta.url));
+
+type Doc = { status: string };
+
+describe('payment between two daemons on anvil', () => {
+  let anvil: Anvil;
+  let token: Address;
+  let relay: RelayHandle;
+  let requestor: DaemonHandle;
+  let provider: DaemonHandle;
+
+  before(async () => {
+    anvil = await startAnvil();
+    token = (await deployDevContracts(anvil.rpcUrl)).token;
+    relay = await startRelayProcess();
+    const env = paymentEnv(anvil, relay);
+    [requestor, provider] = await Promise.all([
+      startDaemon({ env }),
+      startDaemon({ env: { ...env, EXE_UNIT_PATH: TEST_RUNTIME } }),
+    ]);
+    await fund(requestor);
+  });
+  after(async () => {
+    await Promise.all([requestor, provider].map((d) => d?.stop()));
+    await relay?.stop();
+    await anvil?.stop();
+  });
+
+  it('goes from allocation through debit notes and an invoice to SETTLED on both sides, tokens moved on chain', async () => {
+    const started = new Date().toISOString();
+    const requestorBefore = await tokenBalance(anvil, token, requestor.nodeId);
+    const providerBefore = await tokenBalance(anvil, token, provider.nodeId);
+    const { allocationId, agreementId } = await paidAgreement(requestor, provider);
+    const req = payments(requestor).requestor;
+    const prov = payments(provider).provider;
+    const activities = new ActivityApi.Client({
+      BASE: `${requestor.apiUrl}/activity-api/v1`,
+      TOKEN: requestor.appKey,
+    });
+    const { activityId } = (await activities.requestorControl.createActivity({ agreementId } as never)) as {
+      activityId: string;
+    };
+
+    let cursor = started;
+    for (const due of ['0.25', '0.75']) {
+      const note = (await prov.issueDebitNote({ activityId, totalAmountDue: due } as never)) as {
+        debitNoteId: string;
+      };
+      await prov.sendDebitNote(note.debitNoteId, 5);
+      // The requestor sees it in its feed (as golem-js polls it) and accepts the exact amount.
+      let events: { debitNoteId: string; eventType: string; eventDate: string }[] = [];
+      await eventually(async () => {
+        events = await req.getDebitNoteEvents(5, cursor, 100);
+        return events.length > 0;
+      }, 'the debit note event');
+      const event = events.find((e) => e.debitNoteId === note.debitNoteId)!;
+      assert.equal(event.eventType, 'DebitNoteReceivedEvent');
+      cursor = event.eventDate;
+      assert.equal(((await req.getDebitNote(note.debitNoteId)) as Doc).status, 'RECEIVED');
+      await req.acceptDebitNote(note.debitNoteId, { totalAmountAccepted: due, allocationId }, 5);
+      await eventually(
+        async () => ((await prov.getDebitNote(note.debitNoteId)) as Doc).status !== 'RECEIVED',
+        'acceptance on the provider',
+      );
+    }
+    await activities.requestorControl.destroyActivity(activityId, 10);
+    await terminateAgreement(requestor, agreementId);
+
+    const invoice = (await prov.issueInvoice({
+      agreementId,
+      activityIds: [activityId],
+      amount: '1.5',
+      paymentDueDate: new Date().toISOString(),
+    } as never)) as { invoiceId: string };
+    await prov.sendInvoice(invoice.invoiceId, 5);
+    assert.equal(((await req.getInvoice(invoice.invoiceId)) as Doc).status, 'RECEIVED');
+    await req.acceptInvoice(invoice.invoiceId, { totalAmountAccepted: '1.5', allocationId }, 5);
+    const allocation = await req.getAllocation(allocationId);
+    assert.equal(allocation.spentAmount, '1.5');
+    assert.equal(allocation.remainingAmount, '8.5');
+
+    await eventually(
+      async () => ((await prov.getInvoice(invoice.invoiceId)) as Doc).status === 'SETTLED',
+      'the invoice SETTLED on the provider',
+      90_000,
+    );
+    assert.equal(((await req.getInvoice(invoice.invoiceId)) as Doc).status, 'SETTLED');
+    const providerEvents = await prov.getInvoiceEvents(0, started, 100);
+    assert.deepEqual(
+      providerEvents.map((e) => e.eventType),
+      ['InvoiceAcceptedEvent', 'InvoiceSettledEvent'],
+    );
+    // The chain says the same: 1.5 tGLM from the requestor to the provider, paid once.
+    const moved = (await tokenBalance(anvil, token, provider.nodeId)) - providerBefore;
+    assert.equal(formatUnits(moved, 18), '1.5');
+    assert.equal(
+      formatUnits(requestorBefore - (await tokenBalance(anvil, token, requestor.nodeId)), 18),
+      '1.5',
+    );
+    const paid = (await prov.getPayments(0)) as { amount: string; details: string }[];
+    assert.deepEqual(
+      paid.map((p) => p.amount),
+      ['1.5'],
+    );
+    const receipt = await createPublicClient({ transport: http(anvil.rpcUrl) }).getTransactionReceipt({
+      hash: paid[0]!.details as `0x${string}`,
+    });
+    assert.equal(receipt.status, 'success');
+
+    // The CLI reads the same books.
+    const cli = (daemon: DaemonHandle, ...args: string[]) => {
+      const result = runCli([...args, '--json'], { dataDir: daemon.dataDir });
+      assert.equal(result.code, 0, result.stderr);
+      return JSON.parse(result.stdout);
+    };
+    const status = cli(requestor, 'payment', 'status', '--network', 'dev');
+    assert.equal(status.outgoingPaid, '1.5');
+    assert.equal(status.outgoingPending, '0');
+    assert.equal(cli(provider, 'payment', 'status', '--network', 'dev').incomingPaid, '1.5');
+    const listed = cli(requestor, 'payment', 'invoice', 'list') as { invoiceId: string; status: string }[];
+    assert.deepEqual(
+      listed.map((i) => [i.invoiceId, i.status]),
+      [[invoice.invoiceId, 'SETTLED']],
+    );
+    const notes = cli(provider, 'payment', 'debit-note', 'list') as { totalAmountDue: string }[];
+    assert.deepEqual(
+      notes.map((n) => n.totalAmountDue),
+      ['0.25', '0.75'],
+    );
+    const accounts = cli(requestor, 'payment', 'accounts') as { platform: string; send: boolean }[];
+    assert.ok(accounts.some((a) => a.platform === PLATFORM && a.send));
+  });
+
+  it('refuses an allocation above the balance with problem+json, and a second acceptance spends nothing', async () => {
+    const response = await fetch(`${requestor.apiUrl}/payment-api/v1/allocations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${requestor.appKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ totalAmount: '1000000', paymentPlatform: PLATFORM }),
+    });
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get('content-type')?.split(';')[0], 'application/problem+json');
+    const problem = (await response.json()) as Record<string, unknown>;
+    assert.equal(problem.type, '/payment-api/v1/allocations/validation-error');
+    assert.equal(problem.instance, '/payment-api/v1/allocations/insufficient-account-funds');
+    assert.equal(problem.requestedFunds, '1000000');
+
+    const { allocationId, agreementId } = await paidAgreement(requestor, provider, '2');
+    const invoice = (await payments(provider).provider.issueInvoice({
+      agreementId,
+      activityIds: [],
+      amount: '1',
+      paymentDueDate: new Date().toISOString(),
+    } as never)) as { invoiceId: string };
+    await payments(provider).provider.sendInvoice(invoice.invoiceId, 5);
+    const req = payments(requestor).requestor;
+    await req.acceptInvoice(invoice.invoiceId, { totalAmountAccepted: '1', allocationId }, 5);
+    await req.acceptInvoice(invoice.invoiceId, { totalAmountAccepted: '1', allocationId }, 5);
+    assert.equal((await req.getAllocation(allocationId)).spentAmount, '1');
+    await assert.rejects(
+      req.acceptInvoice(invoice.invoiceId, { totalAmountAccepted: '0.5', allocationId }, 5),
+    );
+    await req.releaseAllocation(allocationId);
+    await assert.rejects(
+      req.getAllocation(allocationId),
+      (error: { status?: number }) => error.status === 410,
+    );
+  });
+});

@@ -1,0 +1,404 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { canonicalJson, digestOf, toHex } from '../../../../src/core/crypto/index.ts';
+import { GolemError } from '../../../../src/core/errors/index.ts';
+import { IdentityAddress } from '../../../../src/core/model/identity.ts';
+import {
+  type Payment,
+  PaymentPublicAddress,
+  remotePaymentAddress,
+} from '../../../../src/core/model/payment.ts';
+import { parseAmount } from '../../../../src/core/payment/index.ts';
+import { PLATFORM } from './fake-driver.ts';
+import { agree, eventually, startNode, type TestNode, world } from './harness.ts';
+
+const nodes: TestNode[] = [];
+after(async () => {
+  for (const node of nodes) await node.stop().catch(() => {});
+});
+
+async function pair(funds = '100') {
+  const w = world();
+  const requestor = await startNode(w);
+  const provider = await startNode(w);
+  nodes.push(requestor, provider);
+  w.chain.mint(requestor.nodeId, funds);
+  const { agreementId, activityId } = agree(w, requestor, provider);
+  return { w, requestor, provider, agreementId, activityId };
+}
+
+async function rejects(work: Promise<unknown>, code: string, status?: number): Promise<GolemError> {
+  try {
+    await work;
+  } catch (error) {
+    assert.ok(error instanceof GolemError, `a GolemError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    if (status !== undefined) assert.equal(error.httpStatus, status);
+    return error;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+const allocation = (node: TestNode, total: string) =>
+  node.payment.allocations.create(node.nodeId, { paymentPlatform: PLATFORM, totalAmount: total });
+
+async function sendNote(provider: TestNode, activityId: string, total: string) {
+  const note = await provider.payment.documents.issueDebitNote(provider.nodeId, {
+    activityId,
+    totalAmountDue: total,
+  });
+  await provider.payment.documents.sendDebitNote(provider.nodeId, note.debitNoteId, 2_000);
+  return note;
+}
+
+async function sendInvoice(provider: TestNode, agreementId: string, activityId: string, amount: string) {
+  const invoice = await provider.payment.documents.issueInvoice(provider.nodeId, {
+    agreementId,
+    activityIds: [activityId],
+    amount,
+    paymentDueDate: new Date().toISOString(),
+  });
+  await provider.payment.documents.sendInvoice(provider.nodeId, invoice.invoiceId, 2_000);
+  return invoice;
+}
+
+const feed = (
+  node: TestNode,
+  kind: 'debitNote' | 'invoice',
+  roleEvents = {
+    requestor: ['RECEIVED', 'ACCEPTED', 'SETTLED', 'CANCELLED'],
+    provider: ['ACCEPTED', 'REJECTED', 'SETTLED', 'CANCELLED'],
+  },
+) => node.payment.events.list(kind, node.nodeId, { maxEvents: 100, roleEvents }).map((e) => e.eventType);
+
+describe('payment: allocation to settled invoice between two nodes', () => {
+  it('debit notes and an invoice are accepted, paid once on chain and SETTLED on both sides', async () => {
+    const { w, requestor, provider, agreementId, activityId } = await pair('10');
+    const alloc = await allocation(requestor, '5');
+    const accept = (id: string, amount: string) =>
+      requestor.payment.documents.acceptDebitNote(
+        requestor.nodeId,
+        id,
+        { totalAmountAccepted: amount, allocationId: alloc.allocation_id },
+        2_000,
+      );
+
+    const first = await sendNote(provider, activityId, '0.5');
+    assert.equal(
+      requestor.payment.documents.getDebitNote(requestor.nodeId, first.debitNoteId).status,
+      'RECEIVED',
+    );
+    assert.equal(
+      provider.payment.documents.getDebitNote(provider.nodeId, first.debitNoteId).status,
+      'RECEIVED',
+    );
+    await accept(first.debitNoteId, '0.5');
+    const second = await sendNote(provider, activityId, '1.25');
+    assert.equal(second.previousDebitNoteId, first.debitNoteId);
+    await accept(second.debitNoteId, '1.25');
+    assert.equal(
+      provider.payment.documents.getDebitNote(provider.nodeId, second.debitNoteId).status,
+      'ACCEPTED',
+    );
+    // Cumulative notes: the allocation spent 1.25 in total, not 0.5 + 1.25.
+    assert.equal(
+      requestor.payment.allocations.row(alloc.allocation_id)!.spent,
+      parseAmount('1.25').toString(),
+    );
+
+    const invoice = await sendInvoice(provider, agreementId, activityId, '2');
+    await requestor.payment.documents.acceptInvoice(
+      requestor.nodeId,
+      invoice.invoiceId,
+      { totalAmountAccepted: '2', allocationId: alloc.allocation_id },
+      2_000,
+    );
+    assert.equal(requestor.payment.allocations.row(alloc.allocation_id)!.spent, parseAmount('2').toString());
+
+    await requestor.payment.settlement.processNow();
+    await eventually(
+      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'SETTLED',
+    );
+    assert.equal(
+      requestor.payment.documents.getInvoice(requestor.nodeId, invoice.invoiceId).status,
+      'SETTLED',
+    );
+    assert.equal(
+      provider.payment.documents.getDebitNote(provider.nodeId, second.debitNoteId).status,
+      'SETTLED',
+    );
+    assert.equal(w.chain.balance(provider.nodeId), parseAmount('2'));
+    assert.equal(w.chain.balance(requestor.nodeId), parseAmount('8'));
+    assert.equal(w.chain.transfers.length, 1, 'one batched transfer');
+
+    const [paid] = provider.payment.settlement.payments(provider.nodeId);
+    assert.equal(paid!.amount, '2');
+    assert.deepEqual(paid!.activityPayments, [{ activityId, amount: '1.25' }]);
+    assert.deepEqual(paid!.agreementPayments, [{ agreementId, amount: '0.75' }]);
+    assert.equal(paid!.details, w.chain.transfers[0]!.txHash);
+    assert.deepEqual(feed(provider, 'invoice'), ['InvoiceAcceptedEvent', 'InvoiceSettledEvent']);
+    assert.deepEqual(feed(requestor, 'invoice'), [
+      'InvoiceReceivedEvent',
+      'InvoiceAcceptedEvent',
+      'InvoiceSettledEvent',
+    ]);
+
+    // A later batch finds nothing to pay.
+    await requestor.payment.settlement.processNow();
+    assert.equal(w.chain.transfers.length, 1);
+  });
+});
+
+describe('payment: refusals', () => {
+  it('an allocation larger than the free balance is refused with the amounts', async () => {
+    const { requestor } = await pair('3');
+    const error = await rejects(allocation(requestor, '3.5'), 'PAYMENT_INSUFFICIENT_FUNDS', 400);
+    assert.equal(error.details?.requestedFunds, '3.5');
+    assert.equal(error.details?.availableFunds, '3');
+    await allocation(requestor, '2');
+    // The first allocation reserves 2 of the 3: another 1.5 does not fit any more.
+    const second = await rejects(allocation(requestor, '1.5'), 'PAYMENT_INSUFFICIENT_FUNDS', 400);
+    assert.equal(second.details?.reservedFunds, '2');
+  });
+
+  it('an acceptance above what the allocation holds is refused and spends nothing', async () => {
+    const { requestor, provider, activityId } = await pair('10');
+    const alloc = await allocation(requestor, '1');
+    const note = await sendNote(provider, activityId, '1.5');
+    await rejects(
+      requestor.payment.documents.acceptDebitNote(
+        requestor.nodeId,
+        note.debitNoteId,
+        { totalAmountAccepted: '1.5', allocationId: alloc.allocation_id },
+        2_000,
+      ),
+      'PAYMENT_NOT_ENOUGH_ALLOCATED',
+      400,
+    );
+    assert.equal(requestor.payment.allocations.row(alloc.allocation_id)!.spent, '0');
+    assert.equal(
+      requestor.payment.documents.getDebitNote(requestor.nodeId, note.debitNoteId).status,
+      'RECEIVED',
+    );
+    await rejects(
+      requestor.payment.documents.acceptDebitNote(
+        requestor.nodeId,
+        note.debitNoteId,
+        { totalAmountAccepted: '1.4', allocationId: alloc.allocation_id },
+        2_000,
+      ),
+      'PAYMENT_AMOUNT_MISMATCH',
+      400,
+    );
+  });
+
+  it('a second acceptance, sequential or concurrent, spends and pays once', async () => {
+    const { w, requestor, provider, agreementId, activityId } = await pair('10');
+    const alloc = await allocation(requestor, '5');
+    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    const body = { totalAmountAccepted: '1', allocationId: alloc.allocation_id };
+    await Promise.all([
+      requestor.payment.documents.acceptInvoice(requestor.nodeId, invoice.invoiceId, body, 2_000),
+      requestor.payment.documents.acceptInvoice(requestor.nodeId, invoice.invoiceId, body, 2_000),
+    ]);
+    await requestor.payment.documents.acceptInvoice(requestor.nodeId, invoice.invoiceId, body, 2_000);
+    assert.equal(requestor.payment.allocations.row(alloc.allocation_id)!.spent, parseAmount('1').toString());
+    await requestor.payment.settlement.processNow();
+    await requestor.payment.settlement.processNow();
+    await eventually(
+      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'SETTLED',
+    );
+    assert.equal(w.chain.transfers.length, 1);
+    assert.equal(w.chain.balance(provider.nodeId), parseAmount('1'));
+    // The acceptance message arriving again at the provider is acknowledged without effect.
+    const accepted = { invoiceId: invoice.invoiceId, issuerId: provider.nodeId, totalAmountAccepted: '1' };
+    await requestor.bus.call(
+      remotePaymentAddress(provider.nodeId, PaymentPublicAddress.AcceptInvoice),
+      accepted,
+    );
+    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status, 'SETTLED');
+  });
+
+  it('documents from a node that is not the counterparty are refused', async () => {
+    const { w, requestor, provider, agreementId, activityId } = await pair('10');
+    const stranger = await startNode(w);
+    nodes.push(stranger);
+    const note = await provider.payment.documents.issueDebitNote(provider.nodeId, {
+      activityId,
+      totalAmountDue: '1',
+    });
+    const send = (from: TestNode, message: unknown) =>
+      from.bus.call(remotePaymentAddress(requestor.nodeId, PaymentPublicAddress.SendDebitNote), message);
+    // Claiming to be the provider does not help: the net authenticates the caller.
+    await rejects(send(stranger, note), 'PAYMENT_NOT_COUNTERPARTY', 403);
+    // Signing as itself, for someone else's agreement.
+    await rejects(
+      send(stranger, { ...note, issuerId: stranger.nodeId, payeeAddr: stranger.nodeId }),
+      'PAYMENT_NOT_COUNTERPARTY',
+      403,
+    );
+    assert.throws(
+      () => requestor.payment.documents.getDebitNote(requestor.nodeId, note.debitNoteId),
+      /not found/,
+    );
+    // Only the recipient answers: the stranger cannot accept the provider's invoice.
+    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    await rejects(
+      stranger.bus.call(remotePaymentAddress(provider.nodeId, PaymentPublicAddress.AcceptInvoice), {
+        invoiceId: invoice.invoiceId,
+        issuerId: provider.nodeId,
+        totalAmountAccepted: '1',
+      }),
+      'PAYMENT_NOT_COUNTERPARTY',
+      403,
+    );
+    assert.equal(
+      provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status,
+      'RECEIVED',
+    );
+  });
+
+  it('a payment with a bad signature, foreign shares or an already claimed transaction settles nothing', async () => {
+    const { w, requestor, provider, agreementId, activityId } = await pair('10');
+    const alloc = await allocation(requestor, '5');
+    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    await requestor.payment.documents.acceptInvoice(
+      requestor.nodeId,
+      invoice.invoiceId,
+      { totalAmountAccepted: '1', allocationId: alloc.allocation_id },
+      2_000,
+    );
+    await requestor.payment.settlement.processNow();
+    await eventually(
+      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'SETTLED',
+    );
+    const [paid] = requestor.payment.settlement.payments(requestor.nodeId);
+    const sign = async (payment: Payment) =>
+      requestor.bus.call<string>(IdentityAddress.Sign, {
+        nodeId: requestor.nodeId,
+        digest: toHex(digestOf(payment)),
+      });
+    const sendPayment = (payment: Payment, signature: string) =>
+      requestor.bus.call(remotePaymentAddress(provider.nodeId, PaymentPublicAddress.SendPayment), {
+        payment,
+        signature,
+      });
+
+    // The same transaction claimed again under a new payment id.
+    const again: Payment = { ...paid!, paymentId: crypto.randomUUID() };
+    await rejects(sendPayment(again, await sign(again)), 'PAYMENT_DOUBLE_CLAIM', 400);
+    // A signature over other content.
+    const tampered: Payment = {
+      ...paid!,
+      paymentId: crypto.randomUUID(),
+      amount: '0.5',
+      agreementPayments: [{ agreementId, amount: '0.5' }],
+    };
+    await rejects(sendPayment(tampered, await sign(paid!)), 'PAYMENT_BAD_SIGNATURE', 400);
+    // A share for an agreement this payer does not have with this payee.
+    const foreign: Payment = {
+      ...paid!,
+      paymentId: crypto.randomUUID(),
+      agreementPayments: [{ agreementId: 'f'.repeat(64), amount: '1' }],
+    };
+    await rejects(sendPayment(foreign, await sign(foreign)), 'PAYMENT_INVALID', 400);
+    assert.equal(provider.payment.settlement.payments(provider.nodeId).length, 1);
+    assert.equal(
+      canonicalJson(provider.payment.settlement.payments(provider.nodeId)[0]),
+      canonicalJson(paid),
+    );
+    assert.equal(w.chain.transfers.length, 1);
+  });
+});
+
+describe('payment: delivery and restarts', () => {
+  it('an invoice sent while the requestor is unreachable is delivered by the outbox later', async () => {
+    const { w, requestor, provider, agreementId, activityId } = await pair('10');
+    w.network.leave(requestor.nodeId);
+    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status, 'ISSUED');
+    w.network.join(requestor.bus);
+    await eventually(
+      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'RECEIVED',
+    );
+    assert.equal(
+      requestor.payment.documents.getInvoice(requestor.nodeId, invoice.invoiceId).status,
+      'RECEIVED',
+    );
+  });
+
+  it('a queued invoice is cancelled only once the requestor has it; a rejected one can be cancelled too', async () => {
+    const { w, requestor, provider, agreementId, activityId } = await pair('10');
+    w.network.leave(requestor.nodeId);
+    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    await rejects(
+      provider.payment.documents.cancelInvoice(provider.nodeId, invoice.invoiceId, 500),
+      'PAYMENT_PEER_UNREACHABLE',
+      504,
+    );
+    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status, 'ISSUED');
+    w.network.join(requestor.bus);
+    await provider.payment.documents.cancelInvoice(provider.nodeId, invoice.invoiceId, 2_000);
+    assert.equal(
+      provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status,
+      'CANCELLED',
+    );
+    assert.equal(
+      requestor.payment.documents.getInvoice(requestor.nodeId, invoice.invoiceId).status,
+      'CANCELLED',
+    );
+
+    const second = await sendInvoice(provider, agreementId, activityId, '1');
+    await requestor.payment.documents.rejectInvoice(
+      requestor.nodeId,
+      second.invoiceId,
+      { rejectionReason: 'BAD_SERVICE', totalAmountAccepted: '0' },
+      2_000,
+    );
+    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, second.invoiceId).status, 'REJECTED');
+    assert.ok(feed(provider, 'invoice').includes('InvoiceRejectedEvent'));
+    await provider.payment.documents.cancelInvoice(provider.nodeId, second.invoiceId, 2_000);
+    assert.equal(
+      requestor.payment.documents.getInvoice(requestor.nodeId, second.invoiceId).status,
+      'CANCELLED',
+    );
+  });
+
+  it('a requestor restarted between acceptance and payment pays exactly once', async () => {
+    const { w, requestor, provider, agreementId, activityId } = await pair('10');
+    const alloc = await allocation(requestor, '5');
+    const invoice = await sendInvoice(provider, agreementId, activityId, '1.5');
+    await requestor.payment.documents.acceptInvoice(
+      requestor.nodeId,
+      invoice.invoiceId,
+      { totalAmountAccepted: '1.5', allocationId: alloc.allocation_id },
+      2_000,
+    );
+    // Killed before the batch: the accepted amount is still owed after the restart.
+    const restarted = await requestor.restart();
+    nodes.push(restarted);
+    // The driver sends the transfer, but the process dies before the confirmation is acknowledged.
+    restarted.driver.holdConfirmations = true;
+    await restarted.payment.settlement.processNow();
+    assert.equal(w.chain.transfers.length, 1);
+    assert.equal(
+      restarted.payment.documents.getInvoice(restarted.nodeId, invoice.invoiceId).status,
+      'ACCEPTED',
+    );
+    const again = await restarted.restart();
+    nodes.push(again);
+    // The batch after the restart orders nothing new (the amount is scheduled); the driver redelivers, twice.
+    await again.payment.settlement.processNow();
+    assert.equal(w.chain.transfers.length, 1);
+    again.driver.holdConfirmations = false;
+    const [confirmation] = again.driver.unconfirmed;
+    await again.driver.redeliver();
+    await again.payment.settlement.onConfirmed(confirmation!);
+    await eventually(
+      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'SETTLED',
+    );
+    assert.equal(w.chain.transfers.length, 1);
+    assert.equal(w.chain.balance(provider.nodeId), parseAmount('1.5'));
+    assert.equal(again.payment.documents.getInvoice(again.nodeId, invoice.invoiceId).status, 'SETTLED');
+  });
+});
