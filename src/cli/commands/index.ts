@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { commands as appKey } from './app-key.ts';
+import { commands as gftp } from './gftp.ts';
 import { commands as id } from './id.ts';
 import { commands as market } from './market.ts';
 import { commands as marketListings } from './market-listings.ts';
@@ -18,4 +19,5 @@ export const commandGroups: Command[][] = [
   marketListings,
   standards,
   version,
+  gftp,
 ];
