@@ -189,10 +189,11 @@ export const benchmarks: Benchmark[] = [
     },
   },
   {
+    // No goal against raw TCP: any encrypted stream stays under the cipher ceiling below (about 0.4 of raw TCP on
+    // one machine, where one thread seals and opens every byte). The goal is against the raw libp2p stream.
     name: 'net: bus stream throughput vs raw TCP',
     unit: 'MB/s',
     better: 'higher',
-    goal: { op: '>=', ratio: 0.5 },
     run: async () => {
       const rates = await throughput();
       return { value: rates.bus, baseline: rates.tcp, baselineName: 'raw TCP socket on loopback' };
@@ -211,6 +212,7 @@ export const benchmarks: Benchmark[] = [
     name: 'net: bus stream throughput vs raw libp2p stream',
     unit: 'MB/s',
     better: 'higher',
+    goal: { op: '>=', ratio: 0.8 },
     run: async () => {
       const rates = await throughput();
       return { value: rates.bus, baseline: rates.libp2p, baselineName: 'raw libp2p stream (Noise+Yamux)' };

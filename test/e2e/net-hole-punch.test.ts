@@ -46,8 +46,13 @@ table inet gts {
 }`;
 }
 
+/**
+ * Builds the namespaces and NATs. Only a missing prerequisite (no root, no `ip`, no `nft`) is a reason to skip,
+ * returned; a step that fails once they are there is a broken setup and is thrown, so the test fails.
+ */
 function setUp(): string | undefined {
   if (spawnSync('sh', ['-c', 'command -v nft']).status !== 0) return 'nft (nftables) is not installed';
+  if (spawnSync('sh', ['-c', 'command -v ip']).status !== 0) return 'ip (iproute2) is not installed';
   const names = Object.values(ns);
   const reason = createNamespaces(names);
   if (reason !== undefined) return reason;
@@ -73,10 +78,12 @@ function setUp(): string | undefined {
     }
   } catch (error) {
     removeNamespaces(names);
-    return `cannot build the NATs: ${(error as Error).message}`;
+    setupError = new Error(`cannot build the NATs: ${(error as Error).message}`, { cause: error });
   }
   return undefined;
 }
+
+let setupError: Error | undefined;
 
 const tearDown = () => removeNamespaces(Object.values(ns));
 
@@ -88,6 +95,7 @@ describe('two nodes behind separate NATs punch a hole to each other', { skip: sk
   let b: DaemonHandle;
 
   before(async () => {
+    if (setupError !== undefined) throw setupError;
     relay = await startRelayProcess({
       listen: '/ip4/0.0.0.0/tcp/7477',
       wrap: inNamespace(ns.internet),

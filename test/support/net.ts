@@ -7,7 +7,7 @@ import { resolveConfig } from '../../src/core/config/index.ts';
 import { openDatabase } from '../../src/core/db/index.ts';
 import { IdentityService } from '../../src/core/identity/index.ts';
 import { silentLogger } from '../../src/core/log/index.ts';
-import { NetService, RelayServer } from '../../src/core/net/index.ts';
+import { NetService, type NetServiceOptions, RelayServer } from '../../src/core/net/index.ts';
 import { tempDir } from './daemon.ts';
 
 export interface TestNode {
@@ -35,6 +35,7 @@ export async function startNode(
   relayAddress?: string,
   listen: string[] = ['/ip4/127.0.0.1/tcp/0'],
   env: Record<string, string> = {},
+  options: NetServiceOptions = {},
 ): Promise<TestNode> {
   const db = openDatabase(':memory:');
   const bus = new LocalBus();
@@ -44,7 +45,7 @@ export async function startNode(
   );
   const identity = new IdentityService({ db, bus, logger: silentLogger, config });
   await identity.start();
-  const net = new NetService({ db, bus, logger: silentLogger, config });
+  const net = new NetService({ db, bus, logger: silentLogger, config }, options);
   await net.start();
   return {
     bus,

@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { commands as appKey } from './app-key.ts';
 import { commands as gftp } from './gftp.ts';
 import { commands as id } from './id.ts';
+import { commands as image } from './image.ts';
 import { commands as market } from './market.ts';
 import { commands as marketListings } from './market-listings.ts';
 import { commands as net } from './net.ts';
@@ -20,4 +21,5 @@ export const commandGroups: Command[][] = [
   standards,
   version,
   gftp,
+  image,
 ];

@@ -51,6 +51,7 @@ export const commands: Command[] = [
               ...status.publicAddrs.map((a) => ['address', a]),
               ...status.observedAddrs.map((a) => ['seen as', a]),
               ...status.relays.map((r) => ['relay', r]),
+              ...guardRows(status.guard),
             ],
           ),
         );
@@ -152,3 +153,16 @@ export const commands: Command[] = [
     },
   },
 ];
+
+/** The abuse counters as table rows: peers cut off, refusals, and each kind of offence seen. */
+function guardRows(guard: NetStatus['guard']): [string, string | number][] {
+  if (guard === undefined) return [];
+  return [
+    ['peers cut off (now / since start)', `${guard.banned} / ${guard.bans}`],
+    ['streams refused', guard.streamsRefused],
+    ['calls refused busy', guard.callsRefusedBusy],
+    ['gossip throttled', guard.gossipThrottled],
+    ['unfinished frame bytes', guard.bufferedBytes],
+    ...Object.entries(guard.offences).map(([offence, n]): [string, number] => [`offence ${offence}`, n]),
+  ];
+}

@@ -1,8 +1,10 @@
 import { GolemError } from '../errors/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
-import { badAddress, cancelledError, noHandler, timeoutError } from './errors.ts';
+import { BusErrorCode, badAddress, cancelledError, noHandler, timeoutError } from './errors.ts';
 import {
   type BroadcastListener,
+  type BroadcastValidator,
+  type BroadcastVerdict,
   type Bus,
   type CallContext,
   type CallOptions,
@@ -14,6 +16,9 @@ import {
 } from './types.ts';
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+/** Most a plain call to a stream handler collects: what one frame of the net's bus protocol carries. */
+export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+export const MAX_REPLY_ITEMS = 100_000;
 
 type Entry = { kind: 'rpc'; handler: RpcHandler } | { kind: 'stream'; handler: StreamHandler };
 
@@ -36,6 +41,7 @@ export interface LocalBusOptions {
 export class LocalBus implements Bus {
   #handlers = new Map<string, Entry>();
   #listeners = new Map<string, Set<BroadcastListener>>();
+  #validators = new Map<string, BroadcastValidator>();
   #remote: RemoteTransport | undefined;
   #nodeId: string | undefined;
   #nodeIds = new Set<string>();
@@ -71,7 +77,7 @@ export class LocalBus implements Bus {
   #register(address: string, entry: Entry): Unbind {
     assertBindable(address);
     if (this.#handlers.has(address)) {
-      throw new GolemError('BUS_ALREADY_BOUND', `a handler is already bound at ${address}`, {
+      throw new GolemError(BusErrorCode.AlreadyBound, `a handler is already bound at ${address}`, {
         details: { address },
       });
     }
@@ -199,17 +205,39 @@ export class LocalBus implements Bus {
     }
   }
 
+  setBroadcastValidator<Msg>(topic: string, validator: BroadcastValidator<Msg>): Unbind {
+    if (this.#validators.has(topic))
+      throw new GolemError(BusErrorCode.AlreadyBound, `topic ${topic} already has a validator`, {
+        details: { topic },
+      });
+    this.#validators.set(topic, validator as BroadcastValidator);
+    return () => {
+      if (this.#validators.get(topic) === validator) this.#validators.delete(topic);
+    };
+  }
+
+  async validateBroadcast(topic: string, message: unknown, from: string): Promise<BroadcastVerdict> {
+    const validator = this.#validators.get(topic);
+    if (validator === undefined) return 'accept';
+    try {
+      return await validator(message, { from, topic });
+    } catch (error) {
+      this.#log.warn('broadcast validator failed', { topic, from, error });
+      return 'ignore';
+    }
+  }
+
   #actAs(options: CallOptions): string {
     const as = options.as?.toLowerCase() ?? this.#nodeId;
     if (as === undefined) {
-      throw new GolemError('BUS_NO_IDENTITY', 'this node has no identity yet: cannot call other nodes');
+      throw new GolemError(BusErrorCode.NoIdentity, 'this node has no identity yet: cannot call other nodes');
     }
     return as;
   }
 
   #requireRemote(address: string): RemoteTransport {
     if (this.#remote === undefined) {
-      throw new GolemError('BUS_UNREACHABLE', `no network: cannot reach ${address}`, {
+      throw new GolemError(BusErrorCode.Unreachable, `no network: cannot reach ${address}`, {
         details: { address },
       });
     }
@@ -249,9 +277,21 @@ export class LocalBus implements Bus {
     if (entry === undefined) throw noHandler(address);
     const context: CallContext = { caller, address, signal };
     if (entry.kind === 'rpc') return entry.handler(message, context);
-    // An RPC call to a stream handler collects the whole stream.
+    // An RPC call to a stream handler collects the whole stream, bounded like any reply: a handler that would
+    // stream without end (or beyond what one reply may carry) is stopped, not buffered.
     const items: unknown[] = [];
-    for await (const item of entry.handler(message, context)) items.push(item);
+    let bytes = 0;
+    for await (const item of entry.handler(message, context)) {
+      bytes += approximateBytes(item, MAX_REPLY_BYTES - bytes);
+      if (bytes > MAX_REPLY_BYTES || items.length >= MAX_REPLY_ITEMS) {
+        throw new GolemError(
+          BusErrorCode.ReplyTooLarge,
+          `the stream at ${address} is larger than one reply may be; read it as a stream`,
+          { details: { address, maxBytes: MAX_REPLY_BYTES, maxItems: MAX_REPLY_ITEMS }, httpStatus: 413 },
+        );
+      }
+      items.push(item);
+    }
     return items;
   }
 
@@ -273,6 +313,34 @@ export class LocalBus implements Bus {
   }
 }
 
+/**
+ * Bytes a value takes on the wire, roughly (JSON text, byte arrays as they are); stops counting past `budget`,
+ * so a huge item costs no more than the bound it breaks.
+ */
+export function approximateBytes(value: unknown, budget = Number.POSITIVE_INFINITY): number {
+  if (value === null || value === undefined) return 4;
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return 8;
+    case 'object': {
+      if (value instanceof Uint8Array) return value.byteLength + 12;
+      let total = 2;
+      const entries = Array.isArray(value) ? value : Object.entries(value as object).flat();
+      for (const entry of entries) {
+        total += approximateBytes(entry, budget - total) + 1;
+        if (total > budget) return total;
+      }
+      return total;
+    }
+    default:
+      return 0;
+  }
+}
+
 /** Topics named `local:…` stay on this node (module events); all others also go to the network. */
 export function isLocalTopic(topic: string): boolean {
   return topic.startsWith('local:');
@@ -287,7 +355,7 @@ function assertBindable(address: string): void {
 function assertPublic(address: string): void {
   if (!address.startsWith('/public/')) {
     throw new GolemError(
-      'BUS_FORBIDDEN',
+      BusErrorCode.Forbidden,
       `only /public/ services are reachable from the network: ${address}`,
       {
         details: { address },

@@ -8,7 +8,17 @@ export const BusErrorCode = {
   Forbidden: 'BUS_FORBIDDEN',
   BadAddress: 'BUS_BAD_ADDRESS',
   HandlerFailed: 'BUS_HANDLER_FAILED',
+  AlreadyBound: 'BUS_ALREADY_BOUND',
+  NoIdentity: 'BUS_NO_IDENTITY',
+  /** The callee serves too many calls (from this peer, or in all) right now; try again. */
+  Busy: 'BUS_BUSY',
+  /** An error frame from the remote node that carried no code of its own. */
+  RemoteError: 'BUS_REMOTE_ERROR',
+  /** A reply (a plain call to a stream handler collects the whole stream) larger than a reply may be. */
+  ReplyTooLarge: 'BUS_REPLY_TOO_LARGE',
 } as const;
+
+export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 
 export function noHandler(address: string): GolemError {
   return new GolemError(BusErrorCode.NoHandler, `endpoint address not found: ${address}`, {

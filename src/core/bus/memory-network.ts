@@ -1,4 +1,5 @@
 import { GolemError } from '../errors/index.ts';
+import { BusErrorCode } from './errors.ts';
 import type { Bus, RemoteTransport } from './types.ts';
 
 /**
@@ -13,7 +14,7 @@ export class MemoryNetwork {
   join(bus: Bus): void {
     const nodeId = bus.nodeId;
     if (nodeId === undefined)
-      throw new GolemError('BUS_NO_IDENTITY', 'a bus joins a network after setNodeIds');
+      throw new GolemError(BusErrorCode.NoIdentity, 'a bus joins a network after setNodeIds');
     this.#nodes.set(nodeId, bus);
     bus.setRemote(this.#transportFor(nodeId));
   }
@@ -28,7 +29,9 @@ export class MemoryNetwork {
   #target(nodeId: string): Bus {
     const bus = this.#nodes.get(nodeId);
     if (bus === undefined) {
-      throw new GolemError('BUS_UNREACHABLE', `node ${nodeId} is not reachable`, { details: { nodeId } });
+      throw new GolemError(BusErrorCode.Unreachable, `node ${nodeId} is not reachable`, {
+        details: { nodeId },
+      });
     }
     return bus;
   }

@@ -52,6 +52,17 @@ export type BroadcastListener<Msg = unknown> = (
   context: BroadcastContext,
 ) => void | Promise<void>;
 
+/**
+ * What a broadcast from the network deserves before it is delivered here or forwarded to other nodes: `accept`
+ * (deliver and forward), `ignore` (drop quietly: a duplicate, over a quota) or `reject` (drop, and count against
+ * the node that sent it: forged, malformed).
+ */
+export type BroadcastVerdict = 'accept' | 'ignore' | 'reject';
+export type BroadcastValidator<Msg = unknown> = (
+  message: Msg,
+  context: BroadcastContext,
+) => BroadcastVerdict | Promise<BroadcastVerdict>;
+
 export interface RemoteCallOptions {
   /** Node id the call is made as. */
   as: string;
@@ -105,6 +116,10 @@ export interface Bus {
   ): AsyncIterable<unknown>;
   /** Entry for broadcasts that arrived from the network. */
   deliverBroadcast(topic: string, message: unknown, from: string): void;
+  /** Sets the one validator of a topic's broadcasts from the network (before delivery and forwarding). */
+  setBroadcastValidator<Msg = unknown>(topic: string, validator: BroadcastValidator<Msg>): Unbind;
+  /** The verdict of the topic's validator on a broadcast from the network (`accept` when it has none). */
+  validateBroadcast(topic: string, message: unknown, from: string): Promise<BroadcastVerdict>;
   /** Topics with at least one local listener. */
   topics(): string[];
 }

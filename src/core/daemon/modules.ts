@@ -1,3 +1,4 @@
+import { activityModule } from '../activity/index.ts';
 import { gftpModule } from '../gftp/index.ts';
 import { gsbApiModule } from '../gsb-api/index.ts';
 import { identityModule } from '../identity/index.ts';
@@ -10,6 +11,7 @@ export const coreModules: ModuleFactory[] = [
   identityModule,
   netModule,
   marketModule,
+  activityModule,
   gftpModule,
   gsbApiModule,
 ];

@@ -5,7 +5,8 @@
  * offer would have expired, so a late copy cannot bring an offer back. Storage is bounded per provider and overall.
  */
 import { createHash } from 'node:crypto';
-import type { Bus, Unbind } from '../bus/index.ts';
+import { flattenProperties, parseConstraints } from '../../language/index.ts';
+import type { BroadcastVerdict, Bus, Unbind } from '../bus/index.ts';
 import { canonicalJson, fromHex, sha256, toHex, verifyByPublicKey } from '../crypto/index.ts';
 import type { Database } from '../db/index.ts';
 import { GolemError } from '../errors/index.ts';
@@ -19,7 +20,7 @@ import {
   UNSUBSCRIBES_TOPIC,
 } from '../model/market.ts';
 import { NET_EVENTS_TOPIC, NetAddress, type NetEvent, type PeerInfo } from '../model/net.ts';
-import { subscriptionId, verifySubscriptionId } from './ids.ts';
+import { SUBSCRIPTION_ID, subscriptionId, verifySubscriptionId } from './ids.ts';
 
 export interface DiscoveryOptions {
   /** Offers kept per provider (a flood from one node cannot push out the rest). */
@@ -30,6 +31,13 @@ export interface DiscoveryOptions {
   antiEntropyMs: number;
   /** Largest offer accepted (bytes of its JSON). */
   maxOfferBytes: number;
+  /** Bytes of offers (their JSON) kept per provider, and in all. */
+  perProviderBytesLimit: number;
+  totalBytesLimit: number;
+  /** Latest expiry accepted, from now: an offer cannot claim the store for longer (a subscription lives an hour). */
+  maxOfferTtlMs: number;
+  /** Tombstones of offers not seen here kept in all (per provider they are bounded by `perProviderLimit`). */
+  tombstoneLimit: number;
 }
 
 export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
@@ -37,12 +45,28 @@ export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
   totalLimit: 100_000,
   antiEntropyMs: 30_000,
   maxOfferBytes: 64 * 1024,
+  perProviderBytesLimit: 4 * 1024 * 1024,
+  totalBytesLimit: 256 * 1024 * 1024,
+  maxOfferTtlMs: 2 * 60 * 60 * 1000,
+  tombstoneLimit: 100_000,
 };
+
+/** Deepest nesting of a property value, and most properties, an offer may have. */
+const MAX_PROPERTY_DEPTH = 8;
+const MAX_PROPERTIES = 1024;
+/** How far in the future an offer's creation time may lie (clock skew between nodes). */
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+/** Most bytes one page of a public reply carries (offers, tombstones), well under a bus frame. */
+const MAX_PAGE_BYTES = 4 * 1024 * 1024;
+const NODE_ID = /^0x[0-9a-f]{40}$/;
+/** A compressed (33 bytes) or uncompressed (65 bytes) secp256k1 key, in hex. */
+const PUBLIC_KEY_HEX = /^(0x)?([0-9a-fA-F]{66}|[0-9a-fA-F]{130})$/;
+/** r‖s or r‖s‖v, in hex. */
+const SIGNATURE_HEX = /^(0x)?([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 const PAGE = 1000;
 const MAX_ISO_DATE = '9999-12-31T23:59:59.999Z';
-/** No tombstone outlives the longest an offer can live (its subscription TTL is one hour). */
-const MAX_TOMBSTONE_TTL_MS = 2 * 60 * 60 * 1000;
 const FETCH_BATCH = 200;
 
 export type OfferContent = Pick<
@@ -87,9 +111,15 @@ export class OfferDiscovery {
   #antiEntropyTimer: NodeJS.Timeout | undefined;
   #reconciling = new Set<string>();
   #ownPublicKeys = new Map<string, string>();
-  /** Offers not unsubscribed, per provider: kept in memory because counting rows on every insert is O(n). */
-  #aliveByProvider: Map<string, number> | undefined;
+  /**
+   * Offers not unsubscribed, per provider (count and bytes of their JSON), and tombstones: kept in memory because
+   * counting rows on every insert is O(n), and so that eviction finds the heaviest provider without a table scan.
+   */
+  #aliveByProvider: Map<string, { count: number; bytes: number }> | undefined;
   #aliveTotal = 0;
+  #aliveBytes = 0;
+  #tombstones = 0;
+  #ownProviders = new Set<string>();
   /** Digest of the offer and tombstone ids this node serves, until any of them changes or expires. */
   #setDigest: { digest: string; validUntil: string } | undefined;
   #reconciliations = { rounds: 0, inSync: 0, pulled: 0 };
@@ -114,6 +144,14 @@ export class OfferDiscovery {
       bus.subscribe<unknown>(UNSUBSCRIBES_TOPIC, (message) => {
         this.receiveTombstone(message);
       }),
+      // Gossip from the network is judged before it is delivered or forwarded: whatever the verdict stores is
+      // found again by the listeners above (a duplicate costs one lookup), and a rejected message goes nowhere.
+      bus.setBroadcastValidator<unknown>(OFFERS_TOPIC, (message, context) =>
+        Array.isArray(message)
+          ? this.#judgeMany(message, context.from)
+          : this.judgeOffer(message, context.from),
+      ),
+      bus.setBroadcastValidator<unknown>(UNSUBSCRIBES_TOPIC, (message) => this.judgeTombstone(message)),
       bus.subscribe<NetEvent>(NET_EVENTS_TOPIC, (event) => {
         if (event.type === 'peer-connected') void this.reconcileWith(event.nodeId);
       }),
@@ -219,22 +257,33 @@ export class OfferDiscovery {
 
   /** Validates and stores an offer from anywhere; true if it was new. */
   receive(input: unknown, from?: string): boolean {
+    return this.judgeOffer(input, from) === 'accept';
+  }
+
+  /**
+   * Validates and stores an offer: `accept` when it was new and is stored, `ignore` when it is known already or
+   * over a quota, `reject` when it is invalid (what gossip then counts against the peer that sent it).
+   */
+  judgeOffer(input: unknown, from?: string): BroadcastVerdict {
     const claimedId = (input as { offerId?: unknown } | null)?.offerId;
-    const existing = typeof claimedId === 'string' ? this.#row(claimedId) : undefined;
+    if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
+    const existing = this.#row(claimedId);
     // A copy of an offer already held alive needs no signature check (the costly part).
-    if (existing?.unsubscribed === 0) return false;
+    if (existing?.unsubscribed === 0) return 'ignore';
     const offer = this.#validate(input);
     if (offer === undefined) {
       this.#log.debug('dropped an invalid offer', { from });
-      return false;
+      return 'reject';
     }
     if (existing !== undefined) {
       // Only the offer's own provider can withdraw it: a tombstone signed by anyone else never blocks it.
-      if (existing.provider_id === offer.providerId) return false;
+      if (existing.provider_id === offer.providerId) return 'ignore';
       this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', offer.offerId);
+      this.#alive();
+      this.#tombstones--;
       this.#setDigest = undefined;
     }
-    return this.#store(offer, false);
+    return this.#store(offer, false) ? 'accept' : 'ignore';
   }
 
   /** Validates and stores many offers in one transaction (a reconciliation batch, a gossiped array); how many were new. */
@@ -246,19 +295,50 @@ export class OfferDiscovery {
     return stored;
   }
 
+  #judgeMany(inputs: readonly unknown[], from: string): BroadcastVerdict {
+    let accepted = 0;
+    let rejected = 0;
+    this.#countingTransaction(() => {
+      for (const input of inputs) {
+        const verdict = this.judgeOffer(input, from);
+        if (verdict === 'accept') accepted++;
+        else if (verdict === 'reject') rejected++;
+      }
+    });
+    return accepted > 0 ? 'accept' : rejected > 0 ? 'reject' : 'ignore';
+  }
+
   receiveTombstone(input: unknown): boolean {
+    return this.judgeTombstone(input) === 'accept';
+  }
+
+  /**
+   * Validates and applies a tombstone. Only its known fields are kept, each checked for form and size first, so
+   * a tombstone cannot carry junk into the store or into the pages served to other nodes.
+   */
+  judgeTombstone(input: unknown): BroadcastVerdict {
     const tombstone = input as SignedUnsubscribe;
     if (
       tombstone === null ||
       typeof tombstone !== 'object' ||
       typeof tombstone.offerId !== 'string' ||
+      !SUBSCRIPTION_ID.test(tombstone.offerId) ||
       typeof tombstone.providerId !== 'string' ||
+      !NODE_ID.test(tombstone.providerId) ||
       typeof tombstone.signature !== 'string' ||
+      !SIGNATURE_HEX.test(tombstone.signature) ||
       typeof tombstone.publicKey !== 'string' ||
-      typeof tombstone.expiresAt !== 'string'
+      !PUBLIC_KEY_HEX.test(tombstone.publicKey) ||
+      typeof tombstone.expiresAt !== 'string' ||
+      !isIsoDate(tombstone.expiresAt)
     ) {
-      return false;
+      return 'reject';
     }
+    const row = this.#row(tombstone.offerId);
+    if (row !== undefined && (row.provider_id !== tombstone.providerId || row.unsubscribed === 1))
+      return 'ignore';
+    const now = new Date();
+    if (tombstone.expiresAt <= now.toISOString()) return 'ignore';
     if (
       !verifyByPublicKey(
         tombstone.providerId,
@@ -268,27 +348,30 @@ export class OfferDiscovery {
       )
     ) {
       this.#log.debug('dropped an unsubscribe not signed by the provider', { offerId: tombstone.offerId });
-      return false;
+      return 'reject';
     }
-    const row = this.#row(tombstone.offerId);
-    if (row !== undefined && (row.provider_id !== tombstone.providerId || row.unsubscribed === 1))
-      return false;
     if (row === undefined) {
-      // A tombstone for an offer not seen yet is bounded like offers: per provider, and no longer than an offer lives.
+      // A tombstone for an offer not seen yet is bounded like offers: per provider, in all, and no longer than an
+      // offer lives.
+      this.#alive();
+      if (this.#tombstones >= this.#options.tombstoneLimit) return 'ignore';
       const held =
         this.#db.get<{ n: number }>(
           'SELECT COUNT(*) AS n FROM market_offer WHERE provider_id = ? AND unsubscribed = 1',
           tombstone.providerId,
         )?.n ?? 0;
-      if (held >= this.#options.perProviderLimit) return false;
+      if (held >= this.#options.perProviderLimit) return 'ignore';
     }
-    const latest = new Date(Date.now() + MAX_TOMBSTONE_TTL_MS).toISOString();
+    const latest = new Date(now.getTime() + this.#options.maxOfferTtlMs).toISOString();
     this.#applyTombstone({
-      ...tombstone,
+      offerId: tombstone.offerId,
+      providerId: tombstone.providerId,
       // biome-ignore lint/complexity/useMathMinMax: ISO timestamps, compared as strings (Math.min would give NaN)
       expiresAt: tombstone.expiresAt < latest ? tombstone.expiresAt : latest,
+      publicKey: tombstone.publicKey,
+      signature: tombstone.signature,
     });
-    return true;
+    return 'accept';
   }
 
   /** Pulls every offer and tombstone a peer has that this node lacks. */
@@ -312,14 +395,26 @@ export class OfferDiscovery {
           this.#reconciliations.inSync++;
           return 0;
         }
-        const missing = page.ids.filter((id) => typeof id === 'string' && this.#row(id) === undefined);
-        for (let i = 0; i < missing.length; i += FETCH_BATCH) {
+        let missing = page.ids.filter(
+          (id) => typeof id === 'string' && SUBSCRIPTION_ID.test(id) && this.#row(id) === undefined,
+        );
+        while (missing.length > 0) {
+          const batch = missing.slice(0, FETCH_BATCH);
           const offers = await this.#bus.call<unknown[]>(
             `/net/${nodeId}/market/discovery/Get`,
-            { ids: missing.slice(i, i + FETCH_BATCH) },
+            { ids: batch },
             { timeoutMs: 10_000 },
           );
-          if (Array.isArray(offers)) pulled += this.receiveMany(offers, nodeId);
+          if (!Array.isArray(offers) || offers.length === 0) {
+            missing = missing.slice(batch.length);
+            continue;
+          }
+          pulled += this.receiveMany(offers, nodeId);
+          // The reply keeps the order asked for; ids after its last offer were cut by the peer's page byte bound
+          // (those before it that are absent are gone there): ask for them again.
+          const lastId = (offers[offers.length - 1] as { offerId?: unknown } | null)?.offerId;
+          const cut = batch.indexOf(lastId as string);
+          missing = [...batch.slice(cut + 1), ...missing.slice(batch.length)];
         }
         // A cursor that does not move forward would loop forever: stop there.
         if (typeof page.next !== 'string' || (after !== undefined && page.next <= after)) break;
@@ -351,14 +446,23 @@ export class OfferDiscovery {
   /** Forgets expired offers and tombstones. */
   sweepExpired(): void {
     const now = new Date().toISOString();
-    const expired = this.#db.all<{ offer_id: string; provider_id: string; unsubscribed: number }>(
-      'SELECT offer_id, provider_id, unsubscribed FROM market_offer WHERE expires_at <= ?',
+    const expired = this.#db.all<{
+      offer_id: string;
+      provider_id: string;
+      unsubscribed: number;
+      bytes: number;
+    }>(
+      'SELECT offer_id, provider_id, unsubscribed, LENGTH(body) AS bytes FROM market_offer WHERE expires_at <= ?',
       now,
     );
     if (expired.length === 0) return;
+    this.#alive();
     this.#db.run('DELETE FROM market_offer WHERE expires_at <= ?', now);
     this.#setDigest = undefined;
-    for (const row of expired) if (row.unsubscribed === 0) this.#countAlive(row.provider_id, -1);
+    for (const row of expired) {
+      if (row.unsubscribed === 0) this.#countAlive(row.provider_id, -1, -row.bytes);
+      else this.#tombstones--;
+    }
     for (const row of expired) if (row.unsubscribed === 0) this.#emitRemoved(row.offer_id, 'expired');
   }
 
@@ -404,31 +508,55 @@ export class OfferDiscovery {
     return key;
   }
 
+  /**
+   * The whole check of an offer from the network, cheapest first: form and size of every field, an expiry within
+   * the bound, properties and constraints that parse, the id's hash, and last the provider's signature. Only the
+   * known fields are kept.
+   */
   #validate(input: unknown): SignedOffer | undefined {
     if (input === null || typeof input !== 'object') return undefined;
     const offer = input as SignedOffer;
     if (
       typeof offer.offerId !== 'string' ||
+      !SUBSCRIPTION_ID.test(offer.offerId) ||
       typeof offer.providerId !== 'string' ||
+      !NODE_ID.test(offer.providerId) ||
       typeof offer.constraints !== 'string' ||
       typeof offer.createdAt !== 'string' ||
+      !isIsoDate(offer.createdAt) ||
       typeof offer.expiresAt !== 'string' ||
+      !isIsoDate(offer.expiresAt) ||
       typeof offer.signature !== 'string' ||
+      !SIGNATURE_HEX.test(offer.signature) ||
       typeof offer.publicKey !== 'string' ||
+      !PUBLIC_KEY_HEX.test(offer.publicKey) ||
       offer.properties === null ||
       typeof offer.properties !== 'object' ||
       Array.isArray(offer.properties)
     ) {
       return undefined;
     }
-    if (JSON.stringify(offer).length > this.#options.maxOfferBytes) return undefined;
-    if (!(offer.expiresAt > new Date().toISOString())) return undefined;
+    const now = Date.now();
+    if (
+      !(offer.expiresAt > new Date(now).toISOString()) ||
+      offer.expiresAt > new Date(now + this.#options.maxOfferTtlMs).toISOString() ||
+      offer.createdAt > new Date(now + MAX_CLOCK_SKEW_MS).toISOString()
+    )
+      return undefined;
     const clean: SignedOffer = {
       offerId: offer.offerId,
       ...offerContent(offer),
       publicKey: offer.publicKey,
       signature: offer.signature,
     };
+    if (JSON.stringify(clean).length > this.#options.maxOfferBytes) return undefined;
+    if (!propertiesWithinBounds(clean.properties)) return undefined;
+    try {
+      flattenProperties(clean.properties);
+      parseConstraints(clean.constraints);
+    } catch {
+      return undefined;
+    }
     if (!verifySubscriptionId(clean.offerId, offerContent(clean))) return undefined;
     if (
       !verifyByPublicKey(
@@ -444,29 +572,43 @@ export class OfferDiscovery {
 
   #store(offer: SignedOffer, own: boolean): boolean {
     const alive = this.#alive();
+    const body = JSON.stringify(offer);
+    const size = body.length;
+    if (own) this.#ownProviders.add(offer.providerId);
     const stored = this.#countingTransaction(() => {
-      if ((alive.get(offer.providerId) ?? 0) >= this.#options.perProviderLimit) {
+      const mine = alive.get(offer.providerId) ?? { count: 0, bytes: 0 };
+      if (
+        mine.count >= this.#options.perProviderLimit ||
+        mine.bytes + size > this.#options.perProviderBytesLimit
+      ) {
         if (!own) return false;
-        this.#evictOldest('provider_id = ?', offer.providerId);
+        // A node's own offers evict its own oldest, until the new one fits.
+        while (
+          (alive.get(offer.providerId)?.count ?? 0) >= this.#options.perProviderLimit ||
+          (alive.get(offer.providerId)?.bytes ?? 0) + size > this.#options.perProviderBytesLimit
+        ) {
+          if (!this.#evictOldest('provider_id = ?', offer.providerId)) break;
+        }
       }
-      if (this.#aliveTotal >= this.#options.totalLimit) {
-        // Evict from the provider holding the most offers, soonest to expire first, so no single node crowds out others.
-        const heaviest = this.#db.get<{ provider_id: string }>(
-          'SELECT provider_id FROM market_offer WHERE unsubscribed = 0 AND own = 0 GROUP BY provider_id ORDER BY COUNT(*) DESC LIMIT 1',
-        );
-        if (heaviest === undefined) return false;
-        this.#evictOldest('provider_id = ? AND own = 0', heaviest.provider_id);
+      while (
+        this.#aliveTotal >= this.#options.totalLimit ||
+        this.#aliveBytes + size > this.#options.totalBytesLimit
+      ) {
+        // Evict from the provider holding the most bytes, soonest to expire first, so no single node crowds out others.
+        const heaviest = this.#heaviestForeignProvider();
+        if (heaviest === undefined || !this.#evictOldest('provider_id = ? AND own = 0', heaviest))
+          return false;
       }
       this.#db.run(
         'INSERT INTO market_offer (offer_id, provider_id, body, expires_at, received_at, own) VALUES (?, ?, ?, ?, ?, ?)',
         offer.offerId,
         offer.providerId,
-        JSON.stringify(offer),
+        body,
         offer.expiresAt,
         new Date().toISOString(),
         own ? 1 : 0,
       );
-      this.#countAlive(offer.providerId, +1);
+      this.#countAlive(offer.providerId, +1, size);
       this.#setDigest = undefined;
       return true;
     });
@@ -474,16 +616,30 @@ export class OfferDiscovery {
     return stored;
   }
 
-  #evictOldest(where: string, value: string): void {
-    const victim = this.#db.get<{ offer_id: string; provider_id: string }>(
-      `SELECT offer_id, provider_id FROM market_offer WHERE ${where} AND unsubscribed = 0 ORDER BY expires_at LIMIT 1`,
+  /** The provider (not this node) holding the most bytes of offers: a walk over providers in memory, no table scan. */
+  #heaviestForeignProvider(): string | undefined {
+    let heaviest: string | undefined;
+    let most = 0;
+    for (const [provider, held] of this.#alive()) {
+      if (held.bytes > most && !this.#ownProviders.has(provider)) {
+        heaviest = provider;
+        most = held.bytes;
+      }
+    }
+    return heaviest;
+  }
+
+  #evictOldest(where: string, value: string): boolean {
+    const victim = this.#db.get<{ offer_id: string; provider_id: string; bytes: number }>(
+      `SELECT offer_id, provider_id, LENGTH(body) AS bytes FROM market_offer WHERE ${where} AND unsubscribed = 0 ORDER BY expires_at LIMIT 1`,
       value,
     );
-    if (victim === undefined) return;
+    if (victim === undefined) return false;
     this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', victim.offer_id);
-    this.#countAlive(victim.provider_id, -1);
+    this.#countAlive(victim.provider_id, -1, -victim.bytes);
     this.#setDigest = undefined;
     this.#emitRemoved(victim.offer_id, 'evicted');
+    return true;
   }
 
   #applyTombstone(tombstone: SignedUnsubscribe): void {
@@ -499,22 +655,29 @@ export class OfferDiscovery {
       JSON.stringify(tombstone),
     );
     this.#setDigest = undefined;
+    this.#alive();
+    if (existed === undefined || existed.unsubscribed === 0) this.#tombstones++;
     if (existed !== undefined && existed.unsubscribed === 0) {
-      this.#countAlive(existed.provider_id, -1);
+      this.#countAlive(existed.provider_id, -1, -existed.body.length);
       this.#emitRemoved(tombstone.offerId, 'unsubscribed');
     }
   }
 
-  #alive(): Map<string, number> {
+  #alive(): Map<string, { count: number; bytes: number }> {
     if (this.#aliveByProvider === undefined) {
       this.#aliveByProvider = new Map();
       this.#aliveTotal = 0;
-      for (const row of this.#db.all<{ provider_id: string; n: number }>(
-        'SELECT provider_id, COUNT(*) AS n FROM market_offer WHERE unsubscribed = 0 GROUP BY provider_id',
+      this.#aliveBytes = 0;
+      for (const row of this.#db.all<{ provider_id: string; n: number; bytes: number; own: number }>(
+        'SELECT provider_id, COUNT(*) AS n, SUM(LENGTH(body)) AS bytes, MAX(own) AS own FROM market_offer WHERE unsubscribed = 0 GROUP BY provider_id',
       )) {
-        this.#aliveByProvider.set(row.provider_id, row.n);
+        this.#aliveByProvider.set(row.provider_id, { count: row.n, bytes: row.bytes });
         this.#aliveTotal += row.n;
+        this.#aliveBytes += row.bytes;
+        if (row.own === 1) this.#ownProviders.add(row.provider_id);
       }
+      this.#tombstones =
+        this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer WHERE unsubscribed = 1')?.n ?? 0;
     }
     return this.#aliveByProvider;
   }
@@ -529,12 +692,21 @@ export class OfferDiscovery {
     }
   }
 
-  #countAlive(providerId: string, delta: number): void {
+  #countAlive(providerId: string, delta: number, bytes: number): void {
     const alive = this.#alive();
-    const n = (alive.get(providerId) ?? 0) + delta;
-    if (n > 0) alive.set(providerId, n);
+    const held = alive.get(providerId) ?? { count: 0, bytes: 0 };
+    held.count += delta;
+    held.bytes += bytes;
+    if (held.count > 0) alive.set(providerId, held);
     else alive.delete(providerId);
     this.#aliveTotal += delta;
+    this.#aliveBytes += bytes;
+  }
+
+  /** Bytes (of their JSON) of the offers held alive, and tombstones held: what the storage bounds count. */
+  storageStats(): { offers: number; offerBytes: number; tombstones: number } {
+    this.#alive();
+    return { offers: this.#aliveTotal, offerBytes: this.#aliveBytes, tombstones: this.#tombstones };
   }
 
   #emitRemoved(offerId: string, reason: RemovalReason): void {
@@ -564,22 +736,35 @@ export class OfferDiscovery {
   #getMany(message: unknown): SignedOffer[] {
     const ids = (message as { ids?: unknown } | null)?.ids;
     if (!Array.isArray(ids)) throw new GolemError('MARKET_BAD_REQUEST', 'Get takes {ids: string[]}');
-    return ids
-      .slice(0, FETCH_BATCH)
-      .filter((id): id is string => typeof id === 'string')
-      .map((id) => this.get(id))
-      .filter((offer): offer is SignedOffer => offer !== undefined);
+    const offers: SignedOffer[] = [];
+    let bytes = 0;
+    for (const id of ids.slice(0, FETCH_BATCH)) {
+      if (typeof id !== 'string') continue;
+      const offer = this.get(id);
+      if (offer === undefined) continue;
+      // Bounded by bytes too: the asker asks again for whatever comes after the last offer it got.
+      bytes += JSON.stringify(offer).length;
+      if (bytes > MAX_PAGE_BYTES && offers.length > 0) break;
+      offers.push(offer);
+    }
+    return offers;
   }
 
   #pageTombstones(message: unknown): SignedUnsubscribe[] {
     const { after, limit } = pageArgs(message);
-    return this.#db
-      .all<{ tombstone: string }>(
-        'SELECT tombstone FROM market_offer WHERE unsubscribed = 1 AND tombstone IS NOT NULL AND offer_id > ? ORDER BY offer_id LIMIT ?',
-        after,
-        limit,
-      )
-      .map((row) => JSON.parse(row.tombstone) as SignedUnsubscribe);
+    const page: SignedUnsubscribe[] = [];
+    let bytes = 0;
+    for (const row of this.#db.all<{ tombstone: string }>(
+      'SELECT tombstone FROM market_offer WHERE unsubscribed = 1 AND tombstone IS NOT NULL AND offer_id > ? ORDER BY offer_id LIMIT ?',
+      after,
+      limit,
+    )) {
+      // Bounded by bytes, so a page always fits a reply; the asker pages on from the last id it got.
+      bytes += row.tombstone.length;
+      if (bytes > MAX_PAGE_BYTES && page.length > 0) break;
+      page.push(JSON.parse(row.tombstone) as SignedUnsubscribe);
+    }
+    return page;
   }
 
   async #antiEntropy(): Promise<void> {
@@ -597,6 +782,24 @@ function pageArgs(message: unknown): { after: string; limit: number } {
   const request = (message ?? {}) as { after?: unknown; limit?: unknown };
   const limit = Math.min(PAGE, Math.max(1, Number(request.limit ?? PAGE) | 0));
   return { after: typeof request.after === 'string' ? request.after : '', limit };
+}
+
+function isIsoDate(text: string): boolean {
+  return ISO_DATE.test(text) && !Number.isNaN(Date.parse(text));
+}
+
+/** At most MAX_PROPERTIES properties, none nested deeper than MAX_PROPERTY_DEPTH. */
+function propertiesWithinBounds(properties: Record<string, unknown>): boolean {
+  let count = 0;
+  const walk = (value: unknown, depth: number): boolean => {
+    if (value === null || typeof value !== 'object') return true;
+    if (depth > MAX_PROPERTY_DEPTH) return false;
+    const children = Array.isArray(value) ? value : Object.values(value);
+    count += children.length;
+    if (count > MAX_PROPERTIES * 8) return false;
+    return children.every((child) => walk(child, depth + 1));
+  };
+  return Object.keys(properties).length <= MAX_PROPERTIES && walk(properties, 0);
 }
 
 function safeHex(hex: string): Uint8Array {

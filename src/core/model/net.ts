@@ -31,6 +31,31 @@ export interface NetStatus {
   observedAddrs: string[];
   connectedPeers: number;
   reachability: 'public' | 'private' | 'unknown';
+  /** What hostile or misbehaving peers cost this node: cut-off peers, refused streams, offences by kind. */
+  guard?: NetGuardCounters;
+}
+
+/** Why a peer got a strike (enough strikes within a window cut it off). */
+export type NetOffence =
+  | 'requestTimeout'
+  | 'stalledFrame'
+  | 'bufferExceeded'
+  | 'malformed'
+  | 'gossipFlood'
+  | 'invalidGossip';
+
+export interface NetGuardCounters {
+  /** Peers cut off since start, and how many are cut off now. */
+  bans: number;
+  banned: number;
+  /** Bus streams refused because their peer held too many; calls refused as busy (per peer or in all). */
+  streamsRefused: number;
+  callsRefusedBusy: number;
+  /** Gossip messages dropped for their peer's rate. */
+  gossipThrottled: number;
+  offences: Record<NetOffence, number>;
+  /** Bytes of unfinished incoming frames buffered now, over all peers. */
+  bufferedBytes: number;
 }
 
 export interface PeerInfo {

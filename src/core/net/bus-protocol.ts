@@ -8,11 +8,13 @@
  * the frame. Closing or aborting the stream cancels the remote handler. A malformed frame resets that stream.
  */
 import type { Connection, Stream } from '@libp2p/interface';
-import type { Bus } from '../bus/index.ts';
+import { type Bus, BusErrorCode } from '../bus/index.ts';
 import { GolemError, isGolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { encodeFrame, FrameDecoder, protocolError } from './codec.ts';
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, protocolError } from './codec.ts';
+import { NetErrorCode } from './errors.ts';
 import { nodeIdOfPeer } from './ids.ts';
+import type { Offence, PeerGuard } from './peer-guard.ts';
 
 export const BUS_PROTOCOL = '/golem-ts/bus/1.0.0';
 
@@ -29,17 +31,44 @@ type Reply =
 /** Bytes a reader holds before it pauses the stream (the muxer then stops granting the sender window). */
 const READ_HIGH_WATER = 1024 * 1024;
 
+/** What a reader reports to its peer's accounting: bytes of unfinished frames it holds, as they change. */
+export interface ReadGuard {
+  /** `delta` more (or fewer, when negative) buffered bytes; false when the peer may not buffer that much. */
+  buffer(delta: number): boolean;
+  /** Called after each chunk with the bytes of the frame still incomplete (0: at a frame boundary). */
+  progress?(pending: number): void;
+}
+
 /** Decoded frames of a stream, in order; throws a protocol error on bad input or a truncated frame. */
 export async function* readFrames(
   stream: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>,
+  guard?: ReadGuard,
 ): AsyncGenerator<unknown> {
   const decoder = new FrameDecoder();
   const chunks = isPausable(stream) ? pacedChunks(stream, READ_HIGH_WATER) : stream;
-  for await (const chunk of chunks) {
-    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
-    for (const frame of decoder.push(bytes)) yield frame;
+  let accounted = 0;
+  try {
+    for await (const chunk of chunks) {
+      const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
+      const frames = decoder.push(bytes);
+      if (guard !== undefined) {
+        const delta = decoder.pending - accounted;
+        if (delta !== 0) {
+          if (!guard.buffer(delta))
+            throw protocolError('the peer holds too many bytes of unfinished frames', {
+              reason: 'bufferExceeded' satisfies Offence,
+              pending: decoder.pending,
+            });
+          accounted = decoder.pending;
+        }
+        guard.progress?.(decoder.pending);
+      }
+      for (const frame of frames) yield frame;
+    }
+    if (decoder.pending > 0) throw protocolError('stream ended inside a frame');
+  } finally {
+    if (accounted !== 0) guard?.buffer(-accounted);
   }
-  if (decoder.pending > 0) throw protocolError('stream ended inside a frame');
 }
 
 function isPausable(stream: unknown): stream is Stream {
@@ -127,7 +156,7 @@ function drained(stream: Stream): Promise<void> {
     };
     const onClose = () => {
       stream.removeEventListener('drain', onDrain);
-      reject(new GolemError('BUS_CANCELLED', 'the stream closed while waiting to send'));
+      reject(new GolemError(BusErrorCode.Cancelled, 'the stream closed while waiting to send'));
     };
     stream.addEventListener('drain', onDrain, { once: true });
     stream.addEventListener('close', onClose, { once: true });
@@ -137,7 +166,7 @@ function drained(stream: Stream): Promise<void> {
 function errorFrame(error: unknown): Reply {
   const golem = isGolemError(error)
     ? error
-    : new GolemError('BUS_HANDLER_FAILED', (error as Error)?.message ?? String(error));
+    : new GolemError(BusErrorCode.HandlerFailed, (error as Error)?.message ?? String(error));
   return {
     t: 'err',
     e: { code: golem.code, message: golem.message, details: golem.details, httpStatus: golem.httpStatus },
@@ -147,7 +176,7 @@ function errorFrame(error: unknown): Reply {
 function remoteError(reply: Extract<Reply, { t: 'err' }>): GolemError {
   const { code, message, details, httpStatus } = reply.e ?? {};
   return new GolemError(
-    typeof code === 'string' ? code : 'BUS_REMOTE_ERROR',
+    typeof code === 'string' ? code : BusErrorCode.RemoteError,
     typeof message === 'string' ? message : 'remote error',
     {
       details,
@@ -163,28 +192,59 @@ function isReply(value: unknown): value is Reply {
 /** Longest a handler serves one remote call or stream, whatever deadline the caller asked for. */
 const MAX_HANDLER_MS = 60 * 60 * 1000;
 
-export interface ServerLimits {
-  /** Calls served at once over all peers; beyond it callers get BUS_BUSY. */
-  maxConcurrentCalls: number;
-}
-
-/** Serves incoming bus streams: dispatches to the local bus as the authenticated caller. */
-export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerLimits) {
-  let active = 0;
+/**
+ * Serves incoming bus streams: dispatches to the local bus as the authenticated caller, within the caller's
+ * bounds (`PeerGuard`). A stream takes a stream slot of its peer at once, but a call slot only once its whole
+ * request has arrived, so streams that never send one cannot crowd out anyone's calls; they are reset after
+ * `requestTimeoutMs` and count against their peer, as do frames left unfinished and malformed input.
+ */
+export function createBusStreamHandler(bus: Bus, logger: Logger, guard: PeerGuard) {
+  const limits = guard.limits;
   return async (stream: Stream, connection: Connection): Promise<void> => {
+    const peer = connection.remotePeer.toString();
+    if (!guard.openStream(peer)) {
+      await refuseBusy(stream, 'too many streams from this node; try again');
+      return;
+    }
     const controller = new AbortController();
     let deadline: NodeJS.Timeout | undefined;
     let callerGone = false;
+    let calling = false;
+    /** Set when this side gave up on the stream, with the offence that made it. */
+    let offence: Offence | undefined;
+    const cut = (why: Offence, message: string) => {
+      offence = why;
+      stream.abort(protocolError(message, { reason: why }));
+    };
     const onClose = () => {
       callerGone = true;
-      controller.abort(new GolemError('BUS_CANCELLED', 'the caller went away'));
+      controller.abort(new GolemError(BusErrorCode.Cancelled, 'the caller went away'));
     };
     stream.addEventListener('close', onClose, { once: true });
-    active++;
+    // The request must arrive whole within its deadline; later, any frame under way must keep moving.
+    const requestTimer = setTimeout(
+      () => cut('requestTimeout', 'no request within the deadline'),
+      limits.requestTimeoutMs,
+    );
+    let stallTimer: NodeJS.Timeout | undefined;
+    const readGuard: ReadGuard = {
+      buffer: (delta) => guard.buffer(peer, delta),
+      progress: (pending) => {
+        if (pending === 0) {
+          clearTimeout(stallTimer);
+          stallTimer = undefined;
+        } else if (stallTimer === undefined) {
+          stallTimer = setTimeout(() => cut('stalledFrame', 'frame stalled'), limits.stallTimeoutMs);
+        } else {
+          stallTimer.refresh();
+        }
+      },
+    };
     try {
       const caller = nodeIdOfPeer(connection.remotePeer);
-      const frames = readFrames(stream);
+      const frames = readFrames(stream, readGuard);
       const first = await frames.next();
+      clearTimeout(requestTimer);
       if (first.done) return;
       const request = first.value as Request;
       if (
@@ -193,23 +253,21 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerL
         typeof request.a !== 'string' ||
         (request.t !== 'call' && request.t !== 'stream')
       ) {
+        offence = 'malformed';
         throw protocolError('first frame must be a call or stream request');
       }
-      if (active > limits.maxConcurrentCalls) {
-        await writeFrame(
-          stream,
-          errorFrame(new GolemError('BUS_BUSY', 'too many calls in progress; try again')),
-        );
-        await stream.close();
+      if (!guard.startCall(peer)) {
+        await refuseBusy(stream, 'too many calls in progress; try again');
         return;
       }
+      calling = true;
       // The caller's deadline also bounds the handler here, so a caller lost without a reset cannot pin it forever.
       const timeoutMs =
         typeof request.to === 'number' && request.to > 0
           ? Math.min(request.to, MAX_HANDLER_MS)
           : MAX_HANDLER_MS;
       deadline = setTimeout(
-        () => controller.abort(new GolemError('BUS_TIMEOUT', `the call to ${request.a} timed out`)),
+        () => controller.abort(new GolemError(BusErrorCode.Timeout, `the call to ${request.a} timed out`)),
         timeoutMs,
       );
       // Anything the caller sends after the request (it should send nothing) is drained; its end is ignored.
@@ -218,7 +276,8 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerL
           for await (const _ of frames) {
             // requests carry one frame
           }
-        } catch {
+        } catch (error) {
+          offence ??= offenceOf(error);
           controller.abort(protocolError('malformed frame after the request'));
         }
       })();
@@ -232,7 +291,7 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerL
         } catch (error) {
           reply = errorFrame(error);
         }
-        await writeFrame(stream, reply);
+        await writeReply(stream, reply);
       } else {
         try {
           for await (const item of bus.dispatchRemoteStream(
@@ -257,14 +316,56 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, limits: ServerL
       }
       await stream.close();
     } catch (error) {
-      logger.debug('bus stream reset', { peer: connection.remotePeer.toString(), error });
+      offence ??= offenceOf(error);
+      logger.debug('bus stream reset', { peer, offence, error });
       stream.abort(error instanceof Error ? error : new Error(String(error)));
     } finally {
-      active--;
+      clearTimeout(requestTimer);
+      clearTimeout(stallTimer);
       clearTimeout(deadline);
       stream.removeEventListener('close', onClose);
+      if (calling) guard.endCall(peer);
+      guard.closeStream(peer);
+      if (offence !== undefined) guard.strike(peer, offence);
     }
   };
+}
+
+/** The offence a protocol error stands for (what the peer sent, not a stream that merely went away). */
+function offenceOf(error: unknown): Offence | undefined {
+  if (!isGolemError(error, NetErrorCode.ProtocolError)) return undefined;
+  const reason = error.details?.reason;
+  return reason === 'bufferExceeded' || reason === 'stalledFrame' || reason === 'requestTimeout'
+    ? reason
+    : 'malformed';
+}
+
+/** Answers BUS_BUSY without reading the stream, then closes it. */
+async function refuseBusy(stream: Stream, message: string): Promise<void> {
+  try {
+    await writeFrame(stream, errorFrame(new GolemError(BusErrorCode.Busy, message, { httpStatus: 503 })));
+    await stream.close();
+  } catch {
+    stream.abort(new Error(message));
+  }
+}
+
+/** Writes a reply; one too large for a frame becomes an error the caller can read. */
+async function writeReply(stream: Stream, reply: Reply): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeFrame(reply);
+  } catch (error) {
+    bytes = encodeFrame(
+      errorFrame(
+        new GolemError(BusErrorCode.ReplyTooLarge, 'the reply is larger than a frame may be', {
+          cause: error,
+          details: { maxBytes: MAX_FRAME_BYTES },
+        }),
+      ),
+    );
+  }
+  await sendBounded(stream, bytes);
 }
 
 /** Sends one call on a fresh stream and waits for its single reply. */
@@ -285,7 +386,10 @@ export async function callOnStream(
       if (frame.t === 'err') throw remoteError(frame);
       throw protocolError(`unexpected ${frame.t} frame for a call`);
     }
-    throw new GolemError('BUS_UNREACHABLE', `the remote node closed the call to ${address} without a reply`);
+    throw new GolemError(
+      BusErrorCode.Unreachable,
+      `the remote node closed the call to ${address} without a reply`,
+    );
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (stream.status === 'open') await stream.close().catch(() => {});
@@ -314,7 +418,10 @@ export async function* streamOnStream(
       } else if (frame.t === 'err') throw remoteError(frame);
       else throw protocolError(`unexpected ${frame.t} frame for a stream`);
     }
-    throw new GolemError('BUS_UNREACHABLE', `the remote node closed the stream of ${address} before its end`);
+    throw new GolemError(
+      BusErrorCode.Unreachable,
+      `the remote node closed the stream of ${address} before its end`,
+    );
   } finally {
     signal.removeEventListener('abort', onAbort);
     // A consumer that stops early cancels the remote handler.

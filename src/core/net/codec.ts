@@ -3,13 +3,11 @@
  * travel as `{"$bytes": "<base64>"}`. A frame larger than the limit or a body that is not JSON is a protocol
  * error that resets the stream it came on, nothing else.
  */
-import { GolemError } from '../errors/index.ts';
+import { NetErrorCode, protocolError } from './errors.ts';
 
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
-export function protocolError(message: string, details?: Record<string, unknown>): GolemError {
-  return new GolemError('NET_PROTOCOL_ERROR', message, { details });
-}
+export { protocolError };
 
 /**
  * Body layout: `u32 jsonLength ‖ json ‖ (u32 length ‖ bytes)*`. Byte arrays in the value are written as binary
@@ -67,7 +65,8 @@ export function decodeBody(body: Uint8Array): unknown {
       return item;
     });
   } catch (cause) {
-    if (cause instanceof Error && (cause as { code?: string }).code === 'NET_PROTOCOL_ERROR') throw cause;
+    if (cause instanceof Error && (cause as { code?: string }).code === NetErrorCode.ProtocolError)
+      throw cause;
     throw protocolError('frame body is not JSON', { cause: (cause as Error).message });
   }
 }

@@ -36,6 +36,7 @@ import { GolemError } from '../errors/index.ts';
 import type { Logger as NodeLogger } from '../log/index.ts';
 import type { DialPort } from './dial-port.ts';
 import { type TcpEndpoint, tcpEndpointOf } from './direct.ts';
+import { NetErrorCode } from './errors.ts';
 
 export const HOLE_PUNCH_PROTOCOL = '/libp2p/dcutr';
 
@@ -79,7 +80,7 @@ export function encodeHolePunch(message: HolePunchMessage): Uint8Array {
 }
 
 function malformed(reason: string): GolemError {
-  return new GolemError('NET_PROTOCOL_ERROR', `malformed hole punch message: ${reason}`);
+  return new GolemError(NetErrorCode.ProtocolError, `malformed hole punch message: ${reason}`);
 }
 
 export function decodeHolePunch(bytes: Uint8Array): HolePunchMessage {
@@ -188,7 +189,7 @@ export class HolePunch implements Startable {
   }
 
   async stop(): Promise<void> {
-    this.#stopping.abort(new GolemError('NET_STOPPED', 'the network is stopping'));
+    this.#stopping.abort(new GolemError(NetErrorCode.Stopped, 'the network is stopping'));
     this.#components.events.removeEventListener('peer:identify', this.#onIdentify);
     await this.#components.registrar.unhandle(HOLE_PUNCH_PROTOCOL);
   }
@@ -215,13 +216,15 @@ export class HolePunch implements Startable {
     const peer = relayed.remotePeer.toString();
     const details = { peerId: peer };
     if (this.#observed.length === 0)
-      throw new GolemError('NET_HOLE_PUNCH_FAILED', 'no observed address of our own to offer', { details });
+      throw new GolemError(NetErrorCode.HolePunchFailed, 'no observed address of our own to offer', {
+        details,
+      });
     if (this.#active.has(peer))
-      throw new GolemError('NET_HOLE_PUNCH_FAILED', 'a hole punch with this peer is already under way', {
+      throw new GolemError(NetErrorCode.HolePunchFailed, 'a hole punch with this peer is already under way', {
         details,
       });
     if (this.#active.size >= MAX_CONCURRENT_PUNCHES)
-      throw new GolemError('NET_HOLE_PUNCH_FAILED', 'too many hole punches under way', { details });
+      throw new GolemError(NetErrorCode.HolePunchFailed, 'too many hole punches under way', { details });
     const leading = new AbortController();
     this.#active.set(peer, { leading });
     let lastError: unknown;
@@ -247,10 +250,14 @@ export class HolePunch implements Startable {
     } finally {
       if (this.#active.get(peer)?.leading === leading) this.#active.delete(peer);
     }
-    throw new GolemError('NET_HOLE_PUNCH_FAILED', `no direct connection: ${(lastError as Error)?.message}`, {
-      details,
-      cause: lastError,
-    });
+    throw new GolemError(
+      NetErrorCode.HolePunchFailed,
+      `no direct connection: ${(lastError as Error)?.message}`,
+      {
+        details,
+        cause: lastError,
+      },
+    );
   }
 
   async #initiate(relayed: Connection, signal: AbortSignal): Promise<Connection> {
@@ -289,7 +296,9 @@ export class HolePunch implements Startable {
         stream.abort(new Error('a hole punch with this peer is already under way'));
         return;
       }
-      active.leading.abort(new GolemError('NET_HOLE_PUNCH_FAILED', 'gave way to the peer leading the punch'));
+      active.leading.abort(
+        new GolemError(NetErrorCode.HolePunchFailed, 'gave way to the peer leading the punch'),
+      );
     } else if (this.#active.size >= MAX_CONCURRENT_PUNCHES) {
       stream.abort(new Error('too many hole punches under way'));
       return;

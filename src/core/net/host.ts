@@ -15,6 +15,7 @@ import { webSockets } from '@libp2p/websockets';
 import { createLibp2p } from 'libp2p';
 import type { Logger } from '../log/index.ts';
 import { type DialPort, fromDialPort } from './dial-port.ts';
+import { installFastSecp256k1Verify } from './fast-verify.ts';
 import { holePunch } from './hole-punch.ts';
 import { noiseCrypto } from './noise-crypto.ts';
 
@@ -48,9 +49,15 @@ export interface HostOptions {
   /** Dial TCP from this port and punch holes through NAT with it (nodes; a relay needs neither). */
   dialPort?: DialPort;
   log?: Logger;
+  /** Peers cut off for abuse: neither dialled nor let in until their ban ends. */
+  isBanned?: (peer: string) => boolean;
 }
 
+/** Largest gossip RPC read from a peer (an offer is at most 64 KiB; an RPC may carry several). */
+const MAX_GOSSIP_RPC_BYTES = 2 * MIB;
+
 export async function createHost(options: HostOptions) {
+  installFastSecp256k1Verify();
   const privateKey = privateKeyFromRaw(options.secret);
   const listen = [...options.listen];
   // Every node also listens through the relays it knows, so nodes behind NAT stay reachable.
@@ -76,6 +83,10 @@ export async function createHost(options: HostOptions) {
       // to be a duplicate. The id is gossipsub's own (sender, seqno); the cache holds only messages that passed
       // validation, so a forged copy cannot shadow the genuine one.
       fastMsgIdFn: fastMessageId,
+      // One RPC of a peer is handled before its next is read: a flooding peer is held back by its own stream
+      // (TCP backpressure) instead of queueing unbounded work here.
+      awaitRpcHandler: true,
+      maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
     }),
     ...(options.relay === undefined
       ? {}
@@ -110,8 +121,19 @@ export async function createHost(options: HostOptions) {
       // connections per second per address would refuse the sixth requestor reaching a provider behind NAT.
       inboundConnectionThreshold: 100,
     },
+    connectionGater: gater(options.isBanned),
     services,
   });
+}
+
+function gater(isBanned: ((peer: string) => boolean) | undefined) {
+  if (isBanned === undefined) return {};
+  const deny = (peer: { toString(): string }) => isBanned(peer.toString());
+  return {
+    denyDialPeer: deny,
+    denyInboundEncryptedConnection: deny,
+    denyOutboundEncryptedConnection: deny,
+  };
 }
 
 function fastMessageId(message: { from?: Uint8Array; seqno?: Uint8Array }): string {

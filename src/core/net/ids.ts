@@ -2,6 +2,7 @@ import type { PeerId } from '@libp2p/interface';
 import { peerIdFromPublicKey } from '@libp2p/peer-id';
 import { nodeIdFromPublicKey } from '../crypto/index.ts';
 import { GolemError } from '../errors/index.ts';
+import { NetErrorCode } from './errors.ts';
 
 /**
  * Node id (Ethereum address) of a libp2p peer. The peer id embeds its secp256k1 public key, which Noise has
@@ -10,7 +11,7 @@ import { GolemError } from '../errors/index.ts';
 export function nodeIdOfPeer(peer: PeerId): string {
   if (peer.type !== 'secp256k1' || peer.publicKey === undefined) {
     throw new GolemError(
-      'NET_FOREIGN_PEER',
+      NetErrorCode.ForeignPeer,
       `peer ${peer.toString()} has no secp256k1 key: not a Golem node`,
     );
   }

@@ -3,9 +3,11 @@ import { NetService } from './service.ts';
 
 export { BUS_PROTOCOL } from './bus-protocol.ts';
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from './codec.ts';
+export { addressInUse, NetErrorCode } from './errors.ts';
 export { createHost, DEFAULT_RELAY_LIMITS, type Host, type RelayLimits } from './host.ts';
 export { nodeIdOfPeer } from './ids.ts';
 export { netMigrations } from './migrations.ts';
+export { DEFAULT_PEER_LIMITS, type GuardCounters, PeerGuard, type PeerLimits } from './peer-guard.ts';
 export { DEFAULT_RELAY_LISTEN, type RelayOptions, RelayServer } from './relay.ts';
 export { GOSSIP_PREFIX, NetService, type NetServiceOptions } from './service.ts';
 

@@ -1,8 +1,10 @@
+import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Connection, PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import {
   type Bus,
+  BusErrorCode,
   isLocalTopic,
   type RemoteCallOptions,
   type RemoteTransport,
@@ -28,6 +30,7 @@ import { BUS_PROTOCOL, callOnStream, createBusStreamHandler, streamOnStream } fr
 import { decodeBody, encodeFrame } from './codec.ts';
 import { DialPort } from './dial-port.ts';
 import { directCandidates, localSubnets, tcpEndpointOf } from './direct.ts';
+import { addressInUse, NetErrorCode } from './errors.ts';
 import { createHost, type Host } from './host.ts';
 import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
 import {
@@ -41,6 +44,7 @@ import {
   serveLookup,
 } from './lookup.ts';
 import { netMigrations } from './migrations.ts';
+import { PeerGuard, type PeerLimits } from './peer-guard.ts';
 
 /** Gossip topics of bus broadcasts are namespaced so that other libp2p applications never collide with them. */
 export const GOSSIP_PREFIX = 'golem-ts/bus/';
@@ -75,7 +79,14 @@ export interface HeardProbe {
 export interface NetServiceOptions {
   /** Secret key of the host; default: the default identity's (asked over the bus). */
   secret?: Uint8Array;
+  /** Per-peer bounds (defaults: DEFAULT_PEER_LIMITS). */
+  limits?: Partial<PeerLimits>;
 }
+
+/** Re-dials of a lost neighbour: first after this long, doubling up to the cap, given up after the last. */
+const REDIAL_FIRST_MS = 500;
+const REDIAL_MAX_MS = 60_000;
+const REDIAL_ATTEMPTS = 12;
 
 /**
  * The node's place in the network: a libp2p host keyed by the default identity, the bus carried over it
@@ -96,6 +107,10 @@ export class NetService implements Service, RemoteTransport {
   #timer: NodeJS.Timeout | undefined;
   #rest: CoreComponents['rest'] | undefined;
   #heard: HeardProbe[] = [];
+  #guard: PeerGuard;
+  /** Neighbours whose last connection dropped, with the timer of their next re-dial. */
+  #lost = new Map<string, { attempt: number; timer: NodeJS.Timeout }>();
+  #validated = new Set<string>();
 
   constructor(
     components: Pick<CoreComponents, 'bus' | 'db' | 'logger' | 'config'> &
@@ -108,6 +123,11 @@ export class NetService implements Service, RemoteTransport {
     this.#config = components.config;
     this.#options = options;
     this.#rest = components.rest;
+    this.#guard = new PeerGuard({
+      limits: options.limits,
+      log: this.#log,
+      onBan: (peer) => this.#cutOff(peer),
+    });
     this.#rest?.register('/net-api/v2', (app) => {
       app.get('/net/status', async () => {
         const status = this.status();
@@ -142,7 +162,7 @@ export class NetService implements Service, RemoteTransport {
     }
     const nodeId = this.#bus.nodeId;
     if (nodeId === undefined)
-      throw new GolemError('NET_NO_IDENTITY', 'the net starts after the identity module');
+      throw new GolemError(NetErrorCode.NoIdentity, 'the net starts after the identity module');
     const secret =
       this.#options.secret ?? fromHex(await this.#bus.call<string>(IdentityAddress.GetSecretKey, { nodeId }));
     const host = await createHost({
@@ -151,16 +171,16 @@ export class NetService implements Service, RemoteTransport {
       autonat: this.#config.net.autonat,
       dialPort: await DialPort.pick(),
       log: this.#log,
+      isBanned: (peer) => this.#guard.isBanned(peer),
+    }).catch((error: unknown) => {
+      const taken = addressInUseOf(error);
+      throw taken === undefined ? error : addressInUse(taken, error);
     });
     this.#host = host;
-    await host.handle(
-      BUS_PROTOCOL,
-      createBusStreamHandler(this.#bus, this.#log, { maxConcurrentCalls: 1024 }),
-      {
-        runOnLimitedConnection: true,
-        maxInboundStreams: 512,
-      },
-    );
+    await host.handle(BUS_PROTOCOL, createBusStreamHandler(this.#bus, this.#log, this.#guard), {
+      runOnLimitedConnection: true,
+      maxInboundStreams: 512,
+    });
     await host.handle(
       LOOKUP_PROTOCOL,
       (stream) => serveLookup(stream, (request) => answerLookup(host, this.#selfRecord(), request)),
@@ -178,6 +198,7 @@ export class NetService implements Service, RemoteTransport {
         event.detail.connection,
       );
     });
+    this.#guardGossip(host);
     host.services.pubsub.addEventListener('message', (event) => this.#onGossip(event.detail));
     this.#bus.setRemote(this);
     this.#log.info('network started', {
@@ -185,12 +206,17 @@ export class NetService implements Service, RemoteTransport {
       listen: host.getMultiaddrs().map(String),
     });
     await this.#joinNetwork();
-    this.#timer = setInterval(() => void this.#maintain(), MAINTENANCE_INTERVAL_MS);
+    this.#timer = setInterval(() => {
+      this.#guard.prune();
+      void this.#maintain();
+    }, MAINTENANCE_INTERVAL_MS);
     this.#timer.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    for (const lost of this.#lost.values()) clearTimeout(lost.timer);
+    this.#lost.clear();
     for (const unbind of this.#unbinds.splice(0)) unbind();
     this.#bus.setRemote(undefined);
     const host = this.#host;
@@ -235,7 +261,10 @@ export class NetService implements Service, RemoteTransport {
     if (host === undefined) return;
     const wanted = new Set(topics.filter((topic) => !isLocalTopic(topic)));
     for (const topic of wanted) {
-      if (!this.#subscribed.has(topic)) host.services.pubsub.subscribe(GOSSIP_PREFIX + topic);
+      if (!this.#subscribed.has(topic)) {
+        this.#validateTopic(host, topic);
+        host.services.pubsub.subscribe(GOSSIP_PREFIX + topic);
+      }
     }
     for (const topic of this.#subscribed) {
       if (!wanted.has(topic)) host.services.pubsub.unsubscribe(GOSSIP_PREFIX + topic);
@@ -258,6 +287,7 @@ export class NetService implements Service, RemoteTransport {
       connectedPeers: host?.getPeers().length ?? 0,
       reachability:
         host === undefined ? 'unknown' : addrs.some((a) => a.includes('/p2p-circuit')) ? 'private' : 'public',
+      guard: this.#guard.counters(),
     };
   }
 
@@ -308,7 +338,7 @@ export class NetService implements Service, RemoteTransport {
     const nodeArg = (message: unknown): string => {
       const nodeId = (message as { nodeId?: unknown } | null)?.nodeId;
       if (typeof nodeId !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(nodeId)) {
-        throw new GolemError('NET_BAD_NODE_ID', 'give a node id (0x followed by 40 hex digits)', {
+        throw new GolemError(NetErrorCode.BadNodeId, 'give a node id (0x followed by 40 hex digits)', {
           httpStatus: 400,
         });
       }
@@ -339,7 +369,7 @@ export class NetService implements Service, RemoteTransport {
       bus.bind(NetDiagAddress.Probe, async (message) => {
         const text = (message as { text?: unknown } | null)?.text;
         if (typeof text !== 'string' || text.length > 1024)
-          throw new GolemError('NET_BAD_PROBE', 'give { text } of at most 1024 characters', {
+          throw new GolemError(NetErrorCode.BadProbe, 'give { text } of at most 1024 characters', {
             httpStatus: 400,
           });
         await bus.publish(PROBE_TOPIC, { text });
@@ -355,7 +385,8 @@ export class NetService implements Service, RemoteTransport {
   }
 
   #requireHost(): Host {
-    if (this.#host === undefined) throw new GolemError('BUS_UNREACHABLE', 'the network is not running');
+    if (this.#host === undefined)
+      throw new GolemError(BusErrorCode.Unreachable, 'the network is not running');
     return this.#host;
   }
 
@@ -509,7 +540,7 @@ export class NetService implements Service, RemoteTransport {
       if (reply === undefined || !('peers' in reply)) continue;
       for (const record of reply.peers) {
         if (host.getPeers().length >= this.#config.net.neighbours) return;
-        if (record.nodeId === this.#bus.nodeId || this.#peersByNode.has(record.nodeId)) continue;
+        if (record.nodeId === this.#bus.nodeId || this.#isConnected(record.nodeId)) continue;
         await this.#dialRecord(record, AbortSignal.timeout(DIAL_TIMEOUT_MS), peer);
       }
     }
@@ -577,6 +608,11 @@ export class NetService implements Service, RemoteTransport {
     const nodeId = tryNodeIdOfPeer(peer);
     if (nodeId === undefined) return;
     this.#peersByNode.set(nodeId, peer);
+    const lost = this.#lost.get(nodeId);
+    if (lost !== undefined) {
+      clearTimeout(lost.timer);
+      this.#lost.delete(nodeId);
+    }
     this.#emit({ type: 'peer-connected', nodeId });
     void this.#remember(peer);
   }
@@ -600,7 +636,117 @@ export class NetService implements Service, RemoteTransport {
   #onDisconnect(peer: PeerId): void {
     const nodeId = tryNodeIdOfPeer(peer);
     if (nodeId === undefined) return;
+    this.#peersByNode.delete(nodeId);
     this.#emit({ type: 'peer-disconnected', nodeId });
+    if (this.#host !== undefined && !this.#guard.isBanned(peer.toString())) this.#scheduleRedial(nodeId, 0);
+  }
+
+  #isConnected(nodeId: string): boolean {
+    const peer = this.#peersByNode.get(nodeId);
+    return peer !== undefined && (this.#host?.getConnections(peer).length ?? 0) > 0;
+  }
+
+  /**
+   * A neighbour lost without either side meaning it (a network hiccup, a stall that timed pings out) is dialled
+   * again, with backoff: at first within a second, then less and less often, until it answers or the attempts
+   * run out. Only while this node has fewer neighbours than it keeps (`--net-neighbours`).
+   */
+  #scheduleRedial(nodeId: string, attempt: number): void {
+    const host = this.#host;
+    if (host === undefined || attempt >= REDIAL_ATTEMPTS || (this.#lost.has(nodeId) && attempt === 0)) return;
+    if (host.getPeers().length >= this.#config.net.neighbours) return;
+    const delay = Math.min(REDIAL_MAX_MS, REDIAL_FIRST_MS * 2 ** attempt) * (0.75 + Math.random() / 2);
+    const timer = setTimeout(() => {
+      void (async () => {
+        if (this.#host === undefined || this.#lost.get(nodeId)?.timer !== timer) return;
+        if (this.#isConnected(nodeId)) {
+          this.#lost.delete(nodeId);
+          return;
+        }
+        try {
+          await this.#connect(nodeId, AbortSignal.timeout(DIAL_TIMEOUT_MS));
+          this.#lost.delete(nodeId);
+          this.#log.debug('lost neighbour dialled again', { nodeId, attempt });
+        } catch {
+          if (this.#lost.get(nodeId)?.timer !== timer) return;
+          this.#lost.delete(nodeId);
+          this.#scheduleRedial(nodeId, attempt + 1);
+        }
+      })();
+    }, delay);
+    timer.unref();
+    this.#lost.set(nodeId, { attempt, timer });
+  }
+
+  /** A peer cut off for abuse: every connection to it closes now (the gater keeps new ones out). */
+  #cutOff(peer: string): void {
+    const host = this.#host;
+    if (host === undefined) return;
+    const nodeId = tryNodeIdOfPeer(peerIdFromString(peer));
+    if (nodeId !== undefined) {
+      clearTimeout(this.#lost.get(nodeId)?.timer);
+      this.#lost.delete(nodeId);
+    }
+    for (const connection of host.getConnections(peerIdFromString(peer)))
+      connection.abort(new GolemError(NetErrorCode.PeerBanned, 'cut off for abuse'));
+  }
+
+  /**
+   * Gossip a peer forwards is counted against its rate before anything is checked (gossipsub verifies each
+   * message's signature, the costly part, before any topic validator runs): over the rate, the messages of that
+   * RPC are dropped unread. A peer flooding with messages of its own earns strikes (at most one a second); one
+   * that only forwards is throttled, never struck, so an honest node relaying someone's flood is not cut off.
+   */
+  #guardGossip(host: Host): void {
+    type Rpc = { messages: { from?: Uint8Array }[] };
+    const pubsub = host.services.pubsub as unknown as {
+      handleReceivedRpc(from: PeerId, rpc: Rpc): Promise<void>;
+    };
+    const handle = pubsub.handleReceivedRpc.bind(pubsub);
+    pubsub.handleReceivedRpc = async (from, rpc) => {
+      const peer = from.toString();
+      if (this.#guard.isBanned(peer)) return;
+      if (rpc.messages.length > 0) {
+        const admitted = rpc.messages.filter(() => this.#guard.admitGossip(peer));
+        if (admitted.length < rpc.messages.length) {
+          const own = from.toMultihash().bytes;
+          const flooding = rpc.messages.some(
+            (m) => m.from !== undefined && Buffer.from(m.from).equals(Buffer.from(own)),
+          );
+          if (flooding) this.#guard.floodStrike(peer);
+          rpc.messages = admitted;
+        }
+      }
+      return handle(from, rpc);
+    };
+  }
+
+  /**
+   * Gossip on a topic is checked before it is delivered and before gossipsub forwards it: the body must decode,
+   * and the topic's bus validator (if a module set one) decides. Rejected messages count against the peer that
+   * sent them, in gossipsub's score and as strikes here.
+   */
+  #validateTopic(host: Host, topic: string): void {
+    if (this.#validated.has(topic)) return;
+    this.#validated.add(topic);
+    host.services.pubsub.topicValidators.set(GOSSIP_PREFIX + topic, async (source, message) => {
+      const reject = () => {
+        this.#guard.strike(source.toString(), 'invalidGossip');
+        return TopicValidatorResult.Reject;
+      };
+      if (message.type !== 'signed') return reject();
+      const from = tryNodeIdOfPeer(message.from);
+      if (from === undefined) return reject();
+      let body: { m?: unknown };
+      try {
+        body = decodeBody(message.data) as { m?: unknown };
+      } catch {
+        return reject();
+      }
+      const verdict = await this.#bus.validateBroadcast(topic, body.m, from);
+      if (verdict === 'reject') return reject();
+      return verdict === 'accept' ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+    });
   }
 
   #emit(event: NetEvent): void {
@@ -642,10 +788,20 @@ export function socketAddressOf(address: string): string | undefined {
     : `${endpoint.host}:${endpoint.port}`;
 }
 
+/**
+ * The listen address libp2p could not bind because another process holds it. libp2p reports it only inside the
+ * message of its own error (`<multiaddr>: Error: listen EADDRINUSE …`), one line per failed address.
+ */
+function addressInUseOf(error: unknown): string | undefined {
+  const text =
+    error instanceof Error ? `${error.message}\n${String((error.cause as Error)?.message ?? '')}` : '';
+  return /^\s*(\/\S+): .*EADDRINUSE/m.exec(text)?.[1];
+}
+
 function unreachable(nodeId: string, cause?: unknown): GolemError {
   // The reason travels in the details: a cause does not cross the control socket or the REST API.
   const reason = cause instanceof Error ? cause.message : undefined;
-  return new GolemError('BUS_UNREACHABLE', `node ${nodeId} is not reachable`, {
+  return new GolemError(BusErrorCode.Unreachable, `node ${nodeId} is not reachable`, {
     details: reason === undefined ? { nodeId } : { nodeId, reason },
     cause,
     httpStatus: 503,

@@ -76,7 +76,7 @@ describe('offer discovery: known gaps', () => {
     const receiver = await node(undefined, 10);
     const attacker = randomBytes(32);
     for (let i = 0; i < 50; i++) {
-      const offerId = `${toHex(randomBytes(16))}-${toHex(randomBytes(32))}`;
+      const offerId = `${randomBytes(16).toString('hex')}-${randomBytes(32).toString('hex')}`;
       receiver.discovery.receiveTombstone(tombstoneBy(attacker, offerId));
     }
     const stored = receiver.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer')?.n ?? 0;

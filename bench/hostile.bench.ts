@@ -1,0 +1,416 @@
+/**
+ * A victim daemon (a real process) under attack by one hostile peer (another process), while a third process
+ * measures the victim's REST latency (`/version/get`) and an honest node (in this process) publishes an offer
+ * whose arrival at the victim is timed. Two attacks, each beside the same figures without attack:
+ * - a one-peer offer flood at full speed (validly signed offers of one identity, straight into gossip);
+ * - the idle-stream attack (3 identities × 400 bus streams that send one byte and stop).
+ * Also reported: the victim's RSS and database growth during each attack.
+ *
+ * The same file is the attacker and the prober when run as `node bench/hostile.bench.ts --attack|--probe …`.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { multiaddr } from '@multiformats/multiaddr';
+import { LocalBus } from '../src/core/bus/index.ts';
+import { resolveConfig } from '../src/core/config/index.ts';
+import { ControlConnection } from '../src/core/control/index.ts';
+import {
+  nodeIdFromSecret,
+  publicKeyFromSecret,
+  sha256,
+  signDigest,
+  toHex,
+} from '../src/core/crypto/index.ts';
+import { migrate, openDatabase } from '../src/core/db/index.ts';
+import { IdentityService } from '../src/core/identity/index.ts';
+import { silentLogger } from '../src/core/log/index.ts';
+import { subscriptionId } from '../src/core/market/ids.ts';
+import { marketMigrations, OfferDiscovery, offerSigningMessage } from '../src/core/market/index.ts';
+import { DiscoveryAddress, OFFERS_TOPIC, type SignedOffer } from '../src/core/model/market.ts';
+import { NetAddress, type NetStatus } from '../src/core/model/net.ts';
+import { BUS_PROTOCOL, createHost, GOSSIP_PREFIX, NetService } from '../src/core/net/index.ts';
+import { type DaemonHandle, startDaemon, startRelayProcess } from '../test/support/daemon.ts';
+import { type Benchmark, percentile } from './harness.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const ATTACK_MS = 12_000;
+const FLOOD_OFFERS = 6_000;
+
+// ---------------------------------------------------------------- child roles
+
+/** Prober: GETs `/version/get` back to back for `ms`, then prints the latencies (ms) as JSON. */
+async function probe(apiUrl: string, ms: number): Promise<void> {
+  const latencies: number[] = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const start = performance.now();
+    try {
+      await fetch(`${apiUrl}/version/get`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text());
+      latencies.push(performance.now() - start);
+    } catch {
+      latencies.push(30_000);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  process.stdout.write(`${JSON.stringify(latencies)}\n`);
+}
+
+/** An offer signed by `secret`, valid in every respect. */
+function signedOffer(secret: Uint8Array, i: number): SignedOffer {
+  const body = {
+    providerId: nodeIdFromSecret(secret),
+    properties: { 'golem.node.id.name': `flood-${i}`, 'golem.inf.mem.gib': 1 + (i % 64) } as Record<
+      string,
+      unknown
+    >,
+    constraints: '()',
+    createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+  };
+  const offerId = subscriptionId(body);
+  return {
+    offerId,
+    ...body,
+    publicKey: toHex(publicKeyFromSecret(secret)),
+    signature: toHex(signDigest(secret, sha256(offerSigningMessage(offerId)))),
+  };
+}
+
+/** Attacker: `flood` publishes validly signed offers as fast as gossip takes them; `streams` opens idle streams. */
+async function attack(mode: string, victimAddress: string, ms: number): Promise<void> {
+  if (mode === 'streams') {
+    const hosts = await Promise.all(
+      [0, 1, 2].map(() =>
+        createHost({ secret: new Uint8Array(randomBytes(32)), listen: [], autonat: false }),
+      ),
+    );
+    process.stdout.write('ready\n');
+    let opened = 0;
+    await Promise.all(
+      hosts.map(async (host) => {
+        for (let i = 0; i < 400; i++) {
+          try {
+            const stream = await host.dialProtocol(multiaddr(victimAddress), BUS_PROTOCOL, {
+              signal: AbortSignal.timeout(5_000),
+            });
+            stream.send(new Uint8Array([0]));
+            opened++;
+          } catch {
+            // refused or cut off: keep trying, as an attacker would
+          }
+        }
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    process.stdout.write(`${JSON.stringify({ opened })}\n`);
+    await Promise.all(hosts.map((host) => host.stop()));
+    return;
+  }
+  const db = openDatabase(':memory:');
+  const bus = new LocalBus();
+  const config = resolveConfig({}, { YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0', YA_NET_NEIGHBOURS: '1' });
+  const secret = new Uint8Array(randomBytes(32));
+  bus.setNodeIds(nodeIdFromSecret(secret));
+  const net = new NetService({ db, bus, logger: silentLogger, config }, { secret });
+  await net.start();
+  bus.subscribe(OFFERS_TOPIC, () => {});
+  const offers = Array.from({ length: FLOOD_OFFERS }, (_, i) => signedOffer(secret, i));
+  await net.host!.dial(multiaddr(victimAddress));
+  const topic = GOSSIP_PREFIX + OFFERS_TOPIC;
+  const deadline = Date.now() + 10_000;
+  while (net.host!.services.pubsub.getSubscribers(topic).length === 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  process.stdout.write('ready\n');
+  const end = Date.now() + ms;
+  let sent = 0;
+  for (let i = 0; Date.now() < end; i++) {
+    if (i < offers.length) {
+      await bus.publish(OFFERS_TOPIC, offers[i]);
+      sent++;
+    } else await new Promise((resolve) => setTimeout(resolve, 50));
+    if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  process.stdout.write(`${JSON.stringify({ sent })}\n`);
+  await net.stop();
+}
+
+if (process.argv[1] === SELF && process.argv[2] === '--probe') {
+  await probe(process.argv[3]!, Number(process.argv[4]));
+  process.exit(0);
+}
+if (process.argv[1] === SELF && process.argv[2] === '--attack') {
+  await attack(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------- the bench
+
+function child(args: string[]) {
+  const proc = spawn(process.execPath, [SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  proc.stdout.on('data', (chunk) => {
+    out += chunk;
+    let nl = out.indexOf('\n');
+    while (nl >= 0) {
+      lines.push(out.slice(0, nl));
+      out = out.slice(nl + 1);
+      nl = out.indexOf('\n');
+      for (const wake of waiters.splice(0)) wake();
+    }
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    async line(index: number): Promise<string> {
+      while (lines.length <= index) {
+        if (proc.exitCode !== null) throw new Error(`child ${args[0]} exited early`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 200);
+        });
+      }
+      return lines[index]!;
+    },
+    exited,
+    kill: () => proc.kill('SIGKILL'),
+  };
+}
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? 0 : Number(match[1]) * 1024;
+}
+
+function dbBytes(dataDir: string): number {
+  return readdirSync(dataDir)
+    .filter((name) => name.includes('.db'))
+    .reduce((sum, name) => sum + statSync(join(dataDir, name)).size, 0);
+}
+
+interface Scenario {
+  restP50: number;
+  restP99: number;
+  arrivalMs: number;
+  rssGrowth: number;
+  dbGrowth: number;
+  note: string;
+}
+
+interface Setup {
+  victim: DaemonHandle;
+  control: ControlConnection;
+  victimAddress: string;
+  honest: { discovery: OfferDiscovery; nodeId: string; stop(): Promise<void> };
+  stop(): Promise<void>;
+}
+
+async function setUp(): Promise<Setup> {
+  const relay = await startRelayProcess();
+  const victim = await startDaemon({ env: { YA_NET_RELAY: relay.addresses[0]!, YAGNA_LOG_LEVEL: 'warn' } });
+  const control = await ControlConnection.connect(join(victim.dataDir, 'yagna.sock'));
+  const status = await control.call<NetStatus>(NetAddress.Status);
+  const victimAddress = status.listenAddrs[0]!;
+  // The honest node: identity, net and discovery in this process, connected to the victim.
+  const db = openDatabase(':memory:');
+  const bus = new LocalBus();
+  const config = resolveConfig(
+    {},
+    { YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0', YA_NET_RELAY: relay.addresses[0]! },
+  );
+  const identity = new IdentityService({ db, bus, logger: silentLogger, config });
+  await identity.start();
+  migrate(db, marketMigrations);
+  const net = new NetService({ db, bus, logger: silentLogger, config });
+  await net.start();
+  const discovery = new OfferDiscovery({ bus, db, logger: silentLogger }, { antiEntropyMs: 0 });
+  discovery.start();
+  await net.host!.dial(multiaddr(victimAddress));
+  const topic = GOSSIP_PREFIX + OFFERS_TOPIC;
+  const deadline = Date.now() + 15_000;
+  while (!net.host!.services.pubsub.getSubscribers(topic).some((p) => p.toString() === status.peerId)) {
+    if (Date.now() > deadline) throw new Error('the victim never subscribed to offers');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const honest = {
+    discovery,
+    nodeId: bus.nodeId!,
+    stop: async () => {
+      discovery.stop();
+      await net.stop();
+      await identity.stop();
+    },
+  };
+  return {
+    victim,
+    control,
+    victimAddress,
+    honest,
+    stop: async () => {
+      await honest.stop();
+      await control.close();
+      await victim.stop();
+      await relay.stop();
+      victim.cleanup();
+    },
+  };
+}
+
+/** Publishes an honest offer and times until the victim serves it. */
+async function honestArrival(setup: Setup, name: string): Promise<number> {
+  const start = performance.now();
+  const offer = await setup.honest.discovery.publish({
+    providerId: setup.honest.nodeId,
+    properties: { 'golem.node.id.name': name },
+    constraints: '()',
+    createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  for (;;) {
+    const got = await setup.control
+      .call<SignedOffer[]>(DiscoveryAddress.Get, { ids: [offer.offerId] }, { timeoutMs: 60_000 })
+      .catch(() => []);
+    if (got.length > 0) return performance.now() - start;
+    if (performance.now() - start > 60_000) return 60_000;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'): Promise<Scenario> {
+  const pid = setup.victim.process.pid!;
+  const rssBefore = rssBytes(pid);
+  const dbBefore = dbBytes(setup.victim.dataDir);
+  const attacker =
+    attackMode === 'none'
+      ? undefined
+      : child(['--attack', attackMode, setup.victimAddress, String(ATTACK_MS)]);
+  if (attacker !== undefined) await attacker.line(0);
+  const prober = child(['--probe', setup.victim.apiUrl, String(ATTACK_MS)]);
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, rssBytes(pid));
+  }, 100);
+  // The honest offer goes out once the attack is in full swing.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const arrivalMs = await honestArrival(setup, `honest-${attackMode}-${Date.now()}`);
+  const latencies = JSON.parse(await prober.line(0)) as number[];
+  const note = attacker === undefined ? '' : await attacker.line(1);
+  clearInterval(sampler);
+  attacker?.kill();
+  await attacker?.exited;
+  return {
+    restP50: percentile(latencies, 50),
+    restP99: percentile(latencies, 99),
+    arrivalMs,
+    rssGrowth: rssPeak - rssBefore,
+    dbGrowth: dbBytes(setup.victim.dataDir) - dbBefore,
+    note,
+  };
+}
+
+let measured: Promise<Record<'none' | 'flood' | 'streams', Scenario>> | undefined;
+
+/** All three scenarios on one victim, measured once for every figure below. */
+function measure() {
+  measured ??= (async () => {
+    const setup = await setUp();
+    try {
+      const none = await scenario(setup, 'none');
+      const flood = await scenario(setup, 'flood');
+      const streams = await scenario(setup, 'streams');
+      const status = await setup.control.call<NetStatus>(NetAddress.Status);
+      process.stderr.write(
+        `hostile: flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
+      );
+      return { none, flood, streams };
+    } finally {
+      await setup.stop();
+    }
+  })();
+  return measured;
+}
+
+const MIB = 1024 * 1024;
+
+function attackBenchmarks(attack: 'flood' | 'streams', label: string): Benchmark[] {
+  return [
+    {
+      name: `hostile: REST /version/get p99 during ${label} vs idle p99`,
+      unit: 'ms',
+      better: 'lower',
+      goal: { op: '<=', ratio: 5 },
+      run: async () => {
+        const all = await measure();
+        return {
+          value: all[attack].restP99,
+          baseline: all.none.restP99,
+          baselineName: 'REST p99 without attack',
+        };
+      },
+    },
+    {
+      name: `hostile: REST /version/get p99 during ${label} (absolute)`,
+      unit: 'ms',
+      better: 'lower',
+      goal: { op: '<', value: 250 },
+      run: async () => {
+        const all = await measure();
+        return {
+          value: all[attack].restP99,
+          baseline: all.none.restP99,
+          baselineName: 'REST p99 without attack',
+        };
+      },
+    },
+    {
+      name: `hostile: honest offer arrival at the victim during ${label}`,
+      unit: 'ms',
+      better: 'lower',
+      goal: { op: '<=', ratio: 2 },
+      run: async () => {
+        const all = await measure();
+        return {
+          value: all[attack].arrivalMs,
+          baseline: all.none.arrivalMs,
+          baselineName: 'same without attack',
+        };
+      },
+    },
+    {
+      name: `hostile: victim RSS growth during ${label}`,
+      unit: 'MiB',
+      better: 'lower',
+      run: async () => {
+        const all = await measure();
+        return {
+          value: all[attack].rssGrowth / MIB,
+          baseline: all.none.rssGrowth / MIB,
+          baselineName: 'RSS growth without attack',
+        };
+      },
+    },
+    {
+      name: `hostile: victim database growth during ${label}`,
+      unit: 'MiB',
+      better: 'lower',
+      // One identity may hold at most perProviderBytesLimit (4 MiB) of offers; SQLite pages and WAL on top.
+      goal: { op: '<=', value: 8 },
+      run: async () => {
+        const all = await measure();
+        return {
+          value: all[attack].dbGrowth / MIB,
+          baseline: all.none.dbGrowth / MIB,
+          baselineName: 'database growth without attack',
+        };
+      },
+    },
+  ];
+}
+
+export const benchmarks: Benchmark[] = [
+  ...attackBenchmarks('flood', 'a one-peer offer flood'),
+  ...attackBenchmarks('streams', 'the idle-stream attack'),
+];

@@ -1,0 +1,110 @@
+/** `test` (boots a tiny VM and runs a command in it) and `offer-template` (the self-test, then the offer properties). */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deploy } from './deploy.ts';
+import { chooseAccelerator, findEnvironment, vmDir } from './environment.ts';
+import { VmErrorCode, vmError } from './errors.ts';
+import type { RuntimeArgs } from './main.ts';
+import { VirtualMachine } from './vm.ts';
+
+export function selfTestImage(): string {
+  return process.env.GOLEM_VM_SELF_TEST_IMAGE ?? join(vmDir(), 'images', 'busybox.gvmi');
+}
+
+export async function selfTest(
+  args: RuntimeArgs,
+): Promise<{ ok: true; accel: string; bootMs: number; runMs: number }> {
+  const env = findEnvironment();
+  const image = selfTestImage();
+  if (!existsSync(image))
+    throw vmError(VmErrorCode.Missing, `self-test image ${image} is missing: run scripts/setup-vm.sh`);
+  const accel = await chooseAccelerator(env);
+  const workdir = await mkdtemp(join(tmpdir(), 'golem-vm-self-test-'));
+  try {
+    const deployment = await deploy({
+      workdir,
+      taskPackages: [image],
+      cpuCores: 1,
+      memGib: 0.25,
+      hostname: 'self-test',
+      volumeOverride: { '/golem/self-test': { host: {} } },
+    });
+    const volume = deployment.volumes.find((v) => v.path === '/golem/self-test')!;
+    const started = Date.now();
+    let exitCode: number | undefined;
+    let onExit!: () => void;
+    const exited = new Promise<void>((r) => {
+      onExit = r;
+    });
+    const vm = await VirtualMachine.start({
+      env,
+      accel,
+      deployment,
+      workdir,
+      bootTimeoutMs: args.testTimeoutSec * 1000,
+      onStatus: (s) => {
+        if (!s.running) {
+          exitCode = s.returnCode;
+          onExit();
+        }
+      },
+    });
+    const bootMs = Date.now() - started;
+    try {
+      await vm.run({
+        bin: '/bin/sh',
+        args: ['sh', '-c', 'echo "{\\"ok\\":true}" > /golem/self-test/out.json'],
+        workDir: '/',
+      });
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(vmError(VmErrorCode.Boot, 'self-test command did not finish')),
+          10_000,
+        ).unref(),
+      );
+      await Promise.race([exited, timeout]);
+      const out = JSON.parse(await readFile(join(workdir, volume.name, 'out.json'), 'utf8')) as {
+        ok?: boolean;
+      };
+      if (exitCode !== 0 || out.ok !== true)
+        throw vmError(VmErrorCode.Boot, 'self-test command failed', { exitCode });
+    } finally {
+      await vm.stop();
+    }
+    return { ok: true, accel, bootMs, runMs: Date.now() - started - bootMs };
+  } finally {
+    await rm(workdir, { recursive: true, force: true });
+  }
+}
+
+function cpuInfo(): Record<string, unknown> {
+  const text = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  return {
+    'golem.inf.cpu.vendor': field('vendor_id'),
+    'golem.inf.cpu.brand': field('model name'),
+    'golem.inf.cpu.model': `Stepping ${field('stepping')} Family ${field('cpu family')} Model ${field('model')}`,
+    'golem.inf.cpu.capabilities': field('flags').split(/\s+/).filter(Boolean),
+  };
+}
+
+export async function offerTemplate(
+  args: RuntimeArgs,
+): Promise<{ properties: Record<string, unknown>; constraints: string }> {
+  await selfTest(args);
+  return {
+    properties: {
+      'golem.runtime.name': 'vm',
+      ...cpuInfo(),
+      'golem.inf.cpu.architecture': 'x86_64',
+      'golem.inf.cpu.threads': Math.floor(args.cpuCores),
+      'golem.inf.mem.gib': args.memGib,
+      'golem.inf.storage.gib': args.storageGib,
+      // 'vpn' joins when CreateNetwork is served (docs/vm.md).
+      'golem.runtime.capabilities': [],
+    },
+    constraints: '',
+  };
+}
