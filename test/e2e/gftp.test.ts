@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BusErrorCode } from '../../src/core/bus/index.ts';
 import { GolemError, isGolemError } from '../../src/core/errors/index.ts';
 import { GftpService } from '../../src/core/gftp/index.ts';
 import { silentLogger } from '../../src/core/log/index.ts';
@@ -77,12 +78,12 @@ describe('GFTP between two nodes over libp2p', () => {
     let chunks = 0;
     const flaky: BusCall = async (address, message, options) => {
       if (address.endsWith('/GetChunk') && ++chunks > 20) {
-        throw new GolemError('BUS_UNREACHABLE', 'link dropped (test)');
+        throw new GolemError(BusErrorCode.Unreachable, 'link dropped (test)');
       }
       return b.bus.call(address, message, options);
     };
     await assert.rejects(gftpDownload(flaky, url, dest, { retries: 0 }), (e) =>
-      isGolemError(e, 'BUS_UNREACHABLE'),
+      isGolemError(e, BusErrorCode.Unreachable),
     );
     assert.equal(existsSync(dest), false);
     const result = await gftpDownload(b.bus.call.bind(b.bus) as BusCall, url, dest);
@@ -98,7 +99,7 @@ describe('GFTP between two nodes over libp2p', () => {
     const flaky: BusCall = async (address, message, options) => {
       if (address.endsWith('/GetChunk') && failures < 3 && Math.random() < 0.1) {
         failures++;
-        throw new GolemError('BUS_TIMEOUT', 'slow (test)');
+        throw new GolemError(BusErrorCode.Timeout, 'slow (test)');
       }
       return b.bus.call(address, message, options);
     };
@@ -189,13 +190,13 @@ describe('GFTP between two nodes over libp2p', () => {
     const breaking: BusStream = async function* (address, message, options) {
       let items = 0;
       for await (const item of b.bus.stream(address, message, options)) {
-        if (++items > 5) throw new GolemError('BUS_UNREACHABLE', 'link dropped (test)');
+        if (++items > 5) throw new GolemError(BusErrorCode.Unreachable, 'link dropped (test)');
         yield item;
       }
     };
     await assert.rejects(
       gftpDownload(counting, url, cut, { stream: breaking, retries: 0, chunkSize: 65536 }),
-      (e) => isGolemError(e, 'BUS_UNREACHABLE'),
+      (e) => isGolemError(e, BusErrorCode.Unreachable),
     );
     const resumed = await gftpDownload(counting, url, cut, { stream, chunkSize: 65536 });
     assert.equal(resumed.resumedFrom, 5 * 65536);

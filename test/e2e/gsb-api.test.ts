@@ -15,7 +15,7 @@ import WebSocket from 'ws';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { isGolemError } from '../../src/core/errors/index.ts';
 import { GsbApiErrorCode } from '../../src/core/gsb-api/index.ts';
-import { GftpLocalAddress, type GftpTransferDone } from '../../src/core/model/gftp.ts';
+import { GftpErrorCode, GftpLocalAddress, type GftpTransferDone } from '../../src/core/model/gftp.ts';
 import {
   CLI_MAIN,
   type DaemonHandle,
@@ -91,7 +91,7 @@ describe('/gsb-api/v1 with golem-js WebSocketStorageProvider, and GFTP from anot
     assert.equal(result.bytes, content.length);
     assert.ok(readFileSync(dest).equals(content));
     await assert.rejects(pull(url, join(dir, 'wrong.bin'), 'ab'.repeat(28)), (e) =>
-      isGolemError(e, 'GFTP_INTEGRITY_ERROR'),
+      isGolemError(e, GftpErrorCode.Integrity),
     );
   });
 

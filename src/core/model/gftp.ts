@@ -169,3 +169,10 @@ export const GftpErrorCode = {
   Busy: 'GFTP_BUSY',
   Forbidden: 'GFTP_FORBIDDEN',
 } as const;
+export type GftpErrorCode = (typeof GftpErrorCode)[keyof typeof GftpErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    gftp: GftpErrorCode;
+  }
+}

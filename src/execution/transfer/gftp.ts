@@ -15,6 +15,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BusErrorCode } from '../../core/bus/index.ts';
 import { GolemError, isGolemError } from '../../core/errors/index.ts';
 import {
   GFTP_DEFAULT_CHUNK_SIZE,
@@ -111,8 +112,8 @@ const FINAL_CODES = new Set<string>([
   GftpErrorCode.Integrity,
   GftpErrorCode.TooLarge,
   GftpErrorCode.Forbidden,
-  'BUS_NO_HANDLER',
-  'BUS_CANCELLED',
+  BusErrorCode.NoHandler,
+  BusErrorCode.Cancelled,
 ]);
 
 export function parseGftpUrl(url: string): GftpUrl {
@@ -222,7 +223,7 @@ export async function gftpDownload(
               await append(content);
             }
           } catch (error) {
-            if (isGolemError(error, 'BUS_NO_HANDLER')) return false;
+            if (isGolemError(error, BusErrorCode.NoHandler)) return false;
             throw error;
           }
           if (written === before) {

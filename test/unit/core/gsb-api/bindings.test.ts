@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { ApiServer } from '../../../../src/core/api/index.ts';
-import { LocalBus } from '../../../../src/core/bus/index.ts';
+import { BusErrorCode, LocalBus } from '../../../../src/core/bus/index.ts';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
 import {
   decodeFrame,
@@ -105,7 +105,7 @@ describe('/gsb-api/v1 bindings', () => {
     assert.deepEqual(frame.payload, { offset: 5, size: 3, blob: new Uint8Array([9, 8]) });
     reply(socket, frame.id, { offset: 5, content: new Uint8Array([1, 2, 3]) });
     assert.deepEqual(await call, { offset: 5, content: new Uint8Array([1, 2, 3]) });
-    await assert.rejects(bus.call(`${on}/Other`, {}), (e) => isGolemError(e, 'BUS_NO_HANDLER'));
+    await assert.rejects(bus.call(`${on}/Other`, {}), (e) => isGolemError(e, BusErrorCode.NoHandler));
     socket.close();
   });
 
@@ -154,7 +154,7 @@ describe('/gsb-api/v1 bindings', () => {
     assert.equal(removed.status, 200);
     await waiting;
     assert.equal(((await freshClosed) as [number])[0], 1000);
-    await assert.rejects(bus.call(`${on}/Echo`, {}), (e) => isGolemError(e, 'BUS_NO_HANDLER'));
+    await assert.rejects(bus.call(`${on}/Echo`, {}), (e) => isGolemError(e, BusErrorCode.NoHandler));
   });
 
   it("one app-key neither sees nor removes another's services, and has a bounded number of them", async () => {
