@@ -105,6 +105,11 @@ describe('/gsb-api/v1 bindings', () => {
     assert.deepEqual(frame.payload, { offset: 5, size: 3, blob: new Uint8Array([9, 8]) });
     reply(socket, frame.id, { offset: 5, content: new Uint8Array([1, 2, 3]) });
     assert.deepEqual(await call, { offset: 5, content: new Uint8Array([1, 2, 3]) });
+    // Sizes past 4 GiB come back from FlexBuffers as 64-bit integers: the bus gets plain numbers.
+    const big = bus.call(`${on}/GetChunk`, {});
+    const second = await next();
+    reply(socket, second.id, { fileSize: 5_000_000_000, offset: 2 ** 40 });
+    assert.deepEqual(await big, { fileSize: 5_000_000_000, offset: 2 ** 40 });
     await assert.rejects(bus.call(`${on}/Other`, {}), (e) => isGolemError(e, BusErrorCode.NoHandler));
     socket.close();
   });
