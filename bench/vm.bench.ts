@@ -5,23 +5,19 @@
  *   initramfs and image bare until the guest agent answers;
  * - one command's round trip inside a running VM (RunProcess → exit status) vs the same command spawned on the host.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { spawnServiceRuntime } from '../src/execution/runtime-api/index.ts';
 import { deploy } from '../src/execution/runtimes/vm/deploy.ts';
 import { chooseAccelerator, findEnvironment } from '../src/execution/runtimes/vm/environment.ts';
 import { GuestAgent, GuestMessage } from '../src/execution/runtimes/vm/guest-protocol.ts';
 import { selfTestImage } from '../src/execution/runtimes/vm/self-test.ts';
 import { qemuArgs } from '../src/execution/runtimes/vm/vm.ts';
-import { runCommand, VM_MAIN } from '../test/support/vm.ts';
+import { deployRuntime, runCommand, startRuntime } from '../test/support/vm.ts';
 import { type Benchmark, medianMs } from './harness.ts';
-
-const run = promisify(execFile);
 
 function prerequisites() {
   const env = findEnvironment(); // throws with the reason when QEMU or the kernel is missing
@@ -88,21 +84,10 @@ export const benchmarks: Benchmark[] = [
       accelName = await chooseAccelerator(env);
       const baseline = await bareBootMs(image);
       const workdir = mkdtempSync(join(tmpdir(), 'vm-bench-'));
-      const args = [
-        VM_MAIN,
-        '--workdir',
-        workdir,
-        '--task-package',
-        image,
-        '--cpu-cores',
-        '1',
-        '--mem-gib',
-        '0.25',
-      ];
       try {
         const start = performance.now();
-        await run(process.execPath, [...args, 'deploy']);
-        const runtime = spawnServiceRuntime(process.execPath, [...args, 'start'], { stderr: 'ignore' });
+        await deployRuntime(workdir, image);
+        const runtime = startRuntime(workdir, image);
         await runtime.client.hello();
         const result = await runCommand(runtime.client, { bin: '/bin/true', args: ['true'], workDir: '' });
         const value = performance.now() - start;
@@ -122,20 +107,9 @@ export const benchmarks: Benchmark[] = [
     async run() {
       const { image } = prerequisites();
       const workdir = mkdtempSync(join(tmpdir(), 'vm-bench-rt-'));
-      const args = [
-        VM_MAIN,
-        '--workdir',
-        workdir,
-        '--task-package',
-        image,
-        '--cpu-cores',
-        '1',
-        '--mem-gib',
-        '0.25',
-      ];
       try {
-        await run(process.execPath, [...args, 'deploy']);
-        const runtime = spawnServiceRuntime(process.execPath, [...args, 'start'], { stderr: 'ignore' });
+        await deployRuntime(workdir, image);
+        const runtime = startRuntime(workdir, image);
         await runtime.client.hello();
         const value = await medianMs(
           () => runCommand(runtime.client, { bin: '/bin/true', args: ['true'], workDir: '' }),
