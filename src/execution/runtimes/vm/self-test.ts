@@ -102,8 +102,7 @@ export async function offerTemplate(
       'golem.inf.cpu.threads': Math.floor(args.cpuCores),
       'golem.inf.mem.gib': args.memGib,
       'golem.inf.storage.gib': args.storageGib,
-      // 'vpn' joins when CreateNetwork is served (docs/vm.md).
-      'golem.runtime.capabilities': [],
+      'golem.runtime.capabilities': ['vpn'],
     },
     constraints: '',
   };
