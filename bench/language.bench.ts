@@ -8,6 +8,7 @@ import {
   createDemandMatcher,
   type FlatProperties,
   flattenProperties,
+  OfferConstraintCache,
   parseConstraints,
   prepareOffer,
 } from '../src/language/index.ts';
@@ -140,7 +141,8 @@ export const benchmarks: Benchmark[] = [
     run: async () => {
       // Steady state: the offers are known (the market compiles an offer's constraints once, when it arrives).
       const offers = makeOffers(OFFERS, 1714500000000);
-      const prepared = offers.map((offer) => prepareOffer(offer));
+      const cache = new OfferConstraintCache();
+      const prepared = offers.map((offer) => prepareOffer(offer, cache));
       const predicate = handWritten(flattenProperties(demand.properties));
       let matchedHand = 0;
       let matchedLib = 0;

@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { LocalBus } from '../core/bus/index.ts';
 import { databasePath, type NodeConfig } from '../core/config/index.ts';
-import { ControlConnection, controlSocketPath } from '../core/control/index.ts';
+import { ControlConnection, ControlErrorCode, controlSocketPath } from '../core/control/index.ts';
 import { openDatabase } from '../core/db/index.ts';
 import { GolemError } from '../core/errors/index.ts';
 import { IdentityService } from '../core/identity/index.ts';
 import { createLogger } from '../core/log/index.ts';
 import type { CommandContext, ControlClient } from './command.ts';
+import { CliErrorCode } from './errors.ts';
 
 export interface ContextOptions {
   config: NodeConfig;
@@ -21,7 +22,7 @@ export async function connectControl(config: NodeConfig): Promise<ControlClient>
   try {
     return await ControlConnection.connect(controlSocketPath(config.dataDir));
   } catch (error) {
-    if (!(error instanceof GolemError && error.code === 'CONTROL_NO_DAEMON')) throw error;
+    if (!(error instanceof GolemError && error.code === ControlErrorCode.NoDaemon)) throw error;
   }
   return openOffline(config);
 }
@@ -48,7 +49,7 @@ async function openOffline(config: NodeConfig): Promise<ControlClient> {
     call: async <Res>(address: string, message?: unknown, options: { timeoutMs?: number } = {}) => {
       if (!address.startsWith('/local/identity/') && !address.startsWith('/local/appkey/')) {
         throw new GolemError(
-          'CONTROL_NO_DAEMON',
+          ControlErrorCode.NoDaemon,
           `the daemon is not running (start it with \`yagna service run\`)`,
           {
             details: { address, dataDir: config.dataDir },
@@ -83,7 +84,7 @@ export function createContext(options: ContextOptions): CommandContext {
         try {
           return await readFile(value.slice(1), 'utf8');
         } catch (cause) {
-          throw new GolemError('CLI_FILE', `cannot read ${value.slice(1)}`, { cause });
+          throw new GolemError(CliErrorCode.File, `cannot read ${value.slice(1)}`, { cause });
         }
       }
       return value;

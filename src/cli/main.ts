@@ -2,8 +2,9 @@
  * `yagna` — the command line of this node. Usage errors exit with code 2, failures with 1.
  */
 import { parseArgs } from 'node:util';
-import { type Flags, resolveConfig } from '../core/config/index.ts';
-import { GolemError } from '../core/errors/index.ts';
+import { ConfigErrorCode, type Flags, resolveConfig } from '../core/config/index.ts';
+import { addressInUseLine, GolemError } from '../core/errors/index.ts';
+import { LanguageError } from '../language/index.ts';
 import { type Command, type OptionSpec, UsageError } from './command.ts';
 import { commandGroups } from './commands/index.ts';
 import { createContext } from './context.ts';
@@ -168,10 +169,21 @@ export async function runCli(
     const context = createContext({ config, options, args, json: options.json === true, stdout });
     return (await command.run(context)) ?? 0;
   } catch (error) {
-    // A bad setting (flag or env var) is a usage error, whichever module read it.
-    if (error instanceof UsageError || (error instanceof GolemError && error.code === 'CONFIG_INVALID')) {
+    // A bad setting (flag or env var) is a usage error, whichever module read it; so is a text of the language
+    // that does not parse.
+    if (
+      error instanceof UsageError ||
+      error instanceof LanguageError ||
+      (error instanceof GolemError && error.code === ConfigErrorCode.Invalid)
+    ) {
       stderr(`yagna ${command.name}: ${error.message}\n\n${commandHelp(command)}\n`);
       return 2;
+    }
+    // A taken port is the user's to fix: one line with the address and the setting that moves it, no stack.
+    const inUse = addressInUseLine(error);
+    if (inUse !== undefined) {
+      stderr(`yagna ${command.name}: ${inUse}\n`);
+      return 1;
     }
     if (error instanceof GolemError) {
       stderr(`Error: ${error.message} [${error.code}]\n`);
@@ -182,7 +194,9 @@ export async function runCli(
   }
 }
 
-if (import.meta.main) {
-  const code = await runCli(process.argv.slice(2));
-  process.exitCode = code;
+/** Entry point of `bin/yagna.js` (through bin/launch.js) and of `node src/cli/main.ts`. */
+export function main(argv: string[]): Promise<number> {
+  return runCli(argv);
 }
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -311,17 +311,20 @@ function leafGeneral(property: PropertyValue, node: Extract<Constraint, { kind: 
   return compare(property);
 }
 
-const shapeOf = createShapeCompiler({
-  general: leafGeneral,
-  numericBound: (node) => parseNumber(node.value),
-});
+/** Compiles a constraint into shared code for its shape plus its own literal values. */
+export type ShapedCompiler = (input: string | Constraint) => Shaped;
 
 /**
- * Compiles a constraint into a shared predicate for its shape plus its own literal values: cheap per
- * constraint (no code generated when the shape was seen before) and fast to run over many constraints.
+ * A compiler of constraints into a shared predicate per shape plus each constraint's own literal values: cheap per
+ * constraint (no code generated when the shape was seen before) and fast to run over many constraints. The shapes
+ * it has seen (at most `limit`, then it starts afresh) belong to it, so its owner decides who shares them.
  */
-export function compileShaped(input: string | Constraint): Shaped {
-  return shapeOf(typeof input === 'string' ? parseConstraints(input) : input);
+export function createShapedCompiler(limit = 10_000): ShapedCompiler {
+  const shapeOf = createShapeCompiler(
+    { general: leafGeneral, numericBound: (node) => parseNumber(node.value) },
+    limit,
+  );
+  return (input) => shapeOf(typeof input === 'string' ? parseConstraints(input) : input);
 }
 
 /**

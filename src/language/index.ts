@@ -9,9 +9,10 @@ export {
   type CompiledConstraints,
   compileConstraints,
   compilePredicate,
-  compileShaped,
+  createShapedCompiler,
   FALSE,
   type Predicate,
+  type ShapedCompiler,
   TRISTATE,
   TRUE,
   type Tri,
@@ -25,7 +26,7 @@ export {
   type Operator,
   parseConstraints,
 } from './constraints.ts';
-export { LANGUAGE_PARSE_ERROR, LanguageError, type ParseErrorDetails } from './errors.ts';
+export { LanguageError, LanguageErrorCode, type ParseErrorDetails } from './errors.ts';
 export {
   createConstraintCache,
   createDemandMatcher,
@@ -35,6 +36,7 @@ export {
   type MatchResult,
   matchDemandOffer,
   OFFER_CACHE_LIMIT,
+  OfferConstraintCache,
   type PreparedOffer,
   prepareOffer,
   type Side,

@@ -9,8 +9,9 @@ import {
   type ClauseReport,
   type CompiledConstraints,
   compileConstraints,
-  compileShaped,
+  createShapedCompiler,
   FALSE,
+  type ShapedCompiler,
   TRUE,
   type Tri,
 } from './compile.ts';
@@ -71,29 +72,44 @@ export function matchDemandOffer(demand: Side, offer: Side): MatchResult {
 }
 
 /** An offer's constraints compiled once, with the last result it gave (for the property set it was given). */
-interface OfferEntry {
+export interface OfferEntry {
   compiled: Shaped;
   lastProps: FlatProperties | undefined;
   lastResult: Tri;
 }
 
-/** How many distinct offer constraint texts stay compiled; past that the cache starts afresh. */
+/** How many distinct offer constraint texts a cache keeps compiled by default; past that it starts afresh. */
 export const OFFER_CACHE_LIMIT = 250_000;
 
 /**
- * Offer constraints by text, shared by every demand matcher: an offer's constraints are compiled the first time
- * any demand meets them (as the market compiles an offer once when it arrives) and reused by later demands.
+ * Offer constraints by text, compiled the first time a demand matcher meets them and reused by the matchers that
+ * share the cache (as the market compiles an offer once when it arrives). Owned by its user: a market keeps one for
+ * all its demands; a matcher made without one gets its own.
  */
-const offerEntries = new Map<string, OfferEntry>();
+export class OfferConstraintCache {
+  readonly limit: number;
+  /** Compiles offer constraints, sharing generated code between the offers of one shape. */
+  readonly compile: ShapedCompiler = createShapedCompiler();
+  readonly #entries = new Map<string, OfferEntry>();
 
-function offerEntry(constraints: string): OfferEntry {
-  let entry = offerEntries.get(constraints);
-  if (entry === undefined) {
-    entry = { compiled: compileShaped(constraints), lastProps: undefined, lastResult: FALSE };
-    if (offerEntries.size >= OFFER_CACHE_LIMIT) offerEntries.clear();
-    offerEntries.set(constraints, entry);
+  constructor(limit = OFFER_CACHE_LIMIT) {
+    this.limit = limit;
   }
-  return entry;
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The compiled constraints of `constraints`; throws `LanguageError` when they do not parse. */
+  entry(constraints: string): OfferEntry {
+    let entry = this.#entries.get(constraints);
+    if (entry === undefined) {
+      entry = { compiled: this.compile(constraints), lastProps: undefined, lastResult: FALSE };
+      if (this.#entries.size >= this.limit) this.#entries.clear();
+      this.#entries.set(constraints, entry);
+    }
+    return entry;
+  }
 }
 
 /** An offer made ready for matching once (when it arrives): flat properties and compiled constraints. */
@@ -104,23 +120,27 @@ export interface PreparedOffer extends FlatSide {
 
 /**
  * Flattens an offer's properties and compiles its constraints once, so that every later demand matcher reads
- * them without a lookup. Throws `LanguageError` when the constraints do not parse.
+ * them without a lookup; offers prepared with one `cache` share the code of their shape. Throws `LanguageError`
+ * when the constraints do not parse.
  */
-export function prepareOffer(offer: Side): PreparedOffer {
+export function prepareOffer(offer: Side, cache: OfferConstraintCache): PreparedOffer {
   return {
     properties: flattenProperties(offer.properties),
     constraints: offer.constraints,
-    compiled: compileShaped(offer.constraints),
+    compiled: cache.compile(offer.constraints),
   };
 }
 
 /**
  * One demand against many offers: the demand is compiled once (generated code), each distinct offer constraint
- * text once (shared cache, or never when the offer was made with `prepareOffer`), and nothing is parsed or
- * flattened per offer. Offer properties must already be flat.
+ * text once per `offers` cache (pass one cache to many matchers to share the work; never when the offer was made
+ * with `prepareOffer`), and nothing is parsed or flattened per offer. Offer properties must already be flat.
  * An offer constraint that does not parse throws its `LanguageError`.
  */
-export function createDemandMatcher(demand: Side): (offer: FlatSide | PreparedOffer) => MatchOutcome {
+export function createDemandMatcher(
+  demand: Side,
+  offers: OfferConstraintCache = new OfferConstraintCache(),
+): (offer: FlatSide | PreparedOffer) => MatchOutcome {
   const demandProps = flattenProperties(demand.properties);
   const demandPredicate = compileConstraints(demand.constraints).predicate;
   return (offer) => {
@@ -128,7 +148,7 @@ export function createDemandMatcher(demand: Side): (offer: FlatSide | PreparedOf
     if (d === FALSE) return 'no';
     const prepared = (offer as Partial<PreparedOffer>).compiled;
     if (prepared !== undefined) return outcome(d, prepared.shape(demandProps, prepared.values));
-    const entry = offerEntry(offer.constraints);
+    const entry = offers.entry(offer.constraints);
     // Many offers share one constraint text; the answer for this demand's properties is kept beside it.
     if (entry.lastProps !== demandProps) {
       entry.lastResult = entry.compiled.shape(demandProps, entry.compiled.values);

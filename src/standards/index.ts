@@ -11,6 +11,7 @@ export {
   suggestKey,
   USAGE_COUNTERS,
 } from './catalog/index.ts';
+export { type IssueCode, StandardsErrorCode, StandardsIssueCode } from './errors.ts';
 export { standardsMarkdown } from './markdown.ts';
 export { sameValue, type UnconfirmedNegotiable, unconfirmedNegotiables } from './negotiation.ts';
 export { demandSchema, type JsonSchema, keyPattern, offerSchema } from './schema.ts';
@@ -23,7 +24,6 @@ export {
   type ValueType,
 } from './types.ts';
 export {
-  type IssueCode,
   type IssueSeverity,
   type ValidateOptions,
   type ValidationIssue,

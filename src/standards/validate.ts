@@ -7,36 +7,10 @@ import {
   suggestKey,
   USAGE_COUNTERS,
 } from './catalog/index.ts';
+import { type IssueCode, StandardsIssueCode } from './errors.ts';
 import { describeType, type StandardProperty, type ValueType } from './types.ts';
 
 export type IssueSeverity = 'error' | 'warning';
-
-/** What a program can act on; the message says the same for a person. */
-export type IssueCode =
-  /** error: the value has the wrong type (a string where the standard wants an integer, …). */
-  | 'STANDARDS_WRONG_TYPE'
-  /** error: right type, value the standard rules out (not in the enum, wrong format, below the minimum). */
-  | 'STANDARDS_BAD_VALUE'
-  /** warning: a value outside the set in use for an open-ended property. */
-  | 'STANDARDS_UNKNOWN_VALUE'
-  /** warning: a value the standard retired. */
-  | 'STANDARDS_DEPRECATED_VALUE'
-  /** warning: a number written as a numeric string, which Golem's clients send and accept. */
-  | 'STANDARDS_LOOSE_TYPE'
-  /** error: a key inside a standard namespace that the standard does not define. */
-  | 'STANDARDS_UNKNOWN_KEY'
-  /** warning: a `golem.*` key outside the standard namespaces. */
-  | 'STANDARDS_UNKNOWN_GOLEM_KEY'
-  /** warning: a deprecated key; `replacement` names the key to use instead. */
-  | 'STANDARDS_DEPRECATED'
-  /** warning: an offer-only key in a demand or the other way round. */
-  | 'STANDARDS_WRONG_SIDE'
-  /** warning: a usage counter name used as a property key (counters belong in golem.com.usage.vector). */
-  | 'STANDARDS_COUNTER_AS_PROPERTY'
-  /** warning: the usage vector lists a golem.* counter the standard does not define. */
-  | 'STANDARDS_UNKNOWN_COUNTER'
-  /** error or warning: the linear price coefficients do not fit the usage vector, or one of the two is missing. */
-  | 'STANDARDS_PRICING_MISMATCH';
 
 export interface ValidationIssue {
   severity: IssueSeverity;
@@ -54,7 +28,10 @@ export interface ValidateOptions {
   side?: 'offer' | 'demand';
 }
 
-type Problem = { code: 'STANDARDS_WRONG_TYPE' | 'STANDARDS_BAD_VALUE'; detail: string };
+type Problem = {
+  code: typeof StandardsIssueCode.WrongType | typeof StandardsIssueCode.BadValue;
+  detail: string;
+};
 
 function show(value: PropertyValue): string {
   const text =
@@ -71,21 +48,24 @@ function show(value: PropertyValue): string {
 /** Why a value does not fit a type, or undefined when it fits. `null` (a value-less property) always fits. */
 function checkValue(type: ValueType, value: PropertyValue): Problem | undefined {
   const wrongType = (): Problem => ({
-    code: 'STANDARDS_WRONG_TYPE',
+    code: StandardsIssueCode.WrongType,
     detail: `must be ${describeType(type)}, got ${show(value)}`,
   });
   switch (type.kind) {
     case 'string':
       if (typeof value !== 'string') return wrongType();
       if (type.pattern !== undefined && !new RegExp(type.pattern).test(value))
-        return { code: 'STANDARDS_BAD_VALUE', detail: `must match ${type.pattern}, got ${show(value)}` };
+        return {
+          code: StandardsIssueCode.BadValue,
+          detail: `must match ${type.pattern}, got ${show(value)}`,
+        };
       return undefined;
     case 'enum':
       if (typeof value !== 'string') return wrongType();
       return type.values.includes(value)
         ? undefined
         : {
-            code: 'STANDARDS_BAD_VALUE',
+            code: StandardsIssueCode.BadValue,
             detail: `must be one of ${type.values.join(', ')}, got ${show(value)}`,
           };
     case 'number':
@@ -93,7 +73,7 @@ function checkValue(type: ValueType, value: PropertyValue): Problem | undefined 
         return wrongType();
       if (type.minimum !== undefined && value < type.minimum)
         return {
-          code: 'STANDARDS_BAD_VALUE',
+          code: StandardsIssueCode.BadValue,
           detail: `must be at least ${type.minimum}, got ${show(value)}`,
         };
       return undefined;
@@ -137,7 +117,7 @@ function valueIssues(key: string, property: StandardProperty, value: PropertyVal
     issues.push({
       severity: 'warning',
       key,
-      code: 'STANDARDS_LOOSE_TYPE',
+      code: StandardsIssueCode.LooseType,
       message: `${key} is the string ${show(value)}; the standard wants ${describeType(property.type)} (accepted, as Golem's clients send it this way)`,
     });
     checked = Number(value);
@@ -154,14 +134,14 @@ function valueIssues(key: string, property: StandardProperty, value: PropertyVal
       issues.push({
         severity: 'warning',
         key,
-        code: 'STANDARDS_DEPRECATED_VALUE',
+        code: StandardsIssueCode.DeprecatedValue,
         message: `${key}: the value ${show(text)} is deprecated`,
       });
     } else if (property.knownValues !== undefined && !property.knownValues.includes(text)) {
       issues.push({
         severity: 'warning',
         key,
-        code: 'STANDARDS_UNKNOWN_VALUE',
+        code: StandardsIssueCode.UnknownValue,
         message: `${key}: ${show(text)} is not a value the standard knows (${property.knownValues.join(', ')})`,
       });
     }
@@ -179,7 +159,7 @@ function unknownKeyIssue(key: string): ValidationIssue | undefined {
   return {
     severity: inStandard ? 'error' : 'warning',
     key,
-    code: inStandard ? 'STANDARDS_UNKNOWN_KEY' : 'STANDARDS_UNKNOWN_GOLEM_KEY',
+    code: inStandard ? StandardsIssueCode.UnknownKey : StandardsIssueCode.UnknownGolemKey,
     message: inStandard
       ? `${key} is not defined by the standard namespace it is in${hint}`
       : `${key} is not in the Golem Standards${hint}`,
@@ -194,7 +174,7 @@ function deprecationIssue(key: string, property: StandardProperty): ValidationIs
   return {
     severity: 'warning',
     key,
-    code: 'STANDARDS_DEPRECATED',
+    code: StandardsIssueCode.Deprecated,
     message: `${key} is deprecated${instead}`,
     ...(deprecated.replacement === undefined ? {} : { replacement: deprecated.replacement }),
   };
@@ -215,7 +195,7 @@ function pricingIssues(props: FlatProperties): ValidationIssue[] {
       issues.push({
         severity: 'warning',
         key: vectorKey,
-        code: 'STANDARDS_UNKNOWN_COUNTER',
+        code: StandardsIssueCode.UnknownCounter,
         message: `usage counter ${counter} is not in the standards${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`,
         ...(suggestion === undefined ? {} : { suggestion }),
       });
@@ -226,14 +206,14 @@ function pricingIssues(props: FlatProperties): ValidationIssue[] {
       issues.push({
         severity: 'warning',
         key: coeffsKey,
-        code: 'STANDARDS_PRICING_MISMATCH',
+        code: StandardsIssueCode.PricingMismatch,
         message: `${coeffsKey} has one coefficient per usage counter but no start price (the standard wants ${vector.length + 1}; golem-js accepts ${vector.length})`,
       });
     } else if (coeffs.length !== vector.length + 1) {
       issues.push({
         severity: 'error',
         key: coeffsKey,
-        code: 'STANDARDS_PRICING_MISMATCH',
+        code: StandardsIssueCode.PricingMismatch,
         message: `${coeffsKey} needs one coefficient per usage counter plus the start price (${vector.length + 1}), got ${coeffs.length}`,
       });
     }
@@ -245,7 +225,7 @@ function pricingIssues(props: FlatProperties): ValidationIssue[] {
     issues.push({
       severity: 'warning',
       key: missing,
-      code: 'STANDARDS_PRICING_MISMATCH',
+      code: StandardsIssueCode.PricingMismatch,
       message: `linear pricing without ${missing}: requestors cannot compute a price (golem-js drops such proposals)`,
     });
   }
@@ -272,7 +252,7 @@ export function validateProperties(props: FlatProperties, options: ValidateOptio
       issues.push({
         severity: 'warning',
         key,
-        code: 'STANDARDS_COUNTER_AS_PROPERTY',
+        code: StandardsIssueCode.CounterAsProperty,
         message: `${key} is a usage counter, not a property: list it in golem.com.usage.vector`,
       });
       continue;
@@ -284,7 +264,7 @@ export function validateProperties(props: FlatProperties, options: ValidateOptio
       issues.push({
         severity: 'warning',
         key,
-        code: 'STANDARDS_WRONG_SIDE',
+        code: StandardsIssueCode.WrongSide,
         message: `${key} belongs in ${property.side === 'offer' ? 'an offer' : 'a demand'}, not in ${options.side === 'offer' ? 'an offer' : 'a demand'}`,
       });
     }

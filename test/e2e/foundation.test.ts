@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IdentityApi, VersionApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { AppKeyAddress, type AppKeyInfo } from '../../src/core/model/identity.ts';
-import { api, type DaemonHandle, readJson, runCli, startDaemon, tempDir } from '../support/daemon.ts';
+import {
+  api,
+  type DaemonHandle,
+  REPO_ROOT,
+  readJson,
+  runCli,
+  startDaemon,
+  tempDir,
+} from '../support/daemon.ts';
 
 describe('daemon foundation (real process)', () => {
   let daemon: DaemonHandle;
@@ -155,5 +165,107 @@ describe('CLI (real process)', () => {
     const wrong = runCli(['id', 'unlock', 'a', '--password', 'nope'], { dataDir });
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /IDENTITY_WRONG_PASSWORD/);
+  });
+});
+
+const BIN = join(REPO_ROOT, 'bin', 'yagna.js');
+const PROJECT_NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
+const SYSTEM_NODE = '/usr/bin/node';
+
+/** The Nodes a user may start the bin with: the project's Node 24 and the machine's own (Node 20 here). */
+const nodes = [
+  { name: 'the project Node (node_modules/.bin/node)', path: PROJECT_NODE, skip: false as const },
+  {
+    name: `the system Node (${SYSTEM_NODE})`,
+    path: SYSTEM_NODE,
+    skip: existsSync(SYSTEM_NODE) ? (false as const) : `no system Node at ${SYSTEM_NODE}`,
+  },
+];
+
+/** PATH with `node`'s folder first, so `#!/usr/bin/env node` picks that Node. */
+function pathFirst(node: string): string {
+  return [dirname(node), '/usr/bin', '/bin'].join(':');
+}
+
+function stripsTypes(version: string): boolean {
+  const [major, minor] = version.replace(/^v/, '').split('.').map(Number);
+  return major! > 22 || (major === 22 && minor! >= 18);
+}
+
+function nodeVersion(node: string): string {
+  return spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+}
+
+describe('bin/yagna.js on every Node (real process)', () => {
+  for (const node of nodes) {
+    describe(node.name, { skip: node.skip }, () => {
+      it('prints the version, as `node bin/yagna.js` and as `./bin/yagna.js` with that Node first on PATH', () => {
+        const runs = [
+          spawnSync(node.path, [BIN, 'version'], { encoding: 'utf8', timeout: 60_000 }),
+          spawnSync(BIN, ['version'], {
+            encoding: 'utf8',
+            timeout: 60_000,
+            env: { ...process.env, PATH: pathFirst(node.path) },
+          }),
+        ];
+        for (const run of runs) {
+          assert.equal(run.status, 0, run.stderr);
+          assert.match(run.stdout, /^golem-ts \d+\.\d+\.\d+ \(serves the yagna [^)]+ REST API\)\n$/);
+        }
+      });
+
+      for (const how of ['node bin/yagna.js', './bin/yagna.js']) {
+        it(`runs a daemon that answers /version/get: ${how} service run`, async () => {
+          const direct = how.startsWith('node');
+          const daemon = await startDaemon({
+            command: direct ? [node.path, BIN] : [BIN],
+            args: ['--net-disabled'],
+            env: direct ? {} : { PATH: pathFirst(node.path) },
+          });
+          try {
+            const response = await fetch(`${daemon.apiUrl}/version/get`);
+            assert.equal(response.status, 200);
+            const body = (await response.json()) as { current: { version: string } };
+            assert.match(body.current.version, /^0\.17\.\d+-golem-ts/);
+            const { pid } = JSON.parse(readFileSync(join(daemon.dataDir, 'daemon.json'), 'utf8'));
+            // A Node that strips types runs the daemon in the started process; an older one hands it to a Node 24 child.
+            assert.equal(
+              pid === daemon.process.pid,
+              stripsTypes(nodeVersion(node.path)),
+              `daemon pid ${pid}`,
+            );
+          } finally {
+            // SIGTERM to the started process reaches the daemon, through the launcher when it re-executed.
+            assert.equal(await daemon.stop(), 0);
+            daemon.cleanup();
+          }
+        });
+      }
+    });
+  }
+});
+
+describe('a REST port already in use (real process)', () => {
+  it('says in one line which address is taken and which setting moves it, and exits 1', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const byFlag = runCli(['service', 'run', '--net-disabled', '--api-url', `http://127.0.0.1:${port}`], {
+        dataDir: tempDir(),
+      });
+      const byEnv = runCli(['service', 'run', '--net-disabled'], {
+        dataDir: tempDir(),
+        env: { YAGNA_API_URL: `http://127.0.0.1:${port}` },
+      });
+      for (const result of [byFlag, byEnv]) {
+        assert.equal(result.code, 1, result.stderr);
+        const line = `yagna service run: address 127.0.0.1:${port} is already in use; choose another with --api-url or YAGNA_API_URL [API_ADDRESS_IN_USE]`;
+        assert.ok(result.stderr.split('\n').includes(line), result.stderr);
+        assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+      }
+    } finally {
+      holder.close();
+    }
   });
 });

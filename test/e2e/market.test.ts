@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { MarketApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { isGolemError } from '../../src/core/errors/index.ts';
+import { marketAddressAt, NegotiationAddress } from '../../src/core/model/market.ts';
 import {
   api,
   type DaemonHandle,
@@ -101,6 +102,46 @@ describe('market across daemons, through ya-ts-client', () => {
     await Promise.all([requestor, bigProvider, smallProvider].map((d) => d?.stop()));
     await relay?.stop();
   });
+
+  /**
+   * A fresh negotiation of its own for a test that needs an agreement: `provider` offers under a unique name, the
+   * requestor demands, both counter once, the requestor creates the agreement (state Proposal).
+   */
+  async function negotiated(provider: DaemonHandle, name: string) {
+    const prov = client(provider).provider;
+    const req = client(requestor).requestor;
+    const offerId = asId(await prov.subscribeOffer(offerBody(name, 8)));
+    const demandId = asId(await req.subscribeDemand(demandBody));
+    const find = async (
+      collector: () => Promise<unknown[]>,
+      wanted: (e: ProposalEvent) => boolean | undefined,
+      what: string,
+    ) => (await collect(collector, (events) => events.some(wanted), what)).find(wanted)!.proposal!;
+    const initial = await find(
+      () => req.collectOffers(demandId, 1, 10),
+      (e) => e.proposal?.state === 'Initial' && e.proposal.properties['golem.node.id.name'] === name,
+      `the initial proposal of ${name}`,
+    );
+    const counter = asId(await req.counterProposalDemand(demandId, initial.proposalId, demandBody));
+    const draft = await find(
+      () => prov.collectDemands(offerId, 1, 10),
+      (e) => e.proposal?.proposalId === `P-${counter.slice(2)}`,
+      'the counter on the provider',
+    );
+    const providerCounter = asId(
+      await prov.counterProposalOffer(offerId, draft.proposalId, offerBody(name, 8)),
+    );
+    const fromProvider = await find(
+      () => req.collectOffers(demandId, 1, 10),
+      (e) => e.proposal?.proposalId === `R-${providerCounter.slice(2)}`,
+      'the provider counter',
+    );
+    const validTo = new Date(Date.now() + 3_600_000).toISOString();
+    return {
+      offerId,
+      agreementId: asId(await req.createAgreement({ proposalId: fromProvider.proposalId, validTo })),
+    };
+  }
 
   it('negotiates, rejects, re-negotiates, agrees, terminates, and survives restarts', async () => {
     const bigOfferId = asId(await client(bigProvider).provider.subscribeOffer(offerBody('big', 8)));
@@ -319,13 +360,13 @@ describe('market across daemons, through ya-ts-client', () => {
   });
 
   it('refuses negotiation messages from anyone but the counterparty', async () => {
-    // The small provider pretends to approve an agreement it is not part of.
+    // The small provider pretends to approve and terminate an agreement it is not part of.
+    const { agreementId } = await negotiated(bigProvider, 'counterparty-check');
+    await client(requestor).requestor.confirmAgreement(agreementId);
     const control = await ControlConnection.connect(`${smallProvider.dataDir}/yagna.sock`);
     try {
-      const list = (await client(requestor).requestor.listAgreements()) as { id: string }[];
-      const agreementId = list[0]!.id;
       await assert.rejects(
-        control.call(`/net/${requestor.nodeId}/market/negotiation/AgreementTerminated`, {
+        control.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementTerminated), {
           agreementId,
           reason: null,
           terminatedAt: new Date().toISOString(),
@@ -334,19 +375,28 @@ describe('market across daemons, through ya-ts-client', () => {
         (e) => isGolemError(e, 'MARKET_NOT_COUNTERPARTY'),
       );
       await assert.rejects(
-        control.call(`/net/${requestor.nodeId}/market/negotiation/AgreementApproved`, {
+        control.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementApproved), {
           agreementId,
           approvedSignature: '0x00',
           approvedAt: new Date().toISOString(),
         }),
         (e) => isGolemError(e, 'MARKET_NOT_COUNTERPARTY'),
       );
+      assert.equal((await client(requestor).requestor.getAgreement(agreementId)).state, 'Pending');
     } finally {
       await control.close();
     }
   });
 
-  it('lists market state in the CLI and explains why a demand matches nothing', () => {
+  it('lists market state in the CLI and explains why a demand matches nothing', async () => {
+    // An agreement of this test's own, taken to its end.
+    const { agreementId } = await negotiated(bigProvider, 'cli-listing');
+    const req = client(requestor).requestor;
+    await req.confirmAgreement(agreementId);
+    const waiting = req.waitForApproval(agreementId, 30);
+    await client(bigProvider).provider.approveAgreement(agreementId, undefined, 10);
+    await waiting;
+    await req.terminateAgreement(agreementId, { message: 'listed' });
     const offers = runCli(['market', 'offers', '--json'], { dataDir: requestor.dataDir });
     assert.equal(offers.code, 0, offers.stderr);
     assert.ok(
@@ -355,7 +405,11 @@ describe('market across daemons, through ya-ts-client', () => {
       ),
     );
     const agreements = runCli(['market', 'agreements', '--json'], { dataDir: requestor.dataDir });
-    assert.ok((JSON.parse(agreements.stdout) as { state: string }[]).some((a) => a.state === 'Terminated'));
+    assert.ok(
+      (JSON.parse(agreements.stdout) as { agreementId: string; state: string }[]).some(
+        (a) => a.agreementId === agreementId && a.state === 'Terminated',
+      ),
+    );
 
     const props = JSON.stringify(demandBody.properties);
     const matching = runCli(

@@ -38,6 +38,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Command prefix, e.g. `['ip', 'netns', 'exec', 'ns1']` to run the daemon in a network namespace. */
   wrap?: string[];
+  /** What runs the CLI (default: this Node on src/cli/main.ts), e.g. `['/usr/bin/node', 'bin/yagna.js']`. */
+  command?: string[];
 }
 
 const running = new Set<ChildProcess>();
@@ -54,8 +56,7 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
   const appKey = options.appKey ?? randomBytes(16).toString('hex');
   const infoPath = join(dataDir, 'daemon.json');
   const argv = [
-    process.execPath,
-    CLI_MAIN,
+    ...(options.command ?? [process.execPath, CLI_MAIN]),
     'service',
     'run',
     '--datadir',
@@ -104,9 +105,10 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
     if (existsSync(infoPath)) {
       try {
         const parsed = JSON.parse(readFileSync(infoPath, 'utf8'));
-        // Under a wrapper (ip netns exec) the daemon's pid differs from the child's: accept a fresh file.
-        if (parsed.pid === child.pid || (options.wrap !== undefined && parsed.pid !== undefined))
-          info = parsed;
+        // Under a wrapper (ip netns exec) or a launcher that re-executes, the daemon's pid differs from the child's:
+        // accept a fresh file.
+        const indirect = options.wrap !== undefined || options.command !== undefined;
+        if (parsed.pid === child.pid || (indirect && parsed.pid !== undefined)) info = parsed;
       } catch {
         // written in this very moment: read again
       }

@@ -1,4 +1,4 @@
-import type { SignedOffer } from '../../core/model/market.ts';
+import { MarketLocalAddress, type SignedOffer } from '../../core/model/market.ts';
 import { formatExplanation, type MatchResult } from '../../language/index.ts';
 import { type Command, type CommandContext, UsageError } from '../command.ts';
 import { formatTable } from '../output.ts';
@@ -26,7 +26,7 @@ export const commands: Command[] = [
     name: 'market offers',
     summary: 'List the offers this node knows (its own and propagated ones)',
     run: async (context) => {
-      const offers = await ask<SignedOffer[]>(context, '/local/market/Offers');
+      const offers = await ask<SignedOffer[]>(context, MarketLocalAddress.Offers);
       if (context.json) context.printJson(offers);
       else
         context.print(
@@ -49,7 +49,7 @@ export const commands: Command[] = [
     run: async (context) => {
       const demands = await ask<{ demandId: string; requestorId: string; constraints: string }[]>(
         context,
-        '/local/market/Demands',
+        MarketLocalAddress.Demands,
       );
       if (context.json) context.printJson(demands);
       else
@@ -74,7 +74,7 @@ export const commands: Command[] = [
           demand: { requestorId: string };
           validTo: string;
         }[]
-      >(context, '/local/market/Agreements');
+      >(context, MarketLocalAddress.Agreements);
       if (context.json) context.printJson(agreements);
       else
         context.print(
@@ -127,7 +127,7 @@ export const commands: Command[] = [
           explanation: MatchResult['explanation'];
         }[];
         total: number;
-      }>(context, '/local/market/Scan', { constraints, properties });
+      }>(context, MarketLocalAddress.Scan, { constraints, properties });
       if (context.json) {
         context.printJson(result);
         return 0;

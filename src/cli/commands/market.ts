@@ -1,10 +1,9 @@
-import { GolemError } from '../../core/errors/index.ts';
 import {
   compileConstraints,
   type FlatProperties,
   flattenProperties,
   formatExplanation,
-  LANGUAGE_PARSE_ERROR,
+  LanguageError,
   matchDemandOffer,
   parseFlatProperties,
   type Side,
@@ -24,8 +23,7 @@ function asUsage<T>(work: () => T): T {
   try {
     return work();
   } catch (error) {
-    if (error instanceof GolemError && error.code === LANGUAGE_PARSE_ERROR)
-      throw new UsageError(error.message);
+    if (error instanceof LanguageError) throw new UsageError(error.message);
     // flattenProperties refuses JSON that is not an object: bad input, not a failure of the command.
     if (error instanceof TypeError) throw new UsageError(error.message);
     throw error;

@@ -7,6 +7,7 @@ import {
   lookupProperty,
   offerSchema,
   type StandardProperty,
+  StandardsErrorCode,
   suggestKey,
   validateProperties,
 } from '../../standards/index.ts';
@@ -39,7 +40,7 @@ async function readProperties(context: CommandContext, file: string): Promise<Fl
     json = JSON.parse(text);
   } catch (cause) {
     throw new GolemError(
-      'STANDARDS_BAD_INPUT',
+      StandardsErrorCode.BadInput,
       `${file.replace(/^@/, '')} is not JSON: ${(cause as Error).message}`,
     );
   }
@@ -47,7 +48,7 @@ async function readProperties(context: CommandContext, file: string): Promise<Fl
     typeof value === 'object' && value !== null && !Array.isArray(value);
   const properties = isObject(json) && Object.hasOwn(json, 'properties') ? json.properties : json;
   if (!isObject(properties))
-    throw new GolemError('STANDARDS_BAD_INPUT', 'expected {"properties": {…}} or a property object');
+    throw new GolemError(StandardsErrorCode.BadInput, 'expected {"properties": {…}} or a property object');
   return flattenProperties(properties);
 }
 
@@ -119,7 +120,7 @@ export const commands: Command[] = [
       if (property === undefined) {
         const suggestion = suggestKey(key);
         throw new GolemError(
-          'STANDARDS_UNKNOWN_KEY',
+          StandardsErrorCode.UnknownKey,
           `${key} is not in the Golem Standards${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`,
         );
       }

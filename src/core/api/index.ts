@@ -1,3 +1,4 @@
+export { ApiErrorCode } from './errors.ts';
 export {
   clientGone,
   DEFAULT_POLL_TIMEOUT_S,

@@ -1,10 +1,13 @@
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { LanguageError } from '../../language/index.ts';
 import type { Bus } from '../bus/index.ts';
 import type { NodeConfig } from '../config/index.ts';
-import { GolemError, isGolemError } from '../errors/index.ts';
+import { type AddressInUseDetails, GolemError, isGolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { AppKeyAddress, type AppKeyInfo } from '../model/identity.ts';
 import type { ApiIdentity, RestPlugin, RestRegistry } from '../service/index.ts';
+import { ApiErrorCode } from './errors.ts';
 import { versionInfo } from './version.ts';
 
 declare module 'fastify' {
@@ -28,7 +31,7 @@ export interface ApiServerOptions {
 /** The identity of the app-key that made this request; throws 401 if the route was public. */
 export function requestIdentity(request: FastifyRequest): ApiIdentity {
   if (request.apiIdentity === undefined) {
-    throw new GolemError('API_UNAUTHORIZED', 'Missing application key', { httpStatus: 401 });
+    throw new GolemError(ApiErrorCode.Unauthorized, 'Missing application key', { httpStatus: 401 });
   }
   return request.apiIdentity;
 }
@@ -69,6 +72,8 @@ export class ApiServer implements RestRegistry {
     });
     this.app.decorateRequest('apiIdentity', undefined);
     this.app.decorateRequest('appKey', undefined);
+    // One WebSocket upgrade handler for every module's routes (`{websocket: true}`); a frame is at most 16 MiB.
+    this.app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 * 1024 } });
     this.#installBodyParser();
     this.#installHooks();
     this.#installErrorHandlers();
@@ -83,7 +88,7 @@ export class ApiServer implements RestRegistry {
   /** Bound URL (the real port when configured with port 0). */
   get url(): URL {
     if (this.#url === undefined)
-      throw new GolemError('API_NOT_LISTENING', 'the REST server is not listening');
+      throw new GolemError(ApiErrorCode.NotListening, 'the REST server is not listening');
     return this.#url;
   }
 
@@ -97,7 +102,18 @@ export class ApiServer implements RestRegistry {
     try {
       await this.app.listen({ host, port });
     } catch (cause) {
-      throw new GolemError('API_LISTEN_FAILED', `cannot listen on ${wanted.href}`, {
+      if ((cause as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        const details: AddressInUseDetails = {
+          address: wanted.host,
+          flag: '--api-url',
+          env: 'YAGNA_API_URL',
+        };
+        throw new GolemError(ApiErrorCode.AddressInUse, `REST API address ${wanted.host} is already in use`, {
+          cause,
+          details,
+        });
+      }
+      throw new GolemError(ApiErrorCode.ListenFailed, `cannot listen on ${wanted.href}`, {
         cause,
         details: { url: wanted.href },
       });
@@ -125,9 +141,13 @@ export class ApiServer implements RestRegistry {
         done(null, JSON.parse(text));
       } catch (cause) {
         done(
-          new GolemError('API_BAD_JSON', `request body is not valid JSON: ${(cause as Error).message}`, {
-            httpStatus: 400,
-          }),
+          new GolemError(
+            ApiErrorCode.BadJson,
+            `request body is not valid JSON: ${(cause as Error).message}`,
+            {
+              httpStatus: 400,
+            },
+          ),
           undefined,
         );
       }
@@ -152,11 +172,11 @@ export class ApiServer implements RestRegistry {
       if (origin !== undefined && this.#originAllowed(origin, request.appKey)) setCorsHeaders(reply, origin);
       if (PUBLIC_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return;
       if (key === undefined) {
-        reply.code(401).send({ message: 'Missing application key', code: 'API_MISSING_APPKEY' });
+        reply.code(401).send({ message: 'Missing application key', code: ApiErrorCode.MissingAppKey });
         return reply;
       }
       if (request.appKey === undefined) {
-        reply.code(401).send({ message: 'Invalid application key', code: 'API_INVALID_APPKEY' });
+        reply.code(401).send({ message: 'Invalid application key', code: ApiErrorCode.InvalidAppKey });
         return reply;
       }
       request.apiIdentity = {
@@ -169,11 +189,17 @@ export class ApiServer implements RestRegistry {
 
   #installErrorHandlers(): void {
     this.app.setNotFoundHandler((request, reply) => {
-      reply
-        .code(404)
-        .send({ message: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'API_NO_ROUTE' });
+      reply.code(404).send({
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+        code: ApiErrorCode.NoRoute,
+      });
     });
     this.app.setErrorHandler((error: unknown, request, reply) => {
+      // A constraint or property text that does not parse is the client's bad input, wherever it was parsed.
+      if (error instanceof LanguageError) {
+        reply.code(400).send(error.toJSON());
+        return;
+      }
       if (isGolemError(error)) {
         const status = error.httpStatus ?? 500;
         if (status >= 500)
@@ -185,11 +211,13 @@ export class ApiServer implements RestRegistry {
       if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
         reply
           .code(fastifyError.statusCode)
-          .send({ message: fastifyError.message ?? 'bad request', code: 'API_BAD_REQUEST' });
+          .send({ message: fastifyError.message ?? 'bad request', code: ApiErrorCode.BadRequest });
         return;
       }
       this.#log.error('request failed', { method: request.method, url: request.url, error });
-      reply.code(500).send({ message: (error as Error).message ?? 'internal error', code: 'API_INTERNAL' });
+      reply
+        .code(500)
+        .send({ message: (error as Error).message ?? 'internal error', code: ApiErrorCode.Internal });
     });
   }
 

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GolemError } from '../errors/index.ts';
-import { type LogLevel, parseLogLevel } from '../log/index.ts';
+import { LOG_LEVELS, type LogLevel, parseLogLevel } from '../log/index.ts';
 
 /**
  * Node configuration: every setting has a flag, an environment variable and a default, resolved in that order
@@ -21,6 +21,8 @@ export interface NodeConfig {
   /** Password tried on locked identities at start (`YAGNA_ID_PASSWORD`). */
   identityPassword: string | undefined;
   net: NetConfig;
+  /** ExeUnit runtime descriptor files (`EXE_UNIT_PATH`, comma-separated globs; default: the shipped runtimes). */
+  exeUnitPath?: string[];
 }
 
 export interface NetConfig {
@@ -34,6 +36,19 @@ export interface NetConfig {
   neighbours: number;
   /** AutoNAT reachability checks, asked of peers and answered by dialling them back (`YA_NET_AUTONAT`, default on). */
   autonat: boolean;
+}
+
+/** The configuration's error codes, declared once. */
+export const ConfigErrorCode = {
+  /** A flag or environment setting out of range; the CLI answers it as a usage error (exit 2). */
+  Invalid: 'CONFIG_INVALID',
+} as const;
+export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    config: ConfigErrorCode;
+  }
 }
 
 export type Env = Record<string, string | undefined>;
@@ -65,7 +80,7 @@ export function parseUrl(value: string, setting: string): URL {
   try {
     return new URL(value);
   } catch (cause) {
-    throw new GolemError('CONFIG_INVALID', `${setting} is not a URL: ${value}`, {
+    throw new GolemError(ConfigErrorCode.Invalid, `${setting} is not a URL: ${value}`, {
       cause,
       details: { setting, value },
     });
@@ -78,7 +93,7 @@ export function parseCount(value: string | undefined, setting: string, min = 0):
   const count = Number(value);
   if (!Number.isInteger(count) || count < min)
     throw new GolemError(
-      'CONFIG_INVALID',
+      ConfigErrorCode.Invalid,
       `${setting} must be a whole number of at least ${min}, got ${value}`,
       {
         details: { setting, value, min },
@@ -87,18 +102,52 @@ export function parseCount(value: string | undefined, setting: string, min = 0):
   return count;
 }
 
+/** The REST URL the daemon listens on: plain HTTP (it serves no TLS), so anything but `http:` is a mistake. */
+function parseApiUrl(value: string): URL {
+  const url = parseUrl(value, 'api-url');
+  if (url.protocol !== 'http:')
+    throw new GolemError(
+      ConfigErrorCode.Invalid,
+      `api-url must be an http:// URL (no TLS is served), got ${value}`,
+      {
+        details: { setting: 'api-url', value },
+      },
+    );
+  return url;
+}
+
+/**
+ * `--log-level` or `YAGNA_LOG_LEVEL` must name a level; `RUST_LOG` (yagna's variable, often a list of directives
+ * such as `info,yagna=debug`) gives its first plain level, or the default.
+ */
+function logLevelOf(flags: Flags, env: Env): LogLevel {
+  const explicit = pick(flags, 'log-level') ?? env.YAGNA_LOG_LEVEL;
+  if (explicit !== undefined && explicit !== '') {
+    const level = explicit.toLowerCase();
+    if (!(LOG_LEVELS as readonly string[]).includes(level))
+      throw new GolemError(
+        ConfigErrorCode.Invalid,
+        `log-level must be one of ${LOG_LEVELS.join(', ')}, got ${explicit}`,
+        { details: { setting: 'log-level', value: explicit } },
+      );
+    return level as LogLevel;
+  }
+  const directive = splitList(env.RUST_LOG).find((item) => !item.includes('='));
+  return parseLogLevel(directive);
+}
+
 function truthy(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
 }
 
 export function resolveConfig(flags: Flags = {}, env: Env = process.env): NodeConfig {
   const dataDir = resolve(pick(flags, 'datadir') ?? env.YAGNA_DATADIR ?? defaultDataDir(env));
-  const apiUrl = parseUrl(pick(flags, 'api-url') ?? env.YAGNA_API_URL ?? DEFAULT_API_URL, 'api-url');
+  const apiUrl = parseApiUrl(pick(flags, 'api-url') ?? env.YAGNA_API_URL ?? DEFAULT_API_URL);
   const format = pick(flags, 'log-format') ?? env.YAGNA_LOG_FORMAT;
   return {
     dataDir,
     apiUrl,
-    logLevel: parseLogLevel(pick(flags, 'log-level') ?? env.YAGNA_LOG_LEVEL ?? env.RUST_LOG),
+    logLevel: logLevelOf(flags, env),
     logFormat: format === 'json' ? 'json' : 'text',
     apiAllowOrigins: splitList(pick(flags, 'api-allow-origin') ?? env.YAGNA_API_ALLOW_ORIGIN),
     autoconfAppKey: env.YAGNA_AUTOCONF_APPKEY || undefined,
@@ -112,6 +161,7 @@ export function resolveConfig(flags: Flags = {}, env: Env = process.env): NodeCo
       neighbours:
         parseCount(pick(flags, 'net-neighbours') ?? env.YA_NET_NEIGHBOURS, 'YA_NET_NEIGHBOURS') ?? 8,
     },
+    exeUnitPath: env.EXE_UNIT_PATH ? splitList(env.EXE_UNIT_PATH) : undefined,
   };
 }
 

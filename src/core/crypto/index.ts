@@ -7,6 +7,9 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { GolemError } from '../errors/index.ts';
+import { CryptoErrorCode } from './errors.ts';
+
+export { CryptoErrorCode } from './errors.ts';
 
 export { bytesToHex, hexToBytes };
 
@@ -21,7 +24,9 @@ export function toHex(bytes: Uint8Array): string {
 export function fromHex(hex: string): Uint8Array {
   const clean = hex.startsWith('0x') || hex.startsWith('0X') ? hex.slice(2) : hex;
   if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
-    throw new GolemError('CRYPTO_BAD_HEX', 'not a hex string', { details: { value: hex.slice(0, 80) } });
+    throw new GolemError(CryptoErrorCode.BadHex, 'not a hex string', {
+      details: { value: hex.slice(0, 80) },
+    });
   }
   return hexToBytes(clean);
 }
@@ -52,7 +57,7 @@ export function isNodeId(value: unknown): value is string {
 
 /** Signs a 32-byte digest; returns r‖s‖v (v = 27/28), the Ethereum layout. */
 export function signDigest(secret: Uint8Array, digest: Uint8Array): Uint8Array {
-  if (digest.length !== 32) throw new GolemError('CRYPTO_BAD_DIGEST', 'a digest has 32 bytes');
+  if (digest.length !== 32) throw new GolemError(CryptoErrorCode.BadDigest, 'a digest has 32 bytes');
   const signature = secp256k1.sign(digest, secret, { prehash: false, format: 'recovered' });
   // noble's recovered format is v‖r‖s with v = 0/1.
   const out = new Uint8Array(65);
@@ -63,10 +68,10 @@ export function signDigest(secret: Uint8Array, digest: Uint8Array): Uint8Array {
 
 /** Node id that produced `signature` (r‖s‖v) over `digest`. */
 export function recoverNodeId(digest: Uint8Array, signature: Uint8Array): string {
-  if (signature.length !== 65) throw new GolemError('CRYPTO_BAD_SIGNATURE', 'a signature has 65 bytes');
+  if (signature.length !== 65) throw new GolemError(CryptoErrorCode.BadSignature, 'a signature has 65 bytes');
   const v = signature[64]!;
   const recovery = v >= 27 ? v - 27 : v;
-  if (recovery !== 0 && recovery !== 1) throw new GolemError('CRYPTO_BAD_SIGNATURE', 'bad recovery id');
+  if (recovery !== 0 && recovery !== 1) throw new GolemError(CryptoErrorCode.BadSignature, 'bad recovery id');
   const noble = new Uint8Array(65);
   noble[0] = recovery;
   noble.set(signature.subarray(0, 64), 1);
@@ -74,7 +79,9 @@ export function recoverNodeId(digest: Uint8Array, signature: Uint8Array): string
     const publicKey = secp256k1.recoverPublicKey(noble, digest, { prehash: false });
     return nodeIdFromPublicKey(publicKey);
   } catch (cause) {
-    throw new GolemError('CRYPTO_BAD_SIGNATURE', 'signature does not recover to a public key', { cause });
+    throw new GolemError(CryptoErrorCode.BadSignature, 'signature does not recover to a public key', {
+      cause,
+    });
   }
 }
 
@@ -160,7 +167,7 @@ export function verifyByPublicKey(
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value))
-      throw new GolemError('CRYPTO_NOT_CANONICAL', 'non-finite number');
+      throw new GolemError(CryptoErrorCode.NotCanonical, 'non-finite number');
     return JSON.stringify(value) ?? 'null';
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

@@ -1,5 +1,6 @@
 import { GolemError } from '../errors/index.ts';
 import type { Database } from './database.ts';
+import { DbErrorCode } from './errors.ts';
 
 /** One step of a module's schema. Versions of a module start at 1 and grow by one. */
 export interface Migration {
@@ -41,7 +42,7 @@ export function migrate(db: Database, set: ModuleMigrations, targetVersion?: num
   const current = schemaVersion(db, set.module);
   if (current > latest) {
     throw new GolemError(
-      'DB_SCHEMA_TOO_NEW',
+      DbErrorCode.SchemaTooNew,
       `database schema of ${set.module} is version ${current}, this program knows up to ${latest}`,
       { details: { module: set.module, current, latest } },
     );
@@ -66,9 +67,13 @@ export function migrate(db: Database, set: ModuleMigrations, targetVersion?: num
 function checkSequence(set: ModuleMigrations): void {
   set.migrations.forEach((migration, index) => {
     if (migration.version !== index + 1) {
-      throw new GolemError('DB_BAD_MIGRATIONS', `migrations of ${set.module} must be numbered 1, 2, 3, …`, {
-        details: { module: set.module, index, version: migration.version },
-      });
+      throw new GolemError(
+        DbErrorCode.BadMigrations,
+        `migrations of ${set.module} must be numbered 1, 2, 3, …`,
+        {
+          details: { module: set.module, index, version: migration.version },
+        },
+      );
     }
   });
 }

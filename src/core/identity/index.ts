@@ -1,6 +1,7 @@
 import type { ModuleFactory } from '../service/index.ts';
 import { IdentityService } from './service.ts';
 
+export { IdentityErrorCode } from './errors.ts';
 export {
   decryptKeystore,
   encryptKeystore,

@@ -14,6 +14,7 @@ import {
 } from 'node:crypto';
 import { bytesToHex, fromHex, keccak256, nodeIdFromSecret } from '../crypto/index.ts';
 import { GolemError } from '../errors/index.ts';
+import { IdentityErrorCode } from './errors.ts';
 
 export interface KeystoreV3 {
   version: 3;
@@ -52,20 +53,27 @@ export type KdfChoice =
 export const DEFAULT_KDF: KdfChoice = { kdf: 'pbkdf2', iterations: 10_240 };
 
 const MAX_SCRYPT_N = 1 << 20;
+/** scrypt needs 128·N·r bytes: at most what N = 2^20, r = 8 (geth's heaviest setting ×4) takes, 1 GiB. */
+const MAX_SCRYPT_MEMORY = 1 << 30;
+/** Parallel passes multiply scrypt's time; key files use 1. */
+const MAX_SCRYPT_P = 16;
+/** The key is 32 bytes; tools write dklen 32. */
+const MAX_DKLEN = 64;
 const MAX_PBKDF2_ITERATIONS = 10_000_000;
 
 function badKeystore(message: string, details?: Record<string, unknown>): GolemError {
-  return new GolemError('IDENTITY_BAD_KEYSTORE', message, { details, httpStatus: 400 });
+  return new GolemError(IdentityErrorCode.BadKeystore, message, { details, httpStatus: 400 });
 }
 
 function deriveKey(password: string, kdf: string, params: Record<string, unknown>): Buffer {
   const salt = Buffer.from(fromHex(String(params.salt ?? '')));
   const dklen = Number(params.dklen ?? 32);
-  if (dklen < 32) throw badKeystore('derived key length must be at least 32 bytes', { dklen });
+  if (!Number.isInteger(dklen) || dklen < 32 || dklen > MAX_DKLEN)
+    throw badKeystore(`derived key length must be 32 to ${MAX_DKLEN} bytes`, { dklen });
   if (kdf === 'pbkdf2') {
     const prf = params.prf ?? 'hmac-sha256';
     if (prf !== 'hmac-sha256') {
-      throw new GolemError('IDENTITY_UNSUPPORTED_KEYSTORE', `unsupported pbkdf2 prf ${String(prf)}`, {
+      throw new GolemError(IdentityErrorCode.UnsupportedKeystore, `unsupported pbkdf2 prf ${String(prf)}`, {
         httpStatus: 400,
       });
     }
@@ -78,12 +86,22 @@ function deriveKey(password: string, kdf: string, params: Record<string, unknown
     const n = Number(params.n);
     const r = Number(params.r);
     const p = Number(params.p);
-    if (!Number.isInteger(n) || n < 2 || n > MAX_SCRYPT_N || (n & (n - 1)) !== 0 || !(r > 0) || !(p > 0)) {
-      throw badKeystore('bad scrypt parameters', { n, r, p });
-    }
+    // A key file is input: parameters that would take gigabytes or hours are refused before scrypt runs.
+    const fits =
+      Number.isInteger(n) &&
+      n >= 2 &&
+      n <= MAX_SCRYPT_N &&
+      (n & (n - 1)) === 0 &&
+      Number.isInteger(r) &&
+      r >= 1 &&
+      128 * n * r <= MAX_SCRYPT_MEMORY &&
+      Number.isInteger(p) &&
+      p >= 1 &&
+      p <= MAX_SCRYPT_P;
+    if (!fits) throw badKeystore('bad scrypt parameters', { n, r, p });
     return scryptSync(password, salt, dklen, { N: n, r, p, maxmem: 256 * n * r * p + 1024 * 1024 });
   }
-  throw new GolemError('IDENTITY_UNSUPPORTED_KEYSTORE', `unsupported key derivation ${kdf}`, {
+  throw new GolemError(IdentityErrorCode.UnsupportedKeystore, `unsupported key derivation ${kdf}`, {
     httpStatus: 400,
   });
 }
@@ -97,7 +115,7 @@ export function encryptKeystore(
   password: string,
   choice: KdfChoice = DEFAULT_KDF,
 ): KeystoreV3 {
-  if (secret.length !== 32) throw new GolemError('IDENTITY_BAD_KEY', 'a secp256k1 secret has 32 bytes');
+  if (secret.length !== 32) throw new GolemError(IdentityErrorCode.BadKey, 'a secp256k1 secret has 32 bytes');
   const salt = randomBytes(32);
   const iv = randomBytes(16);
   const kdfparams: Pbkdf2Params | ScryptParams =
@@ -129,7 +147,7 @@ export function parseKeystore(input: unknown): KeystoreV3 {
     try {
       value = JSON.parse(value);
     } catch (cause) {
-      throw new GolemError('IDENTITY_BAD_KEYSTORE', 'key file is not JSON', { cause, httpStatus: 400 });
+      throw new GolemError(IdentityErrorCode.BadKeystore, 'key file is not JSON', { cause, httpStatus: 400 });
     }
   }
   if (value === null || typeof value !== 'object') throw badKeystore('key file is not a JSON object');
@@ -139,9 +157,13 @@ export function parseKeystore(input: unknown): KeystoreV3 {
   const crypto = (record.crypto ?? record.Crypto) as Record<string, unknown> | undefined;
   if (crypto === undefined || typeof crypto !== 'object') throw badKeystore('key file has no crypto section');
   if (crypto.cipher !== 'aes-128-ctr') {
-    throw new GolemError('IDENTITY_UNSUPPORTED_KEYSTORE', `unsupported cipher ${String(crypto.cipher)}`, {
-      httpStatus: 400,
-    });
+    throw new GolemError(
+      IdentityErrorCode.UnsupportedKeystore,
+      `unsupported cipher ${String(crypto.cipher)}`,
+      {
+        httpStatus: 400,
+      },
+    );
   }
   const iv = (crypto.cipherparams as Record<string, unknown> | undefined)?.iv;
   for (const [name, field] of [
@@ -178,7 +200,9 @@ export function decryptKeystore(input: unknown, password: string): Uint8Array {
   const expected = Buffer.from(mac(derived, ciphertext));
   const seen = Buffer.from(fromHex(crypto.mac));
   if (seen.length !== expected.length || !timingSafeEqual(seen, expected)) {
-    throw new GolemError('IDENTITY_WRONG_PASSWORD', 'wrong password for this key file', { httpStatus: 401 });
+    throw new GolemError(IdentityErrorCode.WrongPassword, 'wrong password for this key file', {
+      httpStatus: 401,
+    });
   }
   const decipher = createDecipheriv(
     'aes-128-ctr',

@@ -28,6 +28,7 @@ import {
   type UpdateIdentity,
 } from '../model/identity.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
+import { IdentityErrorCode } from './errors.ts';
 import { secp256k1PublicKey } from './keys.ts';
 import { decryptKeystore, encryptKeystore, parseKeystore } from './keystore.ts';
 import { identityMigrations } from './migrations.ts';
@@ -50,8 +51,83 @@ interface AppKeyRow {
   created_at: string;
 }
 
+/** What a field of a bus message must be; `?` marks an optional one (absent: undefined). */
+type FieldRule = 'string' | 'string?' | 'boolean?' | 'string-or-null?' | 'strings?' | 'any?';
+
+/**
+ * The fields of each message, checked before a handler runs: the control socket (and later ExeUnit processes)
+ * send whatever JSON they like, and a wrong type must be a coded 400, not a TypeError or, worse, a value stored as
+ * something else (an `allowOrigins` string would be matched by substring).
+ */
+const MESSAGE_FIELDS: Record<string, Record<string, FieldRule>> = {
+  [IdentityAddress.List]: {},
+  [IdentityAddress.Get]: { nodeId: 'string?', alias: 'string?' },
+  [IdentityAddress.Create]: {
+    alias: 'string?',
+    password: 'string?',
+    fromPrivateKey: 'string?',
+    fromKeystore: 'any?',
+    keystorePassword: 'string?',
+    setDefault: 'boolean?',
+  },
+  [IdentityAddress.Update]: { nodeId: 'string?', alias: 'string-or-null?', setDefault: 'boolean?' },
+  [IdentityAddress.Lock]: { nodeId: 'string?', password: 'string' },
+  [IdentityAddress.Unlock]: { nodeId: 'string?', password: 'string' },
+  [IdentityAddress.Drop]: { nodeId: 'string?' },
+  [IdentityAddress.Export]: { nodeId: 'string?', password: 'string?', plain: 'boolean?' },
+  [IdentityAddress.Sign]: { nodeId: 'string?', digest: 'string' },
+  [IdentityAddress.GetPubKey]: { nodeId: 'string?' },
+  [IdentityAddress.GetSecretKey]: { nodeId: 'string?' },
+  [AppKeyAddress.Create]: { name: 'string', nodeId: 'string?', allowOrigins: 'strings?' },
+  [AppKeyAddress.List]: { nodeId: 'string?' },
+  [AppKeyAddress.Get]: { key: 'string' },
+  [AppKeyAddress.Drop]: { name: 'string', nodeId: 'string?' },
+};
+
+function fits(value: unknown, rule: FieldRule): boolean {
+  if (value === undefined) return rule.endsWith('?');
+  switch (rule) {
+    case 'string':
+    case 'string?':
+      return typeof value === 'string';
+    case 'boolean?':
+      return typeof value === 'boolean';
+    case 'string-or-null?':
+      return value === null || typeof value === 'string';
+    case 'strings?':
+      return Array.isArray(value) && value.every((item) => typeof item === 'string');
+    case 'any?':
+      return true;
+  }
+}
+
+const RULE_TEXT: Record<FieldRule, string> = {
+  string: 'a string',
+  'string?': 'a string',
+  'boolean?': 'true or false',
+  'string-or-null?': 'a string or null',
+  'strings?': 'a list of strings',
+  'any?': 'anything',
+};
+
+/** Throws IDENTITY_BAD_REQUEST (400) naming the first field of `message` that breaks its rule. */
+function checkMessage(address: string, message: unknown): void {
+  if (message !== null && message !== undefined && typeof message !== 'object') {
+    throw new GolemError(IdentityErrorCode.BadRequest, `${address} takes an object`, { httpStatus: 400 });
+  }
+  const fields = (message ?? {}) as Record<string, unknown>;
+  for (const [field, rule] of Object.entries(MESSAGE_FIELDS[address]!)) {
+    if (!fits(fields[field], rule)) {
+      throw new GolemError(IdentityErrorCode.BadRequest, `${address}: ${field} must be ${RULE_TEXT[rule]}`, {
+        httpStatus: 400,
+        details: { address, field },
+      });
+    }
+  }
+}
+
 function notFound(what: string): GolemError {
-  return new GolemError('IDENTITY_NOT_FOUND', `identity not found: ${what}`, {
+  return new GolemError(IdentityErrorCode.NotFound, `identity not found: ${what}`, {
     httpStatus: 404,
     details: { identity: what },
   });
@@ -91,7 +167,7 @@ export class IdentityService implements Service {
     const defaultId = this.#defaultRow();
     if (!this.#unlocked.has(defaultId.node_id)) {
       throw new GolemError(
-        'IDENTITY_DEFAULT_LOCKED',
+        IdentityErrorCode.DefaultLocked,
         `default identity ${defaultId.node_id} is locked: give its password in YAGNA_ID_PASSWORD`,
         { details: { nodeId: defaultId.node_id } },
       );
@@ -133,7 +209,7 @@ export class IdentityService implements Service {
     const secret = this.#secretFor(request);
     const nodeId = nodeIdFromSecret(secret);
     if (this.#db.get('SELECT 1 FROM identity WHERE node_id = ?', nodeId) !== undefined) {
-      throw new GolemError('IDENTITY_EXISTS', `identity ${nodeId} already exists`, {
+      throw new GolemError(IdentityErrorCode.Exists, `identity ${nodeId} already exists`, {
         httpStatus: 409,
         details: { nodeId },
       });
@@ -178,7 +254,7 @@ export class IdentityService implements Service {
   lock(request: LockIdentity): IdentityInfo {
     const row = this.#find({ nodeId: request.nodeId });
     if (request.password === '') {
-      throw new GolemError('IDENTITY_EMPTY_PASSWORD', 'locking needs a non-empty password', {
+      throw new GolemError(IdentityErrorCode.EmptyPassword, 'locking needs a non-empty password', {
         httpStatus: 400,
       });
     }
@@ -186,7 +262,7 @@ export class IdentityService implements Service {
     if (secret === undefined) throw this.#locked(row.node_id);
     if (row.is_default === 1) {
       throw new GolemError(
-        'IDENTITY_DEFAULT_LOCK',
+        IdentityErrorCode.DefaultLock,
         'the default identity cannot be locked while the node runs on it',
         {
           httpStatus: 400,
@@ -212,7 +288,7 @@ export class IdentityService implements Service {
   drop(request: DropIdentity): void {
     const row = this.#find({ nodeId: request.nodeId });
     if (row.is_default === 1) {
-      throw new GolemError('IDENTITY_DROP_DEFAULT', 'the default identity cannot be dropped', {
+      throw new GolemError(IdentityErrorCode.DropDefault, 'the default identity cannot be dropped', {
         httpStatus: 400,
       });
     }
@@ -241,7 +317,7 @@ export class IdentityService implements Service {
     const row = this.#find({ nodeId: request.nodeId });
     const digest = fromHex(request.digest);
     if (digest.length !== 32) {
-      throw new GolemError('IDENTITY_BAD_DIGEST', 'sign takes a 32-byte digest', { httpStatus: 400 });
+      throw new GolemError(IdentityErrorCode.BadDigest, 'sign takes a 32-byte digest', { httpStatus: 400 });
     }
     return toHex(signDigest(this.#secret(row.node_id), digest));
   }
@@ -259,21 +335,29 @@ export class IdentityService implements Service {
 
   createAppKey(request: CreateAppKey): AppKeyInfo {
     if (typeof request.name !== 'string' || request.name.trim() === '') {
-      throw new GolemError('APPKEY_BAD_NAME', 'an app-key needs a name', { httpStatus: 400 });
+      throw new GolemError(IdentityErrorCode.AppKeyBadName, 'an app-key needs a name', { httpStatus: 400 });
     }
     if (request.name === AUTOCONF_APPKEY_NAME) {
-      throw new GolemError('APPKEY_NAME_TAKEN', `the name ${AUTOCONF_APPKEY_NAME} is reserved`, {
-        httpStatus: 409,
-      });
+      throw new GolemError(
+        IdentityErrorCode.AppKeyNameTaken,
+        `the name ${AUTOCONF_APPKEY_NAME} is reserved`,
+        {
+          httpStatus: 409,
+        },
+      );
     }
     const owner = this.#find(request.nodeId === undefined ? {} : identityQuery(request.nodeId));
     const existing = this.#db.get<AppKeyRow>('SELECT * FROM app_key WHERE name = ?', request.name);
     if (existing !== undefined) {
       if (existing.node_id === owner.node_id) return appKeyInfo(existing);
-      throw new GolemError('APPKEY_NAME_TAKEN', `app-key ${request.name} belongs to another identity`, {
-        httpStatus: 409,
-        details: { name: request.name },
-      });
+      throw new GolemError(
+        IdentityErrorCode.AppKeyNameTaken,
+        `app-key ${request.name} belongs to another identity`,
+        {
+          httpStatus: 409,
+          details: { name: request.name },
+        },
+      );
     }
     const row: AppKeyRow = {
       key: randomUUID().replaceAll('-', ''),
@@ -310,7 +394,7 @@ export class IdentityService implements Service {
 
   dropAppKey(request: DropAppKey): void {
     if (request.name === AUTOCONF_APPKEY_NAME && this.#autoconf !== undefined) {
-      throw new GolemError('APPKEY_AUTOCONF', 'the autoconfigured app-key cannot be dropped', {
+      throw new GolemError(IdentityErrorCode.AppKeyAutoconf, 'the autoconfigured app-key cannot be dropped', {
         httpStatus: 400,
       });
     }
@@ -318,7 +402,9 @@ export class IdentityService implements Service {
       request.nodeId === undefined ? undefined : this.#find(identityQuery(request.nodeId)).node_id;
     const row = this.#db.get<AppKeyRow>('SELECT * FROM app_key WHERE name = ?', request.name);
     if (row === undefined || (owner !== undefined && row.node_id !== owner)) {
-      throw new GolemError('APPKEY_NOT_FOUND', `app-key not found: ${request.name}`, { httpStatus: 404 });
+      throw new GolemError(IdentityErrorCode.AppKeyNotFound, `app-key not found: ${request.name}`, {
+        httpStatus: 404,
+      });
     }
     this.#db.run('DELETE FROM app_key WHERE key = ?', row.key);
     this.#appKeys.delete(row.key);
@@ -346,11 +432,11 @@ export class IdentityService implements Service {
       [AppKeyAddress.Drop, (m: DropAppKey) => this.dropAppKey(m)],
     ];
     for (const [address, handler] of bindings) {
+      // Every message is checked: an address bound without its field rules is a mistake of this file.
+      if (MESSAGE_FIELDS[address] === undefined) throw new Error(`no field rules for ${address}`);
       this.#unbinds.push(
         bus.bind(address, (message: unknown) => {
-          if (message !== null && message !== undefined && typeof message !== 'object') {
-            throw new GolemError('IDENTITY_BAD_REQUEST', `${address} takes an object`, { httpStatus: 400 });
-          }
+          checkMessage(address, message);
           return handler(message as never);
         }),
       );
@@ -364,7 +450,7 @@ export class IdentityService implements Service {
         try {
           this.#unlocked.set(row.node_id, decryptKeystore(row.keystore, password));
         } catch (error) {
-          if (!(error instanceof GolemError && error.code === 'IDENTITY_WRONG_PASSWORD')) throw error;
+          if (!(error instanceof GolemError && error.code === IdentityErrorCode.WrongPassword)) throw error;
         }
       }
     }
@@ -383,7 +469,7 @@ export class IdentityService implements Service {
 
   #secretFor(request: CreateIdentity): Uint8Array {
     if (request.fromPrivateKey !== undefined && request.fromKeystore !== undefined) {
-      throw new GolemError('IDENTITY_BAD_REQUEST', 'give a private key or a key file, not both', {
+      throw new GolemError(IdentityErrorCode.BadRequest, 'give a private key or a key file, not both', {
         httpStatus: 400,
       });
     }
@@ -396,9 +482,11 @@ export class IdentityService implements Service {
 
   #checkAliasFree(alias: string): void {
     if (isNodeId(alias))
-      throw new GolemError('IDENTITY_BAD_ALIAS', 'an alias cannot look like a node id', { httpStatus: 400 });
+      throw new GolemError(IdentityErrorCode.BadAlias, 'an alias cannot look like a node id', {
+        httpStatus: 400,
+      });
     if (this.#db.get('SELECT 1 FROM identity WHERE alias = ?', alias) !== undefined) {
-      throw new GolemError('IDENTITY_ALIAS_TAKEN', `alias ${alias} is taken`, {
+      throw new GolemError(IdentityErrorCode.AliasTaken, `alias ${alias} is taken`, {
         httpStatus: 409,
         details: { alias },
       });
@@ -439,7 +527,7 @@ export class IdentityService implements Service {
   }
 
   #locked(nodeId: string): GolemError {
-    return new GolemError('IDENTITY_LOCKED', `identity ${nodeId} is locked: unlock it first`, {
+    return new GolemError(IdentityErrorCode.Locked, `identity ${nodeId} is locked: unlock it first`, {
       httpStatus: 400,
       details: { nodeId },
     });
@@ -480,10 +568,13 @@ function parseSecret(hex: string): Uint8Array {
   try {
     secret = fromHex(hex.trim());
   } catch (cause) {
-    throw new GolemError('IDENTITY_BAD_KEY', 'a private key is 32 bytes of hex', { cause, httpStatus: 400 });
+    throw new GolemError(IdentityErrorCode.BadKey, 'a private key is 32 bytes of hex', {
+      cause,
+      httpStatus: 400,
+    });
   }
   if (secret.length !== 32)
-    throw new GolemError('IDENTITY_BAD_KEY', 'a private key is 32 bytes of hex', { httpStatus: 400 });
+    throw new GolemError(IdentityErrorCode.BadKey, 'a private key is 32 bytes of hex', { httpStatus: 400 });
   return secret;
 }
 

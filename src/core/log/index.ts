@@ -43,20 +43,50 @@ export function parseLogLevel(value: string | undefined, fallback: LogLevel = 'i
   return (LOG_LEVELS as readonly string[]).includes(lower) ? (lower as LogLevel) : fallback;
 }
 
-function serializeField(value: unknown): unknown {
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return code === undefined ? { message: value.message } : { code, message: value.message };
-  }
+/** How deep fields are followed; below that a value is shown as `[…]`. */
+const MAX_FIELD_DEPTH = 8;
+
+/**
+ * A field as plain JSON: a log call must never throw, whatever it is given (a bigint anywhere inside, a cycle,
+ * an error, bytes, a getter that throws). Errors keep their code and message; bytes show their length.
+ */
+function jsonSafe(value: unknown, seen: Set<object>, depth: number): unknown {
   if (typeof value === 'bigint') return value.toString();
-  return value;
+  if (typeof value === 'symbol' || typeof value === 'function') return String(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return '[circular]';
+  if (depth >= MAX_FIELD_DEPTH) return '[…]';
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+  seen.add(value);
+  try {
+    if (value instanceof Error) {
+      const { code, details } = value as { code?: unknown; details?: unknown };
+      const error: Record<string, unknown> = { message: value.message };
+      if (code !== undefined) error.code = jsonSafe(code, seen, depth + 1);
+      if (details !== undefined) error.details = jsonSafe(details, seen, depth + 1);
+      return error;
+    }
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return jsonSafe(toJSON.call(value), seen, depth + 1);
+    if (value instanceof Map) return jsonSafe(Object.fromEntries(value), seen, depth + 1);
+    if (value instanceof Set || Array.isArray(value))
+      return [...(value as Iterable<unknown>)].map((item) => jsonSafe(item, seen, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = jsonSafe(item, seen, depth + 1);
+    return out;
+  } finally {
+    seen.delete(value);
+  }
 }
 
 function normalizeFields(fields: LogFields | undefined): LogFields | undefined {
   if (fields === undefined) return undefined;
-  const out: LogFields = {};
-  for (const [key, value] of Object.entries(fields)) out[key] = serializeField(value);
-  return out;
+  try {
+    return jsonSafe(fields, new Set(), 0) as LogFields;
+  } catch (error) {
+    // A getter or toJSON that throws: the record still goes out, saying why its fields are missing.
+    return { logFieldsUnreadable: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 export function textSink(write: (line: string) => void = (line) => process.stderr.write(line)): LogSink {

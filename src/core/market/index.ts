@@ -1,6 +1,8 @@
 import type { ModuleFactory } from '../service/index.ts';
 import { MarketService } from './service.ts';
 
+export type { MarketGate, MarketGatePoint } from './agreement-protocol.ts';
+export { AGREEMENT_TRANSITIONS } from './agreements.ts';
 export {
   DEFAULT_DISCOVERY_OPTIONS,
   type DiscoveryOptions,
@@ -8,6 +10,7 @@ export {
   offerSigningMessage,
   unsubscribeSigningMessage,
 } from './discovery.ts';
+export { MarketErrorCode } from './errors.ts';
 export { marketMigrations } from './migrations.ts';
 export { MarketService, type MarketServiceOptions, SUBSCRIPTION_TTL_MS } from './service.ts';
 

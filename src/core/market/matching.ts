@@ -12,6 +12,7 @@ import {
 } from '../../language/index.ts';
 import { httpError } from '../errors/index.ts';
 import type { SignedOffer } from '../model/market.ts';
+import { MarketErrorCode } from './errors.ts';
 
 export interface Checked {
   /** Flat properties as JSON values. */
@@ -29,7 +30,10 @@ export function compileChecked(body: unknown): Checked {
     record.properties === null ||
     typeof record.properties !== 'object'
   ) {
-    throw httpError.badRequest('MARKET_BAD_REQUEST', 'expected {"properties": {...}, "constraints": "..."}');
+    throw httpError.badRequest(
+      MarketErrorCode.BadRequest,
+      'expected {"properties": {...}, "constraints": "..."}',
+    );
   }
   let properties: Record<string, unknown>;
   try {
@@ -37,19 +41,20 @@ export function compileChecked(body: unknown): Checked {
     compileConstraints(record.constraints);
   } catch (error) {
     if (error instanceof LanguageError)
-      throw httpError.badRequest('MARKET_BAD_CONSTRAINTS', error.message, error.details);
-    throw httpError.badRequest('MARKET_BAD_REQUEST', (error as Error).message);
+      throw httpError.badRequest(MarketErrorCode.BadConstraints, error.message, error.details);
+    throw httpError.badRequest(MarketErrorCode.BadRequest, (error as Error).message);
   }
   return { properties, constraints: record.constraints };
 }
 
-export type Matcher = (offer: Pick<SignedOffer, 'properties' | 'constraints'>) => MatchOutcome;
+/** A demand's compiled matcher (fastest over offers made ready once by `prepareOffer`); an offer that fails to evaluate is 'no'. */
+export type Matcher = (offer: Parameters<ReturnType<typeof createDemandMatcher>>[0]) => MatchOutcome;
 
 export function createMatcher(demand: Checked): Matcher {
-  const match = createDemandMatcher(demand);
+  const match = createDemandMatcher(demand as Parameters<typeof createDemandMatcher>[0]);
   return (offer) => {
     try {
-      return match({ properties: offer.properties as never, constraints: offer.constraints });
+      return match(offer);
     } catch {
       return 'no';
     }

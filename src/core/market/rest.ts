@@ -10,6 +10,7 @@ import {
 } from '../api/index.ts';
 import { httpError } from '../errors/index.ts';
 import type { SignedOffer } from '../model/market.ts';
+import { MarketErrorCode } from './errors.ts';
 import { compileChecked, createMatcher } from './matching.ts';
 import type { MarketService } from './service.ts';
 
@@ -17,7 +18,7 @@ type Params = Record<string, string>;
 
 interface Scan {
   owner: string;
-  matcher: ReturnType<typeof createMatcher>;
+  matcher: (offer: SignedOffer) => 'yes' | 'no';
   seen: Set<string>;
   expiresAt: number;
 }
@@ -144,10 +145,10 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
   const scanOf = (request: FastifyRequest): Scan => {
     const scan = scans.get(p(request).id!);
     if (scan === undefined || scan.owner !== owner(request))
-      throw httpError.notFound('MARKET_SCAN_NOT_FOUND', 'scan not found');
+      throw httpError.notFound(MarketErrorCode.ScanNotFound, 'scan not found');
     if (scan.expiresAt < Date.now()) {
       scans.delete(p(request).id!);
-      throw httpError.gone('MARKET_SCAN_EXPIRED', 'scan expired');
+      throw httpError.gone(MarketErrorCode.ScanExpired, 'scan expired');
     }
     return scan;
   };
@@ -171,7 +172,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
   app.post('/scan', async (request, reply) => {
     const body = (request.body ?? {}) as { type?: unknown; constraints?: unknown; timeout?: unknown };
     if (body.type !== undefined && body.type !== 'offer')
-      throw httpError.badRequest('MARKET_BAD_SCAN', 'only offers can be scanned');
+      throw httpError.badRequest(MarketErrorCode.BadScan, 'only offers can be scanned');
     const demand = compileChecked({
       properties: {},
       constraints: typeof body.constraints === 'string' ? body.constraints : '()',
@@ -184,7 +185,8 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
     const match = createMatcher({ properties: {}, constraints: demand.constraints });
     scans.set(id, {
       owner: owner(request),
-      matcher: (offer) => (match({ ...offer, constraints: '()' }) === 'yes' ? 'yes' : 'no'),
+      matcher: (offer) =>
+        match({ properties: offer.properties as never, constraints: '()' }) === 'yes' ? 'yes' : 'no',
       seen: new Set(),
       expiresAt: Date.now() + ttl * 1000,
     });

@@ -1,45 +1,9 @@
 /** REST shapes of the market, exactly as yagna serves them (api.md §4.1). */
 
+import type { Agreement } from './agreements.ts';
+import type { Proposal } from './proposals.ts';
+
 export type Role = 'requestor' | 'provider';
-
-export interface ProposalRow {
-  id: string;
-  role: Role;
-  demand_id: string;
-  offer_id: string;
-  issuer: Role;
-  issuer_id: string;
-  peer_id: string;
-  properties: string;
-  constraints: string;
-  prev_id: string | null;
-  state: 'Initial' | 'Draft' | 'Rejected' | 'Accepted' | 'Expired';
-  countered: number;
-  created_at: string;
-}
-
-export interface AgreementRow {
-  id: string;
-  role: Role;
-  owner_id: string;
-  content: string;
-  state:
-    | 'Proposal'
-    | 'Pending'
-    | 'Approving'
-    | 'Approved'
-    | 'Rejected'
-    | 'Cancelled'
-    | 'Expired'
-    | 'Terminated';
-  app_session_id: string | null;
-  proposed_signature: string | null;
-  approved_signature: string | null;
-  committed_signature: string | null;
-  approved_at: string | null;
-  termination: string | null;
-  created_at: string;
-}
 
 export const prefixOf = (role: Role) => (role === 'requestor' ? 'R-' : 'P-');
 
@@ -50,15 +14,46 @@ export function bareProposalId(id: string, role: Role): string | undefined {
   return /^[0-9a-f]{64}$/.test(id) ? id : undefined;
 }
 
-export function proposalView(row: ProposalRow): Record<string, unknown> {
+export function proposalView(proposal: Proposal): Record<string, unknown> {
   const view: Record<string, unknown> = {
-    properties: JSON.parse(row.properties),
-    constraints: row.constraints,
-    proposalId: prefixOf(row.role) + row.id,
-    issuerId: row.issuer_id,
-    state: row.state,
-    timestamp: row.created_at,
+    properties: proposal.properties,
+    constraints: proposal.constraints,
+    proposalId: prefixOf(proposal.role) + proposal.id,
+    issuerId: proposal.issuerId,
+    state: proposal.state,
+    timestamp: proposal.createdAt,
   };
-  if (row.prev_id !== null) view.prevProposalId = prefixOf(row.role) + row.prev_id;
+  if (proposal.prevId !== null) view.prevProposalId = prefixOf(proposal.role) + proposal.prevId;
+  return view;
+}
+
+/** An agreement as `GET /agreements/{id}` serves it (an approval in flight is still Pending to clients). */
+export function agreementRestView(agreement: Agreement): Record<string, unknown> {
+  const { content } = agreement;
+  const view: Record<string, unknown> = {
+    agreementId: agreement.id,
+    demand: {
+      properties: content.demand.properties,
+      constraints: content.demand.constraints,
+      demandId: content.demand.demandId,
+      requestorId: content.demand.requestorId,
+      timestamp: content.createdAt,
+    },
+    offer: {
+      properties: content.offer.properties,
+      constraints: content.offer.constraints,
+      offerId: content.offer.offerId,
+      providerId: content.offer.providerId,
+      timestamp: content.createdAt,
+    },
+    validTo: content.validTo,
+    state: agreement.state === 'Approving' ? 'Pending' : agreement.state,
+    timestamp: content.createdAt,
+  };
+  if (agreement.approvedAt !== null) view.approvedDate = agreement.approvedAt;
+  if (agreement.appSessionId !== null) view.appSessionId = agreement.appSessionId;
+  if (agreement.proposedSignature !== null) view.proposedSignature = agreement.proposedSignature;
+  if (agreement.approvedSignature !== null) view.approvedSignature = agreement.approvedSignature;
+  if (agreement.committedSignature !== null) view.committedSignature = agreement.committedSignature;
   return view;
 }

@@ -89,6 +89,11 @@ export type AgreementEvent =
       reason: Record<string, unknown> | null;
     };
 
+/** Where a `/public/market/…` address of node `nodeId` is called from another node: `/net/<nodeId>/market/…`. */
+export function marketAddressAt(nodeId: string, publicAddress: string): string {
+  return `/net/${nodeId}/${publicAddress.slice('/public/'.length)}`;
+}
+
 /** Broadcast topics (gossip). */
 export const OFFERS_TOPIC = 'market/offers/v1';
 export const UNSUBSCRIBES_TOPIC = 'market/unsubscribes/v1';

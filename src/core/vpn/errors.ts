@@ -13,8 +13,15 @@ export const VpnErrorCode = {
   /** TCP into a VM over the network's WebSocket is not served yet. */
   TcpNotSupported: 'VPN_TCP_NOT_SUPPORTED',
 } as const;
+export type VpnErrorCode = (typeof VpnErrorCode)[keyof typeof VpnErrorCode];
 
-const err = (code: string, status: number) => (message: string, details?: Record<string, unknown>) =>
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    vpn: VpnErrorCode;
+  }
+}
+
+const err = (code: VpnErrorCode, status: number) => (message: string, details?: Record<string, unknown>) =>
   new GolemError(code, message, { httpStatus: status, details });
 
 export const vpnError = {

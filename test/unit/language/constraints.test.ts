@@ -4,7 +4,7 @@ import {
   type Constraint,
   compileConstraints,
   compilePredicate,
-  compileShaped,
+  createShapedCompiler,
   expandProperties,
   type FlatProperties,
   flattenProperties,
@@ -13,6 +13,9 @@ import {
   parseConstraints,
   parseFlatProperties,
 } from './helpers.ts';
+
+/** One compiler for the file: constraints of one shape share its generated code. */
+const compileShaped = createShapedCompiler();
 
 function check(constraints: string, props: FlatProperties | string): string {
   return compileConstraints(constraints).evaluate(

@@ -9,13 +9,16 @@ import fc from 'fast-check';
 import {
   compileConstraints,
   compilePredicate,
-  compileShaped,
+  createShapedCompiler,
   type FlatProperties,
   formatConstraint,
   isLanguageError,
   parseConstraints,
   TRISTATE,
 } from './helpers.ts';
+
+/** One compiler for the file: constraints of one shape share its generated code. */
+const compileShaped = createShapedCompiler();
 
 type Ref =
   | { t: 'and' | 'or'; items: Ref[] }

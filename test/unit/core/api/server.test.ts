@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiServer, requestIdentity } from '../../../../src/core/api/index.ts';
 import { LocalBus } from '../../../../src/core/bus/index.ts';
-import { GolemError } from '../../../../src/core/errors/index.ts';
+import { type ErrorCode, GolemError } from '../../../../src/core/errors/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 import { AppKeyAddress, type AppKeyInfo } from '../../../../src/core/model/identity.ts';
+import { parseConstraints } from '../../../../src/language/index.ts';
 import { readJson } from '../../../support/daemon.ts';
 
 const NODE = '0x00000000000000000000000000000000000000aa';
@@ -36,11 +37,12 @@ describe('ApiServer', () => {
     server.register('/test-api/v1', (app) => {
       app.get('/who', async (request) => requestIdentity(request));
       app.get('/gone', async () => {
-        throw new GolemError('TEST_GONE', 'it is gone', { httpStatus: 410 });
+        throw new GolemError('TEST_GONE' as ErrorCode, 'it is gone', { httpStatus: 410 });
       });
       app.get('/boom', async () => {
         throw new Error('unexpected');
       });
+      app.get('/constraints', async () => parseConstraints('(golem.inf.mem.gib>='));
       app.post('/echo', async (request) => ({ body: request.body ?? 'none' }));
     });
     base = (await server.listen()).origin;
@@ -65,6 +67,15 @@ describe('ApiServer', () => {
     const missing = await get('/test-api/v1/none', { authorization: 'Bearer k1' });
     assert.equal(missing.status, 404);
     assert.equal((await readJson(missing)).code, 'API_NO_ROUTE');
+  });
+
+  it('answers a constraint text that does not parse with 400, its code and where it failed', async () => {
+    const response = await get('/test-api/v1/constraints', { authorization: 'Bearer k1' });
+    assert.equal(response.status, 400);
+    const body = await readJson(response);
+    assert.equal(body.code, 'LANGUAGE_PARSE_ERROR');
+    assert.match(String(body.message), /line 1, column 21/);
+    assert.equal((body.details as { position: number }).position, 20);
   });
 
   it('answers bad JSON with 400 and takes an empty body as no body', async () => {

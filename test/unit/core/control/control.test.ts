@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalBus } from '../../../../src/core/bus/index.ts';
 import { ControlConnection, ControlServer, controlSocketPath } from '../../../../src/core/control/index.ts';
-import { GolemError } from '../../../../src/core/errors/index.ts';
+import { type ErrorCode, GolemError } from '../../../../src/core/errors/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 
 describe('control socket', () => {
@@ -17,7 +17,7 @@ describe('control socket', () => {
     const bus = new LocalBus();
     bus.bind('/local/test/Echo', (message: unknown) => ({ echoed: message }));
     bus.bind('/local/test/Fail', () => {
-      throw new GolemError('TEST_REFUSED', 'refused on purpose', {
+      throw new GolemError('TEST_REFUSED' as ErrorCode, 'refused on purpose', {
         httpStatus: 409,
         details: { why: 'test' },
       });

@@ -52,13 +52,27 @@ describe('V3 keystore', () => {
       () => decryptKeystore(otherCipher, 'right'),
       (e) => isGolemError(e, 'IDENTITY_UNSUPPORTED_KEYSTORE'),
     );
-    const hugeScrypt = {
-      ...file,
-      crypto: { ...file.crypto, kdf: 'scrypt', kdfparams: { n: 2 ** 30, r: 8, p: 1, dklen: 32, salt: 'aa' } },
-    };
-    assert.throws(
-      () => decryptKeystore(hugeScrypt, 'right'),
-      (e) => isGolemError(e, 'IDENTITY_BAD_KEYSTORE'),
-    );
+    // Parameters that would take gigabytes of memory or hours are refused before scrypt runs.
+    const heavy = [
+      { n: 2 ** 30, r: 8, p: 1, dklen: 32 },
+      { n: 2 ** 14, r: 1_000_000, p: 1, dklen: 32 },
+      { n: 2 ** 20, r: 9, p: 1, dklen: 32 },
+      { n: 2 ** 14, r: 8, p: 1_000_000, dklen: 32 },
+      { n: 2 ** 14, r: 8.5, p: 1, dklen: 32 },
+      { n: 2 ** 14, r: 8, p: 1, dklen: 2 ** 30 },
+    ];
+    for (const params of heavy) {
+      const file2 = {
+        ...file,
+        crypto: { ...file.crypto, kdf: 'scrypt', kdfparams: { ...params, salt: 'aa' } },
+      };
+      const started = Date.now();
+      assert.throws(
+        () => decryptKeystore(file2, 'right'),
+        (e) => isGolemError(e, 'IDENTITY_BAD_KEYSTORE'),
+        JSON.stringify(params),
+      );
+      assert.ok(Date.now() - started < 1000, `refused at once: ${JSON.stringify(params)}`);
+    }
   });
 });

@@ -210,4 +210,40 @@ describe('identity service over the bus', () => {
       isGolemError(e, 'IDENTITY_BAD_KEY'),
     );
   });
+
+  it('refuses a field of the wrong type with a 400 naming it, and stores nothing', async () => {
+    const { bus } = await startNode();
+    const wrong: [string, unknown, string][] = [
+      [IdentityAddress.Sign, { digest: 5 }, 'digest'],
+      [IdentityAddress.Sign, {}, 'digest'],
+      [IdentityAddress.Get, { nodeId: 7 }, 'nodeId'],
+      [IdentityAddress.Lock, { nodeId: bus.nodeId }, 'password'],
+      [IdentityAddress.Update, { nodeId: bus.nodeId, alias: 3 }, 'alias'],
+      [IdentityAddress.Create, { setDefault: 'yes' }, 'setDefault'],
+      [AppKeyAddress.Get, { key: ['k'] }, 'key'],
+      [AppKeyAddress.Drop, {}, 'name'],
+      // A string would be stored and later matched by substring (CORS for any origin it contains).
+      [AppKeyAddress.Create, { name: 'web', allowOrigins: 'http://app.example.com' }, 'allowOrigins'],
+      [AppKeyAddress.Create, { name: 'web', allowOrigins: ['http://a.example', 1] }, 'allowOrigins'],
+    ];
+    for (const [address, message, field] of wrong) {
+      await assert.rejects(
+        bus.call(address, message),
+        (e) =>
+          isGolemError(e, 'IDENTITY_BAD_REQUEST') &&
+          e.httpStatus === 400 &&
+          e.details?.field === field &&
+          e.message.includes(field),
+        `${address} ${JSON.stringify(message)}`,
+      );
+    }
+    const keys = await bus.call<AppKeyInfo[]>(AppKeyAddress.List, {});
+    assert.ok(!keys.some((key) => key.name === 'web'));
+    // The right types still pass.
+    const web = await bus.call<AppKeyInfo>(AppKeyAddress.Create, {
+      name: 'web',
+      allowOrigins: ['http://a.example'],
+    });
+    assert.deepEqual(web.allowOrigins, ['http://a.example']);
+  });
 });

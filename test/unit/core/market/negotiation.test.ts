@@ -3,91 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { LocalBus, MemoryNetwork } from '../../../../src/core/bus/index.ts';
-import { resolveConfig } from '../../../../src/core/config/index.ts';
-import { type Database, openDatabase } from '../../../../src/core/db/index.ts';
-import { IdentityService } from '../../../../src/core/identity/index.ts';
-import { silentLogger } from '../../../../src/core/log/index.ts';
-import { MarketService } from '../../../../src/core/market/index.ts';
-import { NegotiationAddress } from '../../../../src/core/model/market.ts';
-import { eventually } from '../../../support/net.ts';
-
-interface Node {
-  bus: LocalBus;
-  db: Database;
-  market: MarketService;
-  nodeId: string;
-  stop(): Promise<void>;
-}
-
-async function node(network: MemoryNetwork, db: Database = openDatabase(':memory:')): Promise<Node> {
-  const bus = new LocalBus();
-  const identity = new IdentityService({ db, bus, logger: silentLogger, config: resolveConfig({}, {}) });
-  await identity.start();
-  const market = new MarketService({ bus, db, logger: silentLogger }, { discovery: { antiEntropyMs: 0 } });
-  await market.start();
-  network.join(bus);
-  return {
-    bus,
-    db,
-    market,
-    nodeId: bus.nodeId!,
-    stop: async () => {
-      await market.stop();
-      await identity.stop();
-    },
-  };
-}
-
-const offerBody = {
-  properties: { 'golem.node.id.name': 'prov', 'golem.inf.mem.gib': 8, 'golem.com.pricing.model': 'linear' },
-  constraints: '(golem.srv.comp.expiration>0)',
-};
-const demandBody = (expiration = Date.now() + 600_000) => ({
-  properties: { 'golem.srv.comp.expiration': expiration, 'golem.node.debug.subnet': 'test' },
-  constraints: '(golem.inf.mem.gib>=4)',
-});
-
-type Event = { eventType: string; proposal?: { proposalId: string; state: string; issuerId: string } };
-
-async function nextEvent(market: MarketService, owner: string, sub: string, role: 'requestor' | 'provider') {
-  const events = (await market.collectEvents(owner, sub, role, 5_000, 10)) as unknown as Event[];
-  assert.ok(events.length > 0, 'an event arrives');
-  return events;
-}
-
-/** Provider and requestor negotiate up to a Pending agreement; returns ids. */
-async function negotiate(provider: Node, requestor: Node, validForMs = 600_000) {
-  const offerId = await provider.market.subscribeOffer(provider.nodeId, offerBody);
-  const demandId = requestor.market.subscribeDemand(requestor.nodeId, demandBody());
-  const [initial] = await nextEvent(requestor.market, requestor.nodeId, demandId, 'requestor');
-  assert.equal(initial!.eventType, 'ProposalEvent');
-  assert.equal(initial!.proposal!.state, 'Initial');
-  assert.equal(initial!.proposal!.issuerId, provider.nodeId);
-  const counterId = await requestor.market.counterProposal(
-    requestor.nodeId,
-    demandId,
-    initial!.proposal!.proposalId,
-    'requestor',
-    demandBody(),
-  );
-  const [atProvider] = await nextEvent(provider.market, provider.nodeId, offerId, 'provider');
-  assert.equal(atProvider!.proposal!.state, 'Draft');
-  const providerCounterId = await provider.market.counterProposal(
-    provider.nodeId,
-    offerId,
-    atProvider!.proposal!.proposalId,
-    'provider',
-    offerBody,
-  );
-  const [draft] = await nextEvent(requestor.market, requestor.nodeId, demandId, 'requestor');
-  assert.equal(draft!.proposal!.state, 'Draft');
-  const agreementId = requestor.market.createAgreement(requestor.nodeId, {
-    proposalId: draft!.proposal!.proposalId,
-    validTo: new Date(Date.now() + validForMs).toISOString(),
-  });
-  return { offerId, demandId, counterId, providerCounterId, agreementId, initial: initial! };
-}
+import { MemoryNetwork } from '../../../../src/core/bus/index.ts';
+import { openDatabase } from '../../../../src/core/db/index.ts';
+import { marketAddressAt, NegotiationAddress } from '../../../../src/core/model/market.ts';
+import { demandBody, manualClock, negotiate, nextEvent, node, offerBody } from './support.ts';
 
 describe('market negotiation between two nodes', () => {
   const dirs: string[] = [];
@@ -214,7 +133,7 @@ describe('market negotiation between two nodes', () => {
       const agreement = requestor.market.getAgreement(requestor.nodeId, agreementId);
       // The intruder calls the requestor's negotiation handlers directly, pretending to approve/terminate.
       await assert.rejects(
-        intruder.bus.call(`/net/${requestor.nodeId}/market/negotiation/AgreementApproved`, {
+        intruder.bus.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementApproved), {
           agreementId,
           approvedSignature: `0x${'11'.repeat(65)}`,
           approvedAt: new Date().toISOString(),
@@ -223,7 +142,7 @@ describe('market negotiation between two nodes', () => {
       );
       // The real provider, but with a signature that is not over the agreement: refused too.
       await assert.rejects(
-        provider.bus.call(`/net/${requestor.nodeId}/market/negotiation/AgreementApproved`, {
+        provider.bus.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementApproved), {
           agreementId,
           approvedSignature: `0x${'33'.repeat(65)}`,
           approvedAt: new Date().toISOString(),
@@ -231,15 +150,12 @@ describe('market negotiation between two nodes', () => {
         { code: 'MARKET_BAD_SIGNATURE' },
       );
       await assert.rejects(
-        intruder.bus.call(
-          `/net/${requestor.nodeId}${NegotiationAddress.AgreementTerminated.slice('/public'.length)}`,
-          {
-            agreementId,
-            reason: { message: 'hijack' },
-            terminatedAt: new Date().toISOString(),
-            signature: `0x${'22'.repeat(65)}`,
-          },
-        ),
+        intruder.bus.call(marketAddressAt(requestor.nodeId, NegotiationAddress.AgreementTerminated), {
+          agreementId,
+          reason: { message: 'hijack' },
+          terminatedAt: new Date().toISOString(),
+          signature: `0x${'22'.repeat(65)}`,
+        }),
         { code: 'MARKET_NOT_COUNTERPARTY' },
       );
       assert.equal(requestor.market.getAgreement(requestor.nodeId, agreementId).state, agreement.state);
@@ -251,11 +167,16 @@ describe('market negotiation between two nodes', () => {
 
   it('expires an agreement past validTo: approving it then is 410', async () => {
     const network = new MemoryNetwork();
-    const [provider, requestor] = await Promise.all([node(network), node(network)]);
+    const clock = manualClock();
+    const [provider, requestor] = await Promise.all([
+      node(network, undefined, { clock: clock.now }),
+      node(network, undefined, { clock: clock.now }),
+    ]);
     try {
-      const { agreementId } = await negotiate(provider, requestor, 400);
+      const { agreementId } = await negotiate(provider, requestor, 60_000);
       await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(provider.market.getAgreement(provider.nodeId, agreementId).state, 'Pending');
+      clock.advance(60_000);
       assert.equal(provider.market.getAgreement(provider.nodeId, agreementId).state, 'Expired');
       await assert.rejects(provider.market.approveAgreement(provider.nodeId, agreementId, undefined), {
         httpStatus: 410,
@@ -267,24 +188,25 @@ describe('market negotiation between two nodes', () => {
 
   it('expires an agreement while the requestor waits for approval: the wait ends with 410, not a timeout', async () => {
     const network = new MemoryNetwork();
-    const [provider, requestor] = await Promise.all([node(network), node(network)]);
+    const clock = manualClock();
+    const [provider, requestor] = await Promise.all([
+      node(network, undefined, { clock: clock.now }),
+      node(network, undefined, { clock: clock.now }),
+    ]);
     try {
-      const { agreementId } = await negotiate(provider, requestor, 300);
+      const { agreementId } = await negotiate(provider, requestor, 60_000);
       await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      await assert.rejects(requestor.market.waitForApproval(requestor.nodeId, agreementId, 20_000), {
-        httpStatus: 410,
-        message: 'Expired',
-      });
-      // Nobody reads the provider's copy through the service: its own timer expires it.
-      await eventually(
-        () =>
-          provider.db.get<{ state: string }>(
-            "SELECT state FROM market_agreement WHERE id = ? AND role = 'provider'",
-            agreementId,
-          )?.state === 'Expired',
-        "the provider's copy expired",
-        5_000,
+      const waiting = requestor.market.waitForApproval(requestor.nodeId, agreementId, 20_000);
+      clock.advance(60_001);
+      // What the expiry timer does when it fires: nobody reads either copy through the service.
+      requestor.market.agreements.expireDue();
+      provider.market.agreements.expireDue();
+      await assert.rejects(waiting, { httpStatus: 410, message: 'Expired' });
+      const stored = provider.db.get<{ state: string }>(
+        "SELECT state FROM market_agreement WHERE id = ? AND role = 'provider'",
+        agreementId,
       );
+      assert.equal(stored?.state, 'Expired', "the provider's copy expired");
     } finally {
       await Promise.all([provider.stop(), requestor.stop()]);
     }

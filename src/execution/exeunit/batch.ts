@@ -1,0 +1,140 @@
+/**
+ * One exec batch: its results (cumulative, in index order) and its runtime events (kept from the start, so a
+ * stream that subscribes late still sees everything), with waiters woken on every change.
+ */
+import type {
+  ExeScriptCommand,
+  ExeScriptCommandResult,
+  RuntimeEvent,
+  RuntimeEventKind,
+} from '../../core/model/activity.ts';
+import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
+import type { Command } from './exescript.ts';
+
+/** Events kept per batch for late streams; beyond it the oldest output chunks are dropped. */
+export const MAX_EVENTS_PER_BATCH = 10_000;
+
+/** yagna's RuntimeEvent timestamp: zone-less, microseconds. */
+export function naiveTimestamp(date = new Date()): string {
+  return `${date.toISOString().slice(0, 23)}000`;
+}
+
+export class Batch {
+  readonly id: string;
+  readonly raw: ExeScriptCommand[];
+  readonly commands: Command[];
+  readonly results: ExeScriptCommandResult[] = [];
+  readonly events: RuntimeEvent[] = [];
+  readonly abort = new AbortController();
+  /** Index of the command running now, or undefined. */
+  running: number | undefined;
+  #finished = false;
+  #droppedEvents = 0;
+  #waiters = new Set<() => void>();
+
+  constructor(id: string, raw: ExeScriptCommand[], commands: Command[]) {
+    this.id = id;
+    this.raw = raw;
+    this.commands = commands;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  #wake(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves on the next change, after `timeoutMs`, or when `signal` aborts. */
+  #changed(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      signal?.addEventListener('abort', done, { once: true });
+      this.#waiters.add(done);
+    });
+  }
+
+  emit(index: number, kind: RuntimeEventKind): void {
+    if (this.events.length >= MAX_EVENTS_PER_BATCH) {
+      // Output chunks go first; started/finished events stay, a stream reader needs them.
+      const drop = this.events.findIndex((e) => 'stdout' in e.kind || 'stderr' in e.kind);
+      if (drop >= 0) this.events.splice(drop, 1);
+      else this.events.shift();
+      this.#droppedEvents++;
+    }
+    this.events.push({ batch_id: this.id, index, timestamp: naiveTimestamp(), kind });
+    this.#wake();
+  }
+
+  get droppedEvents(): number {
+    return this.#droppedEvents;
+  }
+
+  /** Records a command's result; an error or the last command finishes the batch. */
+  finish(result: Omit<ExeScriptCommandResult, 'isBatchFinished' | 'eventDate'>): void {
+    const last = result.index === this.commands.length - 1 || result.result === 'Error';
+    this.results.push({ ...result, eventDate: new Date().toISOString(), isBatchFinished: last });
+    if (last) this.#finished = true;
+    this.#wake();
+  }
+
+  /** Ends a batch that cannot go on (shutdown): nothing more will come. */
+  close(): void {
+    this.#finished = true;
+    this.#wake();
+  }
+
+  /**
+   * Results so far, after waiting up to `timeoutMs` for command `commandIndex` (default: the last) to finish.
+   * With `commandIndex` a timeout is an error (yagna's 408); without, what is done is returned.
+   */
+  async resultsUpTo(
+    commandIndex: number | undefined,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ExeScriptCommandResult[]> {
+    if (commandIndex !== undefined && (commandIndex < 0 || commandIndex >= this.commands.length))
+      throw exeUnitError(ExeUnitErrorCode.BadScript, `commandIndex ${commandIndex} is out of range`, {
+        httpStatus: 400,
+        details: { commandIndex, commands: this.commands.length },
+      });
+    const deadline = Date.now() + timeoutMs;
+    const target = commandIndex ?? this.commands.length - 1;
+    const done = () => this.#finished || this.results.some((r) => r.index >= target);
+    while (!done() && Date.now() < deadline && !signal?.aborted)
+      await this.#changed(deadline - Date.now(), signal);
+    if (commandIndex === undefined) return [...this.results];
+    if (!this.results.some((r) => r.index >= commandIndex)) {
+      if (this.#finished) return [...this.results];
+      throw exeUnitError(ExeUnitErrorCode.Timeout, `command ${commandIndex} has not finished yet`, {
+        httpStatus: 408,
+      });
+    }
+    return this.results
+      .filter((r) => r.index <= commandIndex)
+      .map((r) => (r.index === commandIndex ? { ...r, isBatchFinished: true } : r));
+  }
+
+  /** Every event from the start, then new ones as they come, until the batch is finished. */
+  async *stream(signal?: AbortSignal): AsyncIterable<RuntimeEvent> {
+    let next = 0;
+    let base = this.#droppedEvents;
+    for (;;) {
+      // Dropped events shift the array: continue from the same logical position.
+      next = Math.max(0, next - (this.#droppedEvents - base));
+      base = this.#droppedEvents;
+      while (next < this.events.length) yield this.events[next++]!;
+      if (this.#finished || signal?.aborted) return;
+      await this.#changed(60_000, signal);
+    }
+  }
+}

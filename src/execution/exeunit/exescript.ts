@@ -1,0 +1,198 @@
+/**
+ * ExeScript commands as Golem's JSON carries them: externally tagged (`{"run": {…}}`), camelCase variant names,
+ * snake_case fields inside (`entry_point`). Unknown fields are ignored (golem-js adds `env` to `run`); unknown
+ * commands, wrong types and oversized scripts are refused with a clear message.
+ */
+import type { ExeScriptCommand } from '../../core/model/activity.ts';
+import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
+
+export const COMMAND_NAMES = ['deploy', 'start', 'run', 'transfer', 'terminate', 'sign'] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+/** Bounds a requestor cannot exceed in one script. */
+export const MAX_COMMANDS_PER_SCRIPT = 100;
+export const MAX_SCRIPT_BYTES = 1024 * 1024;
+
+export type CaptureFormat = 'str' | 'bin';
+export type CapturePart = { head: number } | { tail: number } | { headTail: number };
+export type CaptureMode =
+  | { kind: 'atEnd'; part: CapturePart | undefined; format: CaptureFormat }
+  | { kind: 'stream'; limit: number | undefined; format: CaptureFormat };
+
+export interface Capture {
+  stdout: CaptureMode | undefined;
+  stderr: CaptureMode | undefined;
+}
+
+export interface DeployCommand {
+  name: 'deploy';
+  volumes: string[];
+  env: Record<string, string>;
+  hostname: string | undefined;
+  net: unknown[];
+  hosts: Record<string, string>;
+}
+
+export interface StartCommand {
+  name: 'start';
+  args: string[];
+}
+
+export interface RunCommand {
+  name: 'run';
+  entryPoint: string;
+  args: string[];
+  capture: Capture | undefined;
+}
+
+export interface TransferCommand {
+  name: 'transfer';
+  from: string;
+  to: string;
+  format: string | undefined;
+}
+
+export type SimpleCommand = { name: 'terminate' } | { name: 'sign' };
+
+export type Command = DeployCommand | StartCommand | RunCommand | TransferCommand | SimpleCommand;
+
+function bad(message: string, details: Record<string, unknown> = {}): never {
+  throw exeUnitError(ExeUnitErrorCode.BadScript, message, { details, httpStatus: 400 });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringList(value: unknown, what: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string'))
+    bad(`${what} must be a list of strings`);
+  return value as string[];
+}
+
+function stringMap(value: unknown, what: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (!isObject(value) || Object.values(value).some((item) => typeof item !== 'string'))
+    bad(`${what} must be a map of strings`);
+  return value as Record<string, string>;
+}
+
+function requiredString(body: Record<string, unknown>, field: string, command: string): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value === '') bad(`${command}: missing field \`${field}\``, { field });
+  return value;
+}
+
+function formatOf(value: unknown): CaptureFormat {
+  if (value === undefined || value === null || value === 'str' || value === 'string') return 'str';
+  if (value === 'bin' || value === 'binary') return 'bin';
+  return bad(`unknown capture format ${JSON.stringify(value)}, expected one of str, string, bin, binary`);
+}
+
+function count(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+    bad(`${what} must be a whole number`);
+  return value;
+}
+
+function captureMode(value: unknown, stream: string): CaptureMode | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value)) bad(`capture.${stream} must be an object`);
+  if (isObject(value.atEnd)) {
+    const atEnd = value.atEnd;
+    let part: CapturePart | undefined;
+    if (atEnd.head !== undefined) part = { head: count(atEnd.head, 'head') };
+    else if (atEnd.tail !== undefined) part = { tail: count(atEnd.tail, 'tail') };
+    else if (atEnd.headTail !== undefined) part = { headTail: count(atEnd.headTail, 'headTail') };
+    return { kind: 'atEnd', part, format: formatOf(atEnd.format) };
+  }
+  if (isObject(value.stream)) {
+    const stream = value.stream;
+    const limit =
+      stream.limit === undefined || stream.limit === null ? undefined : count(stream.limit, 'limit');
+    return { kind: 'stream', limit, format: formatOf(stream.format) };
+  }
+  return bad(`capture.${stream} must be {"atEnd": {…}} or {"stream": {…}}`);
+}
+
+function parseCommand(raw: unknown, index: number): Command {
+  if (!isObject(raw)) bad(`command ${index} is not an object`, { index });
+  const keys = Object.keys(raw);
+  if (keys.length !== 1) bad(`command ${index} must have exactly one key, the command name`, { index, keys });
+  const name = keys[0]!;
+  if (!(COMMAND_NAMES as readonly string[]).includes(name))
+    bad(`unknown variant \`${name}\`, expected one of ${COMMAND_NAMES.map((n) => `\`${n}\``).join(', ')}`, {
+      index,
+      command: name,
+    });
+  const body = raw[name] ?? {};
+  if (!isObject(body)) bad(`${name}: the command's value must be an object`, { index });
+  switch (name as CommandName) {
+    case 'deploy': {
+      const volumes = Array.isArray(body.volumes)
+        ? stringList(body.volumes, 'deploy.volumes')
+        : isObject(body.volumes)
+          ? Object.keys(body.volumes)
+          : [];
+      if (body.net !== undefined && body.net !== null && !Array.isArray(body.net))
+        bad('deploy.net must be a list');
+      return {
+        name: 'deploy',
+        volumes,
+        env: stringMap(body.env, 'deploy.env'),
+        hostname: typeof body.hostname === 'string' ? body.hostname : undefined,
+        net: (body.net as unknown[] | undefined) ?? [],
+        hosts: stringMap(body.hosts, 'deploy.hosts'),
+      };
+    }
+    case 'start':
+      return { name: 'start', args: stringList(body.args, 'start.args') };
+    case 'run': {
+      const capture = body.capture;
+      if (capture !== undefined && capture !== null && !isObject(capture))
+        bad('run.capture must be an object');
+      return {
+        name: 'run',
+        entryPoint: requiredString(body, 'entry_point', 'run'),
+        args: stringList(body.args, 'run.args'),
+        capture: isObject(capture)
+          ? { stdout: captureMode(capture.stdout, 'stdout'), stderr: captureMode(capture.stderr, 'stderr') }
+          : undefined,
+      };
+    }
+    case 'transfer':
+      return {
+        name: 'transfer',
+        from: requiredString(body, 'from', 'transfer'),
+        to: requiredString(body, 'to', 'transfer'),
+        format: typeof body.format === 'string' ? body.format : undefined,
+      };
+    default:
+      return name === 'sign' ? { name: 'sign' } : { name: 'terminate' };
+  }
+}
+
+/** Validates a script (already JSON-parsed). */
+export function parseExeScript(script: unknown): Command[] {
+  if (!Array.isArray(script)) bad('an ExeScript is a JSON list of commands');
+  if (script.length === 0) bad('an ExeScript needs at least one command');
+  if (script.length > MAX_COMMANDS_PER_SCRIPT)
+    bad(`an ExeScript may have at most ${MAX_COMMANDS_PER_SCRIPT} commands`, { commands: script.length });
+  return script.map((raw, index) => parseCommand(raw, index));
+}
+
+/** The `text` of an exec request: a JSON-encoded list of commands. */
+export function parseExeScriptText(text: unknown): ExeScriptCommand[] {
+  if (typeof text !== 'string') bad('the exec body must be {"text": "<JSON list of commands>"}');
+  if (Buffer.byteLength(text) > MAX_SCRIPT_BYTES)
+    bad(`an ExeScript may have at most ${MAX_SCRIPT_BYTES} bytes`, { bytes: Buffer.byteLength(text) });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    bad(`the ExeScript is not JSON: ${(cause as Error).message}`);
+  }
+  parseExeScript(parsed);
+  return parsed as ExeScriptCommand[];
+}
