@@ -286,7 +286,8 @@ export class VirtualMachine {
           Buffer.of(Redirect.PipeBlocking),
           u64(OUTPUT_BUFFER_BYTES),
         );
-      w.bytes(7, run.workDir || config.WorkingDir || '/');
+      // As ya-runtime-vm: the image's WorkingDir; a supervisor's "/" (Golem's and ours send it) means no choice.
+      w.bytes(7, run.workDir && run.workDir !== '/' ? run.workDir : config.WorkingDir || '/');
       if (entrypoint) w.raw(8);
     });
     if (reply.kind !== 'u64')
