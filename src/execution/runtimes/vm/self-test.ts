@@ -99,6 +99,7 @@ export async function offerTemplate(
       'golem.runtime.name': 'vm',
       ...cpuInfo(),
       'golem.inf.cpu.architecture': 'x86_64',
+      'golem.inf.cpu.cores': Math.floor(args.cpuCores),
       'golem.inf.cpu.threads': Math.floor(args.cpuCores),
       'golem.inf.mem.gib': args.memGib,
       'golem.inf.storage.gib': args.storageGib,
