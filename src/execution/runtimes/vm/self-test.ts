@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RuntimeArgs } from './args.ts';
 import { deploy } from './deploy.ts';
 import { chooseAccelerator, findEnvironment, vmDir } from './environment.ts';
 import { VmErrorCode, vmError } from './errors.ts';
-import type { RuntimeArgs } from './main.ts';
 import { VirtualMachine } from './vm.ts';
 
 export function selfTestImage(): string {

@@ -3,10 +3,10 @@
 import { createSocket } from 'node:dgram';
 import { isGolemError } from '../../../core/errors/index.ts';
 import { ErrorCode, NetworkInterface, RuntimeServiceError, serveRuntime } from '../../runtime-api/index.ts';
+import type { RuntimeArgs } from './args.ts';
 import { readDeployment } from './deploy.ts';
 import { chooseAccelerator, findEnvironment } from './environment.ts';
 import { VmErrorCode, vmError } from './errors.ts';
-import type { RuntimeArgs } from './main.ts';
 import { VirtualMachine, type VpnLink } from './vm.ts';
 
 /** `udp://127.0.0.1:P` (the supervisor's socket) and a free local port for QEMU's end. */

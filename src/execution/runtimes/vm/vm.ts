@@ -73,7 +73,8 @@ export function qemuArgs(o: {
     '-initrd',
     o.env.initramfs,
     '-append',
-    `console=ttyS0 panic=1 quiet hostname=${d.hostname}`,
+    // The writable layer is a tmpfs in guest RAM: half of it, so a full disk cannot take the memory processes need.
+    `console=ttyS0 panic=1 quiet hostname=${d.hostname} overlay_size=${Math.max(16, Math.floor(d.memMib / 2))}M`,
     '-chardev',
     `file,id=console,path=${o.consoleLog}`,
     '-serial',

@@ -53,3 +53,32 @@ describe('QEMU command line', () => {
     );
   });
 });
+
+describe('runtime arguments', () => {
+  it('refuses a hostname that would add kernel parameters, and bad limits', async () => {
+    const { parseRuntimeArgs } = await import('../../../../src/execution/runtimes/vm/args.ts');
+    assert.equal(parseRuntimeArgs(['--hostname', 'node-1.golem', 'deploy']).hostname, 'node-1.golem');
+    assert.throws(() => parseRuntimeArgs(['--hostname', 'x init=/bin/sh', 'deploy']), {
+      code: 'VM_BAD_ARGUMENTS',
+    });
+    assert.throws(() => parseRuntimeArgs(['--cpu-cores', '0', 'deploy']), { code: 'VM_BAD_ARGUMENTS' });
+    assert.throws(() => parseRuntimeArgs(['--mem-gib', 'lots', 'start']), { code: 'VM_BAD_ARGUMENTS' });
+    assert.throws(() => parseRuntimeArgs(['fly']), { code: 'VM_BAD_ARGUMENTS' });
+    const parsed = parseRuntimeArgs([
+      '-w',
+      '/wd',
+      '-t',
+      'a.gvmi',
+      '--cpu-cores',
+      '2',
+      '--mem-gib',
+      '0.5',
+      'deploy',
+      '--',
+    ]);
+    assert.deepEqual(
+      [parsed.command, parsed.workdir, parsed.taskPackages, parsed.cpuCores, parsed.memGib],
+      ['deploy', '/wd', ['a.gvmi'], 2, 0.5],
+    );
+  });
+});
