@@ -239,6 +239,30 @@ describe('GFTP between two nodes over libp2p', () => {
     assert.ok(bytes <= GFTP_MAX_STREAM_BYTES);
   });
 
+  it('an interrupted upload goes on from where it stopped (the receiver keeps what arrived)', async () => {
+    const target = join(dir, 'upload-resumed.bin');
+    const [entry] = await a.bus.call<GftpPublished>(GftpLocalAddress.Receive, { path: target });
+    let chunks = 0;
+    const dropping: BusCall = async (address, message, options) => {
+      if (address.endsWith('/UploadChunk') && ++chunks > 10)
+        throw new GolemError(BusErrorCode.Unreachable, 'link dropped (test)');
+      return b.bus.call(address, message, options);
+    };
+    await assert.rejects(gftpUpload(dropping, source, entry!.url, { retries: 0 }), (e) =>
+      isGolemError(e, BusErrorCode.Unreachable),
+    );
+    const sent: number[] = [];
+    const recording: BusCall = async (address, message, options) => {
+      if (address.endsWith('/UploadChunk'))
+        sent.push((message as { chunk: { offset: number } }).chunk.offset);
+      return b.bus.call(address, message, options);
+    };
+    const result = await gftpUpload(recording, source, entry!.url, { fromOffset: 10 * 40 * 1024 });
+    assert.equal(sent[0], 10 * 40 * 1024);
+    assert.equal(result.sha3_256, sha3);
+    assert.ok(readFileSync(target).equals(content));
+  });
+
   it('answers bad requests with codes and clamps oversized chunk requests', async () => {
     const id = sha3;
     const call = (component: string, message: unknown) =>
