@@ -1,0 +1,150 @@
+/**
+ * Carries a network's IPv4 packets between nodes. Members on this node: VMs that joined (through their ExeUnit) and,
+ * on the requestor's node, the owner's own addresses (which answer ping, as yagna's do). A packet from another node
+ * is accepted only when that node holds the packet's source address in the member's view of the network, and each
+ * peer gets a bounded number of packets per second.
+ */
+import type { Bus, CallContext, Unbind } from '../bus/index.ts';
+import type { Logger } from '../log/index.ts';
+import {
+  type VpnJoin,
+  type VpnLeave,
+  VpnLocalAddress,
+  type VpnPacket,
+  VpnPublicAddress,
+  vpnAddressAt,
+} from '../model/vpn.ts';
+import { vpnError } from './errors.ts';
+import { echoReply, ipv4Addresses } from './ipv4.ts';
+import type { NetworkRegistry } from './networks.ts';
+
+export const VPN_PEER_PACKETS_PER_SECOND = 5000;
+const MAX_PACKET_BASE64 = 88_000; // 64 KiB of packet
+
+interface Member {
+  nodes: Record<string, string>;
+  deliver(packet: Buffer): void;
+}
+
+export class VpnRouter {
+  readonly #bus: Bus;
+  readonly #networks: NetworkRegistry;
+  readonly #log: Logger;
+  readonly #joined = new Map<string, Member>();
+  readonly #rate = new Map<string, { second: number; count: number }>();
+  #unbinds: Unbind[] = [];
+
+  constructor(options: { bus: Bus; networks: NetworkRegistry; logger: Logger }) {
+    this.#bus = options.bus;
+    this.#networks = options.networks;
+    this.#log = options.logger;
+  }
+
+  start(): void {
+    this.#unbinds.push(
+      this.#bus.bind(VpnLocalAddress.Join, (m: VpnJoin) => {
+        this.#joined.set(`${m.networkId}/${m.ip}`, {
+          nodes: { ...m.nodes },
+          deliver: (packet) => {
+            this.#bus
+              .call(m.deliverTo, {
+                networkId: m.networkId,
+                packet: packet.toString('base64'),
+              } satisfies VpnPacket)
+              .catch((error) =>
+                this.#log.debug('VPN delivery failed', { to: m.deliverTo, error: String(error) }),
+              );
+          },
+        });
+        return {};
+      }),
+      this.#bus.bind(VpnLocalAddress.Leave, (m: VpnLeave) => {
+        this.#joined.delete(`${m.networkId}/${m.ip}`);
+        return {};
+      }),
+      this.#bus.bind(VpnLocalAddress.Send, (m: VpnPacket) => {
+        this.#send(m.networkId, decode(m.packet));
+        return {};
+      }),
+      this.#bus.bind(VpnPublicAddress.Packet, (m: VpnPacket, context: CallContext) =>
+        this.#receive(m, context.caller),
+      ),
+    );
+  }
+
+  stop(): void {
+    for (const unbind of this.#unbinds.splice(0)) unbind();
+  }
+
+  /** The member holding `ip` on this node: a joined VM, or the owner's own address in a network it created. */
+  #member(networkId: string, ip: string): Member | undefined {
+    const joined = this.#joined.get(`${networkId}/${ip}`);
+    if (joined) return joined;
+    const network = this.#networks.find(networkId);
+    if (!network) return undefined;
+    const owner = network.owner.toLowerCase();
+    if (!network.addresses.includes(ip) && network.nodes[ip] !== owner) return undefined;
+    return {
+      nodes: { ...network.nodes, ...Object.fromEntries(network.addresses.map((a) => [a, owner])) },
+      deliver: (packet) => {
+        const reply = echoReply(packet);
+        if (reply) this.#send(networkId, reply);
+      },
+    };
+  }
+
+  /** From a member on this node: to the member holding the destination, here or on its node. */
+  #send(networkId: string, packet: Buffer): void {
+    const addresses = ipv4Addresses(packet);
+    if (!addresses) return;
+    const from = this.#member(networkId, addresses.source);
+    if (!from) return; // not a member here: nothing to send for
+    const local = this.#member(networkId, addresses.destination);
+    if (local) {
+      local.deliver(packet);
+      return;
+    }
+    const node = from.nodes[addresses.destination];
+    if (!node) return;
+    this.#bus
+      .call(vpnAddressAt(node, VpnPublicAddress.Packet), {
+        networkId,
+        packet: packet.toString('base64'),
+      } satisfies VpnPacket)
+      .catch((error) => this.#log.debug('VPN packet not carried', { node, error: String(error) }));
+  }
+
+  #receive(m: VpnPacket, caller: string): Record<string, never> {
+    const second = Math.floor(Date.now() / 1000);
+    const rate = this.#rate.get(caller);
+    if (rate?.second === second) {
+      if (++rate.count > VPN_PEER_PACKETS_PER_SECOND)
+        throw vpnError.limit('too many VPN packets', { caller });
+    } else this.#rate.set(caller, { second, count: 1 });
+    if (this.#rate.size > 10_000) this.#rate.clear();
+    if (
+      typeof m?.networkId !== 'string' ||
+      typeof m.packet !== 'string' ||
+      m.packet.length > MAX_PACKET_BASE64
+    ) {
+      throw vpnError.badRequest('not a VPN packet');
+    }
+    const packet = decode(m.packet);
+    const addresses = ipv4Addresses(packet);
+    if (!addresses) throw vpnError.badRequest('not an IPv4 packet');
+    const member = this.#member(m.networkId, addresses.destination);
+    if (!member) throw vpnError.notFound(`no member at ${addresses.destination}`, { networkId: m.networkId });
+    if (member.nodes[addresses.source] !== caller.toLowerCase()) {
+      throw vpnError.forbidden(`${caller} does not hold ${addresses.source} in this network`, {
+        networkId: m.networkId,
+        source: addresses.source,
+      });
+    }
+    member.deliver(packet);
+    return {};
+  }
+}
+
+function decode(base64: string): Buffer {
+  return Buffer.from(typeof base64 === 'string' ? base64 : '', 'base64');
+}

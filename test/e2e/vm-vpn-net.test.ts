@@ -1,0 +1,113 @@
+/**
+ * A VM's packets over our net: the requestor creates a network over REST (as golem-js), the provider side (this test
+ * plays the ExeUnit: bridge + VM runtime) joins it, and the VM pings the requestor's address. Packets go
+ * VM → bridge → provider daemon → libp2p → requestor daemon (which answers ping for its own address) and back.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ControlConnection } from '../../src/core/control/index.ts';
+import { VpnLocalAddress, type VpnPacket } from '../../src/core/model/vpn.ts';
+import { VpnBridge } from '../../src/core/vpn/index.ts';
+import { NetworkInterface, spawnServiceRuntime } from '../../src/execution/runtime-api/index.ts';
+import { selfTestImage } from '../../src/execution/runtimes/vm/self-test.ts';
+import {
+  api,
+  type DaemonHandle,
+  type RelayHandle,
+  startDaemon,
+  startRelayProcess,
+} from '../support/daemon.ts';
+import { deployRuntime, runCommand, runtimeArgs, vmPrerequisites } from '../support/vm.ts';
+
+const skip = vmPrerequisites();
+
+describe('VPN packets over the net (QEMU, two daemons)', { skip }, () => {
+  let relay: RelayHandle;
+  let requestor: DaemonHandle;
+  let provider: DaemonHandle;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vm-vpn-net-'));
+    relay = await startRelayProcess();
+    const env = { YA_NET_RELAY: relay.addresses[0]! };
+    [requestor, provider] = await Promise.all([startDaemon({ env }), startDaemon({ env })]);
+  });
+  after(async () => {
+    await Promise.all([requestor, provider].map((d) => d?.stop()));
+    await relay?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the VM pings the requestor's address in the network", async () => {
+    const created = await api(requestor, '/net-api/v1/net', {
+      method: 'POST',
+      body: JSON.stringify({ ip: '192.168.10.0', mask: '255.255.255.0' }),
+    });
+    const { id: networkId } = (await created.json()) as { id: string };
+    const nodes = { '192.168.10.1': requestor.nodeId, '192.168.10.2': provider.nodeId };
+    for (const [ip, id] of Object.entries(nodes)) {
+      const added = await api(requestor, `/net-api/v1/net/${networkId}/nodes`, {
+        method: 'POST',
+        body: JSON.stringify({ id, ip }),
+      });
+      assert.equal(added.status, 200);
+    }
+
+    // The provider's ExeUnit part: a bridge for the VM, joined to the network through the provider's daemon.
+    const control = await ControlConnection.connect(join(provider.dataDir, 'yagna.sock'));
+    const deliverTo = `/local/exeunit/vpn-test-${randomBytes(4).toString('hex')}/VpnPacket`;
+    let fromNet = 0;
+    const bridge = new VpnBridge({
+      owns: (ip) => ip in nodes && ip !== '192.168.10.2',
+      onPacket: (_destination, packet) => {
+        void control.call(VpnLocalAddress.Send, {
+          networkId,
+          packet: packet.toString('base64'),
+        } satisfies VpnPacket);
+      },
+    });
+    await control.bind(deliverTo, async (message) => {
+      fromNet++;
+      bridge.deliver(Buffer.from((message as VpnPacket).packet, 'base64'));
+      return {};
+    });
+    await control.call(VpnLocalAddress.Join, { networkId, ip: '192.168.10.2', nodes, deliverTo });
+
+    const workdir = join(dir, 'vm');
+    const image = selfTestImage();
+    await deployRuntime(workdir, image);
+    const runtime = spawnServiceRuntime(
+      process.execPath,
+      [...runtimeArgs(workdir, image), '--vpn-endpoint', await bridge.bind(), 'start'],
+      { stderr: 'ignore' },
+    );
+    try {
+      await runtime.client.hello();
+      const endpoint = await runtime.client.createNetwork({
+        networks: [{ addr: '192.168.10.0', mask: '255.255.255.0', gateway: '', ifAddr: '192.168.10.2' }],
+        hosts: {},
+        interface: NetworkInterface.Vpn,
+      });
+      bridge.connectRuntime(endpoint!.address);
+      const ping = await runCommand(runtime.client, {
+        bin: '/bin/ping',
+        args: ['ping', '-c', '3', '-W', '10', '192.168.10.1'],
+        workDir: '',
+      });
+      assert.match(
+        ping.stdout,
+        /3 packets transmitted, 3 packets received, 0% packet loss/,
+        ping.stdout + ping.stderr,
+      );
+      assert.ok(fromNet >= 3);
+    } finally {
+      await runtime.client.shutdown().catch(() => runtime.child.kill('SIGKILL'));
+      bridge.close();
+      await control.close();
+    }
+  });
+});
