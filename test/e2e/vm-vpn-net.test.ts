@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TcpProxy } from '@golem-sdk/golem-js';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { VpnLocalAddress, type VpnPacket } from '../../src/core/model/vpn.ts';
 import { VpnBridge } from '../../src/core/vpn/index.ts';
@@ -24,6 +26,38 @@ import {
 import { deployRuntime, runCommand, runtimeArgs, vmPrerequisites } from '../support/vm.ts';
 
 const skip = vmPrerequisites();
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sends `payload` through the proxy and collects what comes back until the connection ends (or 60 s). */
+function exchange(port: number, payload: Buffer): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks));
+    };
+    const timer = setTimeout(done, 60_000);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received >= payload.length) done();
+    });
+    socket.on('close', done);
+    socket.on('error', done);
+  });
+}
 
 describe('VPN packets over the net (QEMU, two daemons)', { skip }, () => {
   let relay: RelayHandle;
@@ -42,7 +76,7 @@ describe('VPN packets over the net (QEMU, two daemons)', { skip }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("the VM pings the requestor's address in the network", async () => {
+  it("the VM pings the requestor's address; golem-js's TcpProxy reaches a port in the VM", async () => {
     const created = await api(requestor, '/net-api/v1/net', {
       method: 'POST',
       body: JSON.stringify({ ip: '192.168.10.0', mask: '255.255.255.0' }),
@@ -104,6 +138,30 @@ describe('VPN packets over the net (QEMU, two daemons)', { skip }, () => {
         ping.stdout + ping.stderr,
       );
       assert.ok(fromNet >= 3);
+
+      // golem-js's TcpProxy → the daemon's WebSocket → user-space TCP from 192.168.10.1 → an echo server in the VM.
+      const echo = runCommand(runtime.client, {
+        bin: '/bin/nc',
+        args: ['nc', '-l', '-p', '8001', '-e', '/bin/cat'],
+        workDir: '',
+      });
+      const wsUrl = `${requestor.apiUrl.replace('http', 'ws')}/net-api/v1/net/${networkId}/tcp/192.168.10.2/8001`;
+      const proxy = new TcpProxy(wsUrl, requestor.appKey);
+      const port = await freePort();
+      await proxy.listen(port);
+      try {
+        const payload = randomBytes(200_000);
+        let echoed: Buffer = Buffer.alloc(0);
+        for (let attempt = 0; attempt < 10 && echoed.length === 0; attempt++) {
+          echoed = await exchange(port, payload);
+          if (echoed.length === 0) await new Promise((r) => setTimeout(r, 500)); // the listener may not be up yet
+        }
+        assert.equal(echoed.length, payload.length);
+        assert.ok(echoed.equals(payload), 'the bytes came back unchanged');
+      } finally {
+        await proxy.close();
+      }
+      await echo;
     } finally {
       await runtime.client.shutdown().catch(() => runtime.child.kill('SIGKILL'));
       bridge.close();

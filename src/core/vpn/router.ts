@@ -17,8 +17,10 @@ import {
 import { vpnError } from './errors.ts';
 import { echoReply, ipv4Addresses } from './ipv4.ts';
 import type { NetworkRegistry } from './networks.ts';
+import { parseTcp, TcpClient } from './tcp.ts';
 
 export const VPN_PEER_PACKETS_PER_SECOND = 5000;
+export const VPN_TCP_CONNECTIONS_PER_NETWORK = 256;
 const MAX_PACKET_BASE64 = 88_000; // 64 KiB of packet
 
 interface Member {
@@ -32,6 +34,8 @@ export class VpnRouter {
   readonly #log: Logger;
   readonly #joined = new Map<string, Member>();
   readonly #rate = new Map<string, { second: number; count: number }>();
+  /** The owner's TCP connections, by `network|remote ip|remote port|local port`. */
+  readonly #tcp = new Map<string, TcpClient>();
   #unbinds: Unbind[] = [];
 
   constructor(options: { bus: Bus; networks: NetworkRegistry; logger: Logger }) {
@@ -73,6 +77,8 @@ export class VpnRouter {
   }
 
   stop(): void {
+    for (const connection of this.#tcp.values()) connection.destroy();
+    this.#tcp.clear();
     for (const unbind of this.#unbinds.splice(0)) unbind();
   }
 
@@ -88,9 +94,64 @@ export class VpnRouter {
       nodes: { ...network.nodes, ...Object.fromEntries(network.addresses.map((a) => [a, owner])) },
       deliver: (packet) => {
         const reply = echoReply(packet);
-        if (reply) this.#send(networkId, reply);
+        if (reply) {
+          this.#send(networkId, reply);
+          return;
+        }
+        const segment = parseTcp(packet);
+        const from = ipv4Addresses(packet)!;
+        if (segment)
+          this.#tcp
+            .get(`${networkId}|${from.source}|${segment.sourcePort}|${segment.destinationPort}`)
+            ?.receive(segment);
       },
     };
+  }
+
+  /**
+   * A TCP connection from the owner's address in the network to `ip:port` (golem-js's TcpProxy, through the REST
+   * WebSocket). Resolves once connected; `VPN_*` errors for a network or address that is not the caller's.
+   */
+  async openTcp(
+    owner: string,
+    networkId: string,
+    ip: string,
+    port: number,
+    timeoutMs: number,
+  ): Promise<TcpClient> {
+    const network = this.#networks.get(owner, networkId);
+    const self = owner.toLowerCase();
+    const localIp = network.addresses[0] ?? Object.keys(network.nodes).find((a) => network.nodes[a] === self);
+    if (!localIp)
+      throw vpnError.badRequest('the caller has no address in this network (add itself as a node)');
+    if (!network.nodes[ip] || ip === localIp)
+      throw vpnError.notFound(`no node at ${ip} in network ${networkId}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw vpnError.badRequest(`bad port ${port}`);
+    if (
+      [...this.#tcp.keys()].filter((k) => k.startsWith(`${networkId}|`)).length >=
+      VPN_TCP_CONNECTIONS_PER_NETWORK
+    ) {
+      throw vpnError.limit(`at most ${VPN_TCP_CONNECTIONS_PER_NETWORK} TCP connections per network`);
+    }
+    let localPort = 0;
+    let key = '';
+    do {
+      localPort = 49152 + Math.floor(Math.random() * 16384);
+      key = `${networkId}|${ip}|${port}|${localPort}`;
+    } while (this.#tcp.has(key));
+    const connection = new TcpClient(
+      { localIp, localPort, remoteIp: ip, remotePort: port },
+      (packet) => this.#send(networkId, packet),
+      () => this.#tcp.delete(key),
+    );
+    this.#tcp.set(key, connection);
+    try {
+      await connection.connect(timeoutMs);
+    } catch (error) {
+      connection.destroy();
+      throw vpnError.timeout(`cannot connect to ${ip}:${port}: ${(error as Error).message}`, { ip, port });
+    }
+    return connection;
   }
 
   /** From a member on this node: to the member holding the destination, here or on its node. */

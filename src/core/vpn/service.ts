@@ -21,7 +21,7 @@ export class VpnService implements Service {
       logger: components.logger.child('vpn'),
     });
     for (const prefix of ['/net-api/v1', '/net-api/v2/vpn']) {
-      components.rest?.register(prefix, (app) => registerVpnRoutes(app, this.networks));
+      components.rest?.register(prefix, (app) => registerVpnRoutes(app, this.networks, this.#router));
     }
   }
 
