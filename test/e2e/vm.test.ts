@@ -197,6 +197,38 @@ describe('VM runtime (QEMU)', { skip }, () => {
     assert.deepEqual(pidsWith(workdir), []);
   });
 
+  it('a VM that dies under the runtime ends the runtime with an error exit (no hang)', async () => {
+    const { workdir } = await deployed('crashed');
+    const runtime = startRuntime(workdir, image);
+    await runtime.client.hello();
+    const [qemu] = pidsWith(workdir);
+    assert.ok(qemu, 'QEMU runs');
+    process.kill(qemu, 'SIGKILL');
+    assert.equal(await runtime.exited, 1);
+    await assert.rejects(runtime.client.hello(), { code: 'RUNTIME_API_CLOSED' });
+  });
+
+  it('offer-template runs the self-test (boots a VM) and prints what golem-js demands match', async () => {
+    const { stdout } = await run(process.execPath, [
+      VM_MAIN,
+      '--cpu-cores',
+      '1',
+      '--mem-gib',
+      '0.5',
+      '--storage-gib',
+      '2',
+      'offer-template',
+    ]);
+    const template = JSON.parse(stdout) as { properties: Record<string, unknown>; constraints: string };
+    assert.equal(template.properties['golem.runtime.name'], 'vm');
+    assert.deepEqual(template.properties['golem.runtime.capabilities'], ['vpn']);
+    assert.equal(template.properties['golem.inf.cpu.threads'], 1);
+    assert.equal(template.properties['golem.inf.mem.gib'], 0.5);
+    assert.equal(template.properties['golem.inf.storage.gib'], 2);
+    assert.ok(Array.isArray(template.properties['golem.inf.cpu.capabilities']));
+    assert.equal(template.constraints, '');
+  });
+
   it('test fails with a clear reason when the kernel is missing', async () => {
     const failed = await run(process.execPath, [VM_MAIN, 'test'], {
       env: { ...process.env, GOLEM_VM_DIR: join(dir, 'nothing') },
