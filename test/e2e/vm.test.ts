@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -127,6 +127,20 @@ describe('VM runtime (QEMU)', { skip }, () => {
         readFileSync(join(volume('/golem/output'), 'result.txt'), 'utf8'),
         'UPLOADED BY THE HOST\n',
       );
+
+      // The guest is root in the VM, not on the host: a set-uid file it makes in a volume is not set-uid there.
+      const suid = await runCommand(client, {
+        bin: '/bin/sh',
+        args: [
+          'sh',
+          '-c',
+          'cp /bin/busybox /golem/output/suid && chown 0:0 /golem/output/suid && chmod 4755 /golem/output/suid',
+        ],
+        workDir: '',
+      });
+      assert.equal(suid.code, 0, suid.stderr);
+      const mode = statSync(join(volume('/golem/output'), 'suid')).mode;
+      assert.equal(mode & 0o6000, 0, `host mode ${mode.toString(8)}`);
 
       // No network device: the host's loopback services (QEMU's user-net gateway 10.0.2.2) are unreachable.
       let connections = 0;
