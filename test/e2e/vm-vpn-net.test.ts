@@ -103,9 +103,11 @@ describe('VPN packets over the net (QEMU, two daemons)', { skip }, () => {
     );
     try {
       await runtime.client.hello();
-      await link.join(runtime.client, [
-        { id: networkId, ip: '192.168.10.0', mask: '255.255.255.0', nodes, nodeIp: '192.168.10.2' },
-      ]);
+      await link.join(
+        runtime.client,
+        [{ id: networkId, ip: '192.168.10.0', mask: '255.255.255.0', nodes, nodeIp: '192.168.10.2' }],
+        requestor.nodeId,
+      );
       const ping = await runCommand(runtime.client, {
         bin: '/bin/ping',
         args: ['ping', '-c', '3', '-W', '10', '192.168.10.1'],

@@ -20,7 +20,14 @@ export const VpnLocalAddress = {
 /** Node → node. Reached as `/net/<nodeId>/vpn/Packet`; the caller must hold the packet's source address. */
 export const VpnPublicAddress = {
   Packet: `${VPN_PUBLIC}/Packet`,
+  /** `VpnNodes` → `{}`: the network's requestor tells the nodes its new address map (a node was added or removed). */
+  Nodes: `${VPN_PUBLIC}/Nodes`,
 } as const;
+
+export interface VpnNodes {
+  networkId: string;
+  nodes: Record<string, string>;
+}
 
 export function vpnAddressAt(nodeId: string, publicAddress: string): string {
   return `/net/${nodeId}/${publicAddress.slice('/public/'.length)}`;
@@ -40,6 +47,8 @@ export interface VpnJoin {
   nodes: Record<string, string>;
   /** A local address the member bound (`/local/exeunit/…`): receives `VpnPacket`. */
   deliverTo: string;
+  /** The agreement's requestor: the one node that may update `nodes` later (`/public/vpn/Nodes`). */
+  requestorId: string;
 }
 
 export interface VpnLeave {

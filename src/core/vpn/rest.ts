@@ -46,10 +46,12 @@ export function registerVpnRoutes(app: FastifyInstance, networks: NetworkRegistr
   );
   app.post('/net/:id/nodes', async (request) => {
     networks.addNode(owner(request), p(request).id!, body(request));
+    router.announceNodes(owner(request), p(request).id!);
     return null;
   });
   app.delete('/net/:id/nodes/:nodeId', async (request) => {
     networks.removeNode(owner(request), p(request).id!, p(request).nodeId!);
+    router.announceNodes(owner(request), p(request).id!, [p(request).nodeId!.toLowerCase()]);
     return null;
   });
   // golem-js's TcpProxy / getWebsocketUri: binary frames carry the TCP stream both ways. The connection is made

@@ -10,13 +10,14 @@ import {
   type VpnJoin,
   type VpnLeave,
   VpnLocalAddress,
+  type VpnNodes,
   type VpnPacket,
   VpnPublicAddress,
   vpnAddressAt,
 } from '../model/vpn.ts';
 import { vpnError } from './errors.ts';
 import { echoReply, ipv4Addresses } from './ipv4.ts';
-import type { NetworkRegistry } from './networks.ts';
+import { type NetworkRegistry, VPN_LIMITS } from './networks.ts';
 import { parseTcp, TcpClient } from './tcp.ts';
 
 export const VPN_PEER_PACKETS_PER_SECOND = 5000;
@@ -25,6 +26,7 @@ const MAX_PACKET_BASE64 = 88_000; // 64 KiB of packet
 
 interface Member {
   nodes: Record<string, string>;
+  requestorId?: string;
   deliver(packet: Buffer): void;
 }
 
@@ -48,7 +50,8 @@ export class VpnRouter {
     this.#unbinds.push(
       this.#bus.bind(VpnLocalAddress.Join, (m: VpnJoin) => {
         this.#joined.set(`${m.networkId}/${m.ip}`, {
-          nodes: { ...m.nodes },
+          nodes: lowerCased(m.nodes),
+          requestorId: m.requestorId?.toLowerCase(),
           deliver: (packet) => {
             this.#bus
               .call(m.deliverTo, {
@@ -72,6 +75,9 @@ export class VpnRouter {
       }),
       this.#bus.bind(VpnPublicAddress.Packet, (m: VpnPacket, context: CallContext) =>
         this.#receive(m, context.caller),
+      ),
+      this.#bus.bind(VpnPublicAddress.Nodes, (m: VpnNodes, context: CallContext) =>
+        this.#updateNodes(m, context.caller),
       ),
     );
   }
@@ -175,6 +181,40 @@ export class VpnRouter {
       .catch((error) => this.#log.debug('VPN packet not carried', { node, error: String(error) }));
   }
 
+  /** On the requestor's node, after a node was added or removed: every other node of the network hears the new map. */
+  announceNodes(owner: string, networkId: string, removed: string[] = []): void {
+    const network = this.#networks.get(owner, networkId);
+    const self = owner.toLowerCase();
+    const message: VpnNodes = { networkId, nodes: { ...network.nodes } };
+    for (const node of new Set([...Object.values(network.nodes), ...removed])) {
+      if (node === self) continue;
+      this.#bus
+        .call(vpnAddressAt(node, VpnPublicAddress.Nodes), message)
+        .catch((error) => this.#log.debug('VPN node map not delivered', { node, error: String(error) }));
+    }
+  }
+
+  #updateNodes(m: VpnNodes, caller: string): Record<string, never> {
+    if (typeof m?.networkId !== 'string' || m.nodes === null || typeof m.nodes !== 'object') {
+      throw vpnError.badRequest('not a node map');
+    }
+    const entries = Object.entries(m.nodes);
+    if (
+      entries.length > VPN_LIMITS.nodesPerNetwork ||
+      !entries.every(([ip, id]) => typeof ip === 'string' && typeof id === 'string')
+    ) {
+      throw vpnError.badRequest('bad node map');
+    }
+    let updated = 0;
+    for (const [key, member] of this.#joined) {
+      if (!key.startsWith(`${m.networkId}/`) || member.requestorId !== caller.toLowerCase()) continue;
+      member.nodes = lowerCased(m.nodes);
+      updated++;
+    }
+    if (updated === 0) throw vpnError.forbidden('no member of this network takes node maps from the caller');
+    return {};
+  }
+
   #receive(m: VpnPacket, caller: string): Record<string, never> {
     const second = Math.floor(Date.now() / 1000);
     const rate = this.#rate.get(caller);
@@ -204,6 +244,10 @@ export class VpnRouter {
     member.deliver(packet);
     return {};
   }
+}
+
+function lowerCased(nodes: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(nodes).map(([ip, id]) => [ip, id.toLowerCase()]));
 }
 
 function decode(base64: string): Buffer {

@@ -34,6 +34,11 @@ export class VpnService implements Service {
     this.#router.start();
   }
 
+  /** After nodes of a network changed outside REST: tell its other nodes (REST additions and removals do it). */
+  announceNodes(owner: string, networkId: string, removed: string[] = []): void {
+    this.#router.announceNodes(owner, networkId, removed);
+  }
+
   async stop(): Promise<void> {
     this.#router.stop();
     for (const unbind of this.#unbinds.splice(0)) unbind();

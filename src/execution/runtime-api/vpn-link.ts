@@ -72,14 +72,18 @@ export class VpnLink {
       .catch(() => {});
   }
 
-  /** After the runtime started: join every network, configure the VM, start carrying frames. */
-  async join(runtime: RuntimeClient, networks: DeployNetwork[]): Promise<void> {
+  /**
+   * After the runtime started: join every network, configure the VM, start carrying frames. `requestorId` is the
+   * agreement's requestor, the only node whose later node maps are taken.
+   */
+  async join(runtime: RuntimeClient, networks: DeployNetwork[], requestorId: string): Promise<void> {
     for (const n of networks) {
       await this.#control.call(VpnLocalAddress.Join, {
         networkId: n.id,
         ip: n.nodeIp,
         nodes: n.nodes,
         deliverTo: this.#deliverTo,
+        requestorId,
       } satisfies VpnJoin);
     }
     this.#networks = networks;

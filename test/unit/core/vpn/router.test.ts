@@ -32,6 +32,40 @@ function ping(source: number[], destination: number[]): string {
   return p.toString('base64');
 }
 
+/**
+ * A requestor's network 10.0.0.0/24 (itself .1, the provider .2) and the provider's VM joined at .2; packets for the
+ * VM are collected. A third node, STRANGER, is on the same bus network.
+ */
+async function joinedNetwork() {
+  const net = new MemoryNetwork();
+  const [requestor, provider, stranger] = [node(REQUESTOR), node(PROVIDER), node(STRANGER)];
+  for (const bus of [requestor, provider, stranger]) net.join(bus);
+  const requestorVpn = new VpnService({ bus: requestor, logger: silentLogger });
+  const providerVpn = new VpnService({ bus: provider, logger: silentLogger });
+  await requestorVpn.start();
+  await providerVpn.start();
+  const network = requestorVpn.networks.create(REQUESTOR, { ip: '10.0.0.0/24' });
+  requestorVpn.networks.addNode(REQUESTOR, network.id, { id: REQUESTOR, ip: '10.0.0.1' });
+  requestorVpn.networks.addNode(REQUESTOR, network.id, { id: PROVIDER, ip: '10.0.0.2' });
+  const delivered: Buffer[] = [];
+  provider.bind('/local/exeunit/vm/VpnPacket', (m: { packet: string }) => {
+    delivered.push(Buffer.from(m.packet, 'base64'));
+    return {};
+  });
+  await provider.call(VpnLocalAddress.Join, {
+    networkId: network.id,
+    ip: '10.0.0.2',
+    nodes: { '10.0.0.1': REQUESTOR, '10.0.0.2': PROVIDER },
+    deliverTo: '/local/exeunit/vm/VpnPacket',
+    requestorId: REQUESTOR,
+  });
+  const stop = async () => {
+    await requestorVpn.stop();
+    await providerVpn.stop();
+  };
+  return { requestorVpn, provider, stranger, networkId: network.id, delivered, stop };
+}
+
 describe('VPN router', () => {
   it('delivers from the holder of the source address, refuses a stranger and a spoofed source (403)', async () => {
     const net = new MemoryNetwork();
@@ -80,39 +114,41 @@ describe('VPN router', () => {
   });
 
   it("the requestor's node answers ping for its own address; the reply goes back to the sender's node", async () => {
-    const net = new MemoryNetwork();
-    const [requestor, provider] = [node(REQUESTOR), node(PROVIDER)];
-    net.join(requestor);
-    net.join(provider);
-    const requestorVpn = new VpnService({ bus: requestor, logger: silentLogger });
-    const providerVpn = new VpnService({ bus: provider, logger: silentLogger });
-    await requestorVpn.start();
-    await providerVpn.start();
-    const network = requestorVpn.networks.create(REQUESTOR, { ip: '10.0.0.0/24' });
-    requestorVpn.networks.addNode(REQUESTOR, network.id, { id: REQUESTOR, ip: '10.0.0.1' });
-    requestorVpn.networks.addNode(REQUESTOR, network.id, { id: PROVIDER, ip: '10.0.0.2' });
-    const replies: Buffer[] = [];
-    provider.bind('/local/exeunit/y/VpnPacket', (m: { packet: string }) => {
-      replies.push(Buffer.from(m.packet, 'base64'));
-      return {};
-    });
-    await provider.call(VpnLocalAddress.Join, {
-      networkId: network.id,
-      ip: '10.0.0.2',
-      nodes: { '10.0.0.1': REQUESTOR, '10.0.0.2': PROVIDER },
-      deliverTo: '/local/exeunit/y/VpnPacket',
-    });
-    await provider.call(VpnLocalAddress.Send, {
-      networkId: network.id,
-      packet: ping([10, 0, 0, 2], [10, 0, 0, 1]),
-    });
-    for (let i = 0; i < 50 && replies.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(replies.length, 1);
-    const reply = replies[0]!;
+    const { provider, networkId, delivered, stop } = await joinedNetwork();
+    await provider.call(VpnLocalAddress.Send, { networkId, packet: ping([10, 0, 0, 2], [10, 0, 0, 1]) });
+    for (let i = 0; i < 50 && delivered.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(delivered.length, 1);
+    const reply = delivered[0]!;
     assert.deepEqual([...reply.subarray(12, 16)], [10, 0, 0, 1]);
     assert.deepEqual([...reply.subarray(16, 20)], [10, 0, 0, 2]);
     assert.equal(reply[20], 0); // echo reply
-    await requestorVpn.stop();
-    await providerVpn.stop();
+    await stop();
+  });
+
+  it("nodes added later reach a running member through the requestor's node map; nobody else may change it", async () => {
+    const { requestorVpn, stranger, networkId, delivered, stop } = await joinedNetwork();
+    const to = vpnAddressAt(PROVIDER, VpnPublicAddress.Packet);
+    const fromLate = ping([10, 0, 0, 3], [10, 0, 0, 2]);
+    await assert.rejects(stranger.call(to, { networkId, packet: fromLate }), { code: 'VPN_FORBIDDEN' });
+    // Only the agreement's requestor may hand out a node map.
+    await assert.rejects(
+      stranger.call(vpnAddressAt(PROVIDER, VpnPublicAddress.Nodes), {
+        networkId,
+        nodes: { '10.0.0.3': STRANGER },
+      }),
+      { code: 'VPN_FORBIDDEN' },
+    );
+    requestorVpn.networks.addNode(REQUESTOR, networkId, { id: STRANGER, ip: '10.0.0.3' });
+    requestorVpn.announceNodes(REQUESTOR, networkId);
+    for (let i = 0; i < 50; i++) {
+      const accepted = await stranger.call(to, { networkId, packet: fromLate }).then(
+        () => true,
+        () => false,
+      );
+      if (accepted) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(delivered, [Buffer.from(fromLate, 'base64')]);
+    await stop();
   });
 });
