@@ -11,6 +11,9 @@ DIR=${GOLEM_VM_DIR:-$REPO/.cache/vm}
 NODE=${NODE:-$REPO/node_modules/.bin/node}
 mkdir -p "$DIR/debs" "$DIR/runtime" "$DIR/images"
 DIR=$(cd "$DIR" && pwd)
+# Test files may start this at the same time: one runs, the others wait and find the work done.
+exec 9>"$DIR/.setup.lock"
+flock 9
 start=$(date +%s)
 
 missing=()

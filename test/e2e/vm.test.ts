@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -128,6 +128,20 @@ describe('VM runtime (QEMU)', { skip }, () => {
         'UPLOADED BY THE HOST\n',
       );
 
+      // The guest is root in the VM, not on the host: a set-uid file it makes in a volume is not set-uid there.
+      const suid = await runCommand(client, {
+        bin: '/bin/sh',
+        args: [
+          'sh',
+          '-c',
+          'cp /bin/busybox /golem/output/suid && chown 0:0 /golem/output/suid && chmod 4755 /golem/output/suid',
+        ],
+        workDir: '',
+      });
+      assert.equal(suid.code, 0, suid.stderr);
+      const mode = statSync(join(volume('/golem/output'), 'suid')).mode;
+      assert.equal(mode & 0o6000, 0, `host mode ${mode.toString(8)}`);
+
       // No network device: the host's loopback services (QEMU's user-net gateway 10.0.2.2) are unreachable.
       let connections = 0;
       const server = createServer((s) => {
@@ -195,6 +209,38 @@ describe('VM runtime (QEMU)', { skip }, () => {
     await runtime.exited;
     for (let i = 0; i < 50 && pidsWith(workdir).length; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(pidsWith(workdir), []);
+  });
+
+  it('a VM that dies under the runtime ends the runtime with an error exit (no hang)', async () => {
+    const { workdir } = await deployed('crashed');
+    const runtime = startRuntime(workdir, image);
+    await runtime.client.hello();
+    const [qemu] = pidsWith(workdir);
+    assert.ok(qemu, 'QEMU runs');
+    process.kill(qemu, 'SIGKILL');
+    assert.equal(await runtime.exited, 1);
+    await assert.rejects(runtime.client.hello(), { code: 'RUNTIME_API_CLOSED' });
+  });
+
+  it('offer-template runs the self-test (boots a VM) and prints what golem-js demands match', async () => {
+    const { stdout } = await run(process.execPath, [
+      VM_MAIN,
+      '--cpu-cores',
+      '1',
+      '--mem-gib',
+      '0.5',
+      '--storage-gib',
+      '2',
+      'offer-template',
+    ]);
+    const template = JSON.parse(stdout) as { properties: Record<string, unknown>; constraints: string };
+    assert.equal(template.properties['golem.runtime.name'], 'vm');
+    assert.deepEqual(template.properties['golem.runtime.capabilities'], ['vpn']);
+    assert.equal(template.properties['golem.inf.cpu.threads'], 1);
+    assert.equal(template.properties['golem.inf.mem.gib'], 0.5);
+    assert.equal(template.properties['golem.inf.storage.gib'], 2);
+    assert.ok(Array.isArray(template.properties['golem.inf.cpu.capabilities']));
+    assert.equal(template.constraints, '');
   });
 
   it('test fails with a clear reason when the kernel is missing', async () => {

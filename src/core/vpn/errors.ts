@@ -10,8 +10,8 @@ export const VpnErrorCode = {
   Conflict: 'VPN_CONFLICT',
   /** A per-owner bound (networks, nodes) is reached. */
   Limit: 'VPN_LIMIT',
-  /** TCP into a VM over the network's WebSocket is not served yet. */
-  TcpNotSupported: 'VPN_TCP_NOT_SUPPORTED',
+  /** A TCP connection into the network did not come up in time (refused, or nobody answered). */
+  ConnectTimeout: 'VPN_CONNECT_TIMEOUT',
 } as const;
 export type VpnErrorCode = (typeof VpnErrorCode)[keyof typeof VpnErrorCode];
 
@@ -30,5 +30,5 @@ export const vpnError = {
   forbidden: err(VpnErrorCode.Forbidden, 403),
   conflict: err(VpnErrorCode.Conflict, 409),
   limit: err(VpnErrorCode.Limit, 429),
-  tcpNotSupported: err(VpnErrorCode.TcpNotSupported, 501),
+  timeout: err(VpnErrorCode.ConnectTimeout, 504),
 };

@@ -92,6 +92,11 @@ export class NetworkRegistry {
     return network;
   }
 
+  /** The network with this id, whoever owns it (the router checks who may send into it). */
+  find(id: string): VpnNetwork | undefined {
+    return this.#networks.get(id);
+  }
+
   remove(owner: string, id: string): void {
     this.get(owner, id);
     this.#networks.delete(id);

@@ -6,10 +6,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestIdentity } from '../api/index.ts';
 import { vpnError } from './errors.ts';
 import type { NetworkRegistry } from './networks.ts';
+import type { VpnRouter } from './router.ts';
+import type { TcpClient } from './tcp.ts';
+
+const TCP_CONNECT_TIMEOUT_MS = 10_000;
 
 type Params = Record<string, string>;
 
-export function registerVpnRoutes(app: FastifyInstance, networks: NetworkRegistry): void {
+export function registerVpnRoutes(app: FastifyInstance, networks: NetworkRegistry, router: VpnRouter): void {
   const owner = (request: FastifyRequest) => requestIdentity(request).identity;
   const p = (request: FastifyRequest) => request.params as Params;
   const body = (request: FastifyRequest) => {
@@ -42,14 +46,42 @@ export function registerVpnRoutes(app: FastifyInstance, networks: NetworkRegistr
   );
   app.post('/net/:id/nodes', async (request) => {
     networks.addNode(owner(request), p(request).id!, body(request));
+    router.announceNodes(owner(request), p(request).id!);
     return null;
   });
   app.delete('/net/:id/nodes/:nodeId', async (request) => {
     networks.removeNode(owner(request), p(request).id!, p(request).nodeId!);
+    router.announceNodes(owner(request), p(request).id!, [p(request).nodeId!.toLowerCase()]);
     return null;
   });
-  app.get('/net/:id/tcp/:ip/:port', async (request) => {
-    networks.get(owner(request), p(request).id!);
-    throw vpnError.tcpNotSupported('TCP into the network (golem-js TcpProxy) is not served yet', p(request));
-  });
+  // golem-js's TcpProxy / getWebsocketUri: binary frames carry the TCP stream both ways. The connection is made
+  // before the upgrade, so a refused or silent port is a plain 504 answer, as in yagna.
+  const connections = new WeakMap<FastifyRequest, TcpClient>();
+  app.get(
+    '/net/:id/tcp/:ip/:port',
+    {
+      websocket: true,
+      preValidation: async (request) => {
+        const { id, ip, port } = p(request);
+        connections.set(
+          request,
+          await router.openTcp(owner(request), id!, ip!, Number(port), TCP_CONNECT_TIMEOUT_MS),
+        );
+      },
+    },
+    (socket, request) => {
+      const connection = connections.get(request)!;
+      connection.setHandlers({
+        onData: (data) => socket.send(data, { binary: true }),
+        onEnd: () => socket.close(1000),
+        onClose: (error) => {
+          if (error) socket.close(1011, error.message.slice(0, 100));
+          else socket.close(1000);
+        },
+      });
+      socket.on('message', (data: Buffer) => connection.write(Buffer.from(data)));
+      socket.on('close', () => connection.end());
+      socket.on('error', () => connection.destroy());
+    },
+  );
 }

@@ -33,3 +33,4 @@ export {
   type RuntimeStatus,
 } from './messages.ts';
 export { type RuntimeServer, type RuntimeService, RuntimeServiceError, serveRuntime } from './server.ts';
+export { type DeployNetwork, VpnLink } from './vpn-link.ts';

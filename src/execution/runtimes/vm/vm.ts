@@ -104,10 +104,12 @@ export function qemuArgs(o: {
       `virtio-net-pci,netdev=vpn,mac=${VPN_MAC}`,
     );
   }
+  // mapped-xattr, not Golem's none: the guest's owners and modes live in xattrs, so a root guest cannot leave a
+  // set-uid root file on the host (QEMU creates files as its own user). Needs user xattrs on the workdir's fs.
   d.volumes.forEach((v, j) => {
     args.push(
       '-virtfs',
-      `local,id=mnt${j},path=${join(o.workdir, v.name)},security_model=none,mount_tag=mnt${j}`,
+      `local,id=mnt${j},path=${join(o.workdir, v.name)},security_model=mapped-xattr,mount_tag=mnt${j}`,
     );
   });
   return args;

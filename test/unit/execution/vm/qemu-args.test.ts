@@ -34,7 +34,7 @@ describe('QEMU command line', () => {
       'file=/images/a.gvmi,cache=unsafe,readonly=on,format=raw,id=rootfs-0,if=none',
     ]);
     assert.deepEqual(after(args, '-virtfs'), [
-      'local,id=mnt0,path=/wd/vol-1,security_model=none,mount_tag=mnt0',
+      'local,id=mnt0,path=/wd/vol-1,security_model=mapped-xattr,mount_tag=mnt0',
     ]);
   });
 
