@@ -5,10 +5,13 @@
  * token balances read from the chain with viem. Then the REST refusals (problem+json on allocations).
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Address, createPublicClient, formatUnits, http } from 'viem';
 import { ActivityApi } from 'ya-ts-client';
+import { ControlConnection } from '../../src/core/control/index.ts';
+import { PaymentPublicAddress, remotePaymentAddress } from '../../src/core/model/payment.ts';
 import { terminateAgreement } from '../support/agreement.ts';
 import { type Anvil, deployDevContracts, startAnvil } from '../support/anvil.ts';
 import {
@@ -31,20 +34,22 @@ describe('payment between two daemons on anvil', () => {
   let relay: RelayHandle;
   let requestor: DaemonHandle;
   let provider: DaemonHandle;
+  let stranger: DaemonHandle;
 
   before(async () => {
     anvil = await startAnvil();
     token = (await deployDevContracts(anvil.rpcUrl)).token;
     relay = await startRelayProcess();
     const env = paymentEnv(anvil, relay);
-    [requestor, provider] = await Promise.all([
+    [requestor, provider, stranger] = await Promise.all([
       startDaemon({ env }),
       startDaemon({ env: { ...env, EXE_UNIT_PATH: TEST_RUNTIME } }),
+      startDaemon({ env }),
     ]);
     await fund(requestor);
   });
   after(async () => {
-    await Promise.all([requestor, provider].map((d) => d?.stop()));
+    await Promise.all([requestor, provider, stranger].map((d) => d?.stop()));
     await relay?.stop();
     await anvil?.stop();
   });
@@ -186,6 +191,75 @@ describe('payment between two daemons on anvil', () => {
     await assert.rejects(
       req.getAllocation(allocationId),
       (error: { status?: number }) => error.status === 410,
+    );
+  });
+
+  it('refuses an acceptance above the allocation and documents from a node that is not the counterparty', async () => {
+    const { allocationId, agreementId } = await paidAgreement(requestor, provider, '1');
+    const invoice = (await payments(provider).provider.issueInvoice({
+      agreementId,
+      activityIds: [],
+      amount: '1.5',
+      paymentDueDate: new Date().toISOString(),
+    } as never)) as Record<string, unknown> & { invoiceId: string };
+    await payments(provider).provider.sendInvoice(invoice.invoiceId, 5);
+    const accepted = await fetch(`${requestor.apiUrl}/payment-api/v1/invoices/${invoice.invoiceId}/accept`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${requestor.appKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ totalAmountAccepted: '1.5', allocationId }),
+    });
+    assert.equal(accepted.status, 400);
+    const body = (await accepted.json()) as { code: string; message: string };
+    assert.equal(body.code, 'PAYMENT_NOT_ENOUGH_ALLOCATED');
+    assert.match(body.message, /Not enough funds. Allocated: 1 Needed: 1.5/);
+    assert.equal((await payments(requestor).requestor.getAllocation(allocationId)).spentAmount, '0');
+
+    // A third node speaks to both parties' payment modules directly.
+    const control = await ControlConnection.connect(join(stranger.dataDir, 'yagna.sock'));
+    const refused = (target: string, address: string, message: unknown) =>
+      control.call(remotePaymentAddress(target, address), message).then(
+        () => 'accepted',
+        (e: { code: string }) => e.code,
+      );
+    const forgedId = crypto.randomUUID();
+    try {
+      const { status: _status, ...copy } = (await payments(provider).provider.getInvoice(
+        invoice.invoiceId,
+      )) as Record<string, unknown>;
+      const forged = { ...copy, invoiceId: forgedId };
+      // As if it were the provider (the net says who is calling) …
+      assert.equal(
+        await refused(requestor.nodeId, PaymentPublicAddress.SendInvoice, forged),
+        'PAYMENT_NOT_COUNTERPARTY',
+      );
+      // … or as itself, for an agreement it is no party to.
+      assert.equal(
+        await refused(requestor.nodeId, PaymentPublicAddress.SendInvoice, {
+          ...forged,
+          issuerId: stranger.nodeId,
+          payeeAddr: stranger.nodeId,
+        }),
+        'PAYMENT_NOT_COUNTERPARTY',
+      );
+      // Nor can it answer for the requestor.
+      assert.equal(
+        await refused(provider.nodeId, PaymentPublicAddress.AcceptInvoice, {
+          invoiceId: invoice.invoiceId,
+          issuerId: provider.nodeId,
+          totalAmountAccepted: '1.5',
+        }),
+        'PAYMENT_NOT_COUNTERPARTY',
+      );
+    } finally {
+      await control.close();
+    }
+    assert.equal(
+      ((await payments(provider).provider.getInvoice(invoice.invoiceId)) as Doc).status,
+      'RECEIVED',
+    );
+    await assert.rejects(
+      payments(requestor).requestor.getInvoice(forgedId),
+      (e: { status?: number }) => e.status === 404,
     );
   });
 });
