@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Address, createPublicClient, formatUnits, http } from 'viem';
+import { type Address, createPublicClient, formatUnits, http, parseUnits } from 'viem';
 import { ActivityApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { PaymentPublicAddress, remotePaymentAddress } from '../../src/core/model/payment.ts';
@@ -125,15 +125,45 @@ describe('payment between two daemons on anvil', () => {
       formatUnits(requestorBefore - (await tokenBalance(anvil, token, requestor.nodeId)), 18),
       '1.5',
     );
-    const paid = (await prov.getPayments(0)) as { amount: string; details: string }[];
+    // One payment, or more when a batch window closed between the acceptances: together exactly 1.5.
+    const paid = (await prov.getPayments(0)) as { paymentId: string; amount: string; details: string }[];
+    const sum = (amounts: string[]) =>
+      formatUnits(
+        amounts.reduce((total, a) => total + parseUnits(a, 18), 0n),
+        18,
+      );
+    assert.equal(sum(paid.map((p) => p.amount)), '1.5');
+    for (const payment of paid) {
+      const receipt = await createPublicClient({ transport: http(anvil.rpcUrl) }).getTransactionReceipt({
+        hash: payment.details as `0x${string}`,
+      });
+      assert.equal(receipt.status, 'success');
+    }
+
+    // The requestor's view: its payment, healthy driver status, what the allocation spent and the order that paid.
+    const sent = (await req.getPayments(5, started)) as { paymentId: string; details: string }[];
+    assert.deepEqual(sent.map((p) => p.paymentId).sort(), paid.map((p) => p.paymentId).sort());
+    assert.deepEqual(await req.paymentsStatus('dev', 'erc20'), []);
+    await assert.rejects(req.paymentsStatus('nowhere'), (e: { status?: number }) => e.status === 404);
+    const spent = (await (
+      await fetch(`${requestor.apiUrl}/payment-api/v1/allocations/${allocationId}/expenditures`, {
+        headers: { authorization: `Bearer ${requestor.appKey}` },
+      })
+    ).json()) as { amount: string }[];
     assert.deepEqual(
-      paid.map((p) => p.amount),
-      ['1.5'],
+      spent.map((e) => e.amount),
+      ['0.25', '0.5', '0.75'],
     );
-    const receipt = await createPublicClient({ transport: http(anvil.rpcUrl) }).getTransactionReceipt({
-      hash: paid[0]!.details as `0x${string}`,
-    });
-    assert.equal(receipt.status, 'success');
+    const orders = (await (
+      await fetch(`${requestor.apiUrl}/payment-api/v1/allocations/${allocationId}/orders`, {
+        headers: { authorization: `Bearer ${requestor.appKey}` },
+      })
+    ).json()) as { amount: string; status: string; paymentId: string }[];
+    assert.equal(sum(orders.map((o) => o.amount)), '1.5');
+    for (const order of orders) {
+      assert.equal(order.status, 'confirmed');
+      assert.ok(sent.some((p) => p.paymentId === order.paymentId));
+    }
 
     // The CLI reads the same books.
     const cli = (daemon: DaemonHandle, ...args: string[]) => {

@@ -4,9 +4,17 @@
  * `maxEvents`, `appSessionId` and yagna's role-filter headers), payments and accounts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientGone, maxEventsOf, pollTimeoutMs, type Query, requestIdentity } from '../api/index.ts';
+import {
+  clientGone,
+  maxEventsOf,
+  type Notifier,
+  pollTimeoutMs,
+  type Query,
+  requestIdentity,
+} from '../api/index.ts';
 import { isGolemError } from '../errors/index.ts';
 import { allocationView } from './allocations.ts';
+import type { PlatformInfo } from './driver.ts';
 import { AllocationProblem, PaymentErrorCode, paymentError } from './errors.ts';
 import { type DocumentKind, roleEventsOf } from './events.ts';
 import type { PaymentService } from './service.ts';
@@ -63,6 +71,39 @@ function afterOf(query: Query): string | undefined {
 
 function ackTimeoutMs(query: Query): number {
   return pollTimeoutMs(query, ACK_TIMEOUT_S);
+}
+
+/** Waits (up to `?timeout` seconds) until `read` finds something, woken by `notifier` under `key`. */
+async function longPoll<T>(
+  request: FastifyRequest,
+  notifier: Notifier,
+  key: string,
+  read: () => T[],
+): Promise<T[]> {
+  const deadline = Date.now() + pollTimeoutMs(request.query as Query);
+  const gone = clientGone(request);
+  for (;;) {
+    const found = read();
+    if (found.length > 0 || Date.now() >= deadline || gone.aborted) return found;
+    await notifier.wait(key, deadline - Date.now(), gone);
+  }
+}
+
+/** `?network=&driver=`: the platforms they name (404 when none, as yagna for an unknown driver or network). */
+function platformsOf(payment: PaymentService, query: Query): PlatformInfo[] {
+  const found = payment.drivers
+    .platforms()
+    .filter(
+      (p) =>
+        (query.network === undefined || query.network === '' || p.network === query.network) &&
+        (query.driver === undefined || query.driver === '' || p.driver === query.driver),
+    );
+  if (found.length === 0)
+    throw paymentError(PaymentErrorCode.BadPlatform, 'no such payment driver or network', 404, {
+      network: query.network,
+      driver: query.driver,
+    });
+  return found;
 }
 
 export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentService): void {
@@ -205,26 +246,34 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
         provider: roleEventsOf(request.headers['x-provider-events'], 'provider'),
       },
     };
-    const deadline = Date.now() + pollTimeoutMs(query);
-    const gone = clientGone(request);
-    for (;;) {
-      const events = payment.events.list(kind, who, eventQuery);
-      if (events.length > 0 || Date.now() >= deadline || gone.aborted) return events;
-      await payment.events.notifier.wait(`${kind}:${who}`, deadline - Date.now(), gone);
-    }
+    return longPoll(request, payment.events.notifier, `${kind}:${who}`, () =>
+      payment.events.list(kind, who, eventQuery),
+    );
   };
   app.get('/debitNoteEvents', feed('debitNote'));
   app.get('/invoiceEvents', feed('invoice'));
 
   // ---- payments and accounts
-  app.get('/payments', async (request) =>
-    payment.settlement.payments(
-      owner(request),
-      afterOf(q(request)),
-      maxEventsOf(q(request), MAX_EVENTS, MAX_EVENTS),
-    ),
+  app.get('/payments', async (request) => {
+    const query = q(request);
+    const who = owner(request);
+    const after = afterOf(query);
+    const max = maxEventsOf(query, MAX_EVENTS, MAX_EVENTS);
+    const platforms = new Set(platformsOf(payment, query).map((p) => p.platform));
+    return longPoll(request, payment.settlement.notifier, `payments:${who}`, () =>
+      payment.settlement.payments(who, after, max).filter((paid) => platforms.has(paid.paymentPlatform)),
+    );
+  });
+  app.get('/payments/status', async (request) =>
+    payment.driverStatus(owner(request), platformsOf(payment, q(request))),
   );
   app.get('/payments/:id', async (request) => payment.settlement.payment(owner(request), p(request).id!));
+  app.get('/allocations/:id/expenditures', async (request) =>
+    payment.allocations.expenditures(owner(request), p(request).id!),
+  );
+  app.get('/allocations/:id/orders', async (request) =>
+    payment.settlement.ordersOfAllocation(payment.allocations.expenditures(owner(request), p(request).id!)),
+  );
   app.get('/requestorAccounts', async (request) =>
     payment.accounts().filter((account) => account.send && account.address === owner(request)),
   );
