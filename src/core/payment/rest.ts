@@ -160,29 +160,43 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
     return payment.allocations.decorations(owner(request), ids);
   });
 
-  // ---- debit notes
-  app.get('/debitNotes', async (request) =>
-    payment.documents.listDebitNotes(owner(request), afterOf(q(request)), maxItemsOf(q(request))),
-  );
-  app.get('/debitNotes/:id', async (request) =>
-    payment.documents.getDebitNote(owner(request), p(request).id!),
-  );
-  app.post('/debitNotes', async (request, reply) =>
-    reply.code(201).send(await payment.documents.issueDebitNote(owner(request), request.body)),
-  );
-  app.post('/debitNotes/:id/send', async (request, reply) => {
-    await payment.documents.sendDebitNote(owner(request), p(request).id!, ackTimeoutMs(q(request)));
-    nullBody(reply);
-  });
-  app.post('/debitNotes/:id/accept', async (request, reply) => {
-    await payment.documents.acceptDebitNote(
-      owner(request),
-      p(request).id!,
-      request.body,
-      ackTimeoutMs(q(request)),
+  // ---- debit notes and invoices: the same five routes each
+  const documents = payment.documents;
+  const kinds = [
+    {
+      path: 'debitNotes',
+      list: documents.listDebitNotes.bind(documents),
+      get: documents.getDebitNote.bind(documents),
+      issue: documents.issueDebitNote.bind(documents),
+      send: documents.sendDebitNote.bind(documents),
+      accept: documents.acceptDebitNote.bind(documents),
+    },
+    {
+      path: 'invoices',
+      list: documents.listInvoices.bind(documents),
+      get: documents.getInvoice.bind(documents),
+      issue: documents.issueInvoice.bind(documents),
+      send: documents.sendInvoice.bind(documents),
+      accept: documents.acceptInvoice.bind(documents),
+    },
+  ];
+  for (const kind of kinds) {
+    app.get(`/${kind.path}`, async (request) =>
+      kind.list(owner(request), afterOf(q(request)), maxItemsOf(q(request))),
     );
-    nullBody(reply);
-  });
+    app.get(`/${kind.path}/:id`, async (request) => kind.get(owner(request), p(request).id!));
+    app.post(`/${kind.path}`, async (request, reply) =>
+      reply.code(201).send(await kind.issue(owner(request), request.body)),
+    );
+    app.post(`/${kind.path}/:id/send`, async (request, reply) => {
+      await kind.send(owner(request), p(request).id!, ackTimeoutMs(q(request)));
+      nullBody(reply);
+    });
+    app.post(`/${kind.path}/:id/accept`, async (request, reply) => {
+      await kind.accept(owner(request), p(request).id!, request.body, ackTimeoutMs(q(request)));
+      nullBody(reply);
+    });
+  }
   const notImplemented = async () => {
     throw paymentError(PaymentErrorCode.NotImplemented, 'Not implemented', 501);
   };
@@ -190,28 +204,6 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
   app.post('/debitNotes/:id/reject', notImplemented);
   app.post('/debitNotes/:id/cancel', notImplemented);
   app.get('/debitNotes/:id/payments', notImplemented);
-
-  // ---- invoices
-  app.get('/invoices', async (request) =>
-    payment.documents.listInvoices(owner(request), afterOf(q(request)), maxItemsOf(q(request))),
-  );
-  app.get('/invoices/:id', async (request) => payment.documents.getInvoice(owner(request), p(request).id!));
-  app.post('/invoices', async (request, reply) =>
-    reply.code(201).send(await payment.documents.issueInvoice(owner(request), request.body)),
-  );
-  app.post('/invoices/:id/send', async (request, reply) => {
-    await payment.documents.sendInvoice(owner(request), p(request).id!, ackTimeoutMs(q(request)));
-    nullBody(reply);
-  });
-  app.post('/invoices/:id/accept', async (request, reply) => {
-    await payment.documents.acceptInvoice(
-      owner(request),
-      p(request).id!,
-      request.body,
-      ackTimeoutMs(q(request)),
-    );
-    nullBody(reply);
-  });
   app.post('/invoices/:id/reject', async (request, reply) => {
     await payment.documents.rejectInvoice(
       owner(request),

@@ -465,14 +465,7 @@ export class Settlement {
       throw paymentError(PaymentErrorCode.BadSignature, 'the payment is not signed by its payer', 400, {
         paymentId: payment.paymentId,
       });
-    if (
-      this.#db.get(
-        'SELECT 1 FROM payment_payment WHERE payment_id = ? AND role = ?',
-        payment.paymentId,
-        'provider',
-      ) !== undefined
-    )
-      return {};
+    if (this.#hasPayment(payment.paymentId, 'provider')) return {};
     const shares = this.#checkShares(payment);
     const verified = await this.#drivers.driverFor(payment.paymentPlatform).verifyPayment({
       platform: payment.paymentPlatform,
@@ -483,14 +476,7 @@ export class Settlement {
     });
     const onChain = parseAmount(verified.amount, 'verified amount');
     this.#db.transaction(() => {
-      if (
-        this.#db.get(
-          'SELECT 1 FROM payment_payment WHERE payment_id = ? AND role = ?',
-          payment.paymentId,
-          'provider',
-        ) !== undefined
-      )
-        return;
+      if (this.#hasPayment(payment.paymentId, 'provider')) return;
       const claimed = this.#db
         .all<{ amount: string }>(
           "SELECT amount FROM payment_payment WHERE tx_hash = ? AND payee_addr = ? AND role = 'provider'",
@@ -593,6 +579,13 @@ export class Settlement {
       agreements.add(share.agreementId);
     }
     for (const agreementId of agreements) this.#documents.settleCovered(role, agreementId);
+  }
+
+  #hasPayment(paymentId: string, role: Role): boolean {
+    return (
+      this.#db.get('SELECT 1 FROM payment_payment WHERE payment_id = ? AND role = ?', paymentId, role) !==
+      undefined
+    );
   }
 
   #insertPayment(payment: Payment, role: Role, owner: string, signature: string): void {
