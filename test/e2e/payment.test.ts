@@ -8,6 +8,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import {
+  DebitNoteRepository,
+  type Invoice,
+  InvoiceRepository,
+  nullLogger,
+  PaymentApiAdapter,
+  YagnaApi,
+} from '@golem-sdk/golem-js';
 import { type Address, createPublicClient, formatUnits, http, parseUnits } from 'viem';
 import { ActivityApi } from 'ya-ts-client';
 import { ControlConnection } from '../../src/core/control/index.ts';
@@ -22,7 +30,15 @@ import {
   startRelayProcess,
 } from '../support/daemon.ts';
 import { eventually } from '../support/net.ts';
-import { fund, PLATFORM, paidAgreement, paymentEnv, payments, tokenBalance } from '../support/payment.ts';
+import {
+  agreementFor,
+  fund,
+  PLATFORM,
+  paidAgreement,
+  paymentEnv,
+  payments,
+  tokenBalance,
+} from '../support/payment.ts';
 
 const TEST_RUNTIME = fileURLToPath(new URL('../support/exeunit-runtime/descriptor.json', import.meta.url));
 
@@ -291,5 +307,60 @@ describe('payment between two daemons on anvil', () => {
       payments(requestor).requestor.getInvoice(forgedId),
       (e: { status?: number }) => e.status === 404,
     );
+  });
+
+  it("golem-js 3.6.0's own payment adapter: allocation, the invoice it hears of, its acceptance, release", async () => {
+    const yagna = new YagnaApi({ apiKey: requestor.appKey, basePath: requestor.apiUrl });
+    await yagna.connect();
+    const adapter = new PaymentApiAdapter(
+      yagna,
+      new InvoiceRepository(yagna.payment, yagna.market),
+      new DebitNoteRepository(yagna.payment, yagna.market),
+      nullLogger(),
+    );
+    try {
+      await adapter.connect();
+      const allocation = await adapter.createAllocation({
+        budget: 1,
+        expirationSec: 3600,
+        paymentPlatform: PLATFORM,
+      });
+      assert.equal(allocation.paymentPlatform, PLATFORM);
+      assert.equal(allocation.address, requestor.nodeId);
+      const agreementId = await agreementFor(requestor, provider, allocation.id);
+      // golem-js filters payment events by its app session; it must still hear of this invoice.
+      const heard = new Promise<Invoice>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('golem-js never heard of the invoice')), 30_000);
+        const subscription = adapter.receivedInvoices$.subscribe((received) => {
+          clearTimeout(timer);
+          subscription.unsubscribe();
+          resolve(received);
+        });
+      });
+      const issued = (await payments(provider).provider.issueInvoice({
+        agreementId,
+        activityIds: [],
+        amount: '0.125',
+        paymentDueDate: new Date().toISOString(),
+      } as never)) as { invoiceId: string };
+      await payments(provider).provider.sendInvoice(issued.invoiceId, 5);
+      const invoice = await heard;
+      assert.equal(invoice.id, issued.invoiceId);
+      assert.equal(invoice.getStatus(), 'RECEIVED');
+      assert.equal(invoice.amount, '0.125');
+      const accepted = await adapter.acceptInvoice(invoice, allocation, invoice.amount);
+      assert.equal(accepted.getStatus(), 'ACCEPTED');
+      await eventually(
+        async () =>
+          ((await payments(provider).provider.getInvoice(issued.invoiceId)) as Doc).status === 'SETTLED',
+        'the invoice SETTLED on the provider',
+        60_000,
+      );
+      assert.equal((await adapter.getInvoice(issued.invoiceId)).getStatus(), 'SETTLED');
+      await adapter.releaseAllocation(await adapter.getAllocation(allocation.id));
+      await assert.rejects(adapter.getAllocation(allocation.id));
+    } finally {
+      await yagna.disconnect();
+    }
   });
 });
