@@ -312,7 +312,8 @@ export class Negotiation {
       typeof message.demandId !== 'string' ||
       typeof incoming.proposalId !== 'string' ||
       typeof incoming.prevProposalId !== 'string' ||
-      !HEX_ID.test(incoming.proposalId)
+      !HEX_ID.test(incoming.proposalId) ||
+      !HEX_ID.test(incoming.prevProposalId)
     ) {
       throw httpError.badRequest(MarketErrorCode.BadRequest, 'malformed proposal');
     }
