@@ -240,6 +240,26 @@ describe('activities across daemons, through ya-ts-client', () => {
       null,
     ]);
     await eventually(() => exeUnitPids(activityId).length === 0, 'the ExeUnit process to end');
+    // The provider's event feed (yagna's, object-tagged) saw it come and go.
+    const feed = (await client(provider).provider.collectActivityEvents(
+      undefined,
+      new Date(Date.now() - 3_600_000).toISOString(),
+      1,
+      100,
+    )) as unknown as { activityId: string; eventType: Record<string, unknown> }[];
+    assert.deepEqual(
+      feed.filter((e) => e.activityId === activityId).map((e) => Object.keys(e.eventType)[0]),
+      ['CreateActivity', 'DestroyActivity'],
+    );
+    await assert.rejects(
+      client(provider).provider.collectActivityEvents(
+        undefined,
+        new Date(Date.now() + 60_000).toISOString(),
+        0.2,
+        10,
+      ),
+      (e: { status?: number }) => e.status === 408,
+    );
     await assert.rejects(
       api.requestorControl.exec(activityId, { text: JSON.stringify([run('true')]) }),
       (e: { status?: number }) => e.status === 410,

@@ -6,7 +6,14 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseExeScriptText } from '../../execution/exeunit/exescript.ts';
-import { clientGone, pollTimeoutMs, type Query, requestIdentity, sendJsonId } from '../api/index.ts';
+import {
+  clientGone,
+  maxEventsOf,
+  pollTimeoutMs,
+  type Query,
+  requestIdentity,
+  sendJsonId,
+} from '../api/index.ts';
 import { httpError } from '../errors/index.ts';
 import { ActivityErrorCode } from './errors.ts';
 import type { ActivityService } from './service.ts';
@@ -112,4 +119,24 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
   app.get('/activity/:id/command', async (request) =>
     activity.runningCommand(owner(request), p(request).id!, pollTimeoutMs(q(request))),
   );
+
+  // ---- provider: yagna's event feed and the provider's own state report
+  app.get('/events', async (request) => {
+    const query = q(request);
+    const since = query.afterTimestamp === undefined ? 0 : Date.parse(query.afterTimestamp);
+    if (Number.isNaN(since))
+      throw httpError.badRequest(ActivityErrorCode.BadRequest, 'afterTimestamp is a date');
+    const after = new Date(since).toISOString();
+    return activity.providerEvents(
+      owner(request),
+      after,
+      pollTimeoutMs(query),
+      maxEventsOf(query, 100, 1000),
+      clientGone(request),
+    );
+  });
+  app.put('/activity/:id/state', async (request, reply) => {
+    activity.setStateByProvider(owner(request), p(request).id!, request.body);
+    reply.code(200).type('application/json').send('null');
+  });
 }
