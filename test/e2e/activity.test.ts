@@ -492,4 +492,33 @@ describe('activities across daemons, through ya-ts-client', () => {
       'the requestor to see it',
     );
   });
+
+  it('leaves no ExeUnit behind when the provider daemon is killed, and ends its activities on restart', async () => {
+    const api = client(requestor);
+    const agreement = await approvedAgreement(requestor, provider, { runtime: 'test-runtime' });
+    const activityId = await readyActivity(api, agreement);
+    await api.requestorControl.exec(activityId, { text: JSON.stringify([run('sleep 1003')]) });
+    await eventually(() => processesWith('sleep 1003').length === 1, 'the command to run');
+    await provider.kill();
+    // The supervisor sees its control socket close and takes its runtime's processes with it.
+    await eventually(
+      () => exeUnitPids(activityId).length === 0 && processesWith('sleep 1003').length === 0,
+      'the ExeUnit and its command to end with the daemon',
+    );
+    provider = await provider.restart();
+    const after = await client(provider).provider.getActivityState(activityId);
+    assert.deepEqual(after.state, ['Terminated', null]);
+    assert.equal(after.reason, 'the provider daemon restarted');
+    await eventually(
+      async () => {
+        try {
+          return (await api.requestorState.getActivityState(activityId)).state[0] === 'Terminated';
+        } catch {
+          return false; // the requestor may need a moment to find the restarted node
+        }
+      },
+      'the requestor to see it',
+      30_000,
+    );
+  });
 });
