@@ -480,8 +480,12 @@ describe('activities across daemons, through ya-ts-client', () => {
     // The daemon keeps serving: the first activity still runs commands.
     assert.equal((await first([{ deploy: {} }])).result, 'Ok');
 
-    // The agreement's end destroys its activities.
+    // The agreement's end destroys its activities, and what runs in them.
+    assert.equal((await first([{ start: {} }])).result, 'Ok');
+    await api.requestorControl.exec(activityId, { text: JSON.stringify([run('sleep 1004')]) });
+    await eventually(() => processesWith('sleep 1004').length === 1, 'the endless command to run');
     await terminateAgreement(requestor, agreementId);
+    await eventually(() => processesWith('sleep 1004').length === 0, 'the endless command to be killed');
     await eventually(
       async () => (await client(provider).provider.getActivityState(activityId)).state[0] === 'Terminated',
       'the activity to end with its agreement',
