@@ -424,6 +424,16 @@ describe('activities across daemons, through ya-ts-client', () => {
     assert.match(killed!.message as string, /killed/);
     assert.deepEqual((await api.requestorState.getActivityState(activityId)).state, ['Initialized', null]);
 
+    // An event stream of an unknown batch answers 404 before any stream starts.
+    const unknownStream = await fetch(
+      `${requestor.apiUrl}/activity-api/v1/activity/${activityId}/exec/nope`,
+      {
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${requestor.appKey}` },
+      },
+    );
+    assert.equal(unknownStream.status, 404);
+    assert.match(((await unknownStream.json()) as { message: string }).message, /batch nope not found/);
+
     // A node that is not the requestor reaches the provider's activity module directly: refused.
     const strangerControl = await ControlConnection.connect(join(stranger.dataDir, 'yagna.sock'));
     const refused = (address: string, message: unknown) =>

@@ -70,7 +70,9 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
     const { id, batchId } = p(request) as { id: string; batchId: string };
     if (request.headers.accept === 'text/event-stream') {
       const signal = clientGone(request);
-      const events = activity.streamBatch(owner(request), id, batchId, signal);
+      const events = activity.streamBatch(owner(request), id, batchId, signal)[Symbol.asyncIterator]();
+      // The first event (or the error: unknown batch, not the requestor) decides the status, as in yagna.
+      let next = await events.next();
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -81,8 +83,8 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
       const ping = setInterval(() => raw.write(':ping\n'), SSE_PING_MS);
       let seq = 0;
       try {
-        for await (const event of events)
-          raw.write(`event: runtime\ndata: ${JSON.stringify(event)}\nid: ${seq++}\n\n`);
+        for (; !next.done; next = await events.next())
+          raw.write(`event: runtime\ndata: ${JSON.stringify(next.value)}\nid: ${seq++}\n\n`);
       } catch (error) {
         if (!signal.aborted)
           raw.write(`event: error\ndata: ${JSON.stringify({ message: (error as Error).message })}\n\n`);
