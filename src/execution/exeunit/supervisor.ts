@@ -125,7 +125,9 @@ export class ExeUnit {
   constructor(options: ExeUnitOptions) {
     this.#options = options;
     this.activityId = options.activityId;
-    this.limits = { ...DEFAULT_EXEUNIT_LIMITS, ...options.limits };
+    // An unset limit (undefined) keeps the default.
+    const given = Object.entries(options.limits ?? {}).filter(([, value]) => value !== undefined);
+    this.limits = { ...DEFAULT_EXEUNIT_LIMITS, ...Object.fromEntries(given) };
     this.#log = (options.logger ?? silentLogger).child(`exeunit:${options.activityId.slice(0, 8)}`);
     this.#runtime = new ProcessRuntime({
       runtimePath: options.runtimePath,
