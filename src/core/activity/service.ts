@@ -564,6 +564,25 @@ export class ActivityService implements Service {
     });
     this.#publish({ type: 'created', activityId, agreementId, at: createdAt });
     this.#notifier.notify(`provider:${agreement.providerId}`);
+    // The agreement may have ended while it was read: from here on its events reach this row, and one more
+    // read closes the gap before anything is spawned.
+    const now = await this.#agreement(agreementId, 'provider').catch(() => undefined);
+    if (now?.state !== 'Approved') {
+      this.#setState(row, ['Terminated', null], `agreement ${now?.state ?? 'gone'}`, null);
+      throw httpError.badRequest(
+        ActivityErrorCode.AgreementNotApproved,
+        `agreement ${agreementId} is not Approved`,
+        {
+          agreementId,
+          state: now?.state,
+        },
+      );
+    }
+    row = this.store.require(activityId, 'provider');
+    if (isTerminated(row))
+      throw httpError.badRequest(ActivityErrorCode.AgreementNotApproved, `agreement ${agreementId} ended`, {
+        agreementId,
+      });
     const agreementDir = join(this.#config.dataDir, 'exe-unit', 'work', agreementId);
     const workdir = join(agreementDir, activityId);
     const cacheDir = join(this.#config.dataDir, 'exe-unit', 'cache');
