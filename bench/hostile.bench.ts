@@ -180,6 +180,12 @@ function child(args: string[]) {
   };
 }
 
+/** CPU time (user + system) a process has used, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match === null ? 0 : Number(match[1]) * 1024;
@@ -198,6 +204,8 @@ interface Scenario {
   rssGrowth: number;
   dbGrowth: number;
   note: string;
+  /** Share of one core the victim used during the attack window. */
+  victimCpu: number;
 }
 
 interface Setup {
@@ -282,6 +290,8 @@ async function honestArrival(setup: Setup, name: string): Promise<number> {
 async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'): Promise<Scenario> {
   const pid = setup.victim.process.pid!;
   const rssBefore = rssBytes(pid);
+  const cpuBefore = cpuMs(pid);
+  const started = performance.now();
   const dbBefore = dbBytes(setup.victim.dataDir);
   const attacker =
     attackMode === 'none'
@@ -299,6 +309,7 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
   const latencies = JSON.parse(await prober.line(0)) as number[];
   const note = attacker === undefined ? '' : await attacker.line(1);
   clearInterval(sampler);
+  const victimCpu = (cpuMs(pid) - cpuBefore) / (performance.now() - started);
   attacker?.kill();
   await attacker?.exited;
   return {
@@ -308,6 +319,7 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
     rssGrowth: rssPeak - rssBefore,
     dbGrowth: dbBytes(setup.victim.dataDir) - dbBefore,
     note,
+    victimCpu,
   };
 }
 
@@ -323,7 +335,7 @@ function measure() {
       const streams = await scenario(setup, 'streams');
       const status = await setup.control.call<NetStatus>(NetAddress.Status);
       process.stderr.write(
-        `hostile: flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
+        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
       );
       return { none, flood, streams };
     } finally {

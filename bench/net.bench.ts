@@ -117,7 +117,7 @@ function throughput(): Promise<{ bus: number; libp2p: number; tcp: number }> {
  * stream cannot be faster than this, whatever the framing.
  */
 /** Seal and open of full Noise transport messages in one thread, with the cipher the hosts use. */
-function cipherCeiling(): number {
+export function cipherCeiling(): number {
   const key = randomBytes(32);
   const nonce = Buffer.alloc(12);
   const ad = new Uint8Array(0);

@@ -33,7 +33,9 @@ download() {
 
 # ---- kernel and initramfs -----------------------------------------------------------------------------------------
 # The generic flavour: it has 9p, overlay and virtio as modules (the -cloud- one has no 9p).
-KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+kernel_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+KPKG=$(kernel_package)
+if [ -z "$KPKG" ] && [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && KPKG=$(kernel_package); fi
 [ -n "$KPKG" ] || { echo "setup-vm: apt knows no linux-image-amd64 (run apt-get update)" >&2; exit 1; }
 KV=${KPKG#linux-image-}
 AGENT_SRC=src/execution/runtimes/vm/guest/init.c

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -243,6 +243,23 @@ describe('bin/yagna.js on every Node (real process)', () => {
       }
     });
   }
+
+  const oldNode = !existsSync(SYSTEM_NODE)
+    ? `no system Node at ${SYSTEM_NODE}`
+    : stripsTypes(nodeVersion(SYSTEM_NODE))
+      ? `the system Node (${nodeVersion(SYSTEM_NODE)}) strips types: no Node older than 22.18 to try`
+      : false;
+  it('on an old Node, says what to do when the package has no Node 24 to run on', { skip: oldNode }, () => {
+    // A copy of the bin folder where no node_modules/.bin/node is found upwards.
+    const dir = tempDir('golem-ts-bin-');
+    cpSync(join(REPO_ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+    const run = spawnSync(SYSTEM_NODE, [join(dir, 'bin', 'yagna.js'), 'version'], { encoding: 'utf8' });
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stderr,
+      /^yagna needs Node\.js >= 22\.18 \(found \d+\.\d+\.\d+\); run `npm install` in the package first\.\n$/,
+    );
+  });
 });
 
 describe('a REST port already in use (real process)', () => {

@@ -3,12 +3,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BusErrorCode } from '../../src/core/bus/index.ts';
 import { GolemError, isGolemError } from '../../src/core/errors/index.ts';
 import { GftpService } from '../../src/core/gftp/index.ts';
 import { silentLogger } from '../../src/core/log/index.ts';
 import {
   GFTP_EVENTS_TOPIC,
   GFTP_MAX_CHUNK_SIZE,
+  GFTP_MAX_STREAM_BYTES,
   GftpErrorCode,
   type GftpEvent,
   GftpLocalAddress,
@@ -16,7 +18,7 @@ import {
   gftpNetAddress,
 } from '../../src/core/model/gftp.ts';
 import type { RelayServer } from '../../src/core/net/index.ts';
-import { type BusCall, gftpDownload, gftpUpload } from '../../src/execution/transfer/gftp.ts';
+import { type BusCall, type BusStream, gftpDownload, gftpUpload } from '../../src/execution/transfer/gftp.ts';
 import { tempDir } from '../support/daemon.ts';
 import { startNode, startRelay, type TestNode } from '../support/net.ts';
 
@@ -76,12 +78,12 @@ describe('GFTP between two nodes over libp2p', () => {
     let chunks = 0;
     const flaky: BusCall = async (address, message, options) => {
       if (address.endsWith('/GetChunk') && ++chunks > 20) {
-        throw new GolemError('BUS_UNREACHABLE', 'link dropped (test)');
+        throw new GolemError(BusErrorCode.Unreachable, 'link dropped (test)');
       }
       return b.bus.call(address, message, options);
     };
     await assert.rejects(gftpDownload(flaky, url, dest, { retries: 0 }), (e) =>
-      isGolemError(e, 'BUS_UNREACHABLE'),
+      isGolemError(e, BusErrorCode.Unreachable),
     );
     assert.equal(existsSync(dest), false);
     const result = await gftpDownload(b.bus.call.bind(b.bus) as BusCall, url, dest);
@@ -97,7 +99,7 @@ describe('GFTP between two nodes over libp2p', () => {
     const flaky: BusCall = async (address, message, options) => {
       if (address.endsWith('/GetChunk') && failures < 3 && Math.random() < 0.1) {
         failures++;
-        throw new GolemError('BUS_TIMEOUT', 'slow (test)');
+        throw new GolemError(BusErrorCode.Timeout, 'slow (test)');
       }
       return b.bus.call(address, message, options);
     };
@@ -168,6 +170,73 @@ describe('GFTP between two nodes over libp2p', () => {
       b.bus.call(gftpNetAddress(a.nodeId, other!.id, 'UploadFinished'), { hash: sha3 }),
       (e) => isGolemError(e, GftpErrorCode.Integrity),
     );
+  });
+
+  it('downloads as one stream of chunks (GetChunks) where the server has it, resuming and checking it too', async () => {
+    const stream = b.bus.stream.bind(b.bus) as BusStream;
+    let chunkCalls = 0;
+    const counting: BusCall = async (address, message, options) => {
+      if (address.endsWith('/GetChunk')) chunkCalls++;
+      return b.bus.call(address, message, options);
+    };
+    const dest = join(dir, 'streamed.bin');
+    const result = await gftpDownload(counting, url, dest, { stream, chunkSize: 256 * 1024 });
+    assert.equal(result.sha3_256, sha3);
+    assert.equal(chunkCalls, 0);
+    assert.ok(readFileSync(dest).equals(content));
+
+    // Interrupted after 5 chunks: what arrived stays; the next download goes on from there.
+    const cut = join(dir, 'streamed-cut.bin');
+    const breaking: BusStream = async function* (address, message, options) {
+      let items = 0;
+      for await (const item of b.bus.stream(address, message, options)) {
+        if (++items > 5) throw new GolemError(BusErrorCode.Unreachable, 'link dropped (test)');
+        yield item;
+      }
+    };
+    await assert.rejects(
+      gftpDownload(counting, url, cut, { stream: breaking, retries: 0, chunkSize: 65536 }),
+      (e) => isGolemError(e, BusErrorCode.Unreachable),
+    );
+    const resumed = await gftpDownload(counting, url, cut, { stream, chunkSize: 65536 });
+    assert.equal(resumed.resumedFrom, 5 * 65536);
+    assert.ok(readFileSync(cut).equals(content));
+
+    const flipping: BusStream = async function* (address, message, options) {
+      let items = 0;
+      for await (const item of b.bus.stream(address, message, options)) {
+        const chunk = item as { offset: number; content: Uint8Array };
+        if (++items === 3) {
+          const bad = Uint8Array.from(chunk.content);
+          bad[0] = bad[0]! ^ 1;
+          yield { offset: chunk.offset, content: bad };
+        } else yield item;
+      }
+    };
+    await assert.rejects(gftpDownload(counting, url, join(dir, 'flipped.bin'), { stream: flipping }), (e) =>
+      isGolemError(e, GftpErrorCode.Integrity),
+    );
+    assert.equal(existsSync(join(dir, 'flipped.bin')), false);
+    assert.equal(chunkCalls, 0);
+  });
+
+  it('bounds what one peer may have open: GetChunks streams and the bytes one of them carries', async () => {
+    const address = gftpNetAddress(a.nodeId, sha3, 'GetChunks');
+    const open = Array.from({ length: 4 }, () =>
+      c.bus.stream(address, { offset: 0, chunkSize: 1024 })[Symbol.asyncIterator](),
+    );
+    await Promise.all(open.map((iterator) => iterator.next()));
+    await assert.rejects(
+      c.bus.stream(address, { offset: 0, chunkSize: 1024 })[Symbol.asyncIterator]().next(),
+      (e) => isGolemError(e, GftpErrorCode.Busy),
+    );
+    await Promise.all(open.map((iterator) => iterator.return?.()));
+    // A plain call gets the whole stream collected: never more than GFTP_MAX_STREAM_BYTES of it.
+    const all = (await c.bus.call(address, { offset: 0, chunkSize: GFTP_MAX_CHUNK_SIZE })) as {
+      content: Uint8Array;
+    }[];
+    const bytes = all.reduce((sum, chunk) => sum + chunk.content.byteLength, 0);
+    assert.ok(bytes <= GFTP_MAX_STREAM_BYTES);
   });
 
   it('answers bad requests with codes and clamps oversized chunk requests', async () => {

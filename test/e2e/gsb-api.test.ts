@@ -4,7 +4,9 @@
  * (its GFTP module runs gftpDownload/gftpUpload on its bus).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -13,10 +15,12 @@ import WebSocket from 'ws';
 import { ControlConnection } from '../../src/core/control/index.ts';
 import { isGolemError } from '../../src/core/errors/index.ts';
 import { GsbApiErrorCode } from '../../src/core/gsb-api/index.ts';
-import { GftpLocalAddress, type GftpTransferDone } from '../../src/core/model/gftp.ts';
+import { GftpErrorCode, GftpLocalAddress, type GftpTransferDone } from '../../src/core/model/gftp.ts';
 import {
+  CLI_MAIN,
   type DaemonHandle,
   type RelayHandle,
+  runCli,
   startDaemon,
   startRelayProcess,
   tempDir,
@@ -87,7 +91,7 @@ describe('/gsb-api/v1 with golem-js WebSocketStorageProvider, and GFTP from anot
     assert.equal(result.bytes, content.length);
     assert.ok(readFileSync(dest).equals(content));
     await assert.rejects(pull(url, join(dir, 'wrong.bin'), 'ab'.repeat(28)), (e) =>
-      isGolemError(e, 'GFTP_INTEGRITY_ERROR'),
+      isGolemError(e, GftpErrorCode.Integrity),
     );
   });
 
@@ -173,5 +177,34 @@ describe('/gsb-api/v1 with golem-js WebSocketStorageProvider, and GFTP from anot
       });
     assert.equal(await wsStatus(servicesId), 404);
     assert.equal(await wsStatus(servicesId, 'wrong-key'), 401);
+  });
+
+  it('yagna gftp publish serves until Ctrl-C; yagna gftp receive on another node downloads it', async () => {
+    const content = randomBytes(300_000);
+    const source = join(dir, 'cli-source.bin');
+    writeFileSync(source, content);
+    const publisher = spawn(
+      process.execPath,
+      [CLI_MAIN, 'gftp', 'publish', source, '--datadir', requestor.dataDir],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const [line] = (await once(publisher.stdout!, 'data')) as [Buffer];
+    const url = line.toString().split(' ')[0]!;
+    assert.equal(url, `gftp://${requestor.nodeId}/${createHash('sha3-256').update(content).digest('hex')}`);
+    const dest = join(dir, 'cli-dest.bin');
+    const received = runCli(['gftp', 'receive', url, dest], { dataDir: provider.dataDir });
+    assert.equal(received.code, 0, received.stderr);
+    assert.match(received.stdout, /received 300000 bytes/);
+    assert.ok(readFileSync(dest).equals(content));
+
+    publisher.kill('SIGINT');
+    const [code] = (await once(publisher, 'exit')) as [number];
+    assert.equal(code, 0);
+    const gone = runCli(['gftp', 'receive', url, join(dir, 'gone.bin')], { dataDir: provider.dataDir });
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /GFTP_NOT_FOUND|no such file/);
+    assert.equal(runCli(['gftp', 'receive', 'not-a-url'], { dataDir: provider.dataDir }).code, 2);
   });
 });

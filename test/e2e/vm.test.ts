@@ -11,8 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ErrorCode, spawnServiceRuntime } from '../../src/execution/runtime-api/index.ts';
-import { buildBusyboxImage, pidsWith, runCommand, VM_MAIN, vmPrerequisites } from '../support/vm.ts';
+import { ErrorCode } from '../../src/execution/runtime-api/index.ts';
+import {
+  buildBusyboxImage,
+  deployRuntime,
+  pidsWith,
+  runCommand,
+  startRuntime,
+  VM_MAIN,
+  vmPrerequisites,
+} from '../support/vm.ts';
 
 const run = promisify(execFile);
 const skip = vmPrerequisites();
@@ -36,30 +44,9 @@ describe('VM runtime (QEMU)', { skip }, () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const baseArgs = (workdir: string) => [
-    VM_MAIN,
-    '--workdir',
-    workdir,
-    '--task-package',
-    image,
-    '--cpu-cores',
-    '1',
-    '--mem-gib',
-    '0.25',
-    '--storage-gib',
-    '1',
-  ];
-
   async function deployed(name: string) {
     const workdir = join(dir, name);
-    await run('mkdir', ['-p', workdir]);
-    const { stdout } = await run(process.execPath, [...baseArgs(workdir), 'deploy']);
-    const result = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
-      valid: { Ok?: string };
-      vols: Array<{ name: string; path: string }>;
-      startMode: string;
-    };
-    return { workdir, result };
+    return { workdir, result: await deployRuntime(workdir, image) };
   }
 
   it('deploy prints the volumes and blocking start mode; a bad image is a coded failure', async () => {
@@ -85,9 +72,7 @@ describe('VM runtime (QEMU)', { skip }, () => {
   it('runs commands in the VM: output, exit codes, env and cwd, files through the volumes, kill at a deadline, no route to the host, shutdown of a hung VM', async () => {
     const { workdir, result } = await deployed('main');
     const volume = (path: string) => join(workdir, result.vols.find((v) => v.path === path)!.name);
-    const runtime = spawnServiceRuntime(process.execPath, [...baseArgs(workdir), 'start'], {
-      stderr: 'pipe',
-    });
+    const runtime = startRuntime(workdir, image, 'pipe');
     let runtimeLog = '';
     runtime.child.stderr!.on('data', (b: Buffer) => {
       runtimeLog += b.toString();
@@ -116,7 +101,9 @@ describe('VM runtime (QEMU)', { skip }, () => {
       // Output larger than the guest's buffer arrives whole and in order.
       const seq = await runCommand(client, { bin: '/bin/seq', args: ['seq', '1', '30000'], workDir: '' });
       assert.equal(seq.code, 0);
-      assert.equal(seq.stdout, `${Array.from({ length: 30000 }, (_, i) => i + 1).join('\n')}\n`);
+      const expected = `${Array.from({ length: 30000 }, (_, i) => i + 1).join('\n')}\n`;
+      assert.equal(seq.stdout.length, expected.length, 'no output lost');
+      assert.ok(seq.stdout === expected, 'output in order');
 
       await assert.rejects(
         client.runProcess({ bin: '/bin/no-such-program', args: ['x'], workDir: '' }),
@@ -200,9 +187,7 @@ describe('VM runtime (QEMU)', { skip }, () => {
 
   it('QEMU dies with the runtime when the runtime is killed (SIGKILL)', async () => {
     const { workdir } = await deployed('killed');
-    const runtime = spawnServiceRuntime(process.execPath, [...baseArgs(workdir), 'start'], {
-      stderr: 'ignore',
-    });
+    const runtime = startRuntime(workdir, image);
     await runtime.client.hello();
     const [qemu] = pidsWith(workdir);
     assert.ok(qemu, 'QEMU runs');

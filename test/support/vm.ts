@@ -2,12 +2,19 @@
  * Helpers for tests of the VM runtime: the prerequisite check (QEMU, then the setup script when its cache is missing),
  * a busybox image built in the test, and a way to run one command through the Runtime API and collect its result.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { buildImage, type ContainerConfig } from '../../src/execution/image/index.ts';
-import type { ProcessStatus, RunProcess, RuntimeClient } from '../../src/execution/runtime-api/index.ts';
+import {
+  type ProcessStatus,
+  type RunProcess,
+  type RuntimeClient,
+  type SpawnedRuntime,
+  spawnServiceRuntime,
+} from '../../src/execution/runtime-api/index.ts';
 import { vmDir } from '../../src/execution/runtimes/vm/environment.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -112,4 +119,43 @@ export function pidsWith(needle: string): number[] {
     }
   }
   return out;
+}
+
+export interface DeployResult {
+  valid: { Ok?: string; Err?: string };
+  vols: Array<{ name: string; path: string }>;
+  startMode: string;
+}
+
+/** The runtime program's argv for one workdir and image (limits as the supervisor passes them under --cap-handoff). */
+export function runtimeArgs(workdir: string, image: string): string[] {
+  return [
+    VM_MAIN,
+    '--workdir',
+    workdir,
+    '--task-package',
+    image,
+    '--cpu-cores',
+    '1',
+    '--mem-gib',
+    '0.25',
+    '--storage-gib',
+    '1',
+  ];
+}
+
+/** `deploy` as a process; its parsed stdout. */
+export async function deployRuntime(workdir: string, image: string): Promise<DeployResult> {
+  mkdirSync(workdir, { recursive: true });
+  const { stdout } = await promisify(execFile)(process.execPath, [...runtimeArgs(workdir, image), 'deploy']);
+  return JSON.parse(stdout.slice(stdout.indexOf('{'))) as DeployResult;
+}
+
+/** `start` as a process speaking the Runtime API. */
+export function startRuntime(
+  workdir: string,
+  image: string,
+  stderr: 'pipe' | 'ignore' = 'ignore',
+): SpawnedRuntime {
+  return spawnServiceRuntime(process.execPath, [...runtimeArgs(workdir, image), 'start'], { stderr });
 }

@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { commands as appKey } from './app-key.ts';
+import { commands as gftp } from './gftp.ts';
 import { commands as id } from './id.ts';
 import { commands as image } from './image.ts';
 import { commands as market } from './market.ts';
@@ -21,5 +22,6 @@ export const commandGroups: Command[][] = [
   payment,
   standards,
   version,
+  gftp,
   image,
 ];

@@ -6,6 +6,7 @@ import { marketModule } from '../market/index.ts';
 import { netModule } from '../net/index.ts';
 import { paymentModule } from '../payment/index.ts';
 import type { ModuleFactory } from '../service/index.ts';
+import { vpnModule } from '../vpn/index.ts';
 
 /** Core modules in start order (stopped in reverse): identity first, every other module needs a node id. */
 export const coreModules: ModuleFactory[] = [
@@ -16,4 +17,5 @@ export const coreModules: ModuleFactory[] = [
   activityModule,
   gftpModule,
   gsbApiModule,
+  vpnModule,
 ];

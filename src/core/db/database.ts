@@ -94,7 +94,7 @@ export class Database {
     if (this.#depth > 0) {
       this.#depth++;
       try {
-        return work();
+        return synchronous(work());
       } finally {
         this.#depth--;
       }
@@ -102,7 +102,7 @@ export class Database {
     this.raw.exec('BEGIN IMMEDIATE');
     this.#depth = 1;
     try {
-      const result = work();
+      const result = synchronous(work());
       this.raw.exec('COMMIT');
       return result;
     } catch (error) {
@@ -117,6 +117,19 @@ export class Database {
     this.#statements.clear();
     if (this.raw.isOpen) this.raw.close();
   }
+}
+
+/**
+ * A transaction's work must be synchronous: an async one would commit at its first await, and what it wrote after
+ * would land outside the transaction (and others' writes inside it).
+ */
+function synchronous<T>(result: T): T {
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    throw new GolemError(DbErrorCode.AsyncTransaction, 'a transaction runs synchronous work only', {
+      details: { why: 'the work returned a promise; everything it did up to its first await is rolled back' },
+    });
+  }
+  return result;
 }
 
 export function openDatabase(path: string, options: DatabaseOptions = {}): Database {

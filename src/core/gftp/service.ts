@@ -11,14 +11,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { gftpDownload, gftpUpload } from '../../execution/transfer/gftp.ts';
+import { type BusCall, type BusStream, gftpDownload, gftpUpload } from '../../execution/transfer/gftp.ts';
 import type { Bus, CallContext, Unbind } from '../bus/index.ts';
 import { GolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import {
   GFTP_EVENTS_TOPIC,
   GFTP_MAX_CHUNK_SIZE,
+  GFTP_MAX_STREAM_BYTES,
   GFTP_PUBLIC,
+  type GftpChunk,
   type GftpClose,
   GftpComponent,
   type GftpDownload,
@@ -26,6 +28,7 @@ import {
   GftpErrorCode,
   type GftpEvent,
   type GftpGetChunk,
+  type GftpGetChunks,
   GftpLocalAddress,
   type GftpMetadata,
   type GftpPublish,
@@ -35,6 +38,7 @@ import {
   type GftpUpload,
   type GftpUploadChunk,
   type GftpUploadFinished,
+  gftpPublicAddress,
   gftpUrl,
 } from '../model/gftp.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
@@ -42,6 +46,8 @@ import type { CoreComponents, Service } from '../service/index.ts';
 export interface GftpLimits {
   /** Chunk calls one caller may have in flight. */
   maxCallsPerPeer: number;
+  /** GetChunks streams one caller may have open. */
+  maxStreamsPerPeer: number;
   /** Largest file one receive target accepts. */
   maxUploadBytes: number;
   /** Published files and receive targets at once. */
@@ -50,6 +56,7 @@ export interface GftpLimits {
 
 export const DEFAULT_GFTP_LIMITS: GftpLimits = {
   maxCallsPerPeer: 64,
+  maxStreamsPerPeer: 4,
   maxUploadBytes: 64 * 1024 ** 3,
   maxEntries: 10_000,
 };
@@ -61,6 +68,7 @@ const TOKEN_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 interface Entry {
   info: GftpEntry;
   file: FileHandle;
+  unbind?: Unbind;
   /** Receive targets: the peer that wrote first; only it may go on. */
   owner?: string;
   finished?: boolean;
@@ -77,6 +85,7 @@ export class GftpService implements Service {
   #limits: GftpLimits;
   #entries = new Map<string, Entry>();
   #inFlight = new Map<string, number>();
+  #streams = new Map<string, number>();
   #unbinds: Unbind[] = [];
 
   constructor(options: GftpServiceOptions) {
@@ -106,6 +115,7 @@ export class GftpService implements Service {
     for (const unbind of this.#unbinds.splice(0)) unbind();
     const entries = [...this.#entries.values()];
     this.#entries.clear();
+    for (const entry of entries) entry.unbind?.();
     await Promise.all(entries.map((entry) => entry.file.close().catch(() => {})));
   }
 
@@ -128,7 +138,12 @@ export class GftpService implements Service {
         throw readError(path, cause);
       });
       const info: GftpEntry = { id: hash, url: this.#url(hash), path, kind: 'publish', hash, size };
-      this.#entries.set(hash, { info, file });
+      const entry: Entry = { info, file };
+      entry.unbind = this.#bus.bindStream<GftpGetChunks, GftpChunk>(
+        gftpPublicAddress(hash, GftpComponent.GetChunks),
+        (message, context) => this.#getChunks(entry, message, context),
+      );
+      this.#entries.set(hash, entry);
       this.#log.info('published', { url: info.url, path, size });
       published.push({ ...info });
     }
@@ -160,6 +175,7 @@ export class GftpService implements Service {
       const entry = this.#entries.get(id);
       if (entry === undefined) continue;
       this.#entries.delete(id);
+      entry.unbind?.();
       await entry.file.close().catch(() => {});
       closed++;
     }
@@ -180,6 +196,49 @@ export class GftpService implements Service {
     }
   }
 
+  /** Takes one of `caller`'s in-flight slots (refused past the per-peer bound); returns its release. */
+  #acquire(caller: string, counts = this.#inFlight, limit = this.#limits.maxCallsPerPeer): () => void {
+    const count = counts.get(caller) ?? 0;
+    if (count >= limit) {
+      throw new GolemError(GftpErrorCode.Busy, `too many GFTP calls in flight from ${caller}`, {
+        details: { limit },
+      });
+    }
+    counts.set(caller, count + 1);
+    return () => {
+      const left = (counts.get(caller) ?? 1) - 1;
+      if (left === 0) counts.delete(caller);
+      else counts.set(caller, left);
+    };
+  }
+
+  async *#getChunks(entry: Entry, request: GftpGetChunks, context: CallContext): AsyncIterable<GftpChunk> {
+    const offset = request?.offset;
+    const chunkSize = request?.chunkSize;
+    if (!isCount(offset) || !isCount(chunkSize) || chunkSize === 0 || offset > entry.info.size) {
+      throw badRequest('GetChunks needs offset (0..fileSize) and chunkSize (1..)', { offset, chunkSize });
+    }
+    const size = Math.min(chunkSize, GFTP_MAX_CHUNK_SIZE);
+    const release = this.#acquire(context.caller, this.#streams, this.#limits.maxStreamsPerPeer);
+    const end = Math.min(entry.info.size, offset + GFTP_MAX_STREAM_BYTES);
+    try {
+      // One chunk read ahead while the previous one travels.
+      const read = (at: number) => {
+        const chunk = this.#getChunk(entry, { offset: at, size: Math.min(size, end - at) });
+        chunk.catch(() => {});
+        return chunk;
+      };
+      let next = offset < end ? read(offset) : undefined;
+      for (let at = offset; next !== undefined && !context.signal.aborted; at += size) {
+        const chunk = await next;
+        next = at + size < end ? read(at + size) : undefined;
+        yield chunk;
+      }
+    } finally {
+      release();
+    }
+  }
+
   async #serve(message: unknown, context: CallContext): Promise<unknown> {
     // `/public/gftp/<id>/<Component>`
     const [id, component, ...rest] = context.address.slice(GFTP_PUBLIC.length + 1).split('/');
@@ -190,20 +249,11 @@ export class GftpService implements Service {
         httpStatus: 404,
       });
     }
-    const caller = context.caller;
-    const count = this.#inFlight.get(caller) ?? 0;
-    if (count >= this.#limits.maxCallsPerPeer) {
-      throw new GolemError(GftpErrorCode.Busy, `too many GFTP calls in flight from ${caller}`, {
-        details: { limit: this.#limits.maxCallsPerPeer },
-      });
-    }
-    this.#inFlight.set(caller, count + 1);
+    const release = this.#acquire(context.caller);
     try {
-      return await this.#component(entry, component, message, caller);
+      return await this.#component(entry, component, message, context.caller);
     } finally {
-      const left = (this.#inFlight.get(caller) ?? 1) - 1;
-      if (left === 0) this.#inFlight.delete(caller);
-      else this.#inFlight.set(caller, left);
+      release();
     }
   }
 
@@ -316,15 +366,27 @@ export class GftpService implements Service {
     }
   }
 
+  /** Bus call and stream functions for the transfer client, cancelled with the local call that asked. */
+  #transport(context: CallContext): { call: BusCall; stream: BusStream } {
+    const withSignal = (options?: { timeoutMs?: number; signal?: AbortSignal }) => ({
+      ...options,
+      signal: options?.signal ?? context.signal,
+    });
+    return {
+      call: (address, body, options) => this.#bus.call(address, body, withSignal(options)),
+      stream: (address, body, options) => this.#bus.stream(address, body, withSignal(options)),
+    };
+  }
+
   async #download(message: GftpDownload, context: CallContext): Promise<GftpTransferDone> {
     if (typeof message?.url !== 'string' || typeof message.path !== 'string') {
       throw badRequest('Download needs url and path');
     }
-    const call = (address: string, body: unknown, options?: { timeoutMs?: number; signal?: AbortSignal }) =>
-      this.#bus.call(address, body, { ...options, signal: options?.signal ?? context.signal });
+    const { call, stream } = this.#transport(context);
     return gftpDownload(call, message.url, resolve(message.path), {
       expectedHash: message.expectedHash,
       signal: context.signal,
+      stream,
     });
   }
 
@@ -332,8 +394,7 @@ export class GftpService implements Service {
     if (typeof message?.url !== 'string' || typeof message.path !== 'string') {
       throw badRequest('Upload needs path and url');
     }
-    const call = (address: string, body: unknown, options?: { timeoutMs?: number; signal?: AbortSignal }) =>
-      this.#bus.call(address, body, { ...options, signal: options?.signal ?? context.signal });
+    const { call } = this.#transport(context);
     return gftpUpload(call, resolve(message.path), message.url, { signal: context.signal });
   }
 }

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { Bus, CallContext, Unbind } from '../bus/index.ts';
+import { type Bus, BusErrorCode, type CallContext, type Unbind } from '../bus/index.ts';
 import { GolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { decodeFrame, encodeFrame } from './codec.ts';
@@ -221,7 +221,7 @@ export class GsbBindings {
   async #forward(binding: Binding, message: unknown, context: CallContext): Promise<unknown> {
     const component = context.address.slice(binding.on.length + 1);
     if (!binding.components.has(component)) {
-      throw new GolemError('BUS_NO_HANDLER', `endpoint address not found: ${context.address}`, {
+      throw new GolemError(BusErrorCode.NoHandler, `endpoint address not found: ${context.address}`, {
         details: { address: context.address },
         httpStatus: 404,
       });

@@ -12,11 +12,33 @@ export function encodeFrame(value: unknown): Uint8Array {
 export function decodeFrame(data: Uint8Array): unknown {
   // toObject reads an ArrayBuffer from its start: hand it exactly this message's bytes.
   const bytes = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+  let value: unknown;
   try {
-    return toObject(bytes);
+    value = toObject(bytes);
   } catch (cause) {
     throw badRequest(`not a FlexBuffers frame: ${String(cause)}`);
   }
+  return withNumbers(value);
+}
+
+/**
+ * FlexBuffers hands 64-bit integers (a file size past 4 GiB) back as bigint, which the bus cannot carry: make them
+ * numbers (exact up to 2^53, far past any file); larger ones are refused.
+ */
+function withNumbers(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw badRequest(`integer ${value} is too large`);
+    }
+    return Number(value);
+  }
+  if (Array.isArray(value)) return value.map(withNumbers);
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = withNumbers(item);
+    return out;
+  }
+  return value;
 }
 
 /**

@@ -12,6 +12,13 @@ export const GsbApiErrorCode = {
   ClientError: 'GSB_API_CLIENT_ERROR',
   Forbidden: 'GSB_API_FORBIDDEN',
 } as const;
+export type GsbApiErrorCode = (typeof GsbApiErrorCode)[keyof typeof GsbApiErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    gsbApi: GsbApiErrorCode;
+  }
+}
 
 export function badRequest(message: string, details?: Record<string, unknown>): GolemError {
   return new GolemError(GsbApiErrorCode.BadRequest, message, { httpStatus: 400, details });

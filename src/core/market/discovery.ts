@@ -68,6 +68,12 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const PAGE = 1000;
 const MAX_ISO_DATE = '9999-12-31T23:59:59.999Z';
 const FETCH_BATCH = 200;
+/**
+ * Offers accepted from gossip are written in batches: one transaction, so one fsync, per batch instead of per
+ * offer (a commit costs ~9 ms on this machine's disk, which under a flood stalled the event loop for seconds).
+ */
+const GOSSIP_BATCH_MS = 20;
+const GOSSIP_BATCH_MAX = 500;
 
 export type OfferContent = Pick<
   SignedOffer,
@@ -120,6 +126,10 @@ export class OfferDiscovery {
   #aliveBytes = 0;
   #tombstones = 0;
   #ownProviders = new Set<string>();
+  /** Offers from gossip, checked and counted against their provider's quota, waiting for the next batch write. */
+  #pending = new Map<string, SignedOffer>();
+  #pendingByProvider = new Map<string, { count: number; bytes: number }>();
+  #flushTimer: NodeJS.Timeout | undefined;
   /** Digest of the offer and tombstone ids this node serves, until any of them changes or expires. */
   #setDigest: { digest: string; validUntil: string } | undefined;
   #reconciliations = { rounds: 0, inSync: 0, pulled: 0 };
@@ -149,7 +159,7 @@ export class OfferDiscovery {
       bus.setBroadcastValidator<unknown>(OFFERS_TOPIC, (message, context) =>
         Array.isArray(message)
           ? this.#judgeMany(message, context.from)
-          : this.judgeOffer(message, context.from),
+          : this.judgeGossip(message, context.from),
       ),
       bus.setBroadcastValidator<unknown>(UNSUBSCRIBES_TOPIC, (message) => this.judgeTombstone(message)),
       bus.subscribe<NetEvent>(NET_EVENTS_TOPIC, (event) => {
@@ -179,6 +189,7 @@ export class OfferDiscovery {
   }
 
   stop(): void {
+    this.#flush();
     clearTimeout(this.#antiEntropyTimer);
     this.#antiEntropyTimer = undefined;
     for (const timer of this.#timers.splice(0)) clearTimeout(timer);
@@ -267,6 +278,7 @@ export class OfferDiscovery {
   judgeOffer(input: unknown, from?: string): BroadcastVerdict {
     const claimedId = (input as { offerId?: unknown } | null)?.offerId;
     if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
+    if (this.#pending.has(claimedId)) return 'ignore';
     const existing = this.#row(claimedId);
     // A copy of an offer already held alive needs no signature check (the costly part).
     if (existing?.unsubscribed === 0) return 'ignore';
@@ -275,15 +287,69 @@ export class OfferDiscovery {
       this.#log.debug('dropped an invalid offer', { from });
       return 'reject';
     }
+    return this.#admit(offer) ? 'accept' : 'ignore';
+  }
+
+  /**
+   * The verdict on an offer that came by gossip, as `judgeOffer`, but the write waits for the next batch: the
+   * provider's quota is checked in memory, counting the offers already waiting.
+   */
+  judgeGossip(input: unknown, from?: string): BroadcastVerdict {
+    const claimedId = (input as { offerId?: unknown } | null)?.offerId;
+    if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
+    if (this.#pending.has(claimedId)) return 'ignore';
+    const existing = this.#row(claimedId);
+    if (existing?.unsubscribed === 0) return 'ignore';
+    const offer = this.#validate(input);
+    if (offer === undefined) {
+      this.#log.debug('dropped an invalid offer', { from });
+      return 'reject';
+    }
+    if (existing !== undefined && existing.provider_id === offer.providerId) return 'ignore';
+    const size = JSON.stringify(offer).length;
+    const held = this.#alive().get(offer.providerId) ?? { count: 0, bytes: 0 };
+    const waiting = this.#pendingByProvider.get(offer.providerId) ?? { count: 0, bytes: 0 };
+    if (
+      held.count + waiting.count >= this.#options.perProviderLimit ||
+      held.bytes + waiting.bytes + size > this.#options.perProviderBytesLimit
+    )
+      return 'ignore';
+    this.#pending.set(offer.offerId, offer);
+    this.#pendingByProvider.set(offer.providerId, {
+      count: waiting.count + 1,
+      bytes: waiting.bytes + size,
+    });
+    if (this.#pending.size >= GOSSIP_BATCH_MAX) this.#flush();
+    else this.#flushTimer ??= setTimeout(() => this.#flush(), GOSSIP_BATCH_MS);
+    return 'accept';
+  }
+
+  /** Writes the offers waiting from gossip, in one transaction. */
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#pending.size === 0) return;
+    const batch = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#pendingByProvider.clear();
+    this.#countingTransaction(() => {
+      for (const offer of batch) this.#admit(offer);
+    });
+  }
+
+  /** Stores a validated offer of another node unless a copy is held (or the provider withdrew it); true if stored. */
+  #admit(offer: SignedOffer): boolean {
+    const existing = this.#row(offer.offerId);
     if (existing !== undefined) {
+      if (existing.unsubscribed === 0) return false;
       // Only the offer's own provider can withdraw it: a tombstone signed by anyone else never blocks it.
-      if (existing.provider_id === offer.providerId) return 'ignore';
+      if (existing.provider_id === offer.providerId) return false;
       this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', offer.offerId);
       this.#alive();
       this.#tombstones--;
       this.#setDigest = undefined;
     }
-    return this.#store(offer, false) ? 'accept' : 'ignore';
+    return this.#store(offer, false);
   }
 
   /** Validates and stores many offers in one transaction (a reconciliation batch, a gossiped array); how many were new. */
@@ -300,7 +366,7 @@ export class OfferDiscovery {
     let rejected = 0;
     this.#countingTransaction(() => {
       for (const input of inputs) {
-        const verdict = this.judgeOffer(input, from);
+        const verdict = this.judgeGossip(input, from);
         if (verdict === 'accept') accepted++;
         else if (verdict === 'reject') rejected++;
       }

@@ -15,6 +15,11 @@ export const GFTP_PUBLIC = '/public/gftp';
 export const GFTP_DEFAULT_CHUNK_SIZE = 40 * 1024;
 /** The largest chunk a node serves or accepts in one call; larger requests are clamped (GetChunk) or refused. */
 export const GFTP_MAX_CHUNK_SIZE = 1024 * 1024;
+/**
+ * Bytes one `GetChunks` stream carries at most; the client asks again from where it ended. Bounds what a plain
+ * call to it (which the bus answers with the whole stream collected) can make a node hold.
+ */
+export const GFTP_MAX_STREAM_BYTES = 32 * 1024 * 1024;
 
 export const GftpLocalAddress = {
   /** `GftpPublish` → `GftpPublished` (one entry per path). */
@@ -37,6 +42,12 @@ export const GftpComponent = {
   GetChunk: 'GetChunk',
   UploadChunk: 'UploadChunk',
   UploadFinished: 'UploadFinished',
+  /**
+   * Our extension (not in Golem's gftp): a bus stream of `GftpChunk`s from `offset` to the end, `chunkSize` each
+   * (`GftpGetChunks`). One stream instead of a call per chunk; clients fall back to GetChunk where it is missing
+   * (a golem-js file served through /gsb-api). One stream ends after `GFTP_MAX_STREAM_BYTES`.
+   */
+  GetChunks: 'GetChunks',
 } as const;
 
 export const GFTP_PUBLISH_COMPONENTS = [GftpComponent.GetMetadata, GftpComponent.GetChunk] as const;
@@ -123,6 +134,11 @@ export interface GftpGetChunk {
   size: number;
 }
 
+export interface GftpGetChunks {
+  offset: number;
+  chunkSize: number;
+}
+
 /** A chunk: short (possibly empty) at the end of the file. */
 export interface GftpChunk {
   offset: number;
@@ -153,3 +169,10 @@ export const GftpErrorCode = {
   Busy: 'GFTP_BUSY',
   Forbidden: 'GFTP_FORBIDDEN',
 } as const;
+export type GftpErrorCode = (typeof GftpErrorCode)[keyof typeof GftpErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    gftp: GftpErrorCode;
+  }
+}

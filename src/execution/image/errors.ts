@@ -12,6 +12,13 @@ export const ImageErrorCode = {
   /** A request to the registry that is not of its form. */
   BadRequest: 'IMAGE_BAD_REQUEST',
 } as const;
+export type ImageErrorCode = (typeof ImageErrorCode)[keyof typeof ImageErrorCode];
+
+declare module '../../core/errors/index.ts' {
+  interface ErrorCodes {
+    image: ImageErrorCode;
+  }
+}
 
 export function badGvmi(path: string, reason: string): GolemError {
   return new GolemError(ImageErrorCode.BadGvmi, `${path} is not a GVMI image: ${reason}`, {

@@ -14,6 +14,13 @@ export const RuntimeApiErrorCode = {
   /** The caller gave up (its AbortSignal fired). */
   Aborted: 'RUNTIME_API_ABORTED',
 } as const;
+export type RuntimeApiErrorCode = (typeof RuntimeApiErrorCode)[keyof typeof RuntimeApiErrorCode];
+
+declare module '../../core/errors/index.ts' {
+  interface ErrorCodes {
+    runtimeApi: RuntimeApiErrorCode;
+  }
+}
 
 export function malformed(reason: string, details?: Record<string, unknown>): GolemError {
   return new GolemError(RuntimeApiErrorCode.Malformed, `malformed Runtime API message: ${reason}`, {

@@ -15,6 +15,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BusErrorCode } from '../../core/bus/index.ts';
 import { GolemError, isGolemError } from '../../core/errors/index.ts';
 import {
   GFTP_DEFAULT_CHUNK_SIZE,
@@ -22,6 +23,7 @@ import {
   GftpComponent,
   GftpErrorCode,
   type GftpGetChunk,
+  type GftpGetChunks,
   type GftpMetadata,
   type GftpUploadChunk,
   type GftpUploadFinished,
@@ -34,6 +36,13 @@ export type BusCall = (
   message: unknown,
   options?: { timeoutMs?: number; signal?: AbortSignal },
 ) => Promise<unknown>;
+
+/** Any bus stream call (`bus.stream`): enables the one-stream download (`GetChunks`) where the server has it. */
+export type BusStream = (
+  address: string,
+  message: unknown,
+  options?: { timeoutMs?: number; signal?: AbortSignal },
+) => AsyncIterable<unknown>;
 
 export interface GftpTransferOptions {
   /** Bytes per chunk (default 40 KiB, Golem's). */
@@ -58,6 +67,11 @@ export interface GftpDownloadOptions extends GftpTransferOptions {
   expectedHash?: string;
   /** Keep a partial file and continue from it (default true). */
   resume?: boolean;
+  /**
+   * With a stream function, the file comes as one bus stream of chunks (`GetChunks`, our extension) instead of a
+   * call per chunk; a server without it (golem-js through /gsb-api) gets GetChunk calls as before.
+   */
+  stream?: BusStream;
 }
 
 export interface GftpUploadOptions extends GftpTransferOptions {
@@ -86,6 +100,8 @@ const SHA3_BY_HEX_LENGTH: Record<number, string> = {
   128: 'sha3-512',
 };
 const DEFAULT_DOWNLOAD_CONCURRENCY = 8;
+/** Bytes received but not yet on disk before the download waits for the disk. */
+const WRITE_BEHIND_BYTES = 8 * 1024 * 1024;
 const DEFAULT_RETRIES = 2;
 const DEFAULT_RETRY_DELAY_MS = 2000;
 const DEFAULT_CALL_TIMEOUT_MS = 60_000;
@@ -96,8 +112,8 @@ const FINAL_CODES = new Set<string>([
   GftpErrorCode.Integrity,
   GftpErrorCode.TooLarge,
   GftpErrorCode.Forbidden,
-  'BUS_NO_HANDLER',
-  'BUS_CANCELLED',
+  BusErrorCode.NoHandler,
+  BusErrorCode.Cancelled,
 ]);
 
 export function parseGftpUrl(url: string): GftpUrl {
@@ -142,14 +158,87 @@ export async function gftpDownload(
   if (options.resume !== false) resumedFrom = await rehashPartial(partialPath, fileSize, hashes);
   const file = await open(partialPath, resumedFrom > 0 ? 'r+' : 'w');
   let written = resumedFrom;
+  // Writes run one after another in the background while the next chunks arrive; `unwritten` bounds them.
+  let writing: Promise<void> = Promise.resolve();
   try {
     // Chunks arrive in any order; each is written when all before it are (the partial file stays a prefix).
     const pending = new Map<number, Uint8Array>();
-    let nextOffset = resumedFrom;
     let failed = false;
     // Out-of-order chunks wait in memory; no worker runs further ahead than this of the written prefix.
     const window = concurrency * chunkSize * 4;
     let advanced = Promise.withResolvers<void>();
+    let unwritten = 0;
+    const append = (bytes: Uint8Array): Promise<void> => {
+      const at = written;
+      written += bytes.byteLength;
+      for (const hash of hashes) hash.update(bytes);
+      advanced.resolve();
+      advanced = Promise.withResolvers<void>();
+      unwritten += bytes.byteLength;
+      writing = writing.then(async () => {
+        await file.write(bytes, 0, bytes.byteLength, at);
+        unwritten -= bytes.byteLength;
+        options.onProgress?.(at + bytes.byteLength, fileSize);
+      });
+      // Handled here so a failed write is no unhandled rejection; whoever awaits `writing` still sees it.
+      writing.catch(() => {});
+      return unwritten > WRITE_BEHIND_BYTES ? writing : Promise.resolve();
+    };
+    if (options.stream !== undefined && written < fileSize) {
+      const stream = options.stream;
+      // Each stream carries at most GFTP_MAX_STREAM_BYTES; ask again from where it ended. A server without
+      // GetChunks leaves it all to the chunk calls below.
+      let supported = true;
+      while (supported && written < fileSize) {
+        supported = await withRetries(options, async () => {
+          const before = written;
+          const request: GftpGetChunks = { offset: written, chunkSize };
+          // The deadline covers the whole stream: at least the call timeout, or 1 MB/s for what is left.
+          const timeoutMs = Math.max(
+            options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+            (fileSize - written) / 1000,
+          );
+          try {
+            for await (const item of stream(address(GftpComponent.GetChunks), request, {
+              timeoutMs,
+              signal: options.signal,
+            })) {
+              const chunk = item as { offset?: unknown; content?: unknown };
+              const content = chunk?.content;
+              if (
+                !(content instanceof Uint8Array) ||
+                chunk.offset !== written ||
+                content.byteLength === 0 ||
+                content.byteLength > chunkSize ||
+                written + content.byteLength > fileSize
+              ) {
+                throw new GolemError(
+                  GftpErrorCode.Integrity,
+                  `chunk at ${written} is not the chunk expected`,
+                  {
+                    details: { url, offset: written, gotOffset: chunk?.offset },
+                  },
+                );
+              }
+              await append(content);
+            }
+          } catch (error) {
+            if (isGolemError(error, BusErrorCode.NoHandler)) return false;
+            throw error;
+          }
+          if (written === before) {
+            throw new GolemError(
+              GftpErrorCode.ReadError,
+              `the stream ended at ${written} of ${fileSize} bytes`,
+              {
+                details: { url },
+              },
+            );
+          }
+          return true;
+        });
+      }
+    }
     const fetchChunk = async (offset: number): Promise<void> => {
       const size = Math.min(chunkSize, fileSize - offset);
       const request: GftpGetChunk = { offset, size };
@@ -172,15 +261,10 @@ export async function gftpDownload(
       while (pending.has(written)) {
         const bytes = pending.get(written)!;
         pending.delete(written);
-        const at = written;
-        written += bytes.byteLength;
-        for (const hash of hashes) hash.update(bytes);
-        advanced.resolve();
-        advanced = Promise.withResolvers<void>();
-        await file.write(bytes, 0, bytes.byteLength, at);
-        options.onProgress?.(written, fileSize);
+        await append(bytes);
       }
     };
+    let nextOffset = written;
     const workers = Array.from({ length: concurrency }, async () => {
       while (nextOffset < fileSize && !failed) {
         options.signal?.throwIfAborted();
@@ -200,7 +284,10 @@ export async function gftpDownload(
     const outcomes = await Promise.allSettled(workers);
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
+    await writing;
   } catch (error) {
+    // What was received is on disk before the partial file is left for the next try.
+    await writing.catch(() => {});
     await file.close();
     // A bad chunk poisons the partial file; anything else leaves what arrived for the next try.
     if (isGolemError(error, GftpErrorCode.Integrity)) await rm(partialPath, { force: true });

@@ -18,6 +18,17 @@ export const VmErrorCode = {
   /** The guest agent sent bytes that are not of its protocol. */
   Protocol: 'VM_GUEST_PROTOCOL',
 } as const;
+export type VmErrorCode = (typeof VmErrorCode)[keyof typeof VmErrorCode];
 
-export const vmError = (code: string, message: string, details?: Record<string, unknown>, cause?: unknown) =>
-  new GolemError(code, message, { details, cause });
+declare module '../../../core/errors/index.ts' {
+  interface ErrorCodes {
+    vm: VmErrorCode;
+  }
+}
+
+export const vmError = (
+  code: VmErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+  cause?: unknown,
+) => new GolemError(code, message, { details, cause });

@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RuntimeArgs } from './args.ts';
 import { deploy } from './deploy.ts';
 import { chooseAccelerator, findEnvironment, vmDir } from './environment.ts';
 import { VmErrorCode, vmError } from './errors.ts';
-import type { RuntimeArgs } from './main.ts';
 import { VirtualMachine } from './vm.ts';
 
 export function selfTestImage(): string {
@@ -99,11 +99,11 @@ export async function offerTemplate(
       'golem.runtime.name': 'vm',
       ...cpuInfo(),
       'golem.inf.cpu.architecture': 'x86_64',
+      'golem.inf.cpu.cores': Math.floor(args.cpuCores),
       'golem.inf.cpu.threads': Math.floor(args.cpuCores),
       'golem.inf.mem.gib': args.memGib,
       'golem.inf.storage.gib': args.storageGib,
-      // 'vpn' joins when CreateNetwork is served (docs/vm.md).
-      'golem.runtime.capabilities': [],
+      'golem.runtime.capabilities': ['vpn'],
     },
     constraints: '',
   };

@@ -1,11 +1,26 @@
 /** `start`: boots the deployed VM and serves the Runtime API on stdin/stdout until Shutdown (or stdin ends). */
+
+import { createSocket } from 'node:dgram';
 import { isGolemError } from '../../../core/errors/index.ts';
-import { ErrorCode, RuntimeServiceError, serveRuntime } from '../../runtime-api/index.ts';
+import { ErrorCode, NetworkInterface, RuntimeServiceError, serveRuntime } from '../../runtime-api/index.ts';
+import type { RuntimeArgs } from './args.ts';
 import { readDeployment } from './deploy.ts';
 import { chooseAccelerator, findEnvironment } from './environment.ts';
-import { VmErrorCode } from './errors.ts';
-import type { RuntimeArgs } from './main.ts';
-import { VirtualMachine } from './vm.ts';
+import { VmErrorCode, vmError } from './errors.ts';
+import { VirtualMachine, type VpnLink } from './vm.ts';
+
+/** `udp://127.0.0.1:P` (the supervisor's socket) and a free local port for QEMU's end. */
+async function vpnLink(endpoint: string): Promise<VpnLink> {
+  const match = /^udp:\/\/([^/]+):(\d+)$/.exec(endpoint);
+  if (!match)
+    throw vmError(VmErrorCode.BadArguments, `--vpn-endpoint must be udp://host:port (got ${endpoint})`);
+  const socket = createSocket('udp4');
+  const port = await new Promise<number>((resolve) =>
+    socket.bind(0, '127.0.0.1', () => resolve(socket.address().port)),
+  );
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return { remote: `${match[1]}:${match[2]}`, local: `127.0.0.1:${port}` };
+}
 
 const BOOT_TIMEOUT_MS = Number(process.env.GOLEM_VM_BOOT_TIMEOUT_MS ?? 120_000);
 
@@ -21,6 +36,7 @@ export async function startService(args: RuntimeArgs): Promise<number> {
   const deployment = await readDeployment(args.workdir);
   const env = findEnvironment();
   const accel = await chooseAccelerator(env);
+  const vpn = args.vpnEndpoint ? await vpnLink(args.vpnEndpoint) : undefined;
   let server: ReturnType<typeof serveRuntime> | undefined;
   const early: Parameters<ReturnType<typeof serveRuntime>['emitProcessStatus']>[0][] = [];
   const vm = await VirtualMachine.start({
@@ -29,6 +45,7 @@ export async function startService(args: RuntimeArgs): Promise<number> {
     deployment,
     workdir: args.workdir,
     bootTimeoutMs: BOOT_TIMEOUT_MS,
+    vpn,
     onStatus: (status) => {
       if (server) void server.emitProcessStatus(status);
       else early.push(status);
@@ -51,11 +68,17 @@ export async function startService(args: RuntimeArgs): Promise<number> {
       hello: async () => '0.1.0',
       runProcess: (run) => vm.run(run).catch((e) => Promise.reject(asServiceError(e))),
       killProcess: ({ pid }) => vm.kill(pid).catch((e) => Promise.reject(asServiceError(e))),
-      createNetwork: async () => {
-        throw new RuntimeServiceError(
-          ErrorCode.BadRequest,
-          'networks are not supported by this VM runtime yet',
-        );
+      createNetwork: async (network) => {
+        if (network.interface !== NetworkInterface.Vpn) {
+          throw new RuntimeServiceError(ErrorCode.BadRequest, 'only VPN networks are supported (no INET)');
+        }
+        if (!vpn)
+          throw new RuntimeServiceError(
+            ErrorCode.BadRequest,
+            'the runtime was started without --vpn-endpoint',
+          );
+        await vm.createNetwork(network).catch((e) => Promise.reject(asServiceError(e)));
+        return { kind: 'udpDatagram', address: vpn.local };
       },
       shutdown: async () => {
         await stop();

@@ -8,11 +8,17 @@ import { readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ProcessStatus, RunProcess } from '../../runtime-api/index.ts';
+import type { CreateNetwork, ProcessStatus, RunProcess } from '../../runtime-api/index.ts';
 import type { Deployment } from './deploy.ts';
 import type { Accelerator, VmEnvironment } from './environment.ts';
 import { VmErrorCode, vmError } from './errors.ts';
-import { GuestAgent, GuestMessage, type GuestNotification, Redirect } from './guest-protocol.ts';
+import {
+  GuestAgent,
+  GuestMessage,
+  GuestMessageWriter,
+  type GuestNotification,
+  Redirect,
+} from './guest-protocol.ts';
 
 /** Output buffer per stream in the guest; blocking (the process waits) rather than Golem's cyclic 4 KiB (loses bytes). */
 const OUTPUT_BUFFER_BYTES = 64 * 1024;
@@ -25,7 +31,17 @@ export interface StartOptions {
   workdir: string;
   bootTimeoutMs: number;
   onStatus: (status: ProcessStatus) => void;
+  vpn?: VpnLink;
 }
+
+/** The VM's VPN device: Ethernet frames, one per UDP datagram, between QEMU (`local`) and the supervisor (`remote`). */
+export interface VpnLink {
+  remote: string;
+  local: string;
+}
+
+/** MAC of the VM's VPN device (ya-runtime-vm's). */
+export const VPN_MAC = '90:13:00:00:00:01';
 
 export function qemuArgs(o: {
   env: VmEnvironment;
@@ -34,6 +50,7 @@ export function qemuArgs(o: {
   workdir: string;
   socketPath: string;
   consoleLog: string;
+  vpn?: VpnLink;
 }): string[] {
   const d = o.deployment;
   const args = [
@@ -56,7 +73,8 @@ export function qemuArgs(o: {
     '-initrd',
     o.env.initramfs,
     '-append',
-    `console=ttyS0 panic=1 quiet hostname=${d.hostname}`,
+    // The writable layer is a tmpfs in guest RAM: half of it, so a full disk cannot take the memory processes need.
+    `console=ttyS0 panic=1 quiet hostname=${d.hostname} overlay_size=${Math.max(16, Math.floor(d.memMib / 2))}M`,
     '-chardev',
     `file,id=console,path=${o.consoleLog}`,
     '-serial',
@@ -78,6 +96,14 @@ export function qemuArgs(o: {
       `virtio-blk-pci,drive=rootfs-${i},serial=rootfs-${i}`,
     );
   });
+  if (o.vpn) {
+    args.push(
+      '-netdev',
+      `socket,id=vpn,udp=${o.vpn.remote},localaddr=${o.vpn.local}`,
+      '-device',
+      `virtio-net-pci,netdev=vpn,mac=${VPN_MAC}`,
+    );
+  }
   d.volumes.forEach((v, j) => {
     args.push(
       '-virtfs',
@@ -261,12 +287,39 @@ export class VirtualMachine {
           Buffer.of(Redirect.PipeBlocking),
           u64(OUTPUT_BUFFER_BYTES),
         );
-      w.bytes(7, run.workDir || config.WorkingDir || '/');
+      // As ya-runtime-vm: the image's WorkingDir; a supervisor's "/" (Golem's and ours send it) means no choice.
+      w.bytes(7, run.workDir && run.workDir !== '/' ? run.workDir : config.WorkingDir || '/');
       if (entrypoint) w.raw(8);
     });
     if (reply.kind !== 'u64')
       throw vmError(VmErrorCode.Protocol, 'RUN_PROCESS answered without a process id');
     return Number(reply.value);
+  }
+
+  /** Hosts, then per network the interface address and (with a gateway) the route, as ya-runtime-vm sends them. */
+  async createNetwork(network: CreateNetwork): Promise<void> {
+    const hosts = Object.entries(network.hosts);
+    if (hosts.length) {
+      await this.agent.request(GuestMessage.NetHost, (w) => {
+        for (const [ip, name] of hosts)
+          w.raw(1, GuestMessageWriter.bytes(ip), GuestMessageWriter.bytes(name));
+      });
+    }
+    for (const n of network.networks) {
+      await this.agent.request(GuestMessage.NetCtl, (w) =>
+        w.raw(1, u16(1)).bytes(5, n.ifAddr).bytes(3, n.mask).raw(6, u16(network.interface)),
+      );
+      if (n.gateway) {
+        await this.agent.request(GuestMessage.NetCtl, (w) =>
+          w
+            .raw(1, u16(1))
+            .bytes(2, n.addr)
+            .bytes(3, n.mask)
+            .bytes(4, n.gateway)
+            .raw(6, u16(network.interface)),
+        );
+      }
+    }
   }
 
   async kill(pid: number): Promise<void> {
@@ -290,6 +343,12 @@ export class VirtualMachine {
     this.qemu.kill('SIGKILL');
     rmSync(this.socketPath, { force: true });
   }
+}
+
+function u16(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
 }
 
 function u64(v: number): Buffer {

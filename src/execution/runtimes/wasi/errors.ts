@@ -11,7 +11,16 @@ export const WasiErrorCode = {
   TimeLimit: 'WASI_TIME_LIMIT',
   OutputLimit: 'WASI_OUTPUT_LIMIT',
   Trap: 'WASI_TRAP',
+  /** Anything else that went wrong in the runtime itself. */
+  Internal: 'WASI_INTERNAL',
 } as const;
+export type WasiErrorCode = (typeof WasiErrorCode)[keyof typeof WasiErrorCode];
+
+declare module '../../../core/errors/index.ts' {
+  interface ErrorCodes {
+    wasi: WasiErrorCode;
+  }
+}
 
 export function badManifest(message: string, details?: Record<string, unknown>): GolemError {
   return new GolemError(WasiErrorCode.BadManifest, `manifest.json: ${message}`, { details });

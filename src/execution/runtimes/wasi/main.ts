@@ -241,7 +241,9 @@ export async function run(
     },
   );
   addUsage(workdir, outcome.cpuSec);
-  if (outcome.reason !== undefined) process.stderr.write(`ya-runtime-wasi: ${outcome.reason}\n`);
+  if (outcome.reason !== undefined) {
+    process.stderr.write(`ya-runtime-wasi: ${outcome.code ?? WasiErrorCode.Internal}: ${outcome.reason}\n`);
+  }
   return outcome.exitCode;
 }
 
@@ -325,7 +327,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const golem = isGolemError(error) ? error : undefined;
     process.stderr.write(
-      `ya-runtime-wasi: ${golem?.code ?? 'WASI_ERROR'}: ${(error as Error).message ?? String(error)}\n`,
+      `ya-runtime-wasi: ${golem?.code ?? WasiErrorCode.Internal}: ${(error as Error).message ?? String(error)}\n`,
     );
     return golem?.code === WasiErrorCode.Usage ? WasiExitCode.Usage : WasiExitCode.Error;
   }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { WasiExitCode } from './errors.ts';
+import { WasiErrorCode, WasiExitCode } from './errors.ts';
 import type { SandboxJob, SandboxReport } from './sandbox.ts';
 
 const SANDBOX = fileURLToPath(new URL('./sandbox.ts', import.meta.url));
@@ -25,6 +25,7 @@ export interface RunOutcome {
   cpuSec: number;
   /** Why the runtime ended the command, if it did. */
   reason?: string;
+  code?: WasiErrorCode;
 }
 
 export interface RunSinks {
@@ -58,11 +59,11 @@ export async function runInSandbox(
     { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env: {} },
   );
   let report: SandboxReport | undefined;
-  let killedFor: { code: number; reason: string; cpuSec: number } | undefined;
+  let killedFor: { exitCode: number; code: WasiErrorCode; reason: string; cpuSec: number } | undefined;
   let outputBytes = 0;
-  const kill = (code: number, reason: string) => {
+  const kill = (exitCode: number, code: WasiErrorCode, reason: string) => {
     if (killedFor !== undefined || child.exitCode !== null) return;
-    killedFor = { code, reason, cpuSec: processCpuSec(child.pid) };
+    killedFor = { exitCode, code, reason, cpuSec: processCpuSec(child.pid) };
     child.kill('SIGKILL');
   };
   const forward = (stream: NodeJS.ReadableStream, sink: (chunk: Buffer) => boolean) => {
@@ -70,7 +71,11 @@ export async function runInSandbox(
       if (killedFor !== undefined) return;
       outputBytes += chunk.length;
       if (outputBytes > limits.outputBytes) {
-        kill(WasiExitCode.OutputLimit, `output passed the limit of ${limits.outputBytes} bytes`);
+        kill(
+          WasiExitCode.OutputLimit,
+          WasiErrorCode.OutputLimit,
+          `output passed the limit of ${limits.outputBytes} bytes`,
+        );
         return;
       }
       if (!sink(chunk)) {
@@ -90,7 +95,12 @@ export async function runInSandbox(
     report = message;
   });
   const timer = setTimeout(
-    () => kill(WasiExitCode.TimeLimit, `time limit of ${limits.timeLimitMs / 1000} s exceeded`),
+    () =>
+      kill(
+        WasiExitCode.TimeLimit,
+        WasiErrorCode.TimeLimit,
+        `time limit of ${limits.timeLimitMs / 1000} s exceeded`,
+      ),
     limits.timeLimitMs,
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -104,19 +114,27 @@ export async function runInSandbox(
   clearTimeout(timer);
   await streamsDone;
 
-  if (killedFor !== undefined)
-    return { exitCode: killedFor.code, cpuSec: killedFor.cpuSec, reason: killedFor.reason };
+  if (killedFor !== undefined) return { ...killedFor };
   const cpuSec = (report?.cpuMicros ?? 0) / 1e6;
   if (report === undefined) {
     return {
       exitCode: WasiExitCode.Error,
+      code: WasiErrorCode.Internal,
       cpuSec,
       reason: `the sandbox ended without a report (exit ${exitCode})`,
     };
   }
-  if (report.type === 'trap')
-    return { exitCode: WasiExitCode.Trap, cpuSec, reason: `wasm trap: ${report.message}` };
-  if (report.type === 'error') return { exitCode: WasiExitCode.Error, cpuSec, reason: report.message };
+  if (report.type === 'trap') {
+    return {
+      exitCode: WasiExitCode.Trap,
+      code: WasiErrorCode.Trap,
+      cpuSec,
+      reason: `wasm trap: ${report.message}`,
+    };
+  }
+  if (report.type === 'error') {
+    return { exitCode: WasiExitCode.Error, code: WasiErrorCode.BadModule, cpuSec, reason: report.message };
+  }
   return { exitCode: report.code, cpuSec };
 }
 

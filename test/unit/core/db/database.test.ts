@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Database, openDatabase } from '../../../../src/core/db/index.ts';
+import { isGolemError } from '../../../../src/core/errors/index.ts';
 
 /** Counts the statements SQLite is asked to prepare. */
 function countPrepares(db: Database): string[] {
@@ -57,6 +58,42 @@ describe('Database statement cache', () => {
     const before = db.cachedStatements;
     assert.throws(() => db.get('SELECT * FROM nowhere'), /no such table/);
     assert.equal(db.cachedStatements, before);
+    db.close();
+  });
+});
+
+describe('Database transactions', () => {
+  it('refuse async work and roll back what it did before its first await', async () => {
+    const db = openDatabase(':memory:');
+    db.exec('CREATE TABLE item (id INTEGER PRIMARY KEY)');
+    let later: Promise<void> | undefined;
+    assert.throws(
+      () =>
+        db.transaction(() => {
+          db.run('INSERT INTO item (id) VALUES (1)');
+          later = (async () => {
+            await Promise.resolve();
+          })();
+          return later;
+        }),
+      (e) => isGolemError(e, 'DB_ASYNC_TRANSACTION'),
+    );
+    await later;
+    assert.equal(db.all('SELECT id FROM item').length, 0);
+    // Nested work is held to the same rule, and the outer transaction rolls back with it.
+    assert.throws(
+      () =>
+        db.transaction(() => {
+          db.run('INSERT INTO item (id) VALUES (2)');
+          return db.transaction(async () => {});
+        }),
+      (e) => isGolemError(e, 'DB_ASYNC_TRANSACTION'),
+    );
+    assert.equal(db.all('SELECT id FROM item').length, 0);
+    assert.equal(
+      db.transaction(() => db.run('INSERT INTO item (id) VALUES (3)').changes),
+      1,
+    );
     db.close();
   });
 });

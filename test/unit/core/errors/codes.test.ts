@@ -15,8 +15,11 @@ import { ConfigErrorCode } from '../../../../src/core/config/index.ts';
 import { ControlErrorCode } from '../../../../src/core/control/index.ts';
 import { CryptoErrorCode } from '../../../../src/core/crypto/index.ts';
 import { DbErrorCode } from '../../../../src/core/db/index.ts';
+import { GsbApiErrorCode } from '../../../../src/core/gsb-api/index.ts';
 import { IdentityErrorCode } from '../../../../src/core/identity/index.ts';
+import { GftpErrorCode } from '../../../../src/core/model/gftp.ts';
 import { PaymentErrorCode } from '../../../../src/core/payment/index.ts';
+import { WasiErrorCode } from '../../../../src/execution/runtimes/wasi/errors.ts';
 import { LanguageErrorCode } from '../../../../src/language/index.ts';
 import { StandardsErrorCode } from '../../../../src/standards/index.ts';
 import { REPO_ROOT } from '../../../support/daemon.ts';
@@ -26,8 +29,6 @@ import { sourceFiles } from '../../../support/source-files.ts';
 const NOT_CONVERTED_YET = new Set([
   // market
   'src/core/market/discovery.ts',
-  // wasi (gsb-api)
-  'src/core/gsb-api/bindings.ts',
 ]);
 
 const Q = `['"\`]`;
@@ -104,10 +105,13 @@ describe('error codes', () => {
       ControlErrorCode,
       CryptoErrorCode,
       DbErrorCode,
+      GftpErrorCode,
+      GsbApiErrorCode,
       IdentityErrorCode,
       PaymentErrorCode,
       LanguageErrorCode,
       StandardsErrorCode,
+      WasiErrorCode,
     ].flatMap((codes) => Object.values(codes) as string[]);
     for (const code of declared) assert.match(code, /^[A-Z]+(_[A-Z0-9]+)+$/);
     // StandardsErrorCode includes the issue codes; every other code is declared by one module only.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,57 @@ describe('GVMI images', () => {
     assert.match(listing, /\/etc\/greeting/);
     assert.match(listing, /\/etc\/added/);
     assert.doesNotMatch(listing, /removed/);
+  });
+
+  it('builds from an OCI layout (index → manifest list → amd64 manifest, gzip layer)', { skip }, async () => {
+    const layout = join(dir, 'oci');
+    const blobs = join(layout, 'blobs', 'sha256');
+    mkdirSync(blobs, { recursive: true });
+    const put = (content: Buffer | string) => {
+      const digest = createHash('sha256').update(content).digest('hex');
+      writeFileSync(join(blobs, digest), content);
+      return { digest: `sha256:${digest}`, size: Buffer.byteLength(content) };
+    };
+    const rootfs = join(dir, 'oci-root');
+    mkdirSync(join(rootfs, 'srv'), { recursive: true });
+    writeFileSync(join(rootfs, 'srv', 'app.txt'), 'from an OCI layer\n');
+    const layer = put(execFileSync('tar', ['-czf', '-', '-C', rootfs, '.']));
+    const config = put(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['/srv/app'], WorkingDir: '/srv' },
+      }),
+    );
+    const manifest = put(
+      JSON.stringify({
+        schemaVersion: 2,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+      }),
+    );
+    const arm = put(JSON.stringify({ schemaVersion: 2, config, layers: [] }));
+    const list = put(
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          { ...arm, platform: { architecture: 'arm64', os: 'linux' } },
+          { ...manifest, platform: { architecture: 'amd64', os: 'linux' } },
+        ],
+      }),
+    );
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [list] }));
+    const output = join(dir, 'from-oci.gvmi');
+    const result = await buildImage({ source: layout, output });
+    assert.equal(result.source, 'oci');
+    assert.deepEqual((await readGvmi(output)).config, {
+      Cmd: ['/srv/app'],
+      WorkingDir: '/srv',
+      User: null,
+      Domainname: '',
+    });
+    assert.match(execFileSync('unsquashfs', ['-l', '-d', '', output]).toString(), /\/srv\/app.txt/);
   });
 
   it('rejects a tarball that is no image with IMAGE_BAD_SOURCE', { skip }, async () => {

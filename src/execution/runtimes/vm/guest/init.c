@@ -13,7 +13,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -313,6 +316,59 @@ static void handle_hosts(uint64_t msg_id, char **ips, char **names, int n) {
   send_ok(msg_id);
 }
 
+struct net_req { uint16_t flags, iface; char *addr, *mask, *gateway, *if_addr; };
+
+static int set_ipv4(int s, const char *ifname, unsigned long request, const char *ip) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+  struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+  sin->sin_family = AF_INET;
+  if (inet_pton(AF_INET, ip, &sin->sin_addr) != 1) { errno = EINVAL; return -1; }
+  return ioctl(s, request, &ifr);
+}
+
+/* NET_CTL: with if_addr, give the interface its address, netmask and MTU (VPN 1220, as Golem) and bring it up;
+ * with addr and a gateway, route addr/mask through the gateway. eth0 is the VPN device, eth1 the INET one. */
+static void handle_net(uint64_t msg_id, struct net_req *n) {
+  const char *ifname = n->iface == 1 ? "eth1" : "eth0";
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) { send_err(msg_id, errno); return; }
+  int err = 0;
+  if (n->if_addr && *n->if_addr) {
+    struct ifreq ifr;
+    if (set_ipv4(s, ifname, SIOCSIFADDR, n->if_addr) < 0) err = errno;
+    else if (n->mask && *n->mask && set_ipv4(s, ifname, SIOCSIFNETMASK, n->mask) < 0) err = errno;
+    if (!err) {
+      memset(&ifr, 0, sizeof ifr);
+      snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+      ifr.ifr_mtu = n->iface == 1 ? 65521 : 1220;
+      ioctl(s, SIOCSIFMTU, &ifr);
+      if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) err = errno;
+      else {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) err = errno;
+      }
+    }
+  } else if (n->addr && *n->addr && n->gateway && *n->gateway) {
+    struct rtentry rt;
+    memset(&rt, 0, sizeof rt);
+    struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst, *gw = (struct sockaddr_in *)&rt.rt_gateway,
+                       *mask = (struct sockaddr_in *)&rt.rt_genmask;
+    dst->sin_family = gw->sin_family = mask->sin_family = AF_INET;
+    if (inet_pton(AF_INET, n->addr, &dst->sin_addr) != 1 || inet_pton(AF_INET, n->gateway, &gw->sin_addr) != 1 ||
+        inet_pton(AF_INET, n->mask && *n->mask ? n->mask : "255.255.255.255", &mask->sin_addr) != 1) err = EINVAL;
+    else {
+      dst->sin_addr.s_addr &= mask->sin_addr.s_addr;
+      rt.rt_flags = RTF_UP | RTF_GATEWAY;
+      rt.rt_dev = (char *)ifname;
+      if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST) err = errno;
+    }
+  }
+  close(s);
+  if (err) send_err(msg_id, (uint32_t)err); else send_ok(msg_id);
+}
+
 /* Parses one message from buf; returns bytes consumed, 0 when more bytes are needed, -1 on a malformed message. */
 static long handle_message(const char *buf, size_t len) {
   struct cursor c = {buf, len, 0};
@@ -322,7 +378,8 @@ static long handle_message(const char *buf, size_t len) {
   struct run_req run = {.kind = {-1, -1}};
   uint64_t pid = 0, off = 0, qlen = 0;
   uint8_t qfd = 0;
-  char *tag = NULL, *path = NULL, *data = NULL;
+  char *tag = NULL, *path = NULL;
+  struct net_req net = {0};
   char *ips[64], *names[64];
   int hosts = 0, bad = 0;
   for (;;) {
@@ -357,9 +414,12 @@ static long handle_message(const char *buf, size_t len) {
       case MSG_QUERY_OUTPUT * 256 + 4: qlen = take_u64(&c); break;
       case MSG_PUT_INPUT * 256 + 1: pid = take_u64(&c); break;
       case MSG_PUT_INPUT * 256 + 2: free(take_bytes(&c, NULL)); break;
-      case MSG_NET_CTL * 256 + 1: case MSG_NET_CTL * 256 + 6: take_u16(&c); break;
-      case MSG_NET_CTL * 256 + 2: case MSG_NET_CTL * 256 + 3: case MSG_NET_CTL * 256 + 4: case MSG_NET_CTL * 256 + 5:
-        data = take_bytes(&c, NULL); free(data); data = NULL; break;
+      case MSG_NET_CTL * 256 + 1: net.flags = take_u16(&c); break;
+      case MSG_NET_CTL * 256 + 2: free(net.addr); net.addr = take_bytes(&c, NULL); break;
+      case MSG_NET_CTL * 256 + 3: free(net.mask); net.mask = take_bytes(&c, NULL); break;
+      case MSG_NET_CTL * 256 + 4: free(net.gateway); net.gateway = take_bytes(&c, NULL); break;
+      case MSG_NET_CTL * 256 + 5: free(net.if_addr); net.if_addr = take_bytes(&c, NULL); break;
+      case MSG_NET_CTL * 256 + 6: net.iface = take_u16(&c); break;
       case MSG_NET_HOST * 256 + 1: {
         char *ip = take_bytes(&c, NULL), *name = take_bytes(&c, NULL);
         if (hosts < 64 && ip && name) { ips[hosts] = ip; names[hosts++] = name; } else { free(ip); free(name); }
@@ -388,10 +448,12 @@ static long handle_message(const char *buf, size_t len) {
       case MSG_QUERY_OUTPUT: if (off != 0) send_err(id, EINVAL); else handle_query(id, pid, qfd, qlen); break;
       case MSG_SYNC_FS: sync(); send_ok(id); break;
       case MSG_NET_HOST: handle_hosts(id, ips, names, hosts); break;
-      default: send_err(id, ENOSYS); break; /* UPLOAD_FILE, PUT_INPUT, NET_CTL: not used by our host yet */
+      case MSG_NET_CTL: handle_net(id, &net); break;
+      default: send_err(id, ENOSYS); break; /* UPLOAD_FILE, PUT_INPUT: not used by our host */
     }
   } else if (consumed > 0) send_err(id, EINVAL);
   free(run.bin); free(run.cwd); free_array(run.argv); free_array(run.env); free(tag); free(path);
+  free(net.addr); free(net.mask); free(net.gateway); free(net.if_addr);
   for (int i = 0; i < hosts; i++) { free(ips[i]); free(names[i]); }
   return consumed;
 }

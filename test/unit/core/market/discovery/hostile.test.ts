@@ -23,7 +23,7 @@ import {
   offerSigningMessage,
   unsubscribeSigningMessage,
 } from '../../../../../src/core/market/index.ts';
-import { DiscoveryAddress, type SignedOffer } from '../../../../../src/core/model/market.ts';
+import { DiscoveryAddress, OFFERS_TOPIC, type SignedOffer } from '../../../../../src/core/model/market.ts';
 
 function receiver(options: Partial<DiscoveryOptions> = {}): {
   discovery: OfferDiscovery;
@@ -179,5 +179,32 @@ describe('offer discovery against hostile offers', () => {
       );
     const page = await node.bus.call<unknown[]>(DiscoveryAddress.Tombstones, { after: '', limit: 1000 });
     assert.ok(page.length >= 1 && page.length <= 4, `${page.length} tombstones of 1 MB in one page`);
+  });
+
+  it('writes offers accepted from gossip in batches, one transaction each, within the per-provider quota', async () => {
+    const node = receiver({ perProviderLimit: 100 });
+    // Outermost transactions are commits (nested ones are savepoints inside them).
+    let transactions = 0;
+    let depth = 0;
+    const transaction = node.db.transaction.bind(node.db);
+    node.db.transaction = ((work: () => unknown) => {
+      if (depth === 0) transactions++;
+      depth++;
+      try {
+        return transaction(work);
+      } finally {
+        depth--;
+      }
+    }) as typeof node.db.transaction;
+    const secret = randomBytes(32);
+    const from = nodeIdFromSecret(secret);
+    const verdicts: string[] = [];
+    for (let i = 0; i < 150; i++)
+      verdicts.push(await node.bus.validateBroadcast(OFFERS_TOPIC, signedOffer(secret), from));
+    assert.equal(verdicts.filter((v) => v === 'accept').length, 100, 'the quota counts offers waiting too');
+    assert.equal(verdicts.filter((v) => v === 'ignore').length, 50);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(node.discovery.count(), 100);
+    assert.ok(transactions <= 2, `${transactions} transactions for 100 offers`);
   });
 });
