@@ -140,7 +140,7 @@ describe('an activity on the WASI runtime, files by GFTP', () => {
       ['Ok', 'Ok', 'Ok', 'Ok'],
       JSON.stringify(results),
     );
-    assert.equal(results[1]!.stdout, 'hello from wasi\n');
+    assert.equal(results[1]!.stdout, 'hello from wasi\n', JSON.stringify(results));
     await eventually(() => {
       try {
         return readFileSync(output, 'utf8') === 'QUIET WORDS\n';

@@ -240,6 +240,26 @@ describe('activities across daemons, through ya-ts-client', () => {
       null,
     ]);
     await eventually(() => exeUnitPids(activityId).length === 0, 'the ExeUnit process to end');
+    // The provider's event feed (yagna's, object-tagged) saw it come and go.
+    const feed = (await client(provider).provider.collectActivityEvents(
+      undefined,
+      new Date(Date.now() - 3_600_000).toISOString(),
+      1,
+      100,
+    )) as unknown as { activityId: string; eventType: Record<string, unknown> }[];
+    assert.deepEqual(
+      feed.filter((e) => e.activityId === activityId).map((e) => Object.keys(e.eventType)[0]),
+      ['CreateActivity', 'DestroyActivity'],
+    );
+    await assert.rejects(
+      client(provider).provider.collectActivityEvents(
+        undefined,
+        new Date(Date.now() + 60_000).toISOString(),
+        0.2,
+        10,
+      ),
+      (e: { status?: number }) => e.status === 408,
+    );
     await assert.rejects(
       api.requestorControl.exec(activityId, { text: JSON.stringify([run('true')]) }),
       (e: { status?: number }) => e.status === 410,
@@ -404,6 +424,16 @@ describe('activities across daemons, through ya-ts-client', () => {
     assert.match(killed!.message as string, /killed/);
     assert.deepEqual((await api.requestorState.getActivityState(activityId)).state, ['Initialized', null]);
 
+    // An event stream of an unknown batch answers 404 before any stream starts.
+    const unknownStream = await fetch(
+      `${requestor.apiUrl}/activity-api/v1/activity/${activityId}/exec/nope`,
+      {
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${requestor.appKey}` },
+      },
+    );
+    assert.equal(unknownStream.status, 404);
+    assert.match(((await unknownStream.json()) as { message: string }).message, /batch nope not found/);
+
     // A node that is not the requestor reaches the provider's activity module directly: refused.
     const strangerControl = await ControlConnection.connect(join(stranger.dataDir, 'yagna.sock'));
     const refused = (address: string, message: unknown) =>
@@ -460,8 +490,12 @@ describe('activities across daemons, through ya-ts-client', () => {
     // The daemon keeps serving: the first activity still runs commands.
     assert.equal((await first([{ deploy: {} }])).result, 'Ok');
 
-    // The agreement's end destroys its activities.
+    // The agreement's end destroys its activities, and what runs in them.
+    assert.equal((await first([{ start: {} }])).result, 'Ok');
+    await api.requestorControl.exec(activityId, { text: JSON.stringify([run('sleep 1004')]) });
+    await eventually(() => processesWith('sleep 1004').length === 1, 'the endless command to run');
     await terminateAgreement(requestor, agreementId);
+    await eventually(() => processesWith('sleep 1004').length === 0, 'the endless command to be killed');
     await eventually(
       async () => (await client(provider).provider.getActivityState(activityId)).state[0] === 'Terminated',
       'the activity to end with its agreement',
@@ -470,6 +504,35 @@ describe('activities across daemons, through ya-ts-client', () => {
     await eventually(
       async () => (await api.requestorState.getActivityState(activityId)).state[0] === 'Terminated',
       'the requestor to see it',
+    );
+  });
+
+  it('leaves no ExeUnit behind when the provider daemon is killed, and ends its activities on restart', async () => {
+    const api = client(requestor);
+    const agreement = await approvedAgreement(requestor, provider, { runtime: 'test-runtime' });
+    const activityId = await readyActivity(api, agreement);
+    await api.requestorControl.exec(activityId, { text: JSON.stringify([run('sleep 1003')]) });
+    await eventually(() => processesWith('sleep 1003').length === 1, 'the command to run');
+    await provider.kill();
+    // The supervisor sees its control socket close and takes its runtime's processes with it.
+    await eventually(
+      () => exeUnitPids(activityId).length === 0 && processesWith('sleep 1003').length === 0,
+      'the ExeUnit and its command to end with the daemon',
+    );
+    provider = await provider.restart();
+    const after = await client(provider).provider.getActivityState(activityId);
+    assert.deepEqual(after.state, ['Terminated', null]);
+    assert.equal(after.reason, 'the provider daemon restarted');
+    await eventually(
+      async () => {
+        try {
+          return (await api.requestorState.getActivityState(activityId)).state[0] === 'Terminated';
+        } catch {
+          return false; // the requestor may need a moment to find the restarted node
+        }
+      },
+      'the requestor to see it',
+      30_000,
     );
   });
 });

@@ -8,15 +8,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Address, createPublicClient, createWalletClient, formatEther, http, parseEther } from 'viem';
+import {
+  type Address,
+  createPublicClient,
+  createWalletClient,
+  formatEther,
+  type Hex,
+  http,
+  parseEther,
+} from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import { openDatabase } from '../../src/core/db/index.ts';
 import { silentLogger } from '../../src/core/log/index.ts';
 import type { PaymentOrder } from '../../src/core/payment/driver.ts';
-import { testGlmArtifact } from '../../src/core/payment/erc20/contracts.generated.ts';
+import { lockPaymentArtifact, testGlmArtifact } from '../../src/core/payment/erc20/contracts.generated.ts';
 import {
   createErc20Driver,
+  DEV_CONTRACTS,
   type Erc20Driver,
   type Erc20DriverOptions,
   type FaultPoint,
@@ -83,6 +92,52 @@ function confirmedCount(driver: Erc20Driver): number {
   );
 }
 
+const DEPOSIT_AMOUNT = parseEther('100');
+const DEPOSIT_FEE = parseEther('1');
+
+/** Account `funderIndex` locks 100 tGLM (+1 fee) for `spender`; balances are read before, for the final account. */
+async function createDeposit(anvil: Anvil, funderIndex: number, spender: Address, nonce: bigint) {
+  const funder = anvil.accounts[funderIndex]!;
+  const client = createPublicClient({ chain: foundry, transport: http(anvil.rpcUrl) });
+  const wallet = createWalletClient({
+    account: privateKeyToAccount(anvil.privateKeys[funderIndex]!),
+    chain: foundry,
+    transport: http(anvil.rpcUrl),
+  });
+  const token = (globalThis as { devToken?: Address }).devToken as Address;
+  const lock = DEV_CONTRACTS.lockPayment;
+  const send = async (hash: Hex) => client.waitForTransactionReceipt({ hash });
+  await send(
+    await wallet.writeContract({ address: token, abi: testGlmArtifact.abi, functionName: 'create' }),
+  );
+  await send(
+    await wallet.writeContract({
+      address: token,
+      abi: testGlmArtifact.abi,
+      functionName: 'approve',
+      args: [lock, DEPOSIT_AMOUNT + DEPOSIT_FEE],
+    }),
+  );
+  const funderStart = await balanceOf(anvil, funder);
+  const spenderStart = await balanceOf(anvil, spender);
+  const validTo = (await client.getBlock()).timestamp + 3600n;
+  await send(
+    await wallet.writeContract({
+      address: lock,
+      abi: lockPaymentArtifact.abi,
+      functionName: 'createDeposit',
+      args: [nonce, spender, DEPOSIT_AMOUNT, DEPOSIT_FEE, validTo],
+    }),
+  );
+  return {
+    id: `0x${((BigInt(funder) << 96n) ^ nonce).toString(16)}`,
+    contract: lock as Address,
+    funder,
+    funderStart,
+    spenderStart,
+  };
+}
+
 describe('a driver killed at a chosen point; a new one on the same database pays every order exactly once', () => {
   let anvil: Anvil;
   before(async () => {
@@ -92,11 +147,14 @@ describe('a driver killed at a chosen point; a new one on the same database pays
   after(async () => anvil?.stop());
 
   const points: FaultPoint[] = ['order-stored', 'tx-stored', 'tx-broadcast'];
-  for (let seed = 1; seed <= 12; seed++) {
+  // Seeds 13–15 pay from a deposit and release it, so the kill can also hit the close.
+  for (let seed = 1; seed <= 15; seed++) {
     const point = points[seed % 3] as FaultPoint;
-    test(`seed ${seed}: killed at ${point}`, async () => {
+    const viaDeposit = seed > 12;
+    test(`seed ${seed}: killed at ${point}${viaDeposit ? ', paying from a deposit' : ''}`, async () => {
       const rand = random(seed);
       const payer = anvil.accounts[seed]!;
+      const deposit = viaDeposit ? await createDeposit(anvil, seed + 3, payer, BigInt(seed)) : undefined;
       const payees = Array.from(
         { length: 2 + Math.floor(rand() * 10) },
         () => privateKeyToAccount(generatePrivateKey()).address,
@@ -107,13 +165,19 @@ describe('a driver killed at a chosen point; a new one on the same database pays
         payer,
         payee: payees[Math.floor(rand() * payees.length)]!,
         amount: `0.${String(1 + Math.floor(rand() * 999)).padStart(3, '0')}`,
+        ...(deposit === undefined ? {} : { deposit: { id: deposit.id, contract: deposit.contract } }),
       }));
       const expected = new Map<Address, bigint>();
       for (const o of orders)
         expected.set(o.payee as Address, (expected.get(o.payee as Address) ?? 0n) + parseEther(o.amount));
-      // Which occurrence of the point kills the driver: the 1st or a later one.
+      // Which occurrence of the point kills the driver: the 1st or a later one; with a deposit, the 2nd transaction
+      // is the close.
       let countdown =
-        point === 'order-stored' ? 1 + Math.floor(rand() * orders.length) : 1 + Math.floor(rand() * 2);
+        point === 'order-stored'
+          ? 1 + Math.floor(rand() * orders.length)
+          : viaDeposit
+            ? 2
+            : 1 + Math.floor(rand() * 2);
       let dead = false;
       let died: () => void = () => {};
       const death = new Promise<void>((resolve) => {
@@ -129,12 +193,18 @@ describe('a driver killed at a chosen point; a new one on the same database pays
           if (dead) await frozen;
         },
       });
-      await first.fund(PLATFORM, payer);
+      // A spender pays from the deposit, not from its own tokens: it is not funded.
+      if (deposit === undefined) await first.fund(PLATFORM, payer);
       await first.start();
       for (const order of orders) {
         await Promise.race([first.schedulePayment(order), death]);
         if (dead) break;
       }
+      const release =
+        deposit === undefined
+          ? undefined
+          : { platform: PLATFORM, payer, deposit: { id: deposit.id, contract: deposit.contract } };
+      if (!dead && release !== undefined) await Promise.race([first.releaseDeposit(release), death]);
       if (!dead) await Promise.race([first.flush(), death]);
       await waitFor('the first driver to die', () => dead, 30_000);
 
@@ -148,6 +218,7 @@ describe('a driver killed at a chosen point; a new one on the same database pays
       });
       await second.start();
       for (const order of orders) await second.schedulePayment(order);
+      if (release !== undefined) await second.releaseDeposit(release);
       await second.flush();
       await waitFor(
         `all ${orders.length} orders confirmed`,
@@ -157,6 +228,17 @@ describe('a driver killed at a chosen point; a new one on the same database pays
       await waitFor('all confirmations delivered', () => new Set(confirmed).size === orders.length, 10_000);
       for (const [payee, amount] of expected) {
         assert.equal(formatEther(await balanceOf(anvil, payee)), formatEther(amount), `balance of ${payee}`);
+      }
+      if (deposit !== undefined) {
+        await waitFor('the deposit closed', () =>
+          second.store.db.get("SELECT 1 FROM erc20_deposit_close WHERE status = 'closed'"),
+        );
+        const paid = [...expected.values()].reduce((a, b) => a + b, 0n);
+        // Whatever the first driver managed before dying, in the end: the rest back to the funder, the fee to the
+        // spender, nothing left in the lock contract.
+        assert.equal(await balanceOf(anvil, deposit.funder), deposit.funderStart - DEPOSIT_FEE - paid);
+        assert.equal(await balanceOf(anvil, payer), deposit.spenderStart + DEPOSIT_FEE);
+        assert.equal(await balanceOf(anvil, deposit.contract), 0n);
       }
     });
   }

@@ -5,10 +5,21 @@
  * token balances read from the chain with viem. Then the REST refusals (problem+json on allocations).
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Address, createPublicClient, formatUnits, http } from 'viem';
+import {
+  DebitNoteRepository,
+  type Invoice,
+  InvoiceRepository,
+  nullLogger,
+  PaymentApiAdapter,
+  YagnaApi,
+} from '@golem-sdk/golem-js';
+import { type Address, createPublicClient, formatUnits, http, parseUnits } from 'viem';
 import { ActivityApi } from 'ya-ts-client';
+import { ControlConnection } from '../../src/core/control/index.ts';
+import { PaymentPublicAddress, remotePaymentAddress } from '../../src/core/model/payment.ts';
 import { terminateAgreement } from '../support/agreement.ts';
 import { type Anvil, deployDevContracts, startAnvil } from '../support/anvil.ts';
 import {
@@ -19,7 +30,15 @@ import {
   startRelayProcess,
 } from '../support/daemon.ts';
 import { eventually } from '../support/net.ts';
-import { fund, PLATFORM, paidAgreement, paymentEnv, payments, tokenBalance } from '../support/payment.ts';
+import {
+  agreementFor,
+  fund,
+  PLATFORM,
+  paidAgreement,
+  paymentEnv,
+  payments,
+  tokenBalance,
+} from '../support/payment.ts';
 
 const TEST_RUNTIME = fileURLToPath(new URL('../support/exeunit-runtime/descriptor.json', import.meta.url));
 
@@ -31,20 +50,22 @@ describe('payment between two daemons on anvil', () => {
   let relay: RelayHandle;
   let requestor: DaemonHandle;
   let provider: DaemonHandle;
+  let stranger: DaemonHandle;
 
   before(async () => {
     anvil = await startAnvil();
     token = (await deployDevContracts(anvil.rpcUrl)).token;
     relay = await startRelayProcess();
     const env = paymentEnv(anvil, relay);
-    [requestor, provider] = await Promise.all([
+    [requestor, provider, stranger] = await Promise.all([
       startDaemon({ env }),
       startDaemon({ env: { ...env, EXE_UNIT_PATH: TEST_RUNTIME } }),
+      startDaemon({ env }),
     ]);
     await fund(requestor);
   });
   after(async () => {
-    await Promise.all([requestor, provider].map((d) => d?.stop()));
+    await Promise.all([requestor, provider, stranger].map((d) => d?.stop()));
     await relay?.stop();
     await anvil?.stop();
   });
@@ -120,15 +141,45 @@ describe('payment between two daemons on anvil', () => {
       formatUnits(requestorBefore - (await tokenBalance(anvil, token, requestor.nodeId)), 18),
       '1.5',
     );
-    const paid = (await prov.getPayments(0)) as { amount: string; details: string }[];
+    // One payment, or more when a batch window closed between the acceptances: together exactly 1.5.
+    const paid = (await prov.getPayments(0)) as { paymentId: string; amount: string; details: string }[];
+    const sum = (amounts: string[]) =>
+      formatUnits(
+        amounts.reduce((total, a) => total + parseUnits(a, 18), 0n),
+        18,
+      );
+    assert.equal(sum(paid.map((p) => p.amount)), '1.5');
+    for (const payment of paid) {
+      const receipt = await createPublicClient({ transport: http(anvil.rpcUrl) }).getTransactionReceipt({
+        hash: payment.details as `0x${string}`,
+      });
+      assert.equal(receipt.status, 'success');
+    }
+
+    // The requestor's view: its payment, healthy driver status, what the allocation spent and the order that paid.
+    const sent = (await req.getPayments(5, started)) as { paymentId: string; details: string }[];
+    assert.deepEqual(sent.map((p) => p.paymentId).sort(), paid.map((p) => p.paymentId).sort());
+    assert.deepEqual(await req.paymentsStatus('dev', 'erc20'), []);
+    await assert.rejects(req.paymentsStatus('nowhere'), (e: { status?: number }) => e.status === 404);
+    const spent = (await (
+      await fetch(`${requestor.apiUrl}/payment-api/v1/allocations/${allocationId}/expenditures`, {
+        headers: { authorization: `Bearer ${requestor.appKey}` },
+      })
+    ).json()) as { amount: string }[];
     assert.deepEqual(
-      paid.map((p) => p.amount),
-      ['1.5'],
+      spent.map((e) => e.amount),
+      ['0.25', '0.5', '0.75'],
     );
-    const receipt = await createPublicClient({ transport: http(anvil.rpcUrl) }).getTransactionReceipt({
-      hash: paid[0]!.details as `0x${string}`,
-    });
-    assert.equal(receipt.status, 'success');
+    const orders = (await (
+      await fetch(`${requestor.apiUrl}/payment-api/v1/allocations/${allocationId}/orders`, {
+        headers: { authorization: `Bearer ${requestor.appKey}` },
+      })
+    ).json()) as { amount: string; status: string; paymentId: string }[];
+    assert.equal(sum(orders.map((o) => o.amount)), '1.5');
+    for (const order of orders) {
+      assert.equal(order.status, 'confirmed');
+      assert.ok(sent.some((p) => p.paymentId === order.paymentId));
+    }
 
     // The CLI reads the same books.
     const cli = (daemon: DaemonHandle, ...args: string[]) => {
@@ -187,5 +238,129 @@ describe('payment between two daemons on anvil', () => {
       req.getAllocation(allocationId),
       (error: { status?: number }) => error.status === 410,
     );
+  });
+
+  it('refuses an acceptance above the allocation and documents from a node that is not the counterparty', async () => {
+    const { allocationId, agreementId } = await paidAgreement(requestor, provider, '1');
+    const invoice = (await payments(provider).provider.issueInvoice({
+      agreementId,
+      activityIds: [],
+      amount: '1.5',
+      paymentDueDate: new Date().toISOString(),
+    } as never)) as Record<string, unknown> & { invoiceId: string };
+    await payments(provider).provider.sendInvoice(invoice.invoiceId, 5);
+    const accepted = await fetch(`${requestor.apiUrl}/payment-api/v1/invoices/${invoice.invoiceId}/accept`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${requestor.appKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ totalAmountAccepted: '1.5', allocationId }),
+    });
+    assert.equal(accepted.status, 400);
+    const body = (await accepted.json()) as { code: string; message: string };
+    assert.equal(body.code, 'PAYMENT_NOT_ENOUGH_ALLOCATED');
+    assert.match(body.message, /Not enough funds. Allocated: 1 Needed: 1.5/);
+    assert.equal((await payments(requestor).requestor.getAllocation(allocationId)).spentAmount, '0');
+
+    // A third node speaks to both parties' payment modules directly.
+    const control = await ControlConnection.connect(join(stranger.dataDir, 'yagna.sock'));
+    const refused = (target: string, address: string, message: unknown) =>
+      control.call(remotePaymentAddress(target, address), message).then(
+        () => 'accepted',
+        (e: { code: string }) => e.code,
+      );
+    const forgedId = crypto.randomUUID();
+    try {
+      const { status: _status, ...copy } = (await payments(provider).provider.getInvoice(
+        invoice.invoiceId,
+      )) as Record<string, unknown>;
+      const forged = { ...copy, invoiceId: forgedId };
+      // As if it were the provider (the net says who is calling) …
+      assert.equal(
+        await refused(requestor.nodeId, PaymentPublicAddress.SendInvoice, forged),
+        'PAYMENT_NOT_COUNTERPARTY',
+      );
+      // … or as itself, for an agreement it is no party to.
+      assert.equal(
+        await refused(requestor.nodeId, PaymentPublicAddress.SendInvoice, {
+          ...forged,
+          issuerId: stranger.nodeId,
+          payeeAddr: stranger.nodeId,
+        }),
+        'PAYMENT_NOT_COUNTERPARTY',
+      );
+      // Nor can it answer for the requestor.
+      assert.equal(
+        await refused(provider.nodeId, PaymentPublicAddress.AcceptInvoice, {
+          invoiceId: invoice.invoiceId,
+          issuerId: provider.nodeId,
+          totalAmountAccepted: '1.5',
+        }),
+        'PAYMENT_NOT_COUNTERPARTY',
+      );
+    } finally {
+      await control.close();
+    }
+    assert.equal(
+      ((await payments(provider).provider.getInvoice(invoice.invoiceId)) as Doc).status,
+      'RECEIVED',
+    );
+    await assert.rejects(
+      payments(requestor).requestor.getInvoice(forgedId),
+      (e: { status?: number }) => e.status === 404,
+    );
+  });
+
+  it("golem-js 3.6.0's own payment adapter: allocation, the invoice it hears of, its acceptance, release", async () => {
+    const yagna = new YagnaApi({ apiKey: requestor.appKey, basePath: requestor.apiUrl });
+    await yagna.connect();
+    const adapter = new PaymentApiAdapter(
+      yagna,
+      new InvoiceRepository(yagna.payment, yagna.market),
+      new DebitNoteRepository(yagna.payment, yagna.market),
+      nullLogger(),
+    );
+    try {
+      await adapter.connect();
+      const allocation = await adapter.createAllocation({
+        budget: 1,
+        expirationSec: 3600,
+        paymentPlatform: PLATFORM,
+      });
+      assert.equal(allocation.paymentPlatform, PLATFORM);
+      assert.equal(allocation.address, requestor.nodeId);
+      const agreementId = await agreementFor(requestor, provider, allocation.id);
+      // golem-js filters payment events by its app session; it must still hear of this invoice.
+      const heard = new Promise<Invoice>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('golem-js never heard of the invoice')), 30_000);
+        const subscription = adapter.receivedInvoices$.subscribe((received) => {
+          clearTimeout(timer);
+          subscription.unsubscribe();
+          resolve(received);
+        });
+      });
+      const issued = (await payments(provider).provider.issueInvoice({
+        agreementId,
+        activityIds: [],
+        amount: '0.125',
+        paymentDueDate: new Date().toISOString(),
+      } as never)) as { invoiceId: string };
+      await payments(provider).provider.sendInvoice(issued.invoiceId, 5);
+      const invoice = await heard;
+      assert.equal(invoice.id, issued.invoiceId);
+      assert.equal(invoice.getStatus(), 'RECEIVED');
+      assert.equal(invoice.amount, '0.125');
+      const accepted = await adapter.acceptInvoice(invoice, allocation, invoice.amount);
+      assert.equal(accepted.getStatus(), 'ACCEPTED');
+      await eventually(
+        async () =>
+          ((await payments(provider).provider.getInvoice(issued.invoiceId)) as Doc).status === 'SETTLED',
+        'the invoice SETTLED on the provider',
+        60_000,
+      );
+      assert.equal((await adapter.getInvoice(issued.invoiceId)).getStatus(), 'SETTLED');
+      await adapter.releaseAllocation(await adapter.getAllocation(allocation.id));
+      await assert.rejects(adapter.getAllocation(allocation.id));
+    } finally {
+      await yagna.disconnect();
+    }
   });
 });

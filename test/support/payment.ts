@@ -58,12 +58,23 @@ export async function paidAgreement(requestor: DaemonHandle, provider: DaemonHan
     timeout: new Date(Date.now() + 3_600_000).toISOString(),
     makeDeposit: false,
   } as never);
-  const decorations = await payments(requestor).requestor.getDemandDecorations([allocation.allocationId]);
+  return {
+    allocationId: allocation.allocationId,
+    agreementId: await agreementFor(requestor, provider, allocation.allocationId),
+  };
+}
+
+/** An approved agreement whose demand carries `allocationId`'s decorations (as golem-js builds its demand). */
+export async function agreementFor(
+  requestor: DaemonHandle,
+  provider: DaemonHandle,
+  allocationId: string,
+): Promise<string> {
+  const decorations = await payments(requestor).requestor.getDemandDecorations([allocationId]);
   const demand = Object.fromEntries(decorations.properties.map((p) => [p.key, p.value]));
-  const agreementId = await approvedAgreement(requestor, provider, {
+  return approvedAgreement(requestor, provider, {
     runtime: 'test-runtime',
     offer: { [PLATFORM_KEY]: provider.nodeId, 'golem.com.payment.protocol.version': '3' },
     demand,
   });
-  return { allocationId: allocation.allocationId, agreementId };
 }

@@ -17,6 +17,8 @@ export const ActivityErrorCode = {
   ExeUnitFailed: 'ACTIVITY_EXEUNIT_FAILED',
   /** The activity ended; only reads still answer. */
   Terminated: 'ACTIVITY_TERMINATED',
+  /** A provider's events poll ended without events (yagna answers 408). */
+  NoEvents: 'ACTIVITY_NO_EVENTS',
   /** A descriptor file that does not follow Golem's format. */
   BadDescriptor: 'ACTIVITY_BAD_DESCRIPTOR',
 } as const;

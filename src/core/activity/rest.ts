@@ -6,7 +6,14 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseExeScriptText } from '../../execution/exeunit/exescript.ts';
-import { clientGone, pollTimeoutMs, type Query, requestIdentity, sendJsonId } from '../api/index.ts';
+import {
+  clientGone,
+  maxEventsOf,
+  pollTimeoutMs,
+  type Query,
+  requestIdentity,
+  sendJsonId,
+} from '../api/index.ts';
 import { httpError } from '../errors/index.ts';
 import { ActivityErrorCode } from './errors.ts';
 import type { ActivityService } from './service.ts';
@@ -63,7 +70,9 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
     const { id, batchId } = p(request) as { id: string; batchId: string };
     if (request.headers.accept === 'text/event-stream') {
       const signal = clientGone(request);
-      const events = activity.streamBatch(owner(request), id, batchId, signal);
+      const events = activity.streamBatch(owner(request), id, batchId, signal)[Symbol.asyncIterator]();
+      // The first event (or the error: unknown batch, not the requestor) decides the status, as in yagna.
+      let next = await events.next();
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -74,8 +83,8 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
       const ping = setInterval(() => raw.write(':ping\n'), SSE_PING_MS);
       let seq = 0;
       try {
-        for await (const event of events)
-          raw.write(`event: runtime\ndata: ${JSON.stringify(event)}\nid: ${seq++}\n\n`);
+        for (; !next.done; next = await events.next())
+          raw.write(`event: runtime\ndata: ${JSON.stringify(next.value)}\nid: ${seq++}\n\n`);
       } catch (error) {
         if (!signal.aborted)
           raw.write(`event: error\ndata: ${JSON.stringify({ message: (error as Error).message })}\n\n`);
@@ -112,4 +121,24 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
   app.get('/activity/:id/command', async (request) =>
     activity.runningCommand(owner(request), p(request).id!, pollTimeoutMs(q(request))),
   );
+
+  // ---- provider: yagna's event feed and the provider's own state report
+  app.get('/events', async (request) => {
+    const query = q(request);
+    const since = query.afterTimestamp === undefined ? 0 : Date.parse(query.afterTimestamp);
+    if (Number.isNaN(since))
+      throw httpError.badRequest(ActivityErrorCode.BadRequest, 'afterTimestamp is a date');
+    const after = new Date(since).toISOString();
+    return activity.providerEvents(
+      owner(request),
+      after,
+      pollTimeoutMs(query),
+      maxEventsOf(query, 100, 1000),
+      clientGone(request),
+    );
+  });
+  app.put('/activity/:id/state', async (request, reply) => {
+    activity.setStateByProvider(owner(request), p(request).id!, request.body);
+    reply.code(200).type('application/json').send('null');
+  });
 }

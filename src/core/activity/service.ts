@@ -96,6 +96,14 @@ export interface ActivityServiceOptions {
   exeUnitEnv?: Record<string, string>;
 }
 
+/** yagna's provider event (`GET /events`): `eventType` externally tagged, as yagna sends it. */
+export interface ProviderEvent {
+  activityId: string;
+  agreementId: string;
+  eventType: { CreateActivity: Record<string, never> } | { DestroyActivity: Record<string, never> };
+  eventDate: string;
+}
+
 function randomId(): string {
   return randomBytes(16).toString('hex');
 }
@@ -209,6 +217,7 @@ export class ActivityService implements Service {
       if (isTerminated(now))
         this.#publish({ type: 'destroyed', activityId: now.activity_id, agreementId: now.agreement_id, at });
       this.#notifier.notify(now.activity_id);
+      if (now.role === 'provider') this.#notifier.notify(`provider:${now.provider_id}`);
     }
     return now;
   }
@@ -414,6 +423,65 @@ export class ActivityService implements Service {
     }
   }
 
+  // ------------------------------------------------------------------ provider (REST)
+
+  #providerEventsAfter(owner: string, after: string, maxEvents: number): ProviderEvent[] {
+    const events: ProviderEvent[] = [];
+    for (const row of this.store.ofProvider(owner)) {
+      const base = { activityId: row.activity_id, agreementId: row.agreement_id };
+      events.push({ ...base, eventType: { CreateActivity: {} }, eventDate: row.created_at });
+      if (isTerminated(row))
+        events.push({ ...base, eventType: { DestroyActivity: {} }, eventDate: row.updated_at });
+    }
+    return events
+      .filter((event) => event.eventDate > after)
+      .sort((a, b) => a.eventDate.localeCompare(b.eventDate))
+      .slice(0, maxEvents);
+  }
+
+  /** yagna's provider event feed: activities created and destroyed after `after`; 408 when none came in time. */
+  async providerEvents(
+    owner: string,
+    after: string,
+    timeoutMs: number,
+    maxEvents: number,
+    signal: AbortSignal,
+  ): Promise<ProviderEvent[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const events = this.#providerEventsAfter(owner, after, maxEvents);
+      if (events.length > 0 || signal.aborted) return events;
+      const left = deadline - Date.now();
+      if (left <= 0) throw httpError.timeout(ActivityErrorCode.NoEvents, 'no activity events in time');
+      await this.#notifier.wait(`provider:${owner}`, left, signal);
+    }
+  }
+
+  /** The provider's own state report (`PUT /activity/{id}/state`), e.g. a failed creation. */
+  setStateByProvider(owner: string, activityId: string, body: unknown): void {
+    const row = this.own(owner, activityId);
+    const state = (body as { state?: unknown; reason?: unknown; errorMessage?: unknown } | null) ?? {};
+    const names = ['New', 'Initialized', 'Deployed', 'Ready', 'Terminated', 'Unresponsive'];
+    const pair = state.state;
+    if (
+      row.role !== 'provider' ||
+      !Array.isArray(pair) ||
+      pair.length !== 2 ||
+      !names.includes(pair[0]) ||
+      (pair[1] !== null && !names.includes(pair[1]))
+    )
+      throw httpError.badRequest(
+        ActivityErrorCode.BadRequest,
+        'the body is {state: [current, pending|null], reason?, errorMessage?}',
+      );
+    this.#setState(
+      row,
+      pair as ActivityState['state'],
+      typeof state.reason === 'string' ? state.reason : null,
+      typeof state.errorMessage === 'string' ? state.errorMessage : null,
+    );
+  }
+
   // ------------------------------------------------------------------ provider (bus)
 
   /** The provider's row of an activity the caller (the requestor's node) may drive. */
@@ -495,6 +563,26 @@ export class ActivityService implements Service {
       created_at: createdAt,
     });
     this.#publish({ type: 'created', activityId, agreementId, at: createdAt });
+    this.#notifier.notify(`provider:${agreement.providerId}`);
+    // The agreement may have ended while it was read: from here on its events reach this row, and one more
+    // read closes the gap before anything is spawned.
+    const now = await this.#agreement(agreementId, 'provider').catch(() => undefined);
+    if (now?.state !== 'Approved') {
+      this.#setState(row, ['Terminated', null], `agreement ${now?.state ?? 'gone'}`, null);
+      throw httpError.badRequest(
+        ActivityErrorCode.AgreementNotApproved,
+        `agreement ${agreementId} is not Approved`,
+        {
+          agreementId,
+          state: now?.state,
+        },
+      );
+    }
+    row = this.store.require(activityId, 'provider');
+    if (isTerminated(row))
+      throw httpError.badRequest(ActivityErrorCode.AgreementNotApproved, `agreement ${agreementId} ended`, {
+        agreementId,
+      });
     const agreementDir = join(this.#config.dataDir, 'exe-unit', 'work', agreementId);
     const workdir = join(agreementDir, activityId);
     const cacheDir = join(this.#config.dataDir, 'exe-unit', 'cache');

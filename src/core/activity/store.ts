@@ -111,6 +111,13 @@ export class ActivityStore {
     );
   }
 
+  ofProvider(providerId: string): ActivityRow[] {
+    return this.#db.all<ActivityRow>(
+      "SELECT * FROM activity WHERE role = 'provider' AND provider_id = ? ORDER BY created_at",
+      providerId,
+    );
+  }
+
   alive(role: Role): ActivityRow[] {
     return this.#db.all<ActivityRow>(
       "SELECT * FROM activity WHERE role = ? AND NOT (state = 'Terminated' AND pending IS NULL)",

@@ -376,6 +376,41 @@ export class Allocations {
       );
   }
 
+  /** `GET /allocations/{id}/expenditures`: what each acceptance spent (released allocations included). */
+  expenditures(
+    owner: string,
+    allocationId: string,
+  ): {
+    allocationId: string;
+    agreementId: string;
+    activityId: string | null;
+    documentId: string;
+    amount: string;
+    timestamp: string;
+  }[] {
+    const row = this.row(allocationId);
+    if (row === undefined || row.owner_id !== owner)
+      throw paymentError(PaymentErrorCode.AllocationNotFound, `allocation ${allocationId} not found`, 404, {
+        allocationId,
+      });
+    return this.#db
+      .all<{
+        agreement_id: string;
+        activity_id: string | null;
+        document_id: string;
+        amount: string;
+        created_at: string;
+      }>('SELECT * FROM payment_expenditure WHERE allocation_id = ? ORDER BY created_at', allocationId)
+      .map((e) => ({
+        allocationId,
+        agreementId: e.agreement_id,
+        activityId: e.activity_id,
+        documentId: e.document_id,
+        amount: formatAmount(units(e.amount)),
+        timestamp: e.created_at,
+      }));
+  }
+
   /** `demandDecorations`: the payment properties and constraints a demand needs for these allocations. */
   decorations(
     owner: string,

@@ -183,31 +183,24 @@ export class Documents {
   }
 
   listDebitNotes(owner: string, afterTimestamp?: string, maxItems = 1000): DebitNote[] {
-    return this.#db
-      .all<DebitNoteRow>(
-        `SELECT * FROM payment_debit_note WHERE json_extract(body, '$.timestamp') > ?
-         AND ((role = 'provider' AND json_extract(body, '$.issuerId') = ?) OR (role = 'requestor' AND json_extract(body, '$.recipientId') = ?))
-         ORDER BY json_extract(body, '$.timestamp') LIMIT ?`,
-        afterTimestamp ?? '',
-        owner,
-        owner,
-        maxItems,
-      )
-      .map(debitNoteView);
+    return this.#list<DebitNoteRow>('payment_debit_note', owner, afterTimestamp, maxItems).map(debitNoteView);
   }
 
   listInvoices(owner: string, afterTimestamp?: string, maxItems = 1000): Invoice[] {
-    return this.#db
-      .all<InvoiceRow>(
-        `SELECT * FROM payment_invoice WHERE json_extract(body, '$.timestamp') > ?
-         AND ((role = 'provider' AND json_extract(body, '$.issuerId') = ?) OR (role = 'requestor' AND json_extract(body, '$.recipientId') = ?))
-         ORDER BY json_extract(body, '$.timestamp') LIMIT ?`,
-        afterTimestamp ?? '',
-        owner,
-        owner,
-        maxItems,
-      )
-      .map(invoiceView);
+    return this.#list<InvoiceRow>('payment_invoice', owner, afterTimestamp, maxItems).map(invoiceView);
+  }
+
+  /** `owner`'s documents of both roles (issued as provider, received as requestor), oldest first. */
+  #list<Row>(table: string, owner: string, afterTimestamp: string | undefined, maxItems: number): Row[] {
+    return this.#db.all<Row>(
+      `SELECT * FROM ${table} WHERE json_extract(body, '$.timestamp') > ?
+       AND ((role = 'provider' AND json_extract(body, '$.issuerId') = ?) OR (role = 'requestor' AND json_extract(body, '$.recipientId') = ?))
+       ORDER BY json_extract(body, '$.timestamp') LIMIT ?`,
+      afterTimestamp ?? '',
+      owner,
+      owner,
+      maxItems,
+    );
   }
 
   #ownerOf(document: { issuerId: string; recipientId: string }, role: Role): string {
@@ -631,30 +624,15 @@ export class Documents {
     const note = this.#parseDebitNote(message);
     await this.#checkSender(note, caller);
     await this.#checkActivity(note.activityId, note.agreementId);
-    this.#db.transaction(() => {
-      const known = this.debitNoteRow(note.debitNoteId, 'requestor');
-      if (known !== undefined) {
-        if (
-          units(known.total_amount_due) !== parseAmount(note.totalAmountDue) ||
-          known.activity_id !== note.activityId
-        )
-          throw paymentError(
-            PaymentErrorCode.DocumentState,
-            'a different debit note with this id exists',
-            409,
-            {
-              debitNoteId: note.debitNoteId,
-            },
-          );
-        return;
-      }
-      const count = this.#db.get<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM payment_debit_note WHERE agreement_id = ? AND role = 'requestor'",
-        note.agreementId,
-      )!.n;
-      this.#limiter.checkCount('debitNotes', count, note.agreementId);
-      this.#insertDebitNote(note, 'requestor', 'RECEIVED');
-    });
+    this.#storeReceived(
+      'debitNote',
+      note.debitNoteId,
+      note.agreementId,
+      (known) =>
+        units((known as DebitNoteRow).total_amount_due) === parseAmount(note.totalAmountDue) &&
+        (known as DebitNoteRow).activity_id === note.activityId,
+      () => this.#insertDebitNote(note, 'requestor', 'RECEIVED'),
+    );
     return {};
   }
 
@@ -664,98 +642,93 @@ export class Documents {
     const invoice = this.#parseInvoice(message);
     await this.#checkSender(invoice, caller);
     for (const activityId of invoice.activityIds) await this.#checkActivity(activityId, invoice.agreementId);
+    this.#storeReceived(
+      'invoice',
+      invoice.invoiceId,
+      invoice.agreementId,
+      (known) => units((known as InvoiceRow).amount) === parseAmount(invoice.amount),
+      () => this.#insertInvoice(invoice, 'requestor', 'RECEIVED'),
+    );
+    return {};
+  }
+
+  /**
+   * Stores a received document once: the same document delivered again is acknowledged, a different one under a
+   * known id is refused, and an agreement carries at most the per-peer bound of documents.
+   */
+  #storeReceived(
+    kind: DocumentKind,
+    id: string,
+    agreementId: string,
+    same: (known: DebitNoteRow | InvoiceRow) => boolean,
+    insert: () => void,
+  ): void {
     this.#db.transaction(() => {
-      const known = this.invoiceRow(invoice.invoiceId, 'requestor');
+      const known =
+        kind === 'debitNote' ? this.debitNoteRow(id, 'requestor') : this.invoiceRow(id, 'requestor');
       if (known !== undefined) {
-        if (units(known.amount) !== parseAmount(invoice.amount) || known.agreement_id !== invoice.agreementId)
-          throw paymentError(PaymentErrorCode.DocumentState, 'a different invoice with this id exists', 409, {
-            invoiceId: invoice.invoiceId,
+        if (known.agreement_id !== agreementId || !same(known))
+          throw paymentError(PaymentErrorCode.DocumentState, `a different ${kind} with this id exists`, 409, {
+            id,
           });
         return;
       }
+      const table = kind === 'debitNote' ? 'payment_debit_note' : 'payment_invoice';
       const count = this.#db.get<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM payment_invoice WHERE agreement_id = ? AND role = 'requestor'",
-        invoice.agreementId,
+        `SELECT COUNT(*) AS n FROM ${table} WHERE agreement_id = ? AND role = 'requestor'`,
+        agreementId,
       )!.n;
-      this.#limiter.checkCount('invoices', count, invoice.agreementId);
-      this.#insertInvoice(invoice, 'requestor', 'RECEIVED');
+      this.#limiter.checkCount(kind === 'debitNote' ? 'debitNotes' : 'invoices', count, agreementId);
+      insert();
     });
-    return {};
   }
 
   /** Provider: the requestor accepted a debit note. */
   onAcceptDebitNote(message: unknown, caller: string): Record<string, never> {
-    const request = this.#answer(message, caller, 'debitNoteId');
-    const amount = parseAmount(request.totalAmountAccepted, 'totalAmountAccepted');
-    this.#fromCounterparty('debitNote', 'provider', request.id, caller, (row) => {
-      const note = row as DebitNoteRow;
-      if (DONE.includes(note.status)) return;
-      if (note.status === 'CANCELLED') throw stateError('debitNote', request.id, note.status, 'accept');
-      const due = units(note.total_amount_due);
-      if (amount !== due)
-        throw paymentError(
-          PaymentErrorCode.AmountMismatch,
-          'totalAmountAccepted must equal totalAmountDue',
-          400,
-          {
-            debitNoteId: request.id,
-          },
-        );
-      const activity = this.#parties.activity(note.activity_id, 'provider')!;
-      const agreement = this.#parties.agreement(note.agreement_id, 'provider')!;
-      const delta = due > units(activity.total_accepted) ? due - units(activity.total_accepted) : 0n;
-      addToTotal(
-        this.#db,
-        'activity',
-        activity.activity_id,
-        'provider',
-        'total_accepted',
-        activity.total_accepted,
-        delta,
-      );
-      addToTotal(
-        this.#db,
-        'agreement',
-        agreement.agreement_id,
-        'provider',
-        'total_accepted',
-        agreement.total_accepted,
-        delta,
-      );
-      this.#transition(
-        'debitNote',
-        request.id,
-        'provider',
-        [note.status],
-        'ACCEPTED',
-        agreement.owner_id,
-        note.agreement_id,
-      );
-      this.#hooks.accepted('provider', note.agreement_id, undefined);
-    });
-    return {};
+    return this.#onAccepted('debitNote', message, caller);
   }
 
   /** Provider: the requestor accepted the invoice. */
   onAcceptInvoice(message: unknown, caller: string): Record<string, never> {
-    const request = this.#answer(message, caller, 'invoiceId');
+    return this.#onAccepted('invoice', message, caller);
+  }
+
+  /**
+   * The provider's copy of an acceptance: from the recipient, for the exact amount; the accepted totals grow by
+   * what earlier acceptances of the activity (debit note) or agreement (invoice) did not cover. A repeat is a no-op.
+   */
+  #onAccepted(kind: DocumentKind, message: unknown, caller: string): Record<string, never> {
+    const request = this.#answer(message, caller, kind === 'debitNote' ? 'debitNoteId' : 'invoiceId');
     const amount = parseAmount(request.totalAmountAccepted, 'totalAmountAccepted');
-    this.#fromCounterparty('invoice', 'provider', request.id, caller, (row) => {
-      const invoice = row as InvoiceRow;
-      if (DONE.includes(invoice.status)) return;
-      if (invoice.status === 'CANCELLED')
-        throw stateError('invoice', request.id, invoice.status, 'accept', 409);
-      if (amount !== units(invoice.amount))
+    this.#fromCounterparty(kind, 'provider', request.id, caller, (row) => {
+      if (DONE.includes(row.status)) return;
+      if (row.status === 'CANCELLED') throw stateError(kind, request.id, row.status, 'accept', 409);
+      const due = units('total_amount_due' in row ? row.total_amount_due : row.amount);
+      if (amount !== due)
         throw paymentError(
           PaymentErrorCode.AmountMismatch,
-          'totalAmountAccepted must equal the invoice amount',
+          'totalAmountAccepted must equal the amount due',
           400,
           {
-            invoiceId: request.id,
+            id: request.id,
           },
         );
-      const agreement = this.#parties.agreement(invoice.agreement_id, 'provider')!;
-      const delta = amount > units(agreement.total_accepted) ? amount - units(agreement.total_accepted) : 0n;
+      const agreement = this.#parties.agreement(row.agreement_id, 'provider')!;
+      // A debit note counts against its activity's accepted total, an invoice against the agreement's.
+      const activity =
+        'activity_id' in row ? this.#parties.activity(row.activity_id, 'provider')! : undefined;
+      const before = units(activity?.total_accepted ?? agreement.total_accepted);
+      const delta = due > before ? due - before : 0n;
+      if (activity !== undefined)
+        addToTotal(
+          this.#db,
+          'activity',
+          activity.activity_id,
+          'provider',
+          'total_accepted',
+          activity.total_accepted,
+          delta,
+        );
       addToTotal(
         this.#db,
         'agreement',
@@ -766,15 +739,15 @@ export class Documents {
         delta,
       );
       this.#transition(
-        'invoice',
+        kind,
         request.id,
         'provider',
-        [invoice.status],
+        [row.status],
         'ACCEPTED',
         agreement.owner_id,
-        invoice.agreement_id,
+        row.agreement_id,
       );
-      this.#hooks.accepted('provider', invoice.agreement_id, undefined);
+      this.#hooks.accepted('provider', row.agreement_id, undefined);
     });
     return {};
   }
@@ -971,48 +944,43 @@ export class Documents {
   }
 
   #insertDebitNote(note: DebitNote, role: Role, status: DocumentStatus): void {
-    const { status: _ignored, ...body } = note;
-    this.#db.run(
-      'INSERT INTO payment_debit_note (debit_note_id, role, agreement_id, activity_id, body, total_amount_due, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      note.debitNoteId,
-      role,
-      note.agreementId,
-      note.activityId,
-      JSON.stringify(body),
-      parseAmount(note.totalAmountDue).toString(),
-      status,
-      new Date().toISOString(),
-    );
-    this.#events.append(
-      'debitNote',
-      role === 'provider' ? note.issuerId : note.recipientId,
-      role,
-      note.debitNoteId,
-      note.agreementId,
-      status,
-    );
+    this.#insertDocument('debitNote', note.debitNoteId, note, role, status, {
+      activity_id: note.activityId,
+      total_amount_due: parseAmount(note.totalAmountDue).toString(),
+    });
   }
 
   #insertInvoice(invoice: Invoice, role: Role, status: DocumentStatus): void {
-    const { status: _ignored, ...body } = invoice;
+    this.#insertDocument('invoice', invoice.invoiceId, invoice, role, status, {
+      amount: parseAmount(invoice.amount).toString(),
+    });
+  }
+
+  /** One row (the document without its status, which is a column) and its first event. */
+  #insertDocument(
+    kind: DocumentKind,
+    id: string,
+    document: DebitNote | Invoice,
+    role: Role,
+    status: DocumentStatus,
+    columns: Record<string, string>,
+  ): void {
+    const { status: _ignored, ...body } = document;
+    const table = kind === 'debitNote' ? 'payment_debit_note' : 'payment_invoice';
+    const idColumn = kind === 'debitNote' ? 'debit_note_id' : 'invoice_id';
+    const names = [idColumn, 'role', 'agreement_id', 'body', 'status', 'created_at', ...Object.keys(columns)];
     this.#db.run(
-      'INSERT INTO payment_invoice (invoice_id, role, agreement_id, body, amount, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      invoice.invoiceId,
+      `INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`,
+      id,
       role,
-      invoice.agreementId,
+      document.agreementId,
       JSON.stringify(body),
-      parseAmount(invoice.amount).toString(),
       status,
       new Date().toISOString(),
+      ...Object.values(columns),
     );
-    this.#events.append(
-      'invoice',
-      role === 'provider' ? invoice.issuerId : invoice.recipientId,
-      role,
-      invoice.invoiceId,
-      invoice.agreementId,
-      status,
-    );
+    const owner = role === 'provider' ? document.issuerId : document.recipientId;
+    this.#events.append(kind, owner, role, id, document.agreementId, status);
   }
 
   /** The sender of a document is its issuer, the counterparty of the agreement, and names the agreed terms. */

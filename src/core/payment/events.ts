@@ -104,13 +104,15 @@ export class DocumentEvents {
     const params: (string | number)[] = [kind, owner, query.afterTimestamp ?? ''];
     let sql = `SELECT e.kind, e.document_id, e.event_type, e.event_date, e.extra FROM payment_event e`;
     if (query.appSessionId !== undefined)
-      sql += ' JOIN payment_agreement a ON a.agreement_id = e.agreement_id AND a.role = e.role';
+      sql += ' LEFT JOIN payment_agreement a ON a.agreement_id = e.agreement_id AND a.role = e.role';
     sql += ` WHERE e.kind = ? AND e.owner_id = ? AND e.event_date > ?
       AND ((e.role = 'requestor' AND e.event_type IN (${placeholders(requestorTypes)}))
         OR (e.role = 'provider' AND e.event_type IN (${placeholders(providerTypes)})))`;
     params.push(...requestorTypes, ...providerTypes);
     if (query.appSessionId !== undefined) {
-      sql += ' AND a.app_session_id = ?';
+      // An agreement whose session the market did not tell (its AgreementView has no appSessionId yet) matches
+      // every session: hiding its documents would leave golem-js, which always filters, waiting forever.
+      sql += ' AND (a.app_session_id = ? OR a.app_session_id IS NULL)';
       params.push(query.appSessionId);
     }
     sql += ' ORDER BY e.event_date, e.seq LIMIT ?';

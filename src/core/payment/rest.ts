@@ -4,9 +4,17 @@
  * `maxEvents`, `appSessionId` and yagna's role-filter headers), payments and accounts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientGone, maxEventsOf, pollTimeoutMs, type Query, requestIdentity } from '../api/index.ts';
+import {
+  clientGone,
+  maxEventsOf,
+  type Notifier,
+  pollTimeoutMs,
+  type Query,
+  requestIdentity,
+} from '../api/index.ts';
 import { isGolemError } from '../errors/index.ts';
 import { allocationView } from './allocations.ts';
+import type { PlatformInfo } from './driver.ts';
 import { AllocationProblem, PaymentErrorCode, paymentError } from './errors.ts';
 import { type DocumentKind, roleEventsOf } from './events.ts';
 import type { PaymentService } from './service.ts';
@@ -65,6 +73,39 @@ function ackTimeoutMs(query: Query): number {
   return pollTimeoutMs(query, ACK_TIMEOUT_S);
 }
 
+/** Waits (up to `?timeout` seconds) until `read` finds something, woken by `notifier` under `key`. */
+async function longPoll<T>(
+  request: FastifyRequest,
+  notifier: Notifier,
+  key: string,
+  read: () => T[],
+): Promise<T[]> {
+  const deadline = Date.now() + pollTimeoutMs(request.query as Query);
+  const gone = clientGone(request);
+  for (;;) {
+    const found = read();
+    if (found.length > 0 || Date.now() >= deadline || gone.aborted) return found;
+    await notifier.wait(key, deadline - Date.now(), gone);
+  }
+}
+
+/** `?network=&driver=`: the platforms they name (404 when none, as yagna for an unknown driver or network). */
+function platformsOf(payment: PaymentService, query: Query): PlatformInfo[] {
+  const found = payment.drivers
+    .platforms()
+    .filter(
+      (p) =>
+        (query.network === undefined || query.network === '' || p.network === query.network) &&
+        (query.driver === undefined || query.driver === '' || p.driver === query.driver),
+    );
+  if (found.length === 0)
+    throw paymentError(PaymentErrorCode.BadPlatform, 'no such payment driver or network', 404, {
+      network: query.network,
+      driver: query.driver,
+    });
+  return found;
+}
+
 export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentService): void {
   const owner = (request: FastifyRequest) => requestIdentity(request).identity.toLowerCase();
   const q = (request: FastifyRequest) => request.query as Query;
@@ -119,29 +160,43 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
     return payment.allocations.decorations(owner(request), ids);
   });
 
-  // ---- debit notes
-  app.get('/debitNotes', async (request) =>
-    payment.documents.listDebitNotes(owner(request), afterOf(q(request)), maxItemsOf(q(request))),
-  );
-  app.get('/debitNotes/:id', async (request) =>
-    payment.documents.getDebitNote(owner(request), p(request).id!),
-  );
-  app.post('/debitNotes', async (request, reply) =>
-    reply.code(201).send(await payment.documents.issueDebitNote(owner(request), request.body)),
-  );
-  app.post('/debitNotes/:id/send', async (request, reply) => {
-    await payment.documents.sendDebitNote(owner(request), p(request).id!, ackTimeoutMs(q(request)));
-    nullBody(reply);
-  });
-  app.post('/debitNotes/:id/accept', async (request, reply) => {
-    await payment.documents.acceptDebitNote(
-      owner(request),
-      p(request).id!,
-      request.body,
-      ackTimeoutMs(q(request)),
+  // ---- debit notes and invoices: the same five routes each
+  const documents = payment.documents;
+  const kinds = [
+    {
+      path: 'debitNotes',
+      list: documents.listDebitNotes.bind(documents),
+      get: documents.getDebitNote.bind(documents),
+      issue: documents.issueDebitNote.bind(documents),
+      send: documents.sendDebitNote.bind(documents),
+      accept: documents.acceptDebitNote.bind(documents),
+    },
+    {
+      path: 'invoices',
+      list: documents.listInvoices.bind(documents),
+      get: documents.getInvoice.bind(documents),
+      issue: documents.issueInvoice.bind(documents),
+      send: documents.sendInvoice.bind(documents),
+      accept: documents.acceptInvoice.bind(documents),
+    },
+  ];
+  for (const kind of kinds) {
+    app.get(`/${kind.path}`, async (request) =>
+      kind.list(owner(request), afterOf(q(request)), maxItemsOf(q(request))),
     );
-    nullBody(reply);
-  });
+    app.get(`/${kind.path}/:id`, async (request) => kind.get(owner(request), p(request).id!));
+    app.post(`/${kind.path}`, async (request, reply) =>
+      reply.code(201).send(await kind.issue(owner(request), request.body)),
+    );
+    app.post(`/${kind.path}/:id/send`, async (request, reply) => {
+      await kind.send(owner(request), p(request).id!, ackTimeoutMs(q(request)));
+      nullBody(reply);
+    });
+    app.post(`/${kind.path}/:id/accept`, async (request, reply) => {
+      await kind.accept(owner(request), p(request).id!, request.body, ackTimeoutMs(q(request)));
+      nullBody(reply);
+    });
+  }
   const notImplemented = async () => {
     throw paymentError(PaymentErrorCode.NotImplemented, 'Not implemented', 501);
   };
@@ -149,28 +204,6 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
   app.post('/debitNotes/:id/reject', notImplemented);
   app.post('/debitNotes/:id/cancel', notImplemented);
   app.get('/debitNotes/:id/payments', notImplemented);
-
-  // ---- invoices
-  app.get('/invoices', async (request) =>
-    payment.documents.listInvoices(owner(request), afterOf(q(request)), maxItemsOf(q(request))),
-  );
-  app.get('/invoices/:id', async (request) => payment.documents.getInvoice(owner(request), p(request).id!));
-  app.post('/invoices', async (request, reply) =>
-    reply.code(201).send(await payment.documents.issueInvoice(owner(request), request.body)),
-  );
-  app.post('/invoices/:id/send', async (request, reply) => {
-    await payment.documents.sendInvoice(owner(request), p(request).id!, ackTimeoutMs(q(request)));
-    nullBody(reply);
-  });
-  app.post('/invoices/:id/accept', async (request, reply) => {
-    await payment.documents.acceptInvoice(
-      owner(request),
-      p(request).id!,
-      request.body,
-      ackTimeoutMs(q(request)),
-    );
-    nullBody(reply);
-  });
   app.post('/invoices/:id/reject', async (request, reply) => {
     await payment.documents.rejectInvoice(
       owner(request),
@@ -205,26 +238,34 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
         provider: roleEventsOf(request.headers['x-provider-events'], 'provider'),
       },
     };
-    const deadline = Date.now() + pollTimeoutMs(query);
-    const gone = clientGone(request);
-    for (;;) {
-      const events = payment.events.list(kind, who, eventQuery);
-      if (events.length > 0 || Date.now() >= deadline || gone.aborted) return events;
-      await payment.events.notifier.wait(`${kind}:${who}`, deadline - Date.now(), gone);
-    }
+    return longPoll(request, payment.events.notifier, `${kind}:${who}`, () =>
+      payment.events.list(kind, who, eventQuery),
+    );
   };
   app.get('/debitNoteEvents', feed('debitNote'));
   app.get('/invoiceEvents', feed('invoice'));
 
   // ---- payments and accounts
-  app.get('/payments', async (request) =>
-    payment.settlement.payments(
-      owner(request),
-      afterOf(q(request)),
-      maxEventsOf(q(request), MAX_EVENTS, MAX_EVENTS),
-    ),
+  app.get('/payments', async (request) => {
+    const query = q(request);
+    const who = owner(request);
+    const after = afterOf(query);
+    const max = maxEventsOf(query, MAX_EVENTS, MAX_EVENTS);
+    const platforms = new Set(platformsOf(payment, query).map((p) => p.platform));
+    return longPoll(request, payment.settlement.notifier, `payments:${who}`, () =>
+      payment.settlement.payments(who, after, max).filter((paid) => platforms.has(paid.paymentPlatform)),
+    );
+  });
+  app.get('/payments/status', async (request) =>
+    payment.driverStatus(owner(request), platformsOf(payment, q(request))),
   );
   app.get('/payments/:id', async (request) => payment.settlement.payment(owner(request), p(request).id!));
+  app.get('/allocations/:id/expenditures', async (request) =>
+    payment.allocations.expenditures(owner(request), p(request).id!),
+  );
+  app.get('/allocations/:id/orders', async (request) =>
+    payment.settlement.ordersOfAllocation(payment.allocations.expenditures(owner(request), p(request).id!)),
+  );
   app.get('/requestorAccounts', async (request) =>
     payment.accounts().filter((account) => account.send && account.address === owner(request)),
   );

@@ -23,7 +23,7 @@ import { Allocations } from './allocations.ts';
 import { formatAmount, parseAmount } from './amount.ts';
 import { Counterparties } from './counterparty.ts';
 import { Documents } from './documents.ts';
-import type { FundResult, PaymentDriver } from './driver.ts';
+import type { FundResult, PaymentDriver, PlatformInfo } from './driver.ts';
 import { PaymentErrorCode, paymentError } from './errors.ts';
 import { DocumentEvents } from './events.ts';
 import { PeerLimiter, type PeerLimits } from './limits.ts';
@@ -247,6 +247,31 @@ export class PaymentService implements Service {
       incomingPending: formatAmount(totals.incomingPending),
       incomingPaid: formatAmount(totals.incomingPaid),
     };
+  }
+
+  /**
+   * `GET /payments/status`: yagna's `DriverStatusProperty` list for the caller's sending accounts on `platforms`
+   * (`[]` = healthy): no gas, or fewer tokens than what is accepted and not yet paid.
+   */
+  async driverStatus(owner: string, platforms: PlatformInfo[]): Promise<Record<string, unknown>[]> {
+    const problems: Record<string, unknown>[] = [];
+    for (const info of platforms) {
+      const account = this.accounts().find(
+        (a) => a.platform === info.platform && a.address === owner && a.send,
+      );
+      if (account === undefined) continue;
+      const base = { driver: info.driver, network: info.network, address: owner };
+      try {
+        const balance = await this.drivers.driverFor(info.platform).getBalance(info.platform, owner);
+        const owed = this.settlement.totals(owner, info.platform).outgoingPending;
+        if (Number(balance.gas) === 0) problems.push({ kind: 'InsufficientGas', ...base, neededGasEst: '0' });
+        if (parseAmount(balance.token, 'balance') < owed)
+          problems.push({ kind: 'InsufficientToken', ...base, neededTokenEst: formatAmount(owed) });
+      } catch {
+        problems.push({ kind: 'RpcError', driver: info.driver, network: info.network });
+      }
+    }
+    return problems;
   }
 
   async fund(request: FundRequest): Promise<FundResult> {

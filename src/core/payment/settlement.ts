@@ -6,6 +6,7 @@
  * transaction is claimed for more than it carried.
  */
 import { createHash } from 'node:crypto';
+import { Notifier } from '../api/index.ts';
 import type { Bus } from '../bus/index.ts';
 import { digestOf, fromHex, toHex, verifyNodeSignature } from '../crypto/index.ts';
 import type { Database } from '../db/index.ts';
@@ -69,6 +70,8 @@ function derivedUuid(...parts: string[]): string {
 }
 
 export class Settlement {
+  /** Wakes `GET /payments` long polls (`payments:<owner>`). */
+  readonly notifier = new Notifier();
   #db: Database;
   #bus: Bus;
   #log: Logger;
@@ -462,14 +465,7 @@ export class Settlement {
       throw paymentError(PaymentErrorCode.BadSignature, 'the payment is not signed by its payer', 400, {
         paymentId: payment.paymentId,
       });
-    if (
-      this.#db.get(
-        'SELECT 1 FROM payment_payment WHERE payment_id = ? AND role = ?',
-        payment.paymentId,
-        'provider',
-      ) !== undefined
-    )
-      return {};
+    if (this.#hasPayment(payment.paymentId, 'provider')) return {};
     const shares = this.#checkShares(payment);
     const verified = await this.#drivers.driverFor(payment.paymentPlatform).verifyPayment({
       platform: payment.paymentPlatform,
@@ -480,14 +476,7 @@ export class Settlement {
     });
     const onChain = parseAmount(verified.amount, 'verified amount');
     this.#db.transaction(() => {
-      if (
-        this.#db.get(
-          'SELECT 1 FROM payment_payment WHERE payment_id = ? AND role = ?',
-          payment.paymentId,
-          'provider',
-        ) !== undefined
-      )
-        return;
+      if (this.#hasPayment(payment.paymentId, 'provider')) return;
       const claimed = this.#db
         .all<{ amount: string }>(
           "SELECT amount FROM payment_payment WHERE tx_hash = ? AND payee_addr = ? AND role = 'provider'",
@@ -592,6 +581,13 @@ export class Settlement {
     for (const agreementId of agreements) this.#documents.settleCovered(role, agreementId);
   }
 
+  #hasPayment(paymentId: string, role: Role): boolean {
+    return (
+      this.#db.get('SELECT 1 FROM payment_payment WHERE payment_id = ? AND role = ?', paymentId, role) !==
+      undefined
+    );
+  }
+
   #insertPayment(payment: Payment, role: Role, owner: string, signature: string): void {
     this.#db.run(
       'INSERT INTO payment_payment (payment_id, role, owner_id, tx_hash, payee_addr, amount, body, signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -605,9 +601,32 @@ export class Settlement {
       signature,
       new Date().toISOString(),
     );
+    queueMicrotask(() => this.notifier.notify(`payments:${owner}`));
   }
 
   // ------------------------------------------------------------------ reading
+
+  /** `GET /allocations/{id}/orders`: the orders that pay the agreements this allocation spent on. */
+  ordersOfAllocation(expenditures: { agreementId: string }[]): Record<string, unknown>[] {
+    const agreements = new Set(expenditures.map((e) => e.agreementId));
+    return this.#db
+      .all<OrderRow>('SELECT * FROM payment_order ORDER BY created_at')
+      .filter((order) =>
+        (JSON.parse(order.items) as OrderItem[]).some((item) => agreements.has(item.agreementId)),
+      )
+      .map((order) => ({
+        orderId: order.order_id,
+        platform: order.platform,
+        payerAddr: order.payer_addr,
+        payeeAddr: order.payee_addr,
+        payeeId: order.payee_id,
+        amount: formatAmount(units(order.amount)),
+        status: order.status,
+        paymentId: order.payment_id,
+        createdAt: order.created_at,
+        ...(order.deposit === null ? {} : { deposit: JSON.parse(order.deposit) }),
+      }));
+  }
 
   payments(owner: string, afterTimestamp?: string, maxItems = 1000): Payment[] {
     return this.#db

@@ -11,8 +11,15 @@ import type {
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
 import type { Command } from './exescript.ts';
 
-/** Events kept per batch for late streams; beyond it the oldest output chunks are dropped. */
+/** Events and output bytes kept per batch for late streams; beyond them the oldest output chunks are dropped. */
 export const MAX_EVENTS_PER_BATCH = 10_000;
+export const MAX_EVENT_BYTES_PER_BATCH = 16 * 1024 * 1024;
+
+function outputBytes(kind: RuntimeEventKind): number {
+  if ('stdout' in kind) return kind.stdout.length;
+  if ('stderr' in kind) return kind.stderr.length;
+  return 0;
+}
 
 /** yagna's RuntimeEvent timestamp: zone-less, microseconds. */
 export function naiveTimestamp(date = new Date()): string {
@@ -30,6 +37,10 @@ export class Batch {
   running: number | undefined;
   #finished = false;
   #droppedEvents = 0;
+  #eventBytes = 0;
+  /** Sequence number of each kept event (parallel to `events`), so a reader resumes after what it saw. */
+  #seqs: number[] = [];
+  #nextSeq = 0;
   #waiters = new Set<() => void>();
 
   constructor(id: string, raw: ExeScriptCommand[], commands: Command[]) {
@@ -64,14 +75,18 @@ export class Batch {
   }
 
   emit(index: number, kind: RuntimeEventKind): void {
-    if (this.events.length >= MAX_EVENTS_PER_BATCH) {
+    this.events.push({ batch_id: this.id, index, timestamp: naiveTimestamp(), kind });
+    this.#seqs.push(this.#nextSeq++);
+    this.#eventBytes += outputBytes(kind);
+    while (this.events.length > MAX_EVENTS_PER_BATCH || this.#eventBytes > MAX_EVENT_BYTES_PER_BATCH) {
       // Output chunks go first; started/finished events stay, a stream reader needs them.
-      const drop = this.events.findIndex((e) => 'stdout' in e.kind || 'stderr' in e.kind);
-      if (drop >= 0) this.events.splice(drop, 1);
-      else this.events.shift();
+      const drop = this.events.findIndex((e) => outputBytes(e.kind) > 0);
+      if (drop < 0 || drop === this.events.length - 1) break;
+      this.#eventBytes -= outputBytes(this.events[drop]!.kind);
+      this.events.splice(drop, 1);
+      this.#seqs.splice(drop, 1);
       this.#droppedEvents++;
     }
-    this.events.push({ batch_id: this.id, index, timestamp: naiveTimestamp(), kind });
     this.#wake();
   }
 
@@ -124,15 +139,28 @@ export class Batch {
       .map((r) => (r.index === commandIndex ? { ...r, isBatchFinished: true } : r));
   }
 
-  /** Every event from the start, then new ones as they come, until the batch is finished. */
+  /** Position of the first kept event numbered after `seen` (the numbers ascend: binary search). */
+  #after(seen: number): number {
+    let low = 0;
+    let high = this.#seqs.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.#seqs[mid]! > seen) high = mid;
+      else low = mid + 1;
+    }
+    return low;
+  }
+
+  /** Every event kept from the start, then new ones as they come, until the batch is finished. */
   async *stream(signal?: AbortSignal): AsyncIterable<RuntimeEvent> {
-    let next = 0;
-    let base = this.#droppedEvents;
+    let seen = -1;
     for (;;) {
-      // Dropped events shift the array: continue from the same logical position.
-      next = Math.max(0, next - (this.#droppedEvents - base));
-      base = this.#droppedEvents;
-      while (next < this.events.length) yield this.events[next++]!;
+      const next = this.#after(seen);
+      if (next < this.events.length) {
+        seen = this.#seqs[next]!;
+        yield this.events[next]!;
+        continue;
+      }
       if (this.#finished || signal?.aborted) return;
       await this.#changed(60_000, signal);
     }

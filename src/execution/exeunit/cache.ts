@@ -3,7 +3,7 @@
  * `<cache>/<stem>_<hex>.<ext>`, through a temp file whose hash is checked before it is renamed into place; a
  * cached file is reused without re-hashing. The cache is bounded: the least recently used files go first.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readdirSync, statSync, utimesSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
@@ -55,11 +55,13 @@ export class ImageCache {
     }
     const tmpDir = join(this.dir, 'tmp');
     await mkdir(tmpDir, { recursive: true });
-    const tmp = join(
-      tmpDir,
-      sha3_224(Buffer.concat([Buffer.from(parsed.hash.hex, 'hex'), Buffer.from(sha3_224(parsed.url))])),
+    this.#removeStaleTemps(tmpDir);
+    // Golem's temp name, made unique per download: ExeUnits of two activities may fetch the same package at once
+    // (the rename is atomic; the later one simply replaces the same verified content).
+    const stem = sha3_224(
+      Buffer.concat([Buffer.from(parsed.hash.hex, 'hex'), Buffer.from(sha3_224(parsed.url))]),
     );
-    await rm(tmp, { force: true });
+    const tmp = join(tmpDir, `${stem}.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
       await downloadVerified(parsed, tmp, this.maxPackageBytes, signal);
       await rename(tmp, final);
@@ -76,6 +78,19 @@ export class ImageCache {
     }
     this.evict(final);
     return final;
+  }
+
+  /** Temp files of downloads that died with their process (a day old) go. */
+  #removeStaleTemps(tmpDir: string): void {
+    const dayAgo = Date.now() - 24 * 3600_000;
+    try {
+      for (const name of readdirSync(tmpDir)) {
+        const path = join(tmpDir, name);
+        if (statSync(path).mtimeMs < dayAgo) void rm(path, { force: true });
+      }
+    } catch {
+      // raced with another cleaner: fine
+    }
   }
 
   /** Removes least recently used files until the cache fits (never `keep`). */

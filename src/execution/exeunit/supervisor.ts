@@ -52,6 +52,8 @@ export interface ExeUnitLimits {
   maxKeptBatches: number;
   /** Bytes kept of one output of one command. */
   maxCaptureBytes: number;
+  /** Bytes of output kept in all results together (older finished batches are forgotten first). */
+  maxKeptOutputBytes: number;
   maxTransferBytes: number;
   /** Longest wait a results call may ask for. */
   maxWaitMs: number;
@@ -60,6 +62,7 @@ export interface ExeUnitLimits {
 export const DEFAULT_EXEUNIT_LIMITS: ExeUnitLimits = {
   maxRunningBatches: 8,
   maxKeptBatches: 64,
+  maxKeptOutputBytes: 64 * 1024 * 1024,
   maxCaptureBytes: DEFAULT_MAX_CAPTURE_BYTES,
   maxTransferBytes: 4 * 1024 ** 3,
   maxWaitMs: 300_000,
@@ -122,7 +125,9 @@ export class ExeUnit {
   constructor(options: ExeUnitOptions) {
     this.#options = options;
     this.activityId = options.activityId;
-    this.limits = { ...DEFAULT_EXEUNIT_LIMITS, ...options.limits };
+    // An unset limit (undefined) keeps the default.
+    const given = Object.entries(options.limits ?? {}).filter(([, value]) => value !== undefined);
+    this.limits = { ...DEFAULT_EXEUNIT_LIMITS, ...Object.fromEntries(given) };
     this.#log = (options.logger ?? silentLogger).child(`exeunit:${options.activityId.slice(0, 8)}`);
     this.#runtime = new ProcessRuntime({
       runtimePath: options.runtimePath,
@@ -258,9 +263,19 @@ export class ExeUnit {
     return batch.id;
   }
 
+  /** Output bytes held in results (text length or byte count). */
+  #keptOutputBytes(): number {
+    let total = 0;
+    for (const batch of this.#batches.values())
+      for (const result of batch.results)
+        total += (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0);
+    return total;
+  }
+
   #forgetOldBatches(): void {
     for (const [id, batch] of this.#batches) {
-      if (this.#batches.size < this.limits.maxKeptBatches) return;
+      const tooMany = this.#batches.size >= this.limits.maxKeptBatches;
+      if (!tooMany && this.#keptOutputBytes() <= this.limits.maxKeptOutputBytes / 2) return;
       if (batch.finished) this.#batches.delete(id);
     }
   }
@@ -417,7 +432,9 @@ export class ExeUnit {
       run === undefined
         ? { stdout: everything, stderr: everything }
         : (run.capture ?? { stdout: undefined, stderr: undefined });
-    const max = this.limits.maxCaptureBytes;
+    // Bounded per output and, across everything kept, by what is left of the budget.
+    const left = Math.max(0, this.limits.maxKeptOutputBytes - this.#keptOutputBytes()) / 2;
+    const max = Math.min(this.limits.maxCaptureBytes, Math.floor(left));
     const out = new OutputBuffer(modes.stdout, max);
     const err = new OutputBuffer(modes.stderr, max);
     const code = await spawn({

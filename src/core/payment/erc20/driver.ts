@@ -174,7 +174,9 @@ export class Erc20Driver implements PaymentDriver {
     let deposit: { depositId: string; depositContract: string } | undefined;
     if (order.deposit !== undefined) {
       const ref = depositRef(order.deposit);
-      if (this.#store.getDepositClose(ref.contract, ref.depositId) !== undefined) {
+      // A retry of an order stored before the release is fine (idempotent); a new one is not.
+      const released = this.#store.getDepositClose(ref.contract, ref.depositId) !== undefined;
+      if (released && this.#store.getOrder(order.orderId) === undefined) {
         throw erc20Error(
           Erc20ErrorCode.DepositReleased,
           'the deposit is being closed; no more orders are paid from it',

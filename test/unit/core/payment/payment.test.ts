@@ -241,6 +241,16 @@ describe('payment: refusals', () => {
       () => requestor.payment.documents.getDebitNote(requestor.nodeId, note.debitNoteId),
       /not found/,
     );
+    // The provider itself cannot name another issuer (the acceptance would go to that node).
+    await rejects(send(provider, { ...note, issuerId: stranger.nodeId }), 'PAYMENT_NOT_COUNTERPARTY', 403);
+    // Delivered twice it is stored once; another document under the same id is refused.
+    await send(provider, note);
+    await send(provider, note);
+    await rejects(send(provider, { ...note, totalAmountDue: '2' }), 'PAYMENT_DOCUMENT_STATE', 409);
+    assert.equal(
+      requestor.payment.documents.getDebitNote(requestor.nodeId, note.debitNoteId).totalAmountDue,
+      '1',
+    );
     // Only the recipient answers: the stranger cannot accept the provider's invoice.
     const invoice = await sendInvoice(provider, agreementId, activityId, '1');
     await rejects(

@@ -2,7 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
-import { Batch } from '../../../../src/execution/exeunit/batch.ts';
+import {
+  Batch,
+  MAX_EVENT_BYTES_PER_BATCH,
+  MAX_EVENTS_PER_BATCH,
+} from '../../../../src/execution/exeunit/batch.ts';
 import { ExeUnitErrorCode } from '../../../../src/execution/exeunit/errors.ts';
 import { parseExeScript } from '../../../../src/execution/exeunit/exescript.ts';
 
@@ -74,5 +78,46 @@ describe('exec batch', () => {
       { finished: { return_code: 0, message: null } },
     ]);
     assert.match(b.events[0]!.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
+  });
+
+  it('keeps a bounded history: the oldest output goes first, started/finished stay, a reader sees nothing twice', async () => {
+    const b = batch();
+    b.emit(0, { started: { command: { start: {} } } });
+    const seen: string[] = [];
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    // A reader that takes a few events, then lags while most of the history is dropped under it.
+    const reading = (async () => {
+      for await (const event of b.stream()) {
+        seen.push(JSON.stringify(event.kind).slice(0, 60));
+        if (seen.length === 5) await paused;
+      }
+    })();
+    for (let i = 0; i < MAX_EVENTS_PER_BATCH * 2; i++) {
+      b.emit(0, { stdout: `line ${i}\n` });
+      if (i % 3000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const big = 'x'.repeat(1024 * 1024);
+    for (let i = 0; i < 20; i++) b.emit(0, { stderr: `${i}${big}` });
+    b.emit(0, { finished: { return_code: 0, message: null } });
+    b.finish(ok(0));
+    b.close();
+    resume();
+    await reading;
+    assert.ok(b.events.length <= MAX_EVENTS_PER_BATCH);
+    const kept = b.events.reduce((sum, e) => sum + ('stderr' in e.kind ? e.kind.stderr.length : 0), 0);
+    assert.ok(kept <= MAX_EVENT_BYTES_PER_BATCH, `${kept} bytes kept`);
+    assert.ok('started' in b.events[0]!.kind && 'finished' in b.events.at(-1)!.kind);
+    assert.equal(new Set(seen).size, seen.length, 'no event twice');
+    const lines = seen.filter((k) => k.includes('line')).map((k) => Number(/line (\d+)/.exec(k)![1]));
+    assert.deepEqual(
+      lines,
+      [...lines].sort((x, y) => x - y),
+      'in order',
+    );
+    assert.equal(seen[0], JSON.stringify({ started: { command: { start: {} } } }));
+    assert.equal(seen.at(-1), JSON.stringify({ finished: { return_code: 0, message: null } }));
   });
 });

@@ -1,7 +1,7 @@
 /** The task-package cache: fetched once, verified by sha3, reused, bounded. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
@@ -49,5 +49,18 @@ describe('image cache', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(existsSync(fetched[0]!), false, 'the oldest went');
     assert.ok(existsSync(fetched[1]!) && existsSync(fetched[2]!));
+  });
+
+  it('lets two ExeUnits fetch the same package at once', async () => {
+    const source = tempDir('images-');
+    const { path, sha3 } = image(source, 'shared.gvmi', 2_000_000);
+    const dir = tempDir('cache-');
+    const url = `hash:sha3:${sha3}:file://${path}`;
+    const [a, b] = await Promise.all([
+      new ImageCache({ dir }).fetch(url),
+      new ImageCache({ dir }).fetch(url),
+    ]);
+    assert.equal(a, b);
+    assert.equal(createHash('sha3-224').update(readFileSync(a)).digest('hex'), sha3);
   });
 });

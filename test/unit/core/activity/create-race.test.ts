@@ -1,0 +1,118 @@
+/**
+ * Creating an activity races the agreement's end: the provider read the agreement as Approved, and the
+ * termination arrives while that read is held at its await point. The activity must not start on an ended
+ * agreement (deterministic: the market's answer is held by a gate, no sleeping).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ActivityErrorCode, ActivityService } from '../../../../src/core/activity/index.ts';
+import { LocalBus } from '../../../../src/core/bus/index.ts';
+import { resolveConfig } from '../../../../src/core/config/index.ts';
+import { openDatabase } from '../../../../src/core/db/index.ts';
+import { isGolemError } from '../../../../src/core/errors/index.ts';
+import { silentLogger } from '../../../../src/core/log/index.ts';
+import { ActivityPublicAddress, remoteActivityAddress } from '../../../../src/core/model/activity.ts';
+import {
+  AGREEMENT_EVENTS_TOPIC,
+  type AgreementEvent,
+  type AgreementState,
+  type AgreementView,
+  MarketLocalAddress,
+} from '../../../../src/core/model/market.ts';
+import { tempDir } from '../../../support/daemon.ts';
+
+const PROVIDER = `0x${'a'.repeat(40)}`;
+const REQUESTOR = `0x${'b'.repeat(40)}`;
+const DESCRIPTOR = fileURLToPath(
+  new URL('../../../support/exeunit-runtime/descriptor.json', import.meta.url),
+);
+
+describe('activity creation racing the agreement', () => {
+  const bus = new LocalBus();
+  let service: ActivityService;
+  let state: AgreementState = 'Approved';
+  let gate: Promise<void> | undefined;
+  let reads = 0;
+
+  before(async () => {
+    bus.setNodeIds(PROVIDER, [PROVIDER, REQUESTOR]);
+    bus.bind(MarketLocalAddress.GetAgreement, async (message: { agreementId: string }) => {
+      reads++;
+      const view = {
+        agreementId: message.agreementId,
+        role: 'provider',
+        state,
+        requestorId: REQUESTOR,
+        providerId: PROVIDER,
+        offerProperties: { 'golem.runtime.name': 'test-runtime' },
+        demandProperties: {},
+      } as unknown as AgreementView;
+      if (gate !== undefined) await gate;
+      return view;
+    });
+    service = new ActivityService(
+      {
+        bus,
+        db: openDatabase(':memory:'),
+        logger: silentLogger,
+        config: resolveConfig({ datadir: tempDir('activity-race-') }, {}),
+        rest: { register() {} },
+      },
+      { exeUnitPath: [DESCRIPTOR] },
+    );
+    await service.start();
+  });
+  after(() => service.stop());
+
+  it('an agreement that ends while it is read gets no activity', async () => {
+    let release!: () => void;
+    gate = new Promise((resolve) => {
+      release = resolve;
+    });
+    const creating = bus.call(
+      remoteActivityAddress(PROVIDER, ActivityPublicAddress.Create),
+      { agreementId: 'g1', timeoutMs: 3000 },
+      { as: REQUESTOR },
+    );
+    while (reads === 0) await new Promise((resolve) => setImmediate(resolve));
+    // The read answered Approved and is held; now the agreement ends.
+    state = 'Terminated';
+    const ended: AgreementEvent = {
+      type: 'terminated',
+      agreementId: 'g1',
+      role: 'provider',
+      at: new Date().toISOString(),
+      terminatedBy: 'requestor',
+      reason: null,
+    };
+    await bus.publish(AGREEMENT_EVENTS_TOPIC, ended);
+    gate = undefined;
+    release();
+    await assert.rejects(creating, (e: unknown) => isGolemError(e, ActivityErrorCode.AgreementNotApproved));
+    const [row] = service.store.byAgreement('g1', 'provider');
+    assert.deepEqual([row?.state, row?.pending], ['Terminated', null]);
+  });
+
+  it('a stranger cannot create on it, and an agreement not Approved is refused', async () => {
+    state = 'Approved';
+    await assert.rejects(
+      bus.call(
+        remoteActivityAddress(PROVIDER, ActivityPublicAddress.Create),
+        { agreementId: 'g2' },
+        { as: PROVIDER },
+      ),
+      (e: unknown) => isGolemError(e, ActivityErrorCode.Forbidden),
+    );
+    state = 'Pending';
+    await assert.rejects(
+      bus.call(
+        remoteActivityAddress(PROVIDER, ActivityPublicAddress.Create),
+        { agreementId: 'g2' },
+        { as: REQUESTOR },
+      ),
+      (e: unknown) => isGolemError(e, ActivityErrorCode.AgreementNotApproved),
+    );
+    assert.deepEqual(service.store.byAgreement('g2', 'provider'), []);
+  });
+});
