@@ -276,18 +276,30 @@ export class OfferDiscovery {
    * over a quota, `reject` when it is invalid (what gossip then counts against the peer that sent it).
    */
   judgeOffer(input: unknown, from?: string): BroadcastVerdict {
+    const checked = this.#checkNew(input, from);
+    if (typeof checked === 'string') return checked;
+    return this.#admit(checked.offer) ? 'accept' : 'ignore';
+  }
+
+  /**
+   * An offer not held yet and valid in every respect, with its row (a tombstone) if there is one; or the verdict
+   * when it is neither. A copy of an offer held alive (or waiting to be written) needs no signature check.
+   */
+  #checkNew(
+    input: unknown,
+    from: string | undefined,
+  ): BroadcastVerdict | { offer: SignedOffer; existing: OfferRow | undefined } {
     const claimedId = (input as { offerId?: unknown } | null)?.offerId;
     if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
     if (this.#pending.has(claimedId)) return 'ignore';
     const existing = this.#row(claimedId);
-    // A copy of an offer already held alive needs no signature check (the costly part).
     if (existing?.unsubscribed === 0) return 'ignore';
     const offer = this.#validate(input);
     if (offer === undefined) {
       this.#log.debug('dropped an invalid offer', { from });
       return 'reject';
     }
-    return this.#admit(offer) ? 'accept' : 'ignore';
+    return { offer, existing };
   }
 
   /**
@@ -295,16 +307,10 @@ export class OfferDiscovery {
    * provider's quota is checked in memory, counting the offers already waiting.
    */
   judgeGossip(input: unknown, from?: string): BroadcastVerdict {
-    const claimedId = (input as { offerId?: unknown } | null)?.offerId;
-    if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
-    if (this.#pending.has(claimedId)) return 'ignore';
-    const existing = this.#row(claimedId);
-    if (existing?.unsubscribed === 0) return 'ignore';
-    const offer = this.#validate(input);
-    if (offer === undefined) {
-      this.#log.debug('dropped an invalid offer', { from });
-      return 'reject';
-    }
+    const checked = this.#checkNew(input, from);
+    if (typeof checked === 'string') return checked;
+    const { offer, existing } = checked;
+    // Only the offer's own provider can withdraw it: its own tombstone stays.
     if (existing !== undefined && existing.provider_id === offer.providerId) return 'ignore';
     const size = JSON.stringify(offer).length;
     const held = this.#alive().get(offer.providerId) ?? { count: 0, bytes: 0 };
