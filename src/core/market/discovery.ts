@@ -296,6 +296,11 @@ export class OfferDiscovery {
     if (this.#pending.has(claimedId)) return 'ignore';
     const existing = this.#row(claimedId);
     if (existing?.unsubscribed === 0) return 'ignore';
+    // A provider at its quota gets nothing more stored whatever the check says: skip the check (a flood of one
+    // identity past its quota then costs a lookup per offer, not a signature check). Safe on a claimed provider:
+    // a forgery naming a provider at its quota would be refused anyway.
+    const claimedProvider = (input as { providerId?: unknown }).providerId;
+    if (typeof claimedProvider === 'string' && this.#atQuota(claimedProvider)) return 'ignore';
     const offer = this.#validate(input);
     if (offer === undefined) {
       this.#log.debug('dropped an invalid offer', { from });
@@ -330,6 +335,13 @@ export class OfferDiscovery {
     if (this.#pending.size >= GOSSIP_BATCH_MAX) this.#flush();
     else this.#flushTimer ??= setTimeout(() => this.#flush(), GOSSIP_BATCH_MS);
     return 'accept';
+  }
+
+  #atQuota(providerId: string): boolean {
+    if (this.#ownProviders.has(providerId)) return false;
+    const held = this.#alive().get(providerId)?.count ?? 0;
+    const waiting = this.#pendingByProvider.get(providerId)?.count ?? 0;
+    return held + waiting >= this.#options.perProviderLimit;
   }
 
   /** Writes the offers waiting from gossip, in one transaction. */
