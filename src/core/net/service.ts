@@ -31,7 +31,7 @@ import { decodeBody, encodeFrame } from './codec.ts';
 import { DialPort } from './dial-port.ts';
 import { directCandidates, localSubnets, tcpEndpointOf } from './direct.ts';
 import { addressInUse, NetErrorCode } from './errors.ts';
-import { createHost, type Host } from './host.ts';
+import { createHost, guardGossip, type Host } from './host.ts';
 import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
 import {
   answerLookup,
@@ -205,7 +205,7 @@ export class NetService implements Service, RemoteTransport {
         event.detail.connection,
       );
     });
-    this.#guardGossip(host);
+    guardGossip(host, this.#guard);
     host.services.pubsub.addEventListener('message', (event) => this.#onGossip(event.detail));
     this.#bus.setRemote(this);
     this.#log.info('network started', {
@@ -708,36 +708,6 @@ export class NetService implements Service, RemoteTransport {
     }
     for (const connection of host.getConnections(peerIdFromString(peer)))
       connection.abort(new GolemError(NetErrorCode.PeerBanned, 'cut off for abuse'));
-  }
-
-  /**
-   * Gossip a peer forwards is counted against its rate before anything is checked (gossipsub verifies each
-   * message's signature, the costly part, before any topic validator runs): over the rate, the messages of that
-   * RPC are dropped unread. A peer flooding with messages of its own earns strikes (at most one a second); one
-   * that only forwards is throttled, never struck, so an honest node relaying someone's flood is not cut off.
-   */
-  #guardGossip(host: Host): void {
-    type Rpc = { messages: { from?: Uint8Array }[] };
-    const pubsub = host.services.pubsub as unknown as {
-      handleReceivedRpc(from: PeerId, rpc: Rpc): Promise<void>;
-    };
-    const handle = pubsub.handleReceivedRpc.bind(pubsub);
-    pubsub.handleReceivedRpc = async (from, rpc) => {
-      const peer = from.toString();
-      if (this.#guard.isBanned(peer)) return;
-      if (rpc.messages.length > 0) {
-        const admitted = rpc.messages.filter(() => this.#guard.admitGossip(peer));
-        if (admitted.length < rpc.messages.length) {
-          const own = from.toMultihash().bytes;
-          const flooding = rpc.messages.some(
-            (m) => m.from !== undefined && Buffer.from(m.from).equals(Buffer.from(own)),
-          );
-          if (flooding) this.#guard.floodStrike(peer);
-          rpc.messages = admitted;
-        }
-      }
-      return handle(from, rpc);
-    };
   }
 
   /**
