@@ -347,78 +347,71 @@ function measure() {
 
 const MIB = 1024 * 1024;
 
+/** One figure of an attack beside the same figure without attack. */
+function figure(
+  name: string,
+  unit: string,
+  goal: Benchmark['goal'],
+  attack: 'flood' | 'streams',
+  pick: (scenario: Scenario) => number,
+  baselineName: string,
+): Benchmark {
+  return {
+    name,
+    unit,
+    better: 'lower',
+    goal,
+    run: async () => {
+      const all = await measure();
+      return { value: pick(all[attack]), baseline: pick(all.none), baselineName };
+    },
+  };
+}
+
 function attackBenchmarks(attack: 'flood' | 'streams', label: string): Benchmark[] {
+  const rest = (s: Scenario) => s.restP99;
   return [
-    {
-      name: `hostile: REST /version/get p99 during ${label} vs idle p99`,
-      unit: 'ms',
-      better: 'lower',
-      goal: { op: '<=', ratio: 5 },
-      run: async () => {
-        const all = await measure();
-        return {
-          value: all[attack].restP99,
-          baseline: all.none.restP99,
-          baselineName: 'REST p99 without attack',
-        };
-      },
-    },
-    {
-      name: `hostile: REST /version/get p99 during ${label} (absolute)`,
-      unit: 'ms',
-      better: 'lower',
-      goal: { op: '<', value: 250 },
-      run: async () => {
-        const all = await measure();
-        return {
-          value: all[attack].restP99,
-          baseline: all.none.restP99,
-          baselineName: 'REST p99 without attack',
-        };
-      },
-    },
-    {
-      name: `hostile: honest offer arrival at the victim during ${label}`,
-      unit: 'ms',
-      better: 'lower',
-      goal: { op: '<=', ratio: 2 },
-      run: async () => {
-        const all = await measure();
-        return {
-          value: all[attack].arrivalMs,
-          baseline: all.none.arrivalMs,
-          baselineName: 'same without attack',
-        };
-      },
-    },
-    {
-      name: `hostile: victim RSS growth during ${label}`,
-      unit: 'MiB',
-      better: 'lower',
-      run: async () => {
-        const all = await measure();
-        return {
-          value: all[attack].rssGrowth / MIB,
-          baseline: all.none.rssGrowth / MIB,
-          baselineName: 'RSS growth without attack',
-        };
-      },
-    },
-    {
-      name: `hostile: victim database growth during ${label}`,
-      unit: 'MiB',
-      better: 'lower',
-      // One identity may hold at most perProviderBytesLimit (4 MiB) of offers; SQLite pages and WAL on top.
-      goal: { op: '<=', value: 8 },
-      run: async () => {
-        const all = await measure();
-        return {
-          value: all[attack].dbGrowth / MIB,
-          baseline: all.none.dbGrowth / MIB,
-          baselineName: 'database growth without attack',
-        };
-      },
-    },
+    figure(
+      `hostile: REST /version/get p99 during ${label} vs idle p99`,
+      'ms',
+      { op: '<=', ratio: 5 },
+      attack,
+      rest,
+      'REST p99 without attack',
+    ),
+    figure(
+      `hostile: REST /version/get p99 during ${label} (absolute)`,
+      'ms',
+      { op: '<', value: 250 },
+      attack,
+      rest,
+      'REST p99 without attack',
+    ),
+    figure(
+      `hostile: honest offer arrival at the victim during ${label}`,
+      'ms',
+      { op: '<=', ratio: 2 },
+      attack,
+      (s) => s.arrivalMs,
+      'same without attack',
+    ),
+    figure(
+      `hostile: victim RSS growth during ${label}`,
+      'MiB',
+      undefined,
+      attack,
+      (s) => s.rssGrowth / MIB,
+      'RSS growth without attack',
+    ),
+    // One identity may hold at most perProviderBytesLimit (4 MiB) of offers; SQLite pages and WAL on top.
+    figure(
+      `hostile: victim database growth during ${label}`,
+      'MiB',
+      { op: '<=', value: 8 },
+      attack,
+      (s) => s.dbGrowth / MIB,
+      'database growth without attack',
+    ),
   ];
 }
 

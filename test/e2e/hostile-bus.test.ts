@@ -19,7 +19,7 @@ import {
   type Host,
   type PeerLimits,
 } from '../../src/core/net/index.ts';
-import { eventually, startNode, type TestNode } from '../support/net.ts';
+import { eventually, startNode, startRelay, type TestNode } from '../support/net.ts';
 
 const LIMITS: Partial<PeerLimits> = {
   maxStreamsPerPeer: 16,
@@ -233,6 +233,48 @@ describe('hostile peers against one victim (in-process, real sockets)', () => {
     } finally {
       unbind();
       await sender.stop();
+    }
+  });
+});
+
+describe('a relay under a gossip flood', () => {
+  it('passes a flood on no faster than its per-peer gossip rate', async () => {
+    const { relay, address } = await startRelay();
+    // Nodes that know only the relay: no direct links, no neighbourhood upkeep.
+    const flooder = await startNode(address, [], { YA_NET_NEIGHBOURS: '0' });
+    // The listener itself lets everything through, so what it hears is what the relay passed on.
+    const listener = await startNode(
+      address,
+      [],
+      { YA_NET_NEIGHBOURS: '0' },
+      { limits: { gossipPerSecond: 1_000_000, gossipBurst: 1_000_000 } },
+    );
+    try {
+      let heard = 0;
+      listener.bus.subscribe('test/relayed-flood', () => {
+        heard++;
+      });
+      flooder.bus.subscribe('test/relayed-flood', () => {});
+      await eventually(
+        () =>
+          flooder.net.host!.services.pubsub.getSubscribers('golem-ts/bus/test/relayed-flood').length > 0 &&
+          relay.host!.services.pubsub.getSubscribers('golem-ts/bus/test/relayed-flood').length >= 2,
+        'the relay carries the topic',
+      );
+      const started = Date.now();
+      for (let i = 0; i < 1_500; i++) {
+        await flooder.bus.publish('test/relayed-flood', { i });
+        if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const seconds = (Date.now() - started) / 1000;
+      // The relay's defaults: burst 500, 50 a second.
+      const bound = 500 + 50 * (seconds + 1);
+      assert.ok(heard > 0, 'gossip passes the relay');
+      assert.ok(heard <= bound, `the relay passed on ${heard} of 1,500 messages (bound ${bound.toFixed(0)})`);
+    } finally {
+      await Promise.all([flooder.stop(), listener.stop()]);
+      await relay.stop();
     }
   });
 });

@@ -160,6 +160,12 @@ describe('net across processes: three daemons and a relay', () => {
       assert.equal(after.nodeId, b.nodeId);
       assert.ok(refused > 0, 'the prober was cut off');
       assert.equal(after.guard?.bans, 1, 'one peer cut off, counted in net status');
+      // The same counters in `yagna net status`, as JSON and as the table.
+      const json = runCli(['net', 'status', '--json'], { dataDir: b.dataDir });
+      assert.equal((JSON.parse(json.stdout) as NetStatus).guard?.bans, 1);
+      const table = runCli(['net', 'status'], { dataDir: b.dataDir });
+      assert.match(table.stdout, /peers cut off \(now \/ since start\)\s+1 \/ 1/);
+      assert.match(table.stdout, /offence malformed\s+[1-9]/);
     } finally {
       await prober.stop();
       await bControl.close();

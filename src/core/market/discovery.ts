@@ -5,10 +5,11 @@
  * offer would have expired, so a late copy cannot bring an offer back. Storage is bounded per provider and overall.
  */
 import { createHash } from 'node:crypto';
+import type { StatementSync } from 'node:sqlite';
 import { flattenProperties, parseConstraints } from '../../language/index.ts';
 import type { BroadcastVerdict, Bus, Unbind } from '../bus/index.ts';
 import { canonicalJson, fromHex, sha256, toHex, verifyByPublicKey } from '../crypto/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, SqlValue } from '../db/index.ts';
 import { GolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { IdentityAddress } from '../model/identity.ts';
@@ -128,6 +129,7 @@ export class OfferDiscovery {
   #ownProviders = new Set<string>();
   /** Offers from gossip, checked and counted against their provider's quota, waiting for the next batch write. */
   #pending = new Map<string, SignedOffer>();
+  #statements = new Map<string, StatementSync>();
   #pendingByProvider = new Map<string, { count: number; bytes: number }>();
   #flushTimer: NodeJS.Timeout | undefined;
   /** Digest of the offer and tombstone ids this node serves, until any of them changes or expires. */
@@ -276,18 +278,35 @@ export class OfferDiscovery {
    * over a quota, `reject` when it is invalid (what gossip then counts against the peer that sent it).
    */
   judgeOffer(input: unknown, from?: string): BroadcastVerdict {
+    const checked = this.#checkNew(input, from);
+    if (typeof checked === 'string') return checked;
+    return this.#admit(checked.offer) ? 'accept' : 'ignore';
+  }
+
+  /**
+   * An offer not held yet and valid in every respect, with its row (a tombstone) if there is one; or the verdict
+   * when it is neither. A copy of an offer held alive (or waiting to be written) needs no signature check.
+   */
+  #checkNew(
+    input: unknown,
+    from: string | undefined,
+  ): BroadcastVerdict | { offer: SignedOffer; existing: OfferRow | undefined } {
     const claimedId = (input as { offerId?: unknown } | null)?.offerId;
     if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
     if (this.#pending.has(claimedId)) return 'ignore';
     const existing = this.#row(claimedId);
-    // A copy of an offer already held alive needs no signature check (the costly part).
     if (existing?.unsubscribed === 0) return 'ignore';
+    // A provider at its quota gets nothing more stored whatever the check says: skip the check (a flood of one
+    // identity past its quota then costs a lookup per offer, not a signature check). Safe on a claimed provider:
+    // a forgery naming a provider at its quota would be refused anyway.
+    const claimedProvider = (input as { providerId?: unknown }).providerId;
+    if (typeof claimedProvider === 'string' && this.#atQuota(claimedProvider)) return 'ignore';
     const offer = this.#validate(input);
     if (offer === undefined) {
       this.#log.debug('dropped an invalid offer', { from });
       return 'reject';
     }
-    return this.#admit(offer) ? 'accept' : 'ignore';
+    return { offer, existing };
   }
 
   /**
@@ -295,16 +314,10 @@ export class OfferDiscovery {
    * provider's quota is checked in memory, counting the offers already waiting.
    */
   judgeGossip(input: unknown, from?: string): BroadcastVerdict {
-    const claimedId = (input as { offerId?: unknown } | null)?.offerId;
-    if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
-    if (this.#pending.has(claimedId)) return 'ignore';
-    const existing = this.#row(claimedId);
-    if (existing?.unsubscribed === 0) return 'ignore';
-    const offer = this.#validate(input);
-    if (offer === undefined) {
-      this.#log.debug('dropped an invalid offer', { from });
-      return 'reject';
-    }
+    const checked = this.#checkNew(input, from);
+    if (typeof checked === 'string') return checked;
+    const { offer, existing } = checked;
+    // Only the offer's own provider can withdraw it: its own tombstone stays.
     if (existing !== undefined && existing.provider_id === offer.providerId) return 'ignore';
     const size = JSON.stringify(offer).length;
     const held = this.#alive().get(offer.providerId) ?? { count: 0, bytes: 0 };
@@ -322,6 +335,13 @@ export class OfferDiscovery {
     if (this.#pending.size >= GOSSIP_BATCH_MAX) this.#flush();
     else this.#flushTimer ??= setTimeout(() => this.#flush(), GOSSIP_BATCH_MS);
     return 'accept';
+  }
+
+  #atQuota(providerId: string): boolean {
+    if (this.#ownProviders.has(providerId)) return false;
+    const held = this.#alive().get(providerId)?.count ?? 0;
+    const waiting = this.#pendingByProvider.get(providerId)?.count ?? 0;
+    return held + waiting >= this.#options.perProviderLimit;
   }
 
   /** Writes the offers waiting from gossip, in one transaction. */
@@ -344,7 +364,7 @@ export class OfferDiscovery {
       if (existing.unsubscribed === 0) return false;
       // Only the offer's own provider can withdraw it: a tombstone signed by anyone else never blocks it.
       if (existing.provider_id === offer.providerId) return false;
-      this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', offer.offerId);
+      this.#run('DELETE FROM market_offer WHERE offer_id = ?', offer.offerId);
       this.#alive();
       this.#tombstones--;
       this.#setDigest = undefined;
@@ -422,7 +442,7 @@ export class OfferDiscovery {
       this.#alive();
       if (this.#tombstones >= this.#options.tombstoneLimit) return 'ignore';
       const held =
-        this.#db.get<{ n: number }>(
+        this.#get<{ n: number }>(
           'SELECT COUNT(*) AS n FROM market_offer WHERE provider_id = ? AND unsubscribed = 1',
           tombstone.providerId,
         )?.n ?? 0;
@@ -512,7 +532,7 @@ export class OfferDiscovery {
   /** Forgets expired offers and tombstones. */
   sweepExpired(): void {
     const now = new Date().toISOString();
-    const expired = this.#db.all<{
+    const expired = this.#all<{
       offer_id: string;
       provider_id: string;
       unsubscribed: number;
@@ -523,7 +543,7 @@ export class OfferDiscovery {
     );
     if (expired.length === 0) return;
     this.#alive();
-    this.#db.run('DELETE FROM market_offer WHERE expires_at <= ?', now);
+    this.#run('DELETE FROM market_offer WHERE expires_at <= ?', now);
     this.#setDigest = undefined;
     for (const row of expired) {
       if (row.unsubscribed === 0) this.#countAlive(row.provider_id, -1, -row.bytes);
@@ -541,7 +561,7 @@ export class OfferDiscovery {
     if (this.#setDigest !== undefined && this.#setDigest.validUntil > now) return this.#setDigest.digest;
     const hash = createHash('sha256');
     let validUntil = MAX_ISO_DATE;
-    for (const row of this.#db.all<{ offer_id: string; unsubscribed: number; expires_at: string }>(
+    for (const row of this.#all<{ offer_id: string; unsubscribed: number; expires_at: string }>(
       `SELECT offer_id, unsubscribed, expires_at FROM market_offer
        WHERE (unsubscribed = 0 AND expires_at > ?) OR (unsubscribed = 1 AND tombstone IS NOT NULL) ORDER BY offer_id`,
       now,
@@ -665,7 +685,7 @@ export class OfferDiscovery {
         if (heaviest === undefined || !this.#evictOldest('provider_id = ? AND own = 0', heaviest))
           return false;
       }
-      this.#db.run(
+      this.#run(
         'INSERT INTO market_offer (offer_id, provider_id, body, expires_at, received_at, own) VALUES (?, ?, ?, ?, ?, ?)',
         offer.offerId,
         offer.providerId,
@@ -696,12 +716,12 @@ export class OfferDiscovery {
   }
 
   #evictOldest(where: string, value: string): boolean {
-    const victim = this.#db.get<{ offer_id: string; provider_id: string; bytes: number }>(
+    const victim = this.#get<{ offer_id: string; provider_id: string; bytes: number }>(
       `SELECT offer_id, provider_id, LENGTH(body) AS bytes FROM market_offer WHERE ${where} AND unsubscribed = 0 ORDER BY expires_at LIMIT 1`,
       value,
     );
     if (victim === undefined) return false;
-    this.#db.run('DELETE FROM market_offer WHERE offer_id = ?', victim.offer_id);
+    this.#run('DELETE FROM market_offer WHERE offer_id = ?', victim.offer_id);
     this.#countAlive(victim.provider_id, -1, -victim.bytes);
     this.#setDigest = undefined;
     this.#emitRemoved(victim.offer_id, 'evicted');
@@ -710,7 +730,7 @@ export class OfferDiscovery {
 
   #applyTombstone(tombstone: SignedUnsubscribe): void {
     const existed = this.#row(tombstone.offerId);
-    this.#db.run(
+    this.#run(
       `INSERT INTO market_offer (offer_id, provider_id, body, expires_at, received_at, own, unsubscribed, tombstone)
        VALUES (?, ?, '{}', ?, ?, 0, 1, ?)
        ON CONFLICT(offer_id) DO UPDATE SET unsubscribed = 1, tombstone = excluded.tombstone`,
@@ -734,7 +754,7 @@ export class OfferDiscovery {
       this.#aliveByProvider = new Map();
       this.#aliveTotal = 0;
       this.#aliveBytes = 0;
-      for (const row of this.#db.all<{ provider_id: string; n: number; bytes: number; own: number }>(
+      for (const row of this.#all<{ provider_id: string; n: number; bytes: number; own: number }>(
         'SELECT provider_id, COUNT(*) AS n, SUM(LENGTH(body)) AS bytes, MAX(own) AS own FROM market_offer WHERE unsubscribed = 0 GROUP BY provider_id',
       )) {
         this.#aliveByProvider.set(row.provider_id, { count: row.n, bytes: row.bytes });
@@ -743,7 +763,7 @@ export class OfferDiscovery {
         if (row.own === 1) this.#ownProviders.add(row.provider_id);
       }
       this.#tombstones =
-        this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer WHERE unsubscribed = 1')?.n ?? 0;
+        this.#get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer WHERE unsubscribed = 1')?.n ?? 0;
     }
     return this.#aliveByProvider;
   }
@@ -779,8 +799,30 @@ export class OfferDiscovery {
     for (const listener of this.#removedListeners) listener(offerId, reason);
   }
 
+  /** Statements prepared once: preparing one costs about as much as running it on the receive path. */
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.raw.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #run(sql: string, ...params: SqlValue[]): void {
+    this.#statement(sql).run(...params);
+  }
+
+  #get<T>(sql: string, ...params: SqlValue[]): T | undefined {
+    return this.#statement(sql).get(...params) as T | undefined;
+  }
+
+  #all<T>(sql: string, ...params: SqlValue[]): T[] {
+    return this.#statement(sql).all(...params) as T[];
+  }
+
   #row(offerId: string): OfferRow | undefined {
-    return this.#db.get<OfferRow>('SELECT * FROM market_offer WHERE offer_id = ?', offerId);
+    return this.#get<OfferRow>('SELECT * FROM market_offer WHERE offer_id = ?', offerId);
   }
 
   #pageIds(message: unknown): { ids: string[]; next?: string; same?: true } {
@@ -820,7 +862,7 @@ export class OfferDiscovery {
     const { after, limit } = pageArgs(message);
     const page: SignedUnsubscribe[] = [];
     let bytes = 0;
-    for (const row of this.#db.all<{ tombstone: string }>(
+    for (const row of this.#all<{ tombstone: string }>(
       'SELECT tombstone FROM market_offer WHERE unsubscribed = 1 AND tombstone IS NOT NULL AND offer_id > ? ORDER BY offer_id LIMIT ?',
       after,
       limit,

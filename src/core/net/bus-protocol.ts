@@ -65,7 +65,8 @@ export async function* readFrames(
       }
       for (const frame of frames) yield frame;
     }
-    if (decoder.pending > 0) throw protocolError('stream ended inside a frame');
+    // Not an offence: a connection closed by the network (a relay's limit, a lost link) ends streams mid-frame too.
+    if (decoder.pending > 0) throw protocolError('stream ended inside a frame', { reason: 'truncated' });
   } finally {
     if (accounted !== 0) guard?.buffer(-accounted);
   }
@@ -335,6 +336,7 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, guard: PeerGuar
 function offenceOf(error: unknown): Offence | undefined {
   if (!isGolemError(error, NetErrorCode.ProtocolError)) return undefined;
   const reason = error.details?.reason;
+  if (reason === 'truncated') return undefined;
   return reason === 'bufferExceeded' || reason === 'stalledFrame' || reason === 'requestTimeout'
     ? reason
     : 'malformed';

@@ -9,6 +9,7 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { privateKeyFromRaw } from '@libp2p/crypto/keys';
 import { gossipsub } from '@libp2p/gossipsub';
 import { identify, identifyPush } from '@libp2p/identify';
+import type { PeerId } from '@libp2p/interface';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
@@ -18,6 +19,7 @@ import { type DialPort, fromDialPort } from './dial-port.ts';
 import { installFastSecp256k1Verify } from './fast-verify.ts';
 import { holePunch } from './hole-punch.ts';
 import { noiseCrypto } from './noise-crypto.ts';
+import type { PeerGuard } from './peer-guard.ts';
 
 const MIB = 1024 * 1024;
 
@@ -124,6 +126,34 @@ export async function createHost(options: HostOptions) {
     connectionGater: gater(options.isBanned),
     services,
   });
+}
+
+/**
+ * Gossip a peer forwards is counted against its rate before anything is checked (gossipsub verifies each
+ * message's signature, the costly part, before any topic validator runs): over the rate, the messages of that
+ * RPC are dropped unread. A peer flooding with messages of its own earns strikes (at most one a second); one
+ * that only forwards is throttled, never struck, so an honest node relaying someone's flood is not cut off.
+ * Nodes and relays both install it.
+ */
+export function guardGossip(host: Host, guard: PeerGuard): void {
+  type Rpc = { messages: { from?: Uint8Array }[] };
+  const pubsub = host.services.pubsub as unknown as {
+    handleReceivedRpc(from: PeerId, rpc: Rpc): Promise<void>;
+  };
+  const handle = pubsub.handleReceivedRpc.bind(pubsub);
+  pubsub.handleReceivedRpc = async (from, rpc) => {
+    const peer = from.toString();
+    if (guard.isBanned(peer)) return;
+    if (rpc.messages.length > 0) {
+      const admitted = rpc.messages.filter(() => guard.admitGossip(peer));
+      if (admitted.length < rpc.messages.length) {
+        const own = Buffer.from(from.toMultihash().bytes);
+        if (rpc.messages.some((m) => m.from !== undefined && own.equals(m.from))) guard.floodStrike(peer);
+        rpc.messages = admitted;
+      }
+    }
+    return handle(from, rpc);
+  };
 }
 
 function gater(isBanned: ((peer: string) => boolean) | undefined) {

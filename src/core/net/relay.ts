@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { fromHex, nodeIdFromSecret, toHex } from '../crypto/index.ts';
 import type { Logger } from '../log/index.ts';
-import { createHost, DEFAULT_RELAY_LIMITS, type Host, type RelayLimits } from './host.ts';
+import { createHost, DEFAULT_RELAY_LIMITS, guardGossip, type Host, type RelayLimits } from './host.ts';
 import { tryNodeIdOfPeer } from './ids.ts';
 import { answerLookup, LOOKUP_PROTOCOL, serveLookup } from './lookup.ts';
+import { PeerGuard } from './peer-guard.ts';
 
 export const DEFAULT_RELAY_LISTEN = ['/ip4/0.0.0.0/tcp/7477', '/ip4/0.0.0.0/tcp/7478/ws'];
 
@@ -48,12 +50,23 @@ export class RelayServer {
   async start(): Promise<void> {
     const secret = loadOrCreateKey(this.#options.dataDir);
     this.#nodeId = nodeIdFromSecret(secret);
+    // The relay forwards gossip between nodes that know only it: a flooding peer is throttled and cut off here
+    // too, so the relay does not pass a flood on at full speed.
+    const guard = new PeerGuard({
+      log: this.#log,
+      onBan: (peer) => {
+        for (const connection of this.#host?.getConnections(peerIdFromString(peer)) ?? [])
+          connection.abort(new Error('cut off for abuse'));
+      },
+    });
     const host = await createHost({
       secret,
       listen: this.#options.listen,
       relay: { ...DEFAULT_RELAY_LIMITS, ...this.#options.limits },
+      isBanned: (peer) => guard.isBanned(peer),
     });
     this.#host = host;
+    guardGossip(host, guard);
     await host.handle(
       LOOKUP_PROTOCOL,
       (stream) => serveLookup(stream, (request) => answerLookup(host, undefined, request)),

@@ -31,7 +31,7 @@ import { decodeBody, encodeFrame } from './codec.ts';
 import { DialPort } from './dial-port.ts';
 import { directCandidates, localSubnets, tcpEndpointOf } from './direct.ts';
 import { addressInUse, NetErrorCode } from './errors.ts';
-import { createHost, type Host } from './host.ts';
+import { createHost, guardGossip, type Host } from './host.ts';
 import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
 import {
   answerLookup,
@@ -85,6 +85,7 @@ export interface NetServiceOptions {
 
 /** Re-dials of a lost neighbour: first after this long, doubling up to the cap, given up after the last. */
 const REDIAL_FIRST_MS = 500;
+const REDIAL_SECOND_MS = 3_000;
 const REDIAL_MAX_MS = 60_000;
 const REDIAL_ATTEMPTS = 12;
 
@@ -111,6 +112,8 @@ export class NetService implements Service, RemoteTransport {
   /** Neighbours whose last connection dropped, with the timer of their next re-dial. */
   #lost = new Map<string, { attempt: number; timer: NodeJS.Timeout }>();
   #validated = new Set<string>();
+  /** Connected nodes this node dialled itself (its neighbours, the nodes it called): those it dials again when lost. */
+  #dialled = new Set<string>();
 
   constructor(
     components: Pick<CoreComponents, 'bus' | 'db' | 'logger' | 'config'> &
@@ -190,6 +193,10 @@ export class NetService implements Service, RemoteTransport {
     );
     host.addEventListener('peer:connect', (event) => this.#onConnect(event.detail));
     host.addEventListener('peer:disconnect', (event) => this.#onDisconnect(event.detail));
+    host.addEventListener('connection:open', (event) => {
+      const nodeId = tryNodeIdOfPeer(event.detail.remotePeer);
+      if (nodeId !== undefined && event.detail.direction === 'outbound') this.#dialled.add(nodeId);
+    });
     host.addEventListener('peer:identify', (event) => {
       void this.#remember(event.detail.peerId);
       void this.#upgradeToDirect(
@@ -198,7 +205,7 @@ export class NetService implements Service, RemoteTransport {
         event.detail.connection,
       );
     });
-    this.#guardGossip(host);
+    guardGossip(host, this.#guard);
     host.services.pubsub.addEventListener('message', (event) => this.#onGossip(event.detail));
     this.#bus.setRemote(this);
     this.#log.info('network started', {
@@ -391,14 +398,19 @@ export class NetService implements Service, RemoteTransport {
   }
 
   async #openBusStream(target: string, signal: AbortSignal) {
-    const peer = await this.#connect(target, signal);
-    try {
-      return await this.#requireHost().dialProtocol(peer, BUS_PROTOCOL, {
-        signal,
-        runOnLimitedConnection: true,
-      });
-    } catch (cause) {
-      throw unreachable(target, cause);
+    for (let attempt = 0; ; attempt++) {
+      const peer = await this.#connect(target, signal);
+      try {
+        return await this.#requireHost().dialProtocol(peer, BUS_PROTOCOL, {
+          signal,
+          runOnLimitedConnection: true,
+        });
+      } catch (cause) {
+        // A connection can close under a new stream (a relay's limit, two nodes dialling each other at once):
+        // one more try on a fresh connection.
+        if (attempt > 0 || signal.aborted || (cause as Error)?.name !== 'ConnectionClosedError')
+          throw unreachable(target, cause);
+      }
     }
   }
 
@@ -638,7 +650,10 @@ export class NetService implements Service, RemoteTransport {
     if (nodeId === undefined) return;
     this.#peersByNode.delete(nodeId);
     this.#emit({ type: 'peer-disconnected', nodeId });
-    if (this.#host !== undefined && !this.#guard.isBanned(peer.toString())) this.#scheduleRedial(nodeId, 0);
+    // Only nodes this node had dialled: a node that came to us (a caller, a crowd at a provider) is not ours to chase.
+    const ours = this.#dialled.delete(nodeId);
+    if (ours && this.#host !== undefined && !this.#guard.isBanned(peer.toString()))
+      this.#scheduleRedial(nodeId, 0);
   }
 
   #isConnected(nodeId: string): boolean {
@@ -648,14 +663,18 @@ export class NetService implements Service, RemoteTransport {
 
   /**
    * A neighbour lost without either side meaning it (a network hiccup, a stall that timed pings out) is dialled
-   * again, with backoff: at first within a second, then less and less often, until it answers or the attempts
-   * run out. Only while this node has fewer neighbours than it keeps (`--net-neighbours`).
+   * again, with backoff: at first within a second (3 s for the end with the higher node id), then less and less
+   * often, until it answers or the attempts run out. Only while this node has fewer neighbours than it keeps (`--net-neighbours`).
    */
   #scheduleRedial(nodeId: string, attempt: number): void {
     const host = this.#host;
     if (host === undefined || attempt >= REDIAL_ATTEMPTS || (this.#lost.has(nodeId) && attempt === 0)) return;
     if (host.getPeers().length >= this.#config.net.neighbours) return;
-    const delay = Math.min(REDIAL_MAX_MS, REDIAL_FIRST_MS * 2 ** attempt) * (0.75 + Math.random() / 2);
+    // Both ends of a lost connection re-dial; the one with the higher node id waits longer, so the two do not dial
+    // each other at the same moment (crossing dials through a relay close each other) and it only steps in when
+    // the other end cannot.
+    const first = (this.#bus.nodeId ?? '') < nodeId ? REDIAL_FIRST_MS : REDIAL_SECOND_MS;
+    const delay = Math.min(REDIAL_MAX_MS, first * 2 ** attempt) * (0.75 + Math.random() / 2);
     const timer = setTimeout(() => {
       void (async () => {
         if (this.#host === undefined || this.#lost.get(nodeId)?.timer !== timer) return;
@@ -689,36 +708,6 @@ export class NetService implements Service, RemoteTransport {
     }
     for (const connection of host.getConnections(peerIdFromString(peer)))
       connection.abort(new GolemError(NetErrorCode.PeerBanned, 'cut off for abuse'));
-  }
-
-  /**
-   * Gossip a peer forwards is counted against its rate before anything is checked (gossipsub verifies each
-   * message's signature, the costly part, before any topic validator runs): over the rate, the messages of that
-   * RPC are dropped unread. A peer flooding with messages of its own earns strikes (at most one a second); one
-   * that only forwards is throttled, never struck, so an honest node relaying someone's flood is not cut off.
-   */
-  #guardGossip(host: Host): void {
-    type Rpc = { messages: { from?: Uint8Array }[] };
-    const pubsub = host.services.pubsub as unknown as {
-      handleReceivedRpc(from: PeerId, rpc: Rpc): Promise<void>;
-    };
-    const handle = pubsub.handleReceivedRpc.bind(pubsub);
-    pubsub.handleReceivedRpc = async (from, rpc) => {
-      const peer = from.toString();
-      if (this.#guard.isBanned(peer)) return;
-      if (rpc.messages.length > 0) {
-        const admitted = rpc.messages.filter(() => this.#guard.admitGossip(peer));
-        if (admitted.length < rpc.messages.length) {
-          const own = from.toMultihash().bytes;
-          const flooding = rpc.messages.some(
-            (m) => m.from !== undefined && Buffer.from(m.from).equals(Buffer.from(own)),
-          );
-          if (flooding) this.#guard.floodStrike(peer);
-          rpc.messages = admitted;
-        }
-      }
-      return handle(from, rpc);
-    };
   }
 
   /**

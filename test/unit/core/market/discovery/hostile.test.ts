@@ -207,4 +207,20 @@ describe('offer discovery against hostile offers', () => {
     assert.equal(node.discovery.count(), 100);
     assert.ok(transactions <= 2, `${transactions} transactions for 100 offers`);
   });
+
+  it('skips the signature check of offers from a provider at its quota', () => {
+    const node = receiver({ perProviderLimit: 2 });
+    const secret = randomBytes(32);
+    assert.ok(node.discovery.receive(signedOffer(secret)));
+    assert.ok(node.discovery.receive(signedOffer(secret)));
+    // Past the quota a forged signature is not even looked at: the offer is ignored, as a valid one would be.
+    const forged = { ...signedOffer(secret), signature: `0x${'11'.repeat(65)}` };
+    assert.equal(node.discovery.judgeGossip(forged), 'ignore');
+    assert.equal(node.discovery.judgeGossip(signedOffer(secret)), 'ignore');
+    // Another provider is not affected.
+    assert.equal(
+      node.discovery.judgeGossip({ ...signedOffer(randomBytes(32)), signature: `0x${'11'.repeat(65)}` }),
+      'reject',
+    );
+  });
 });
