@@ -1,7 +1,7 @@
 /**
- * Creating an activity races the agreement's end: the provider read the agreement as Approved, and the
- * termination arrives while that read is held at its await point. The activity must not start on an ended
- * agreement (deterministic: the market's answer is held by a gate, no sleeping).
+ * The provider's side of the activity module on one bus, with the market faked: creating an activity races the
+ * agreement's end (the read of the agreement is held at its await point by a gate, no sleeping), strangers and
+ * unapproved agreements are refused, and a requestor node's open result waits are bounded.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -12,7 +12,12 @@ import { resolveConfig } from '../../../../src/core/config/index.ts';
 import { openDatabase } from '../../../../src/core/db/index.ts';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
-import { ActivityPublicAddress, remoteActivityAddress } from '../../../../src/core/model/activity.ts';
+import {
+  ActivityPublicAddress,
+  ExeUnitMessage,
+  exeUnitAddress,
+  remoteActivityAddress,
+} from '../../../../src/core/model/activity.ts';
 import {
   AGREEMENT_EVENTS_TOPIC,
   type AgreementEvent,
@@ -28,7 +33,7 @@ const DESCRIPTOR = fileURLToPath(
   new URL('../../../support/exeunit-runtime/descriptor.json', import.meta.url),
 );
 
-describe('activity creation racing the agreement', () => {
+describe('the provider side of activities', () => {
   const bus = new LocalBus();
   let service: ActivityService;
   let state: AgreementState = 'Approved';
@@ -114,5 +119,51 @@ describe('activity creation racing the agreement', () => {
       (e: unknown) => isGolemError(e, ActivityErrorCode.AgreementNotApproved),
     );
     assert.deepEqual(service.store.byAgreement('g2', 'provider'), []);
+  });
+
+  it("bounds a requestor node's open result waits", async () => {
+    service.store.insert({
+      activity_id: 'a'.repeat(32),
+      role: 'provider',
+      agreement_id: 'g3',
+      requestor_id: REQUESTOR,
+      provider_id: PROVIDER,
+      state: 'Ready',
+      pending: null,
+      created_at: new Date().toISOString(),
+    });
+    // An ExeUnit whose results never come.
+    const unbind = bus.bind(
+      exeUnitAddress('a'.repeat(32), ExeUnitMessage.GetExecBatchResults),
+      () => new Promise(() => {}),
+    );
+    const poll = (signal?: AbortSignal) =>
+      bus.call(
+        remoteActivityAddress(PROVIDER, ActivityPublicAddress.GetExecBatchResults),
+        { activityId: 'a'.repeat(32), batchId: 'b', timeoutMs: 60_000 },
+        { as: REQUESTOR, signal },
+      );
+    const controllers = Array.from(
+      { length: service.limits.maxWaitsPerRequestor },
+      () => new AbortController(),
+    );
+    const open = controllers.map((controller) => poll(controller.signal).catch(() => 'ended'));
+    await new Promise((resolve) => setImmediate(resolve));
+    await assert.rejects(
+      poll(),
+      (e: unknown) => isGolemError(e, ActivityErrorCode.Limit) && e.httpStatus === 429,
+    );
+    controllers[0]!.abort();
+    assert.equal(await open[0], 'ended');
+    const again = new AbortController();
+    const accepted = poll(again.signal).catch((e: unknown) =>
+      isGolemError(e, ActivityErrorCode.Limit) ? 'refused' : 'ended',
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    again.abort();
+    assert.equal(await accepted, 'ended');
+    for (const controller of controllers) controller.abort();
+    await Promise.all(open);
+    unbind();
   });
 });
