@@ -13,6 +13,8 @@ import { openDatabase } from '../../../../src/core/db/index.ts';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 import {
+  ACTIVITY_EVENTS_TOPIC,
+  type ActivityEvent,
   ActivityPublicAddress,
   ExeUnitMessage,
   exeUnitAddress,
@@ -165,5 +167,29 @@ describe('the provider side of activities', () => {
     for (const controller of controllers) controller.abort();
     await Promise.all(open);
     unbind();
+  });
+
+  it('an ExeUnit that dies makes its activity Unresponsive, then Terminated, and the create fails at once', async () => {
+    // No control socket answers in this test: the supervisor starts, cannot join the bus and exits.
+    state = 'Approved';
+    const states: string[] = [];
+    const off = bus.subscribe<ActivityEvent>(ACTIVITY_EVENTS_TOPIC, (event) => {
+      if (event.type === 'state' && event.agreementId === 'g4') states.push(event.state.join('/'));
+    });
+    await assert.rejects(
+      bus.call(
+        remoteActivityAddress(PROVIDER, ActivityPublicAddress.Create),
+        { agreementId: 'g4', timeoutMs: 30_000 },
+        { as: REQUESTOR },
+      ),
+      (e: unknown) =>
+        isGolemError(e, ActivityErrorCode.ExeUnitFailed) &&
+        /control|daemon|GSB/i.test(JSON.stringify(e.details)),
+    );
+    off();
+    assert.deepEqual(states, ['Unresponsive/', 'Terminated/']);
+    const [row] = service.store.byAgreement('g4', 'provider');
+    assert.equal(row?.reason, 'execution error');
+    assert.match(row?.error_message ?? '', /exit code 1/);
   });
 });
