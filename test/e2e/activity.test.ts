@@ -113,7 +113,11 @@ describe('activities across daemons, through ya-ts-client', () => {
       null,
     ]);
 
-    const setup = await execute(api, activityId, [{ deploy: {} }, { start: {} }]);
+    const volumes = { '/golem/work': { storage: { size: '1g', errors: 'panic' } } };
+    const setup = await execute(api, activityId, [
+      { deploy: { hostname: 'golem-test', volumes } },
+      { start: {} },
+    ]);
     assert.deepEqual(
       setup.map((r) => [r.index, r.result, r.isBatchFinished]),
       [
@@ -122,6 +126,13 @@ describe('activities across daemons, through ya-ts-client', () => {
       ],
     );
     assert.deepEqual((await api.requestorState.getActivityState(activityId)).state, ['Ready', null]);
+
+    // deploy's hostname and volume mounts reach the runtime as Golem passes them
+    const [deployArgs] = await execute(api, activityId, [run('cat ../deploy-args.json')]);
+    assert.deepEqual(JSON.parse(deployArgs!.stdout as string), {
+      hostname: 'golem-test',
+      'volume-override': JSON.stringify(volumes),
+    });
 
     // run with output captured at the end
     const [hello] = await execute(api, activityId, [run('echo hello; echo oops >&2')]);

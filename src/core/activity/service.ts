@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MAX_SCRIPT_BYTES } from '../../execution/exeunit/exescript.ts';
 import { Notifier } from '../api/index.ts';
 import type { Bus, CallContext, Unbind } from '../bus/index.ts';
 import { LOCAL_CALLER } from '../bus/index.ts';
@@ -73,6 +74,8 @@ export interface ActivityLimits {
   maxCreateWaitMs: number;
   /** Longest a results long-poll may wait. */
   maxWaitMs: number;
+  /** Results polls and event streams one requestor node may hold open at once. */
+  maxWaitsPerRequestor: number;
 }
 
 export const DEFAULT_ACTIVITY_LIMITS: ActivityLimits = {
@@ -80,6 +83,7 @@ export const DEFAULT_ACTIVITY_LIMITS: ActivityLimits = {
   maxPerRequestor: 32,
   maxCreateWaitMs: 60_000,
   maxWaitMs: 300_000,
+  maxWaitsPerRequestor: 64,
 };
 
 /** How long a stream of batch events may stay open (it ends with the batch, or when the client goes). */
@@ -132,6 +136,8 @@ export class ActivityService implements Service {
   #notifier = new Notifier();
   #unbinds: Unbind[] = [];
   #stopping = false;
+  /** Open results polls and streams per requestor node. */
+  #waits = new Map<string, number>();
 
   constructor(components: CoreComponents, options: ActivityServiceOptions = {}) {
     this.#bus = components.bus;
@@ -657,34 +663,82 @@ export class ActivityService implements Service {
     name: (typeof ExeUnitMessage)[keyof typeof ExeUnitMessage],
     message: unknown,
     timeoutMs: number,
+    signal?: AbortSignal,
   ): Promise<T> {
     this.#checkAlive(row);
-    return this.#bus.call<T>(exeUnitAddress(row.activity_id, name), message, { timeoutMs });
+    // The caller's signal goes along: when the requestor gives up, the ExeUnit's side ends too.
+    return this.#bus.call<T>(exeUnitAddress(row.activity_id, name), message, { timeoutMs, signal });
   }
 
   #provideExec(message: ExecRequest, context: CallContext): Promise<string> {
     const row = this.#provided(message?.activityId, context);
+    // The ExeUnit checks the commands; the size is bounded here, before it crosses the control socket.
+    if (JSON.stringify(message.exeScript ?? null).length > MAX_SCRIPT_BYTES)
+      throw httpError.badRequest(
+        ActivityErrorCode.BadRequest,
+        `an ExeScript may have at most ${MAX_SCRIPT_BYTES} bytes`,
+      );
     return this.#exeUnitCall(row, ExeUnitMessage.Exec, message, DEFAULT_CALL_TIMEOUT_MS);
   }
 
-  #provideResults(message: GetExecBatchResults, context: CallContext): Promise<ExeScriptCommandResult[]> {
-    const row = this.#provided(message?.activityId, context);
-    const wait = clampMs(message.timeoutMs, 0, this.limits.maxWaitMs);
-    return this.#exeUnitCall(
-      row,
-      ExeUnitMessage.GetExecBatchResults,
-      { ...message, timeoutMs: wait },
-      wait + CALL_MARGIN_MS,
-    );
+  /** Counts an open wait of `caller`; refuses beyond the bound. Returns its release. */
+  #holdWait(caller: string): () => void {
+    const open = this.#waits.get(caller) ?? 0;
+    if (open >= this.limits.maxWaitsPerRequestor)
+      throw new GolemError(
+        ActivityErrorCode.Limit,
+        `at most ${this.limits.maxWaitsPerRequestor} open result waits per node`,
+        {
+          httpStatus: 429,
+        },
+      );
+    this.#waits.set(caller, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#waits.get(caller) ?? 1) - 1;
+      if (left <= 0) this.#waits.delete(caller);
+      else this.#waits.set(caller, left);
+    };
   }
 
-  #provideStream(message: BatchRef, context: CallContext): AsyncIterable<unknown> {
+  async #provideResults(
+    message: GetExecBatchResults,
+    context: CallContext,
+  ): Promise<ExeScriptCommandResult[]> {
+    const row = this.#provided(message?.activityId, context);
+    const wait = clampMs(message.timeoutMs, 0, this.limits.maxWaitMs);
+    const release = this.#holdWait(context.caller);
+    try {
+      return await this.#exeUnitCall(
+        row,
+        ExeUnitMessage.GetExecBatchResults,
+        { ...message, timeoutMs: wait },
+        wait + CALL_MARGIN_MS,
+        context.signal,
+      );
+    } finally {
+      release();
+    }
+  }
+
+  async *#provideStream(message: BatchRef, context: CallContext): AsyncIterable<unknown> {
     const row = this.#provided(message?.activityId, context);
     this.#checkAlive(row);
-    return this.#bus.stream(exeUnitAddress(row.activity_id, ExeUnitMessage.StreamExecBatchResults), message, {
-      timeoutMs: STREAM_TIMEOUT_MS,
-      signal: context.signal,
-    });
+    const release = this.#holdWait(context.caller);
+    try {
+      yield* this.#bus.stream(
+        exeUnitAddress(row.activity_id, ExeUnitMessage.StreamExecBatchResults),
+        message,
+        {
+          timeoutMs: STREAM_TIMEOUT_MS,
+          signal: context.signal,
+        },
+      );
+    } finally {
+      release();
+    }
   }
 
   async #provideState(message: ActivityRef, context: CallContext): Promise<ActivityState> {

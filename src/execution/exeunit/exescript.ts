@@ -27,6 +27,8 @@ export interface Capture {
 export interface DeployCommand {
   name: 'deploy';
   volumes: string[];
+  /** `volumes` given as a map of mounts (`{"/data": {"storage": {…}}}`): passed to the runtime as `--volume-override`. */
+  volumeOverride: Record<string, unknown> | undefined;
   env: Record<string, string>;
   hostname: string | undefined;
   net: unknown[];
@@ -140,6 +142,7 @@ function parseCommand(raw: unknown, index: number): Command {
       return {
         name: 'deploy',
         volumes,
+        volumeOverride: isObject(body.volumes) ? body.volumes : undefined,
         env: stringMap(body.env, 'deploy.env'),
         hostname: typeof body.hostname === 'string' ? body.hostname : undefined,
         net: (body.net as unknown[] | undefined) ?? [],

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ControlConnection } from '../../core/control/index.ts';
 import { errorMessage } from '../../core/errors/index.ts';
-import { createLogger } from '../../core/log/index.ts';
+import { createLogger, parseLogLevel } from '../../core/log/index.ts';
 import { ExeUnitMessage, type ExeUnitMessageName, exeUnitAddress } from '../../core/model/activity.ts';
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
 import { commandLine } from './runtime.ts';
@@ -92,7 +92,7 @@ function numberFromEnv(name: string): number | undefined {
 
 async function serviceBus(args: ExeUnitArgs): Promise<void> {
   const log = createLogger({
-    level: (process.env.EXE_UNIT_LOG_LEVEL as never) ?? 'info',
+    level: parseLogLevel(process.env.EXE_UNIT_LOG_LEVEL),
     namespace: 'exeunit',
   });
   const gsbUrl = process.env.GSB_URL ?? '';

@@ -106,10 +106,11 @@ export class ProcessRuntime {
     });
   }
 
-  async deploy(): Promise<DeployResult> {
+  /** `extra`: Golem's deploy flags (`--volume-override <json>`, `--hostname <h>`). */
+  async deploy(extra: string[] = []): Promise<DeployResult> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const code = await this.invoke(['deploy', '--'], {
+    const code = await this.invoke([...extra, 'deploy', '--'], {
       stdout: (c) => out.push(c),
       stderr: (c) => err.push(c),
     });

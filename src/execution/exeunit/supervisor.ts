@@ -383,7 +383,12 @@ export class ExeUnit {
         const taskPackage = this.#options.agreement.demandProperties['golem.srv.comp.task_package'];
         if (typeof taskPackage === 'string' && taskPackage !== '')
           this.#runtime.options.taskPackage = await this.#cache.fetch(taskPackage, signal);
-        const deployed = await this.#runtime.deploy();
+        const deployed = await this.#runtime.deploy([
+          ...(command.volumeOverride === undefined
+            ? []
+            : ['--volume-override', JSON.stringify(command.volumeOverride)]),
+          ...(command.hostname === undefined ? [] : ['--hostname', command.hostname]),
+        ]);
         await this.#service?.stop();
         this.#service =
           deployed.startMode === 'blocking'

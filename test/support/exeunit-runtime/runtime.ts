@@ -1,12 +1,12 @@
 /**
  * A small runtime for tests that follows Golem's supervisor → runtime CLI contract in process mode
  * (`--workdir <wd> [--task-package <p>] deploy|start|run --entrypoint <e> -- <args>|offer-template|test`).
- * `deploy` prints three volumes (`/golem/input`, `/golem/output`, `/golem/work`); `run` runs the entry point
+ * `deploy` prints three volumes (`/golem/input`, `/golem/output`, `/golem/work`) and keeps the deploy flags it got; `run` runs the entry point
  * as a real host process in the work volume, with `GOLEM_VOL_<NAME>` pointing at each volume's directory.
  * It is a real process, not a mock of the supervisor; the WASI and VM runtimes follow the same contract.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const VOLUMES = [
@@ -19,10 +19,13 @@ const argv = process.argv.slice(2);
 let workdir = process.cwd();
 let taskPackage: string | undefined;
 const rest: string[] = [];
+/** Golem's deploy flags as received, written to `<workdir>/deploy-args.json` for tests to read. */
+const deployArgs: Record<string, string> = {};
 for (let i = 0; i < argv.length; i++) {
   const arg = argv[i]!;
   if (arg === '--workdir') workdir = argv[++i]!;
   else if (arg === '--task-package') taskPackage = argv[++i];
+  else if (arg === '--volume-override' || arg === '--hostname') deployArgs[arg.slice(2)] = argv[++i]!;
   else if (['--cpu-cores', '--mem-gib', '--storage-gib'].includes(arg)) i++;
   else rest.push(arg);
 }
@@ -40,6 +43,7 @@ switch (command) {
     break;
   case 'deploy': {
     for (const vol of VOLUMES) mkdirSync(join(workdir, vol.name), { recursive: true });
+    writeFileSync(join(workdir, 'deploy-args.json'), JSON.stringify(deployArgs));
     const note =
       taskPackage === undefined ? 'no package' : `package ${readFileSync(taskPackage).length} bytes`;
     process.stdout.write(

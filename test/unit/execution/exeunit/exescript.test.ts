@@ -40,7 +40,15 @@ describe('ExeScript', () => {
       { sign: {} },
     ]);
     assert.deepEqual(commands, [
-      { name: 'deploy', volumes: ['/data'], env: { A: 'b' }, hostname: 'h', net: [], hosts: {} },
+      {
+        name: 'deploy',
+        volumes: ['/data'],
+        volumeOverride: { '/data': { storage: { size: '1g' } } },
+        env: { A: 'b' },
+        hostname: 'h',
+        net: [],
+        hosts: {},
+      },
       { name: 'start', args: [] },
       {
         name: 'run',
