@@ -34,3 +34,9 @@ export const StandardsErrorCode = {
   BadInput: 'STANDARDS_BAD_INPUT',
 } as const;
 export type StandardsErrorCode = (typeof StandardsErrorCode)[keyof typeof StandardsErrorCode];
+
+declare module '../core/errors/index.ts' {
+  interface ErrorCodes {
+    standards: StandardsErrorCode;
+  }
+}

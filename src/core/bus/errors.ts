@@ -20,6 +20,12 @@ export const BusErrorCode = {
 
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    bus: BusErrorCode;
+  }
+}
+
 export function noHandler(address: string): GolemError {
   return new GolemError(BusErrorCode.NoHandler, `endpoint address not found: ${address}`, {
     details: { address },

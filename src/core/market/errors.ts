@@ -43,6 +43,12 @@ export const MarketErrorCode = {
 
 export type MarketErrorCode = (typeof MarketErrorCode)[keyof typeof MarketErrorCode];
 
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    market: MarketErrorCode;
+  }
+}
+
 /** A wrong transition: yagna answers 409 from Proposal and 410 from any later state. */
 export function agreementStateError(current: string, action: string): GolemError {
   return new GolemError(MarketErrorCode.AgreementState, `cannot ${action} an agreement in state ${current}`, {

@@ -9,7 +9,7 @@
  */
 import type { Connection, Stream } from '@libp2p/interface';
 import { type Bus, BusErrorCode } from '../bus/index.ts';
-import { GolemError, isGolemError } from '../errors/index.ts';
+import { type ErrorCode, GolemError, isGolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, protocolError } from './codec.ts';
 import { NetErrorCode } from './errors.ts';
@@ -25,7 +25,7 @@ type Reply =
   | { t: 'end' }
   | {
       t: 'err';
-      e: { code: string; message: string; details?: Record<string, unknown>; httpStatus?: number };
+      e: { code: ErrorCode; message: string; details?: Record<string, unknown>; httpStatus?: number };
     };
 
 /** Bytes a reader holds before it pauses the stream (the muxer then stops granting the sender window). */

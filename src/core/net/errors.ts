@@ -28,3 +28,11 @@ export function addressInUse(address: string, cause?: unknown): GolemError {
     cause,
   });
 }
+
+export type NetErrorCode = (typeof NetErrorCode)[keyof typeof NetErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    net: NetErrorCode;
+  }
+}

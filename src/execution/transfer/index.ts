@@ -55,7 +55,12 @@ export interface TransferContext {
   signal?: AbortSignal;
 }
 
-function fail(code: string, message: string, details: Record<string, unknown> = {}, cause?: unknown): never {
+function fail(
+  code: TransferErrorCode,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): never {
   throw new GolemError(code, message, { details, cause });
 }
 

@@ -21,6 +21,12 @@ export const Erc20ErrorCode = {
 
 export type Erc20ErrorCodeValue = (typeof Erc20ErrorCode)[keyof typeof Erc20ErrorCode];
 
+declare module '../../errors/index.ts' {
+  interface ErrorCodes {
+    erc20: Erc20ErrorCodeValue;
+  }
+}
+
 export function erc20Error(
   code: Erc20ErrorCodeValue,
   message: string,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BusErrorCode, LocalBus, MemoryNetwork } from '../../../../src/core/bus/index.ts';
 import { GolemError, isGolemError } from '../../../../src/core/errors/index.ts';
+import { MarketErrorCode } from '../../../../src/core/market/index.ts';
 
 const A = '0x00000000000000000000000000000000000000aa';
 const B = '0x00000000000000000000000000000000000000bb';
@@ -62,9 +63,9 @@ describe('LocalBus', () => {
   it('passes handler errors through with their code', async () => {
     const bus = node(A);
     bus.bind('/local/m/Fail', () => {
-      throw new GolemError('MARKET_NOPE', 'nope');
+      throw new GolemError(MarketErrorCode.NoMatch, 'nope');
     });
-    await assert.rejects(bus.call('/local/m/Fail'), (e) => isGolemError(e, 'MARKET_NOPE'));
+    await assert.rejects(bus.call('/local/m/Fail'), (e) => isGolemError(e, MarketErrorCode.NoMatch));
   });
 
   it('short-circuits /net/<own id>/ to /public/ with the node id as caller', async () => {

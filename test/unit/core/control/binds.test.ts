@@ -13,6 +13,7 @@ import {
 } from '../../../../src/core/control/index.ts';
 import { GolemError, isGolemError } from '../../../../src/core/errors/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
+import { MarketErrorCode } from '../../../../src/core/market/index.ts';
 import { tempDir } from '../../../support/daemon.ts';
 
 describe('control socket binds', () => {
@@ -31,7 +32,7 @@ describe('control socket binds', () => {
     const client = await ControlConnection.connect(path);
     await client.bind('/local/exeunit/a1/Echo', (message, context) => ({ message, caller: context.caller }));
     await client.bind('/local/exeunit/a1/Fail', () => {
-      throw new GolemError('TEST_FAIL', 'no', { httpStatus: 409 });
+      throw new GolemError(MarketErrorCode.AgreementState, 'no', { httpStatus: 409 });
     });
     await client.bindStream('/local/exeunit/a1/Count', async function* (message) {
       for (let i = 0; i < (message as { n: number }).n; i++) yield { i, bytes: new Uint8Array([i, 255]) };
@@ -43,7 +44,7 @@ describe('control socket binds', () => {
     });
     await assert.rejects(
       bus.call('/local/exeunit/a1/Fail'),
-      (e: unknown) => isGolemError(e, 'TEST_FAIL') && e.httpStatus === 409,
+      (e: unknown) => isGolemError(e, MarketErrorCode.AgreementState) && e.httpStatus === 409,
     );
     const items: unknown[] = [];
     for await (const item of bus.stream('/local/exeunit/a1/Count', { n: 3 })) items.push(item);

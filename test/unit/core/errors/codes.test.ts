@@ -9,27 +9,76 @@ import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { CliErrorCode } from '../../../../src/cli/errors.ts';
+import { ActivityErrorCode } from '../../../../src/core/activity/index.ts';
 import { ApiErrorCode, LongPollErrorCode } from '../../../../src/core/api/index.ts';
 import { BusErrorCode } from '../../../../src/core/bus/errors.ts';
 import { ConfigErrorCode } from '../../../../src/core/config/index.ts';
-import { ControlErrorCode } from '../../../../src/core/control/index.ts';
+import { ControlBindErrorCode, ControlErrorCode } from '../../../../src/core/control/index.ts';
 import { CryptoErrorCode } from '../../../../src/core/crypto/index.ts';
 import { DbErrorCode } from '../../../../src/core/db/index.ts';
+import type { ErrorCode } from '../../../../src/core/errors/index.ts';
 import { GsbApiErrorCode } from '../../../../src/core/gsb-api/index.ts';
 import { IdentityErrorCode } from '../../../../src/core/identity/index.ts';
+import { MarketErrorCode } from '../../../../src/core/market/index.ts';
 import { GftpErrorCode } from '../../../../src/core/model/gftp.ts';
+import { NetErrorCode } from '../../../../src/core/net/index.ts';
+import { Erc20ErrorCode } from '../../../../src/core/payment/erc20/index.ts';
 import { PaymentErrorCode } from '../../../../src/core/payment/index.ts';
+import { VpnErrorCode } from '../../../../src/core/vpn/index.ts';
+import { ExeUnitErrorCode } from '../../../../src/execution/exeunit/errors.ts';
+import { ImageErrorCode } from '../../../../src/execution/image/index.ts';
+import { RuntimeApiErrorCode } from '../../../../src/execution/runtime-api/index.ts';
+import { VmErrorCode } from '../../../../src/execution/runtimes/vm/errors.ts';
 import { WasiErrorCode } from '../../../../src/execution/runtimes/wasi/errors.ts';
+import { TransferErrorCode } from '../../../../src/execution/transfer/index.ts';
 import { LanguageErrorCode } from '../../../../src/language/index.ts';
 import { StandardsErrorCode } from '../../../../src/standards/index.ts';
 import { REPO_ROOT } from '../../../support/daemon.ts';
 import { sourceFiles } from '../../../support/source-files.ts';
 
-/** Files that still write codes as literals, by owner. Remove a line once its file is converted. */
+/**
+ * Files that still write codes as literals: only files another engineer is changing right now, by owner. Remove a
+ * line once its file is converted.
+ */
 const NOT_CONVERTED_YET = new Set([
-  // market
+  // hostile2 (flood and ingest work in discovery)
   'src/core/market/discovery.ts',
 ]);
+
+/** Every module's declared codes, by the name of their object (`export const XErrorCode = {...}`). */
+const DECLARED = {
+  ActivityErrorCode,
+  ApiErrorCode,
+  BusErrorCode,
+  CliErrorCode,
+  ConfigErrorCode,
+  ControlBindErrorCode,
+  ControlErrorCode,
+  CryptoErrorCode,
+  DbErrorCode,
+  Erc20ErrorCode,
+  ExeUnitErrorCode,
+  GftpErrorCode,
+  GsbApiErrorCode,
+  IdentityErrorCode,
+  ImageErrorCode,
+  LanguageErrorCode,
+  LongPollErrorCode,
+  MarketErrorCode,
+  NetErrorCode,
+  PaymentErrorCode,
+  RuntimeApiErrorCode,
+  StandardsErrorCode,
+  TransferErrorCode,
+  VmErrorCode,
+  VpnErrorCode,
+  WasiErrorCode,
+} as const;
+
+type Declared = typeof DECLARED;
+type ListedCode = { [Name in keyof Declared]: Declared[Name][keyof Declared[Name]] }[keyof Declared];
+/** Does not compile when a listed module's codes are not registered in `ErrorCodes` (src/core/errors). */
+const registered = (code: ListedCode): ErrorCode => code;
 
 const Q = `['"\`]`;
 /** A code of ours: MODULE_WHAT (Node's system codes, EADDRINUSE or ERR_*, are not). */
@@ -95,25 +144,17 @@ describe('error codes', () => {
     assert.deepEqual(stale, [], 'remove these from NOT_CONVERTED_YET');
   });
 
+  it('every declared code object is in the list above (and so registered in ErrorCodes)', () => {
+    const inSource = sourceFiles(join(REPO_ROOT, 'src')).flatMap((path) =>
+      [...readFileSync(path, 'utf8').matchAll(/^export const ([A-Z]\w*ErrorCode) = \{/gm)].map((m) => m[1]),
+    );
+    assert.deepEqual([...new Set(inSource)].sort(), Object.keys(DECLARED).sort());
+  });
+
   it('declared codes are unique across modules and look like MODULE_WHAT', () => {
-    const declared = [
-      ApiErrorCode,
-      LongPollErrorCode,
-      BusErrorCode,
-      CliErrorCode,
-      ConfigErrorCode,
-      ControlErrorCode,
-      CryptoErrorCode,
-      DbErrorCode,
-      GftpErrorCode,
-      GsbApiErrorCode,
-      IdentityErrorCode,
-      PaymentErrorCode,
-      LanguageErrorCode,
-      StandardsErrorCode,
-      WasiErrorCode,
-    ].flatMap((codes) => Object.values(codes) as string[]);
-    for (const code of declared) assert.match(code, /^[A-Z]+(_[A-Z0-9]+)+$/);
+    const declared = Object.values(DECLARED).flatMap((codes) => Object.values(codes) as string[]);
+    for (const code of declared)
+      assert.match(registered(code as ListedCode), /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/);
     // StandardsErrorCode includes the issue codes; every other code is declared by one module only.
     assert.equal(new Set(declared).size, declared.length);
   });

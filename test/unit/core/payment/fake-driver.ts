@@ -17,7 +17,8 @@ import type {
   VerifiedPayment,
   VerifyPaymentRequest,
 } from '../../../../src/core/payment/driver.ts';
-import { formatAmount, parseAmount } from '../../../../src/core/payment/index.ts';
+import { Erc20ErrorCode } from '../../../../src/core/payment/erc20/index.ts';
+import { formatAmount, PaymentErrorCode, parseAmount } from '../../../../src/core/payment/index.ts';
 
 export const PLATFORM = 'erc20-dev-tglm';
 
@@ -43,7 +44,8 @@ export class FakeChain {
   }
 
   transfer(from: string, to: string, amount: bigint): string {
-    if (this.balance(from) < amount) throw new GolemError('FAKE_INSUFFICIENT', 'not enough tokens');
+    if (this.balance(from) < amount)
+      throw new GolemError(PaymentErrorCode.InsufficientFunds, 'not enough tokens');
     this.#block++;
     const txHash = `0x${createHash('sha256').update(`${this.#block}:${from}:${to}:${amount}`).digest('hex')}`;
     this.balances.set(from, this.balance(from) - amount);
@@ -142,9 +144,9 @@ export class FakeDriver implements PaymentDriver {
       transfer.to !== request.payee.toLowerCase() ||
       transfer.from !== request.payer.toLowerCase()
     )
-      throw new GolemError('FAKE_NOT_PAID', 'no such transfer', { httpStatus: 400 });
+      throw new GolemError(Erc20ErrorCode.NoMatchingTransfer, 'no such transfer', { httpStatus: 400 });
     if (transfer.amount < parseAmount(request.amount))
-      throw new GolemError('FAKE_TOO_LITTLE', 'transfer carries less', { httpStatus: 400 });
+      throw new GolemError(Erc20ErrorCode.AmountTooSmall, 'transfer carries less', { httpStatus: 400 });
     return {
       txHash: transfer.txHash,
       payer: transfer.from,
@@ -165,7 +167,7 @@ export class FakeDriver implements PaymentDriver {
 
   async getDeposit(_platform: string, contract: string, id: string): Promise<DepositInfo> {
     const deposit = this.chain.deposits.get(`${contract}:${id}`);
-    if (deposit === undefined) throw new GolemError('FAKE_NO_DEPOSIT', 'no such deposit');
+    if (deposit === undefined) throw new GolemError(Erc20ErrorCode.DepositNotFound, 'no such deposit');
     return deposit;
   }
 }
