@@ -4,6 +4,8 @@ export const ControlErrorCode = {
   CallFailed: 'CONTROL_CALL_FAILED',
   Disconnected: 'CONTROL_DISCONNECTED',
   NoDaemon: 'CONTROL_NO_DAEMON',
+  /** The other side sent a line that is not a control message; the connection is closed. */
+  MalformedLine: 'CONTROL_MALFORMED_LINE',
   /** The socket of the data dir answers: another daemon owns it (the daemon learns this from its control socket). */
   DaemonAlreadyRunning: 'DAEMON_ALREADY_RUNNING',
 } as const;

@@ -352,6 +352,34 @@ export class ControlServer {
   }
 }
 
+/** The line as an object, or undefined when it is not JSON or not an object. */
+function parseObject(line: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = decodeLine(line);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A well-formed answer to one of this side's requests, or undefined. */
+function settlementOf(parsed: Record<string, unknown>): ControlResponse | undefined {
+  if (typeof parsed.id !== 'number') return undefined;
+  if ('ok' in parsed) return { id: parsed.id, ok: parsed.ok };
+  const error = parsed.error as Partial<WireError> | undefined;
+  if (typeof error !== 'object' || error === null) return undefined;
+  if (typeof error.code !== 'string' || typeof error.message !== 'string') return undefined;
+  return { id: parsed.id, error: error as WireError };
+}
+
+function malformed(line: string, why: string): GolemError {
+  return new GolemError(ControlErrorCode.MalformedLine, `the daemon sent a malformed control line: ${why}`, {
+    details: { line: line.slice(0, 200) },
+  });
+}
+
 function readLines(socket: Socket, onLine: (line: string) => void): void {
   let buffer = '';
   socket.setEncoding('utf8');
@@ -398,8 +426,11 @@ export class ControlConnection {
   private constructor(socket: Socket) {
     this.#socket = socket;
     this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    // After connect, a reset must not become an unhandled 'error' event: 'close' follows and fails what waits.
+    socket.on('error', () => socket.destroy());
     readLines(socket, (line) => {
-      const parsed = decodeLine(line);
+      const parsed = parseObject(line);
+      if (parsed === undefined) return this.#abandon(malformed(line, 'not a JSON object'));
       if (typeof parsed.call === 'number') {
         this.#serveCall(parsed as unknown as ForwardedCall);
         return;
@@ -410,26 +441,32 @@ export class ControlConnection {
           ?.abort(new GolemError(BusErrorCode.Cancelled, 'the caller went away'));
         return;
       }
-      const response = parsed as unknown as ControlResponse;
-      const pending = this.#pending.get(response.id);
+      const settle = settlementOf(parsed);
+      if (settle === undefined) return this.#abandon(malformed(line, 'neither a call nor an answer'));
+      const pending = this.#pending.get(settle.id);
       if (pending === undefined) return;
-      this.#pending.delete(response.id);
-      if ('ok' in response) pending.resolve(response.ok);
-      else {
-        const { code, message, details, httpStatus } = response.error;
-        pending.reject(new GolemError(code, message, { details, httpStatus }));
-      }
+      this.#pending.delete(settle.id);
+      if ('ok' in settle) pending.resolve(settle.ok);
+      else pending.reject(fromWire(settle.error));
     });
     socket.on('close', () => {
       for (const controller of this.#running.values()) controller.abort();
       this.#running.clear();
-      for (const pending of this.#pending.values()) {
-        pending.reject(
-          new GolemError(ControlErrorCode.Disconnected, 'the daemon closed the control connection'),
-        );
-      }
-      this.#pending.clear();
+      this.#rejectAll(
+        new GolemError(ControlErrorCode.Disconnected, 'the daemon closed the control connection'),
+      );
     });
+  }
+
+  /** A line this side cannot read: nothing after it can be trusted, so every waiting call fails with why. */
+  #abandon(error: GolemError): void {
+    this.#rejectAll(error);
+    this.#socket.destroy();
+  }
+
+  #rejectAll(error: GolemError): void {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
   }
 
   static async connect(path: string): Promise<ControlConnection> {
@@ -453,11 +490,7 @@ export class ControlConnection {
     message?: unknown,
     options: { timeoutMs?: number } = {},
   ): Promise<Res> {
-    const id = this.#next++;
-    return new Promise<Res>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#socket.write(encodeLine({ id, address, message, timeoutMs: options.timeoutMs }));
-    });
+    return this.#request({ address, message, timeoutMs: options.timeoutMs }) as Promise<Res>;
   }
 
   /** Resolves when the daemon's side of the socket closes (the daemon stopped or went away). */
@@ -483,6 +516,8 @@ export class ControlConnection {
   #request(body: Record<string, unknown>): Promise<unknown> {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
+      if (this.#socket.destroyed)
+        return reject(new GolemError(ControlErrorCode.Disconnected, 'the control connection is closed'));
       this.#pending.set(id, { resolve, reject });
       this.#socket.write(encodeLine({ id, ...body }));
     });
