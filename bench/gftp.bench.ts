@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { GftpService } from '../src/core/gftp/index.ts';
 import { silentLogger } from '../src/core/log/index.ts';
 import { GftpLocalAddress, type GftpPublished } from '../src/core/model/gftp.ts';
-import { type BusCall, type BusStream, gftpDownload } from '../src/execution/transfer/gftp.ts';
+import { type BusCall, type BusStream, gftpDownload } from '../src/core/model/gftp-client.ts';
 import { tempDir } from '../test/support/daemon.ts';
 import { startNode, type TestNode } from '../test/support/net.ts';
 import type { Benchmark } from './harness.ts';

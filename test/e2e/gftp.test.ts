@@ -17,8 +17,8 @@ import {
   type GftpPublished,
   gftpNetAddress,
 } from '../../src/core/model/gftp.ts';
+import { type BusCall, type BusStream, gftpDownload, gftpUpload } from '../../src/core/model/gftp-client.ts';
 import type { RelayServer } from '../../src/core/net/index.ts';
-import { type BusCall, type BusStream, gftpDownload, gftpUpload } from '../../src/execution/transfer/gftp.ts';
 import { tempDir } from '../support/daemon.ts';
 import { startNode, startRelay, type TestNode } from '../support/net.ts';
 

@@ -12,3 +12,15 @@ export function sourceFiles(dir: string): string[] {
         : [],
   );
 }
+
+/** Every module specifier of a file: static imports and re-exports, dynamic imports, `declare module`, `require`. */
+export function importSpecifiers(source: string): string[] {
+  const patterns = [
+    /\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"`]([^'"`]+)['"`]/g,
+    /\bdeclare\s+module\s+['"]([^'"]+)['"]/g,
+    /\brequire\s*\(\s*['"]([^'"]+)['"]/g,
+  ];
+  return patterns.flatMap((pattern) => [...source.matchAll(pattern)].map((match) => match[1]!));
+}

@@ -5,7 +5,6 @@
  * which still answer after the activity ended.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseExeScriptText } from '../../execution/exeunit/exescript.ts';
 import {
   clientGone,
   maxEventsOf,
@@ -15,6 +14,7 @@ import {
   sendJsonId,
 } from '../api/index.ts';
 import { httpError } from '../errors/index.ts';
+import { parseExeScriptText } from '../model/exescript.ts';
 import { ActivityErrorCode } from './errors.ts';
 import type { ActivityService } from './service.ts';
 

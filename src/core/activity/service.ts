@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAX_SCRIPT_BYTES } from '../../execution/exeunit/exescript.ts';
 import { Notifier } from '../api/index.ts';
 import type { Bus, CallContext, Unbind } from '../bus/index.ts';
 import { LOCAL_CALLER } from '../bus/index.ts';
@@ -42,6 +41,7 @@ import {
   type SetActivityState,
   type SetActivityUsage,
 } from '../model/activity.ts';
+import { MAX_SCRIPT_BYTES } from '../model/exescript.ts';
 import {
   AGREEMENT_EVENTS_TOPIC,
   type AgreementEvent,

@@ -11,7 +11,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type BusCall, type BusStream, gftpDownload, gftpUpload } from '../../execution/transfer/gftp.ts';
 import type { Bus, CallContext, Unbind } from '../bus/index.ts';
 import { GolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -41,6 +40,7 @@ import {
   gftpPublicAddress,
   gftpUrl,
 } from '../model/gftp.ts';
+import { type BusCall, type BusStream, gftpDownload, gftpUpload } from '../model/gftp-client.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
 
 export interface GftpLimits {

@@ -8,8 +8,8 @@ import type {
   RuntimeEvent,
   RuntimeEventKind,
 } from '../../core/model/activity.ts';
+import type { Command } from '../../core/model/exescript.ts';
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
-import type { Command } from './exescript.ts';
 
 /** Events and output bytes kept per batch for late streams; beyond them the oldest output chunks are dropped. */
 export const MAX_EVENTS_PER_BATCH = 10_000;

@@ -5,7 +5,7 @@
  * costs at most `maxBytes`.
  */
 import type { CommandOutput } from '../../core/model/activity.ts';
-import type { CaptureFormat, CaptureMode } from './exescript.ts';
+import type { CaptureFormat, CaptureMode } from '../../core/model/exescript.ts';
 
 /** What any one output of one command may keep (a requestor's `head: 10^12` is cut to this). */
 export const DEFAULT_MAX_CAPTURE_BYTES = 1024 * 1024;

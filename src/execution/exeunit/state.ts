@@ -3,8 +3,8 @@
  * command moves `cur → next` and holds `[cur, next]` while it runs; a second one meanwhile is "Busy".
  */
 import type { ActivityStateName, StatePair } from '../../core/model/activity.ts';
+import type { CommandName } from '../../core/model/exescript.ts';
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
-import type { CommandName } from './exescript.ts';
 
 /** yagna's Debug form of a pair, as it appears in its error texts: `StatePair(Ready, Some(Ready))`. */
 export function formatPair([current, pending]: StatePair): string {

@@ -24,13 +24,13 @@ import {
   type RuntimeEvent,
   type StatePair,
 } from '../../core/model/activity.ts';
-import type { BusCall } from '../transfer/gftp.ts';
+import { type Command, parseExeScript, type RunCommand } from '../../core/model/exescript.ts';
+import type { BusCall } from '../../core/model/gftp-client.ts';
 import { transfer } from '../transfer/index.ts';
 import { Batch } from './batch.ts';
 import { ImageCache } from './cache.ts';
 import { DEFAULT_MAX_CAPTURE_BYTES, encodeOutput, OutputBuffer } from './capture.ts';
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
-import { type Command, parseExeScript, type RunCommand } from './exescript.ts';
 import { treeCpuSeconds } from './proc.ts';
 import { ProcessRuntime, type Volume } from './runtime.ts';
 import { ServiceRuntime } from './service-runtime.ts';

@@ -14,7 +14,7 @@ import { dirname, join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { GolemError } from '../../core/errors/index.ts';
 import { GftpComponent, type GftpMetadata, gftpNetAddress } from '../../core/model/gftp.ts';
-import { type BusCall, gftpDownload, gftpUpload, parseGftpUrl } from './gftp.ts';
+import { type BusCall, gftpDownload, gftpUpload, parseGftpUrl } from '../../core/model/gftp-client.ts';
 
 export const TransferErrorCode = {
   BadUrl: 'TRANSFER_BAD_URL',

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT } from '../../support/daemon.ts';
-import { sourceFiles } from '../../support/source-files.ts';
+import { importSpecifiers, sourceFiles } from '../../support/source-files.ts';
 import {
   createDemandMatcher,
   flattenProperties,
@@ -17,18 +17,6 @@ import {
 } from './helpers.ts';
 
 const LANGUAGE_DIR = join(REPO_ROOT, 'src', 'language');
-
-/** Every module specifier of a file: static imports and re-exports, dynamic imports, `declare module`. */
-function specifiers(source: string): string[] {
-  const patterns = [
-    /\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g,
-    /\bimport\s*['"]([^'"]+)['"]/g,
-    /\bimport\s*\(\s*['"`]([^'"`]+)['"`]/g,
-    /\bdeclare\s+module\s+['"]([^'"]+)['"]/g,
-    /\brequire\s*\(\s*['"]([^'"]+)['"]/g,
-  ];
-  return patterns.flatMap((pattern) => [...source.matchAll(pattern)].map((match) => match[1]!));
-}
 
 describe('the language as a library', () => {
   it('finds the imports it checks (the scanner sees every form)', () => {
@@ -40,7 +28,7 @@ describe('the language as a library', () => {
       "const m = await import('../core/w.ts');",
       "declare module '../core/v.ts' {}",
     ].join('\n');
-    assert.deepEqual(specifiers(sample).sort(), [
+    assert.deepEqual(importSpecifiers(sample).sort(), [
       '../core/errors/index.ts',
       '../core/v.ts',
       '../core/w.ts',
@@ -55,7 +43,7 @@ describe('the language as a library', () => {
     assert.ok(files.length > 5, 'the scan reads the language sources');
     const outside: string[] = [];
     for (const file of files) {
-      for (const specifier of specifiers(readFileSync(file, 'utf8'))) {
+      for (const specifier of importSpecifiers(readFileSync(file, 'utf8'))) {
         if (specifier.startsWith('node:')) continue;
         const target = specifier.startsWith('.') ? resolve(file, '..', specifier) : specifier;
         if (!specifier.startsWith('.') || relative(LANGUAGE_DIR, target).startsWith('..'))

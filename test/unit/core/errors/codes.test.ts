@@ -20,6 +20,7 @@ import type { ErrorCode } from '../../../../src/core/errors/index.ts';
 import { GsbApiErrorCode } from '../../../../src/core/gsb-api/index.ts';
 import { IdentityErrorCode } from '../../../../src/core/identity/index.ts';
 import { MarketErrorCode } from '../../../../src/core/market/index.ts';
+import { ExeScriptErrorCode } from '../../../../src/core/model/exescript.ts';
 import { GftpErrorCode } from '../../../../src/core/model/gftp.ts';
 import { NetErrorCode } from '../../../../src/core/net/index.ts';
 import { Erc20ErrorCode } from '../../../../src/core/payment/erc20/index.ts';
@@ -57,6 +58,7 @@ const DECLARED = {
   CryptoErrorCode,
   DbErrorCode,
   Erc20ErrorCode,
+  ExeScriptErrorCode,
   ExeUnitErrorCode,
   GftpErrorCode,
   GsbApiErrorCode,

@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
+import { parseExeScript } from '../../../../src/core/model/exescript.ts';
 import {
   Batch,
   MAX_EVENT_BYTES_PER_BATCH,
   MAX_EVENTS_PER_BATCH,
 } from '../../../../src/execution/exeunit/batch.ts';
 import { ExeUnitErrorCode } from '../../../../src/execution/exeunit/errors.ts';
-import { parseExeScript } from '../../../../src/execution/exeunit/exescript.ts';
 
 const script = [{ start: {} }, { sign: {} }, { terminate: {} }];
 const batch = () => new Batch('b1', script, parseExeScript(script));

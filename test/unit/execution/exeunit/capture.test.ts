@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import type { CaptureMode } from '../../../../src/core/model/exescript.ts';
 import { OutputBuffer } from '../../../../src/execution/exeunit/capture.ts';
-import type { CaptureMode } from '../../../../src/execution/exeunit/exescript.ts';
 
 function reference(all: Buffer, mode: CaptureMode, max: number): Buffer {
   if (mode.kind === 'stream') return all.subarray(0, Math.min(mode.limit ?? max, max));

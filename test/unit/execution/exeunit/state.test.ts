@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
 import type { StatePair } from '../../../../src/core/model/activity.ts';
+import type { CommandName } from '../../../../src/core/model/exescript.ts';
 import { ExeUnitErrorCode } from '../../../../src/execution/exeunit/errors.ts';
-import type { CommandName } from '../../../../src/execution/exeunit/exescript.ts';
 import { StateMachine, transitionFor } from '../../../../src/execution/exeunit/state.ts';
 
 function outcome(pair: StatePair, command: CommandName): string {

@@ -15,8 +15,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BusErrorCode } from '../../core/bus/index.ts';
-import { GolemError, isGolemError } from '../../core/errors/index.ts';
+import { BusErrorCode } from '../bus/index.ts';
+import { GolemError, isGolemError } from '../errors/index.ts';
 import {
   GFTP_DEFAULT_CHUNK_SIZE,
   GFTP_MAX_CHUNK_SIZE,
@@ -28,7 +28,7 @@ import {
   type GftpUploadChunk,
   type GftpUploadFinished,
   gftpNetAddress,
-} from '../../core/model/gftp.ts';
+} from './gftp.ts';
 
 /** Any bus call: `bus.call`, the control socket client's call, the ExeUnit's call. */
 export type BusCall = (

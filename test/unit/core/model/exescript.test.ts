@@ -2,14 +2,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
-import { ExeUnitErrorCode } from '../../../../src/execution/exeunit/errors.ts';
-import { parseExeScript, parseExeScriptText } from '../../../../src/execution/exeunit/exescript.ts';
+import {
+  ExeScriptErrorCode,
+  parseExeScript,
+  parseExeScriptText,
+} from '../../../../src/core/model/exescript.ts';
 
 const refused = (script: unknown, pattern: RegExp) =>
   assert.throws(
     () => parseExeScript(script),
     (e: unknown) =>
-      isGolemError(e, ExeUnitErrorCode.BadScript) && e.httpStatus === 400 && pattern.test(e.message),
+      isGolemError(e, ExeScriptErrorCode.Invalid) && e.httpStatus === 400 && pattern.test(e.message),
   );
 
 describe('ExeScript', () => {

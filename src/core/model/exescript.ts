@@ -2,9 +2,24 @@
  * ExeScript commands as Golem's JSON carries them: externally tagged (`{"run": {…}}`), camelCase variant names,
  * snake_case fields inside (`entry_point`). Unknown fields are ignored (golem-js adds `env` to `run`); unknown
  * commands, wrong types and oversized scripts are refused with a clear message.
+ *
+ * The contract between the activity module (which checks a script before it crosses the control socket) and the
+ * ExeUnit (which runs it): both read it from here, so neither layer imports the other.
  */
-import type { ExeScriptCommand } from '../../core/model/activity.ts';
-import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
+import { GolemError } from '../errors/index.ts';
+import type { ExeScriptCommand } from './activity.ts';
+
+export const ExeScriptErrorCode = {
+  /** A script that is not JSON, not a list of known commands, or over the limits. */
+  Invalid: 'EXESCRIPT_INVALID',
+} as const;
+export type ExeScriptErrorCode = (typeof ExeScriptErrorCode)[keyof typeof ExeScriptErrorCode];
+
+declare module '../errors/index.ts' {
+  interface ErrorCodes {
+    exeScript: ExeScriptErrorCode;
+  }
+}
 
 export const COMMAND_NAMES = ['deploy', 'start', 'run', 'transfer', 'terminate', 'sign'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
@@ -59,7 +74,7 @@ export type SimpleCommand = { name: 'terminate' } | { name: 'sign' };
 export type Command = DeployCommand | StartCommand | RunCommand | TransferCommand | SimpleCommand;
 
 function bad(message: string, details: Record<string, unknown> = {}): never {
-  throw exeUnitError(ExeUnitErrorCode.BadScript, message, { details, httpStatus: 400 });
+  throw new GolemError(ExeScriptErrorCode.Invalid, message, { details, httpStatus: 400 });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
