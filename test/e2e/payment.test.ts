@@ -309,6 +309,59 @@ describe('payment between two daemons on anvil', () => {
     );
   });
 
+  it('two app sessions on one node each hear only the debit notes and invoices of their own agreements', async () => {
+    const started = new Date().toISOString();
+    const activities = new ActivityApi.Client({
+      BASE: `${requestor.apiUrl}/activity-api/v1`,
+      TOKEN: requestor.appKey,
+    });
+    const prov = payments(provider).provider;
+    const sent: Record<string, { debitNoteId: string; invoiceId: string; allocationId: string }> = {};
+    for (const session of ['session-a', 'session-b']) {
+      const { agreementId, allocationId } = await paidAgreement(requestor, provider, '1', session);
+      const { activityId } = (await activities.requestorControl.createActivity({ agreementId } as never)) as {
+        activityId: string;
+      };
+      const note = (await prov.issueDebitNote({ activityId, totalAmountDue: '0.01' } as never)) as {
+        debitNoteId: string;
+      };
+      await prov.sendDebitNote(note.debitNoteId, 5);
+      await activities.requestorControl.destroyActivity(activityId, 10);
+      const invoice = (await prov.issueInvoice({
+        agreementId,
+        activityIds: [activityId],
+        amount: '0.02',
+        paymentDueDate: new Date().toISOString(),
+      } as never)) as { invoiceId: string };
+      await prov.sendInvoice(invoice.invoiceId, 5);
+      sent[session] = { debitNoteId: note.debitNoteId, invoiceId: invoice.invoiceId, allocationId };
+    }
+    const req = payments(requestor).requestor;
+    for (const [session, own] of Object.entries(sent)) {
+      const notes = await req.getDebitNoteEvents(0, started, 100, session);
+      const invoices = await req.getInvoiceEvents(0, started, 100, session);
+      assert.deepEqual([...new Set(notes.map((e) => e.debitNoteId))], [own.debitNoteId], session);
+      assert.deepEqual([...new Set(invoices.map((e) => e.invoiceId))], [own.invoiceId], session);
+      // The provider approved in the same session: its feed (acceptances) is split the same way.
+      await req.acceptInvoice(
+        own.invoiceId,
+        { totalAmountAccepted: '0.02', allocationId: own.allocationId },
+        5,
+      );
+    }
+    for (const [session, own] of Object.entries(sent)) {
+      let heard: string[] = [];
+      await eventually(async () => {
+        heard = (await prov.getInvoiceEvents(0, started, 100, session)).map((e) => e.invoiceId);
+        return heard.length > 0;
+      }, `the acceptance in ${session} on the provider`);
+      assert.deepEqual([...new Set(heard)], [own.invoiceId], session);
+    }
+    // Without a session filter both are there.
+    const all = (await req.getInvoiceEvents(0, started, 100)).map((e) => e.invoiceId);
+    for (const own of Object.values(sent)) assert.ok(all.includes(own.invoiceId));
+  });
+
   it("golem-js 3.6.0's own payment adapter: allocation, the invoice it hears of, its acceptance, release", async () => {
     const yagna = new YagnaApi({ apiKey: requestor.appKey, basePath: requestor.apiUrl });
     await yagna.connect();
@@ -327,8 +380,8 @@ describe('payment between two daemons on anvil', () => {
       });
       assert.equal(allocation.paymentPlatform, PLATFORM);
       assert.equal(allocation.address, requestor.nodeId);
-      const agreementId = await agreementFor(requestor, provider, allocation.id);
-      // golem-js filters payment events by its app session; it must still hear of this invoice.
+      // golem-js confirms its agreements in its own app session and filters payment events by it.
+      const agreementId = await agreementFor(requestor, provider, allocation.id, yagna.appSessionId);
       const heard = new Promise<Invoice>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('golem-js never heard of the invoice')), 30_000);
         const subscription = adapter.receivedInvoices$.subscribe((received) => {

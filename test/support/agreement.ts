@@ -36,6 +36,8 @@ export interface AgreementOptions {
   offer?: Record<string, unknown>;
   /** Extra flat demand properties (e.g. `golem.srv.comp.task_package`). */
   demand?: Record<string, unknown>;
+  /** The app session both sides confirm and approve in (default `activity-tests`). */
+  appSessionId?: string;
 }
 
 /** Negotiates and approves one agreement; returns its id. */
@@ -91,14 +93,15 @@ export async function approvedAgreement(
     proposalId: providerDraft.proposal!.proposalId,
     validTo,
   })) as string;
-  await req.confirmAgreement(agreementId, 'activity-tests');
+  const appSessionId = options.appSessionId ?? 'activity-tests';
+  await req.confirmAgreement(agreementId, appSessionId);
   await until(
     () => prov.collectDemands(offerId, 1, 10),
     (e) => e.eventType === 'AgreementEvent',
     'the agreement on the provider',
   );
   const waiting = req.waitForApproval(agreementId, 30);
-  await prov.approveAgreement(agreementId, 'activity-tests', 10);
+  await prov.approveAgreement(agreementId, appSessionId, 10);
   await waiting;
   return agreementId;
 }

@@ -50,7 +50,12 @@ export async function fund(daemon: DaemonHandle): Promise<void> {
 }
 
 /** An allocation and an approved agreement whose demand carries the allocation's decorations. */
-export async function paidAgreement(requestor: DaemonHandle, provider: DaemonHandle, total = '10') {
+export async function paidAgreement(
+  requestor: DaemonHandle,
+  provider: DaemonHandle,
+  total = '10',
+  appSessionId?: string,
+) {
   const allocation = await payments(requestor).requestor.createAllocation({
     totalAmount: total,
     paymentPlatform: PLATFORM,
@@ -60,7 +65,7 @@ export async function paidAgreement(requestor: DaemonHandle, provider: DaemonHan
   } as never);
   return {
     allocationId: allocation.allocationId,
-    agreementId: await agreementFor(requestor, provider, allocation.allocationId),
+    agreementId: await agreementFor(requestor, provider, allocation.allocationId, appSessionId),
   };
 }
 
@@ -69,6 +74,7 @@ export async function agreementFor(
   requestor: DaemonHandle,
   provider: DaemonHandle,
   allocationId: string,
+  appSessionId?: string,
 ): Promise<string> {
   const decorations = await payments(requestor).requestor.getDemandDecorations([allocationId]);
   const demand = Object.fromEntries(decorations.properties.map((p) => [p.key, p.value]));
@@ -76,5 +82,6 @@ export async function agreementFor(
     runtime: 'test-runtime',
     offer: { [PLATFORM_KEY]: provider.nodeId, 'golem.com.payment.protocol.version': '3' },
     demand,
+    ...(appSessionId === undefined ? {} : { appSessionId }),
   });
 }

@@ -61,6 +61,11 @@ export interface AgreementView {
   /** `requestor` or `provider`: who terminated (null while not terminated). */
   terminatedBy: 'requestor' | 'provider' | null;
   terminationReason: Record<string, unknown> | null;
+  /**
+   * The app session of this node's side, as yagna keeps it per side: the requestor's from its confirm, the
+   * provider's from its approve (`?appSessionId=`); null when that call named none. Event feeds filter by it.
+   */
+  appSessionId: string | null;
 }
 
 export type AgreementEvent =

@@ -108,7 +108,6 @@ export class Counterparties {
       );
     const owner = role === 'requestor' ? view.requestorId : view.providerId;
     const peer = role === 'requestor' ? view.providerId : view.requestorId;
-    const appSessionId = (view as AgreementView & { appSessionId?: unknown }).appSessionId;
     this.#db.run(
       `INSERT OR IGNORE INTO payment_agreement (agreement_id, role, owner_id, peer_id, payee_addr, payer_addr, platform, app_session_id, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -119,7 +118,7 @@ export class Counterparties {
       terms.payeeAddr,
       terms.payerAddr,
       terms.platform,
-      typeof appSessionId === 'string' ? appSessionId : null,
+      view.appSessionId ?? null,
       new Date().toISOString(),
     );
     return this.agreement(agreementId, role)!;

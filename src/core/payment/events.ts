@@ -110,8 +110,9 @@ export class DocumentEvents {
         OR (e.role = 'provider' AND e.event_type IN (${placeholders(providerTypes)})))`;
     params.push(...requestorTypes, ...providerTypes);
     if (query.appSessionId !== undefined) {
-      // An agreement whose session the market did not tell (its AgreementView has no appSessionId yet) matches
-      // every session: hiding its documents would leave golem-js, which always filters, waiting forever.
+      // Exact for an agreement made in a session. One confirmed or approved without a session (or recorded
+      // before the market reported sessions) is seen by every session rather than by none: golem-js always
+      // filters, and hiding its documents would leave it waiting forever.
       sql += ' AND (a.app_session_id = ? OR a.app_session_id IS NULL)';
       params.push(query.appSessionId);
     }

@@ -101,7 +101,7 @@ export async function startNode(
       terminatedAt: null,
       terminatedBy: null,
       terminationReason: null,
-      ...(terms.appSessionId === undefined ? {} : { appSessionId: terms.appSessionId }),
+      appSessionId: terms.appSessionId ?? null,
     };
     return view;
   });
