@@ -108,6 +108,7 @@ export class Counterparties {
       );
     const owner = role === 'requestor' ? view.requestorId : view.providerId;
     const peer = role === 'requestor' ? view.providerId : view.requestorId;
+    const appSessionId = view.appSessionId;
     this.#db.run(
       `INSERT OR IGNORE INTO payment_agreement (agreement_id, role, owner_id, peer_id, payee_addr, payer_addr, platform, app_session_id, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -118,7 +119,7 @@ export class Counterparties {
       terms.payeeAddr,
       terms.payerAddr,
       terms.platform,
-      view.appSessionId ?? null,
+      typeof appSessionId === 'string' ? appSessionId : null,
       new Date().toISOString(),
     );
     return this.agreement(agreementId, role)!;
