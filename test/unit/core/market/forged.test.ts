@@ -172,4 +172,112 @@ describe('forged negotiation messages are refused', () => {
       await Promise.all([provider.stop(), intruder.stop()]);
     }
   });
+
+  it('the provider takes an agreement only on its own proposal, from the requestor it negotiated with, on its terms', async () => {
+    const network = new MemoryNetwork();
+    const [provider, requestor, intruder] = await Promise.all([node(network), node(network), node(network)]);
+    try {
+      const { agreementId, counterId } = await negotiate(provider, requestor);
+      const honest = contentOf(requestor, agreementId);
+      const sendAs = async (sender: Node, agreement: AgreementContent) =>
+        sender.bus.call(at(provider, NegotiationAddress.AgreementReceived), {
+          agreement,
+          proposedSignature: await sign(sender.bus, sender.nodeId, digestOf(agreement)),
+        } satisfies AgreementReceived);
+      const variant = (id: string, change: Partial<AgreementContent>): AgreementContent => ({
+        ...honest,
+        agreementId: id.repeat(64),
+        ...change,
+      });
+      const refused: AgreementContent[] = [];
+      const refuse = async (sender: Node, agreement: AgreementContent, code: string) => {
+        refused.push(agreement);
+        await assert.rejects(sendAs(sender, agreement), { code });
+      };
+      // The intruder cites the proposal the requestor negotiated, as its own requestor: not its negotiation.
+      await refuse(
+        intruder,
+        variant('a', { demand: { ...honest.demand, requestorId: intruder.nodeId } }),
+        'MARKET_PROPOSAL_NOT_FOUND',
+      );
+      // The requestor names another node as the requestor (the one who pays), signing itself.
+      await refuse(
+        requestor,
+        variant('b', { demand: { ...honest.demand, requestorId: intruder.nodeId } }),
+        'MARKET_NOT_COUNTERPARTY',
+      );
+      // Another offer of the provider than the one the proposal answers; another node as the provider.
+      const otherOfferId = await provider.market.subscribeOffer(provider.nodeId, offerBody);
+      await refuse(
+        requestor,
+        variant('c', { offer: { ...honest.offer, offerId: otherOfferId } }),
+        'MARKET_PROPOSAL_NOT_FOUND',
+      );
+      await refuse(
+        requestor,
+        variant('d', { offer: { ...honest.offer, providerId: intruder.nodeId } }),
+        'MARKET_PROPOSAL_NOT_FOUND',
+      );
+      // The requestor's own counter cited as if the provider had proposed its terms.
+      const theirs = provider.db.get<{ properties: string; constraints: string }>(
+        "SELECT properties, constraints FROM market_proposal WHERE id = ? AND role = 'provider'",
+        counterId.replace(/^R-/, ''),
+      )!;
+      await refuse(
+        requestor,
+        variant('e', {
+          proposalId: counterId.replace(/^R-/, ''),
+          offer: {
+            ...honest.offer,
+            properties: JSON.parse(theirs.properties),
+            constraints: theirs.constraints,
+          },
+        }),
+        'MARKET_PROPOSAL_NOT_FOUND',
+      );
+      // Terms other than the provider's proposal: another price, looser constraints.
+      await refuse(
+        requestor,
+        variant('f', {
+          offer: { ...honest.offer, properties: { ...honest.offer.properties, 'golem.inf.mem.gib': 64 } },
+        }),
+        'MARKET_AGREEMENT_MISMATCH',
+      );
+      await refuse(
+        requestor,
+        variant('g', { offer: { ...honest.offer, constraints: '(golem.srv.comp.expiration>=0)' } }),
+        'MARKET_AGREEMENT_MISMATCH',
+      );
+      // Demand terms other than the requestor's proposal the provider answered: never matched against the offer.
+      await refuse(
+        requestor,
+        variant('h', {
+          demand: {
+            ...honest.demand,
+            properties: { ...honest.demand.properties, 'golem.srv.comp.expiration': 1 },
+          },
+        }),
+        'MARKET_AGREEMENT_MISMATCH',
+      );
+      await refuse(
+        requestor,
+        variant('i', { demand: { ...honest.demand, constraints: '(golem.inf.mem.gib>=1)' } }),
+        'MARKET_AGREEMENT_MISMATCH',
+      );
+      await refuse(
+        requestor,
+        variant('j', { demand: { ...honest.demand, demandId: 'd'.repeat(64) } }),
+        'MARKET_AGREEMENT_MISMATCH',
+      );
+      // Bigger than the market stores (a field no proposal bounds).
+      await refuse(requestor, variant('k', { createdAt: 'x'.repeat(300_000) }), 'MARKET_TOO_LARGE');
+      for (const { agreementId: id } of refused)
+        assert.equal(providerCopy(provider, id), undefined, 'the provider holds none of them');
+      // The honest agreement is still taken: the refusals were about who sent what.
+      await sendAs(requestor, honest);
+      assert.equal(providerCopy(provider, agreementId)?.state, 'Pending');
+    } finally {
+      await Promise.all([provider.stop(), requestor.stop(), intruder.stop()]);
+    }
+  });
 });
