@@ -103,6 +103,23 @@ describe('GFTP download from a server that answers wrongly', () => {
     );
   });
 
+  it('refuses a file larger than maxBytes before fetching any of it', async () => {
+    const { call } = server();
+    let chunks = 0;
+    const counting: BusCall = async (address, message, options) => {
+      if (!address.endsWith('/GetMetadata')) chunks++;
+      return call(address, message, options);
+    };
+    const dest = join(dir, 'too-large.bin');
+    await assert.rejects(
+      gftpDownload(counting, URL, dest, { chunkSize: CHUNK, retries: 0, maxBytes: content.byteLength - 1 }),
+      (e: unknown) => isGolemError(e, GftpErrorCode.TooLarge),
+    );
+    assert.equal(chunks, 0);
+    await gftpDownload(counting, URL, dest, { chunkSize: CHUNK, retries: 0, maxBytes: content.byteLength });
+    assert.ok(readFileSync(dest).equals(content));
+  });
+
   it('starts over when the kept partial file is longer than the file', async () => {
     const dest = join(dir, 'partial.bin');
     const partial = `${dest}.${createHash('sha3-256').update(URL).digest('hex').slice(0, 12)}.gftp-part`;
