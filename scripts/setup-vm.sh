@@ -42,21 +42,37 @@ if [ -z "$KPKG" ] && [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && K
 [ -n "$KPKG" ] || { echo "setup-vm: apt knows no linux-image-amd64 (run apt-get update)" >&2; exit 1; }
 KV=${KPKG#linux-image-}
 AGENT_SRC=src/execution/runtimes/vm/guest/init.c
-stamp="$KV $(sha256sum "$AGENT_SRC" | cut -c1-16)"
+stamp="$KV $(cat "$AGENT_SRC" scripts/setup-vm.sh | sha256sum | cut -c1-16)"
 if [ "$(cat "$DIR/runtime/kernel.version" 2>/dev/null || true)" != "$stamp" ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   dpkg-deb -x "$(download "$KPKG")" "$work/k"
   cp "$work/k/boot/vmlinuz-$KV" "$DIR/runtime/vmlinuz"
   mkdir -p "$work/initramfs/modules"
-  # Load order = dependency order (the guest agent loads them one by one with finit_module).
-  for m in failover virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci net_failover virtio_net \
-           virtio_console virtio-rng virtio_blk squashfs overlay netfs fscache 9pnet 9pnet_virtio 9p; do
-    ko=$(find "$work/k/lib/modules/$KV/kernel" -name "$m.ko" -o -name "$m.ko.xz" | head -1)
-    [ -n "$ko" ] || continue   # built into the kernel
-    case "$ko" in *.xz) xz -dc "$ko" > "$work/initramfs/modules/$m.ko" ;; *) cp "$ko" "$work/initramfs/modules/" ;; esac
-    echo "$m.ko" >> "$work/initramfs/modules/order"
-  done
+  # Load order = dependency order, read from the kernel's own modules.dep (busybox depmod), because it changes
+  # between point releases (6.1.0-57's virtio.ko needs virtio_ring.ko; -50's did not). The guest agent loads the
+  # modules one by one with finit_module, so a module before its dependency fails with ENOENT.
+  dpkg-deb -x "$(download busybox-static)" "$work/bb"
+  "$work/bb/bin/busybox" depmod -b "$work/k" "$KV"
+  wanted="failover virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci net_failover virtio_net
+          virtio_console virtio-rng virtio_blk squashfs overlay netfs fscache 9pnet 9pnet_virtio 9p"
+  awk -v wanted="$wanted" '
+    { key = $1; sub(/:$/, "", key); deps[key] = ""; for (i = 2; i <= NF; i++) deps[key] = deps[key] " " $i
+      n = split(key, parts, "/"); name = parts[n]; sub(/\.ko(\.xz)?$/, "", name); path[name] = key }
+    function emit(key,   list, i, count) {
+      if (key in seen) return; seen[key] = 1
+      count = split(deps[key], list, " "); for (i = 1; i <= count; i++) emit(list[i])
+      print key
+    }
+    END { count = split(wanted, names, /[ \n]+/); for (i = 1; i <= count; i++) if (names[i] in path) emit(path[names[i]]) }
+  ' "$work/k/lib/modules/$KV/modules.dep" > "$work/load-order"
+  [ -s "$work/load-order" ] || { echo "setup-vm: no virtio/9p modules found for $KV" >&2; exit 1; }
+  while read -r rel; do
+    ko="$work/k/lib/modules/$KV/$rel"
+    m=$(basename "$rel"); m=${m%.xz}
+    case "$ko" in *.xz) xz -dc "$ko" > "$work/initramfs/modules/$m" ;; *) cp "$ko" "$work/initramfs/modules/$m" ;; esac
+    echo "$m" >> "$work/initramfs/modules/order"
+  done < "$work/load-order"
   gcc -static -O2 -Wall -Wextra -Werror -o "$work/initramfs/init" "$AGENT_SRC"
   strip "$work/initramfs/init"
   (cd "$work/initramfs" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -9 > "$DIR/runtime/initramfs.cpio.gz")

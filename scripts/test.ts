@@ -23,6 +23,8 @@ const args = [
   '--test',
   `--test-concurrency=${Math.max(2, availableParallelism())}`,
   '--test-timeout=300000',
+  // A test file that leaks a handle (a socket left open after a failure) ends with its tests instead of hanging the run.
+  '--test-force-exit',
   '--test-reporter=spec',
   ...names.flatMap((name) => suites[name] ?? []),
 ];

@@ -264,6 +264,7 @@ describe('the erc20 driver on dev', () => {
       }),
       {
         code: Erc20ErrorCode.TxNotFound,
+        httpStatus: 503,
       },
     );
   });
@@ -495,7 +496,8 @@ describe('the erc20 driver on dev', () => {
     assert.equal(confirmations.length, 0);
     await assert.rejects(
       driver.verifyPayment({ platform: PLATFORM, txHash: sent.hash, payer, payee, amount: '1' }),
-      { code: Erc20ErrorCode.TxNotConfirmed },
+      // Not yet, rather than refused: a 4xx would make the payer's outbox drop the payment message.
+      { code: Erc20ErrorCode.TxNotConfirmed, httpStatus: 503 },
     );
     await anvilRpc(anvil.rpcUrl, 'anvil_mine', ['0x2']);
     await waitFor('confirmed after two more blocks', () => confirmations.length === 1 || undefined);
@@ -503,6 +505,23 @@ describe('the erc20 driver on dev', () => {
       (await driver.verifyPayment({ platform: PLATFORM, txHash: sent.hash, payer, payee, amount: '1' }))
         .amount,
       '1',
+    );
+  });
+
+  test('an RPC that does not answer gives a short coded error, retried by the payer (5xx)', async () => {
+    const driver = newDriver('dead-rpc', { env: { DEV_GETH_ADDR: 'http://127.0.0.1:1' } });
+    const payer = anvil.accounts[6]!;
+    const dead = { code: Erc20ErrorCode.Rpc, httpStatus: 502, message: /^the dev RPC did not answer: / };
+    await assert.rejects(driver.getBalance(PLATFORM, payer), dead);
+    await assert.rejects(
+      driver.verifyPayment({
+        platform: PLATFORM,
+        txHash: `0x${'ab'.repeat(32)}`,
+        payer,
+        payee: payer,
+        amount: '1',
+      }),
+      dead,
     );
   });
 

@@ -38,27 +38,32 @@ describe('VM runtime VPN (QEMU)', { skip }, () => {
     const vpnEndpoint = `udp://127.0.0.1:${hub.address().port}`;
     const network = { addr: '192.168.8.0', mask: '255.255.255.0', gateway: '', ifAddr: '' };
     const hosts = { '192.168.8.2': 'vm-a', '192.168.8.3': 'vm-b' };
-    const runtimes = await Promise.all(
-      ['192.168.8.2', '192.168.8.3'].map(async (ip, i) => {
-        const workdir = join(dir, `vm${i}`);
-        await deployRuntime(workdir, image);
-        const runtime = spawnServiceRuntime(
-          process.execPath,
-          [...runtimeArgs(workdir, image), '--vpn-endpoint', vpnEndpoint, 'start'],
-          { stderr: 'ignore' },
-        );
-        await runtime.client.hello();
-        const endpoint = await runtime.client.createNetwork({
-          networks: [{ ...network, ifAddr: ip }],
-          hosts,
-          interface: NetworkInterface.Vpn,
-        });
-        assert.equal(endpoint?.kind, 'udpDatagram');
-        endpoints.push(endpoint!.address);
-        return runtime;
-      }),
-    );
+    // Runtimes are kept as they start, so a boot that fails still shuts down the other one and the hub.
+    const runtimes: ReturnType<typeof spawnServiceRuntime>[] = [];
     try {
+      await Promise.all(
+        ['192.168.8.2', '192.168.8.3'].map(async (ip, i) => {
+          const workdir = join(dir, `vm${i}`);
+          await deployRuntime(workdir, image);
+          const runtime = spawnServiceRuntime(
+            process.execPath,
+            [...runtimeArgs(workdir, image), '--vpn-endpoint', vpnEndpoint, 'start'],
+            { stderr: 'ignore' },
+          );
+          runtimes.push(runtime);
+          await runtime.client.hello();
+          const endpoint = await runtime.client.createNetwork({
+            networks: [{ ...network, ifAddr: ip }],
+            hosts,
+            interface: NetworkInterface.Vpn,
+          });
+          assert.equal(endpoint?.kind, 'udpDatagram');
+          endpoints.push(endpoint!.address);
+          return runtime;
+        }),
+      ).then((started) => {
+        runtimes.splice(0, runtimes.length, ...started);
+      });
       const [a, b] = runtimes as [(typeof runtimes)[0], (typeof runtimes)[0]];
       const ping = await runCommand(a.client, {
         bin: '/bin/ping',

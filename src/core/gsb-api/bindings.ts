@@ -4,8 +4,8 @@
  * As in yagna, calls that arrive while no WebSocket is open wait for one (golem-js hands out the URL before its
  * socket is open), a new WebSocket replaces the old one, and unbinding cancels what is still pending.
  *
- * Bounds: bindings per app-key, calls in flight per binding, bytes waiting for a socket, a deadline for every
- * call the client leaves unanswered.
+ * Bounds: bindings per app-key, calls in flight per binding and per calling node (one peer cannot take every
+ * slot of a binding), bytes waiting for a socket, a deadline for every call the client leaves unanswered.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -18,6 +18,8 @@ import { badRequest, GsbApiErrorCode, notFound } from './errors.ts';
 export interface GsbApiLimits {
   bindingsPerAppKey: number;
   callsInFlight: number;
+  /** Calls in flight from one calling node, per binding. */
+  callsInFlightPerPeer: number;
   /** Bytes of frames waiting for a WebSocket, per binding. */
   queuedBytes: number;
   /** Largest frame either way. */
@@ -29,6 +31,7 @@ export interface GsbApiLimits {
 export const DEFAULT_GSB_API_LIMITS: GsbApiLimits = {
   bindingsPerAppKey: 256,
   callsInFlight: 256,
+  callsInFlightPerPeer: 64,
   queuedBytes: 64 * 1024 * 1024,
   frameBytes: 16 * 1024 * 1024,
   callTimeoutMs: 60_000,
@@ -65,6 +68,8 @@ class Binding {
   unbind: Unbind = () => {};
   socket: WebSocket | undefined;
   readonly pending = new Map<string, PendingCall>();
+  /** Calls in flight by calling node. */
+  readonly pendingOf = new Map<string, number>();
   queue: Uint8Array[] = [];
   queuedBytes = 0;
 
@@ -235,6 +240,16 @@ export class GsbBindings {
         },
       );
     }
+    const fromCaller = binding.pendingOf.get(context.caller) ?? 0;
+    if (fromCaller >= this.#limits.callsInFlightPerPeer) {
+      throw new GolemError(
+        GsbApiErrorCode.Busy,
+        `${binding.on} has ${fromCaller} calls in flight from ${context.caller}`,
+        {
+          details: { limit: this.#limits.callsInFlightPerPeer },
+        },
+      );
+    }
     const id = randomUUID();
     const frame = encodeFrame({ id, component, payload: message ?? {} });
     if (frame.byteLength > this.#limits.frameBytes) {
@@ -258,6 +273,7 @@ export class GsbBindings {
     }
     const answer = Promise.withResolvers<unknown>();
     binding.pending.set(id, answer);
+    binding.pendingOf.set(context.caller, fromCaller + 1);
     if (socket !== undefined) socket.send(frame);
     const timeout = AbortSignal.timeout(this.#limits.callTimeoutMs);
     const onAbort = () => {
@@ -277,6 +293,9 @@ export class GsbBindings {
       return await answer.promise;
     } finally {
       binding.pending.delete(id);
+      const left = (binding.pendingOf.get(context.caller) ?? 1) - 1;
+      if (left === 0) binding.pendingOf.delete(context.caller);
+      else binding.pendingOf.set(context.caller, left);
       timeout.removeEventListener('abort', onAbort);
       context.signal.removeEventListener('abort', onAbort);
       const at = binding.queue.indexOf(frame);

@@ -386,6 +386,20 @@ export class AgreementProtocol {
         'the agreement’s offer differs from the proposal it cites',
       );
     }
+    // The demand side is what the provider's proposal answered (the requestor's counter it holds): demand terms
+    // sent only now were never matched against the offer.
+    const answered = proposal.prevId === null ? undefined : this.#proposals.providerProposal(proposal.prevId);
+    if (
+      answered === undefined ||
+      proposal.demandId !== content.demand.demandId ||
+      canonicalJson(answered.properties) !== canonicalJson(content.demand.properties) ||
+      answered.constraints !== content.demand.constraints
+    ) {
+      throw httpError.badRequest(
+        MarketErrorCode.AgreementMismatch,
+        'the agreement’s demand differs from the requestor’s proposal the provider answered',
+      );
+    }
     if (!verifyNodeSignature(caller, digestOf(content), safeHex(message.proposedSignature)))
       throw badSignature('the requestor’s');
     if (!(Date.parse(content.validTo) > this.#clock()))

@@ -68,6 +68,11 @@ export interface GftpDownloadOptions extends GftpTransferOptions {
   /** Keep a partial file and continue from it (default true). */
   resume?: boolean;
   /**
+   * Largest file taken: a server announcing more is refused before anything is fetched (the size it announces is
+   * what the download is held to). Default: no limit.
+   */
+  maxBytes?: number;
+  /**
    * With a stream function, the file comes as one bus stream of chunks (`GetChunks`, our extension) instead of a
    * call per chunk; a server without it (golem-js through /gsb-api) gets GetChunk calls as before.
    */
@@ -152,6 +157,15 @@ export async function gftpDownload(
     throw new GolemError(GftpErrorCode.ReadError, 'the server sent no valid file size', {
       details: { url, metadata },
     });
+  }
+  if (options.maxBytes !== undefined && fileSize > options.maxBytes) {
+    throw new GolemError(
+      GftpErrorCode.TooLarge,
+      `${url} is ${fileSize} bytes, more than ${options.maxBytes}`,
+      {
+        details: { url, fileSize, maxBytes: options.maxBytes },
+      },
+    );
   }
 
   const partialPath = `${destPath}.${createHash('sha3-256').update(url).digest('hex').slice(0, 12)}.gftp-part`;

@@ -39,7 +39,7 @@ import {
 } from './networks.ts';
 import type { DigestSigner } from './signer.ts';
 import { Erc20Store } from './store.ts';
-import { verifyTransfer } from './verify.ts';
+import { rpc, verifyTransfer } from './verify.ts';
 
 export interface Erc20DriverOptions {
   db: Database;
@@ -129,17 +129,22 @@ export class Erc20Driver implements PaymentDriver {
   async getBalance(platform: PaymentPlatform, address: string): Promise<AccountBalance> {
     const chain = this.#manager.clientOfPlatform(platform);
     const account = checkedAddress(address, 'address');
-    const blockNumber = await chain.client.getBlockNumber();
-    const [token, gas] = await Promise.all([
-      chain.client.readContract({
-        address: chain.network.tokenAddress,
-        abi: testGlmArtifact.abi,
-        functionName: 'balanceOf',
-        args: [account],
+    const [blockNumber, token, gas] = await rpc(chain, async () => {
+      const blockNumber = await chain.client.getBlockNumber();
+      return [
         blockNumber,
-      }),
-      chain.client.getBalance({ address: account, blockNumber }),
-    ]);
+        ...(await Promise.all([
+          chain.client.readContract({
+            address: chain.network.tokenAddress,
+            abi: testGlmArtifact.abi,
+            functionName: 'balanceOf',
+            args: [account],
+            blockNumber,
+          }),
+          chain.client.getBalance({ address: account, blockNumber }),
+        ])),
+      ] as const;
+    });
     return {
       platform,
       address: account,

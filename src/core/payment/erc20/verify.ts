@@ -2,6 +2,9 @@
  * The payee's check of a payment: the transaction is mined successfully (with the network's confirmations) and its
  * receipt holds the token's `Transfer` logs to the payee, from the payer or in a transaction the payer sent (a
  * multi-transfer or a deposit payout), together worth at least the claimed amount.
+ *
+ * A transaction the payee's RPC does not have yet, or has with too few confirmations, is "not yet" (503), never a
+ * refusal: the payer's outbox drops a message refused with a 4xx, and the payee would never learn of the payment.
  */
 import { type Address, getAddress, type Hex, parseEventLogs } from 'viem';
 import type { VerifiedPayment } from '../driver.ts';
@@ -17,6 +20,27 @@ export interface VerifyInput {
   amount: string;
 }
 
+/** Service Unavailable: ask again later (the payer's outbox retries it). */
+const NOT_YET = 503;
+
+/** An RPC call whose failure becomes a short coded error (502) naming the network, not viem's multi-line text. */
+export async function rpc<T>(chain: ChainClient, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (cause) {
+    const { shortMessage, details } = cause as { shortMessage?: unknown; details?: unknown };
+    const reason = [shortMessage, details]
+      .filter((part) => typeof part === 'string' && part !== '')
+      .join(' ');
+    throw erc20Error(
+      Erc20ErrorCode.Rpc,
+      `the ${chain.network.name} RPC did not answer: ${reason || String(cause)}`,
+      { network: chain.network.name },
+      { cause, httpStatus: 502 },
+    );
+  }
+}
+
 export async function verifyTransfer(chain: ChainClient, input: VerifyInput): Promise<VerifiedPayment> {
   if (typeof input.txHash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(input.txHash)) {
     throw erc20Error(Erc20ErrorCode.TxNotFound, 'txHash must be a 32-byte hex transaction hash', {
@@ -27,19 +51,19 @@ export async function verifyTransfer(chain: ChainClient, input: VerifyInput): Pr
   const payee = checkedAddress(input.payee, 'payee');
   const claimed = toWei(input.amount);
   const hash = input.txHash.toLowerCase() as Hex;
-  const receipt = await chain.receipt(hash);
+  const receipt = await rpc(chain, () => chain.receipt(hash));
   if (receipt === null) {
     throw erc20Error(
       Erc20ErrorCode.TxNotFound,
-      `transaction ${hash} is not on chain`,
+      `transaction ${hash} is not on chain (yet)`,
       { txHash: hash },
-      { httpStatus: 404 },
+      { httpStatus: NOT_YET },
     );
   }
   if (receipt.status !== 'success') {
     throw erc20Error(Erc20ErrorCode.TxFailed, `transaction ${hash} failed on chain`, { txHash: hash });
   }
-  const latest = await chain.client.getBlockNumber();
+  const latest = await rpc(chain, () => chain.client.getBlockNumber());
   const confirmations = latest - receipt.blockNumber + 1n;
   if (confirmations < BigInt(chain.network.requiredConfirmations)) {
     throw erc20Error(
@@ -50,6 +74,7 @@ export async function verifyTransfer(chain: ChainClient, input: VerifyInput): Pr
         confirmations: Number(confirmations),
         required: chain.network.requiredConfirmations,
       },
+      { httpStatus: NOT_YET },
     );
   }
   const sentByPayer = getAddress(receipt.from) === payer;

@@ -47,7 +47,14 @@ describe('/gsb-api/v1 bindings', () => {
       bus,
       logger: silentLogger,
       rest: api,
-      limits: { callsInFlight: 2, queuedBytes: 4096, callTimeoutMs: 400, bindingsPerAppKey: 5 },
+      limits: {
+        callsInFlight: 3,
+        callsInFlightPerPeer: 2,
+        queuedBytes: 4096,
+        frameBytes: 8192,
+        callTimeoutMs: 400,
+        bindingsPerAppKey: 5,
+      },
     });
     await gsb.start();
     base = (await api.listen()).origin;
@@ -136,6 +143,30 @@ describe('/gsb-api/v1 bindings', () => {
     await assert.rejects(bus.call(`${on}/Echo`, { blob: new Uint8Array(5000) }), (e) =>
       isGolemError(e, GsbApiErrorCode.Busy),
     );
+  });
+
+  it('one calling node cannot take every call slot of a binding', async () => {
+    const { on, servicesId } = await bind(['Echo']);
+    const from = (peer: string) => bus.dispatchRemote(peer, `${on}/Echo`, {}, new AbortController().signal);
+    const busy = (e: unknown) => isGolemError(e, GsbApiErrorCode.Busy);
+    const timedOut = (e: unknown) => isGolemError(e, GsbApiErrorCode.Timeout);
+    const mine = [from('0xaaaa'), from('0xaaaa')].map((call) => assert.rejects(call, timedOut));
+    await assert.rejects(from('0xaaaa'), busy);
+    // Another node still gets a slot (its call waits for the client, and times out unanswered); then the binding is full.
+    const theirs = assert.rejects(from('0xbbbb'), timedOut);
+    await assert.rejects(from('0xbbbb'), busy);
+    await Promise.all([...mine, theirs]);
+    assert.equal((await remove(servicesId)).status, 200);
+  });
+
+  it('refuses a call larger than a frame may be, with a socket open too', async () => {
+    const { on, servicesId } = await bind(['Echo']);
+    const { socket } = await connect(servicesId);
+    await assert.rejects(bus.call(`${on}/Echo`, { blob: new Uint8Array(10_000) }), (e) =>
+      isGolemError(e, GsbApiErrorCode.Busy),
+    );
+    socket.close();
+    assert.equal((await remove(servicesId)).status, 200);
   });
 
   it('a new socket replaces the old one; unbinding cancels pending calls and closes the socket', async () => {

@@ -84,6 +84,10 @@ describe('identity service over the bus', () => {
     const digest = toHex(digestOf({ hello: 'world' }));
     const signature = await bus.call<string>(IdentityAddress.Sign, { nodeId: other.nodeId, digest });
     assert.equal(recoverNodeId(fromHex(digest), fromHex(signature)), other.nodeId);
+    await assert.rejects(
+      bus.call(IdentityAddress.Sign, { nodeId: other.nodeId, digest: toHex(new Uint8Array(31)) }),
+      (e) => isGolemError(e, 'IDENTITY_BAD_DIGEST'),
+    );
 
     const events: unknown[] = [];
     bus.subscribe(IDENTITY_EVENTS_TOPIC, (event) => {

@@ -305,6 +305,23 @@ describe('WASI runtime program', () => {
         buildPackage(dir, { 'entry-points': [{ id: 'main', 'wasm-path': 'missing.wasm' }] }, module),
         'WASI_BAD_MANIFEST',
       ],
+      // One volume inside another, and two volumes at one place.
+      [
+        buildPackage(
+          dir,
+          { 'entry-points': entry, 'mount-points': [{ rw: 'data' }, { ro: 'data/sub' }] },
+          module,
+        ),
+        'WASI_BAD_MANIFEST',
+      ],
+      [
+        buildPackage(
+          dir,
+          { 'entry-points': entry, 'mount-points': [{ rw: 'data' }, { ro: 'data/' }] },
+          module,
+        ),
+        'WASI_BAD_MANIFEST',
+      ],
       [buildPackage(dir, { 'entry-points': [] }, module), 'WASI_BAD_MANIFEST'],
       [buildPackage(dir, { 'entry-points': entry, runtime: 'emscripten' }, module), 'WASI_BAD_MANIFEST'],
     ];

@@ -63,3 +63,19 @@ test('a released transaction returns its orders to pending for the next one', ()
   const again = store.insertTx(tx(1, ['a'], '0xbb'));
   assert.equal(store.getOrder('a')?.tx_id, again);
 });
+
+test('a deposit close already claimed by one transaction cannot be claimed by another: the second is not stored', () => {
+  const store = new Erc20Store(openDatabase(':memory:'));
+  const close = { contract: PAYER, depositId: '0x01', platform: 'erc20-dev-tglm', payer: PAYER };
+  store.insertDepositClose(close);
+  const closing = (nonce: number, hash: string): NewTx => ({
+    ...tx(nonce, [], hash),
+    kind: 'close',
+    depositClose: { contract: close.contract, depositId: close.depositId },
+  });
+  const first = store.insertTx(closing(0, '0xaa'));
+  assert.throws(() => store.insertTx(closing(1, '0xbb')), /no longer pending/);
+  assert.equal(store.getDepositClose(close.contract, close.depositId)?.tx_id, first);
+  assert.equal(store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM erc20_tx')?.n, 1);
+  assert.equal(store.storedNextNonce(31337, PAYER), 1);
+});
