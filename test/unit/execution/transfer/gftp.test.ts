@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
 import { GftpErrorCode } from '../../../../src/core/model/gftp.ts';
-import { type BusCall, type BusStream, gftpDownload } from '../../../../src/execution/transfer/gftp.ts';
+import { type BusCall, type BusStream, gftpDownload } from '../../../../src/core/model/gftp-client.ts';
 import { tempDir } from '../../../support/daemon.ts';
 
 const URL = `gftp://0x${'ab'.repeat(20)}/upload-token-not-a-hash`;
