@@ -593,7 +593,8 @@ export class ProviderAgent {
           note.accepted = true;
           continue;
         }
-        if (note.sentAt === undefined)
+        // The latest note not delivered means the requestor is gone, not merely slow.
+        if (track.notes.at(-1)!.sentAt === undefined)
           this.#break(
             track,
             BreakReason.RequestorUnreachable,
@@ -698,7 +699,9 @@ export class ProviderAgent {
         undefined,
         { waitMs: SEND_TIMEOUT_S * 1000 },
       );
-      tracked.sentAt = Date.now();
+      // The daemon answers once the note is queued; RECEIVED says the requestor acknowledged it.
+      const sent = await this.#api.get<DebitNote>(`/payment-api/v1/debitNotes/${note.debitNoteId}`);
+      if (sent.status !== 'ISSUED') tracked.sentAt = Date.now();
     } catch (error) {
       // The daemon keeps delivering it; the deadline decides.
       this.#log.warn('debit note not delivered yet', {

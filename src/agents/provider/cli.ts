@@ -148,15 +148,15 @@ export function applySettings(store: SettingsStore, values: Values, env: NodeJS.
   const envPrice = number(values, 'env-per-hour');
   const fee = number(values, 'starting-fee');
   if (cpu !== undefined || envPrice !== undefined || fee !== undefined) {
+    globals.prices = {
+      cpuPerHour: cpu ?? globals.prices.cpuPerHour,
+      envPerHour: envPrice ?? globals.prices.envPerHour,
+      startingFee: fee ?? globals.prices.startingFee,
+    };
+    store.saveGlobals(globals);
+    // Every runtime's preset takes the new prices, as `golemsp settings set` updates wasmtime and vm.
     const presets = store.presets();
-    presets.presets = presets.presets.map((preset) => {
-      const coeffs = preset['usage-coeffs'];
-      return pricedPreset(preset['exeunit-name'], {
-        cpuPerHour: cpu ?? (coeffs[USAGE.cpu] ?? 0) * 3600,
-        envPerHour: envPrice ?? (coeffs[USAGE.duration] ?? 0) * 3600,
-        startingFee: fee ?? preset['initial-price'],
-      });
-    });
+    presets.presets = presets.presets.map((preset) => pricedPreset(preset['exeunit-name'], globals.prices));
     store.savePresets(presets);
   }
   return globals;

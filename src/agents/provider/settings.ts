@@ -50,7 +50,18 @@ export interface Globals {
   account: string | null;
   /** Network names (`dev`, `holesky`, `polygon`…) or full platforms (`erc20-dev-tglm`). */
   paymentNetworks: string[];
+  /** golemsp's prices, given to a runtime's preset when it is first seen. */
+  prices: Prices;
   negotiation: NegotiationSettings;
+}
+
+export interface Prices {
+  /** GLM per hour of CPU time. */
+  cpuPerHour: number;
+  /** GLM per hour the activity exists. */
+  envPerHour: number;
+  /** GLM per activity, at its start. */
+  startingFee: number;
 }
 
 export interface Preset {
@@ -101,10 +112,7 @@ export const DEFAULT_NEGOTIATION: NegotiationSettings = {
 export const DEFAULT_GLM_PER_HOUR = 0.025;
 
 /** A preset named after a runtime with golemsp's price scheme. */
-export function pricedPreset(
-  runtime: string,
-  prices: { cpuPerHour: number; envPerHour: number; startingFee: number },
-): Preset {
+export function pricedPreset(runtime: string, prices: Prices): Preset {
   return {
     name: runtime,
     'exeunit-name': runtime,
@@ -172,6 +180,12 @@ export class SettingsStore {
       subnet: stored.subnet ?? 'public',
       account: stored.account ?? null,
       paymentNetworks: stored.paymentNetworks ?? ['holesky'],
+      prices: {
+        cpuPerHour: DEFAULT_GLM_PER_HOUR,
+        envPerHour: DEFAULT_GLM_PER_HOUR / 5,
+        startingFee: 0,
+        ...stored.prices,
+      },
       negotiation: { ...DEFAULT_NEGOTIATION, ...stored.negotiation },
     };
     checkGlobals(globals, this.globalsPath);
@@ -183,26 +197,24 @@ export class SettingsStore {
     writeJson(this.globalsPath, globals);
   }
 
-  /** The presets; on first use one per given runtime at golemsp's default prices, all active. */
+  /** The presets; a runtime seen for the first time gets one named after it at the stored prices, active. */
   presets(runtimes: string[] = []): Presets {
     const stored = readJson<Presets>(this.presetsPath);
-    if (stored !== undefined) {
-      if (stored.ver !== 'V1' || !Array.isArray(stored.presets) || !Array.isArray(stored.active))
-        throw providerError(ProviderErrorCode.BadSettings, `${this.presetsPath}: expected {"ver":"V1",…}`);
-      return stored;
+    if (
+      stored !== undefined &&
+      (stored.ver !== 'V1' || !Array.isArray(stored.presets) || !Array.isArray(stored.active))
+    )
+      throw providerError(ProviderErrorCode.BadSettings, `${this.presetsPath}: expected {"ver":"V1",…}`);
+    const presets: Presets = stored ?? { ver: 'V1', active: [], presets: [] };
+    const fresh = runtimes.filter((runtime) => !presets.presets.some((p) => p['exeunit-name'] === runtime));
+    if (fresh.length > 0) {
+      const { prices } = this.globals();
+      for (const runtime of fresh) {
+        presets.presets.push(pricedPreset(runtime, prices));
+        if (!presets.active.includes(runtime)) presets.active.push(runtime);
+      }
+      writeJson(this.presetsPath, presets);
     }
-    const presets: Presets = {
-      ver: 'V1',
-      active: [...runtimes],
-      presets: runtimes.map((runtime) =>
-        pricedPreset(runtime, {
-          cpuPerHour: DEFAULT_GLM_PER_HOUR,
-          envPerHour: DEFAULT_GLM_PER_HOUR / 5,
-          startingFee: 0,
-        }),
-      ),
-    };
-    if (runtimes.length > 0) writeJson(this.presetsPath, presets);
     return presets;
   }
 
