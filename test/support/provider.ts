@@ -5,7 +5,7 @@
  * as a test's requestor chooses.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MarketApi } from 'ya-ts-client';
 import type { StatusReport } from '../../src/agents/provider/index.ts';
@@ -53,12 +53,12 @@ export async function startGolemsp(options: GolemspOptions = {}): Promise<Golems
   });
   running.add(child);
   let logs = '';
-  child.stdout?.on('data', (chunk) => {
-    logs += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    logs += chunk;
-  });
+  const logFile = join(dataDir, 'golemsp.log');
+  for (const stream of [child.stdout, child.stderr])
+    stream?.on('data', (chunk) => {
+      logs += chunk;
+      appendFileSync(logFile, chunk);
+    });
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       running.delete(child);

@@ -125,6 +125,7 @@ interface AgreementTrack {
 const DEFAULT_INTERVAL_S = 120;
 const INVOICE_DUE_DEFAULT_S = 86_400;
 const SEND_TIMEOUT_S = 5;
+const RECOVER_EVERY_MS = 30_000;
 
 export class ProviderAgent {
   readonly sessionId: string;
@@ -137,6 +138,8 @@ export class ProviderAgent {
   #runtimes: RuntimeInfo[] = [];
   #offers = new Map<string, { preset: string; runtime: string; offer: BuiltOffer }>();
   #agreements = new Map<string, AgreementTrack>();
+  /** Agreements done with (invoiced, or never approved): not taken up again by the recovery. */
+  #finished = new Set<string>();
   #running = false;
   #stop = new AbortController();
   #loops: Promise<void>[] = [];
@@ -379,9 +382,16 @@ export class ProviderAgent {
         waitMs: 10_000,
       });
     } catch (error) {
-      this.#agreements.delete(track.id);
-      this.#log.warn('approval failed', { agreementId: track.id, error: errorMessage(error) });
-      return;
+      // The answer may be lost while the approval went through: what the daemon holds decides.
+      const state = await this.#api
+        .get<AgreementJson>(path)
+        .then((view) => view.state)
+        .catch(() => 'unknown');
+      if (state !== 'Approved') {
+        this.#agreements.delete(track.id);
+        this.#log.warn('approval failed', { agreementId: track.id, state, error: errorMessage(error) });
+        return;
+      }
     }
     try {
       const view = await this.#api.get<AgreementJson>(path);
@@ -427,7 +437,9 @@ export class ProviderAgent {
   /** Agreements of this node that are not finished with: approved ones are watched again, ended ones invoiced. */
   async #recover(): Promise<void> {
     const listed = await this.#api.get<{ id: string; role: string }[]>('/market-api/v1/agreements');
-    const provided = listed.filter((a) => a.role === 'Provider');
+    const provided = listed.filter(
+      (a) => a.role === 'Provider' && !this.#agreements.has(a.id) && !this.#finished.has(a.id),
+    );
     if (provided.length === 0) return;
     const invoices = (await this.#all<Invoice>('/payment-api/v1/invoices')).filter(
       (i) => i.issuerId.toLowerCase() === this.#nodeId,
@@ -437,9 +449,17 @@ export class ProviderAgent {
     );
     for (const { id } of provided) {
       const agreement = await this.#api.get<AgreementJson>(`/market-api/v1/agreements/${id}`);
-      if (agreement.state !== 'Approved' && agreement.state !== 'Terminated') continue;
+      if (agreement.state === 'Proposal' || agreement.state === 'Pending') continue;
       const invoice = invoices.find((i) => i.agreementId === id);
-      if (agreement.state === 'Terminated' && invoice !== undefined && invoice.status !== 'ISSUED') continue;
+      if (
+        (agreement.state !== 'Approved' && agreement.state !== 'Terminated') ||
+        (agreement.state === 'Terminated' && invoice !== undefined && invoice.status !== 'ISSUED') ||
+        // Terminated before it was ever approved here has nothing to bill.
+        (agreement.state === 'Terminated' && (agreement.approvedDate ?? null) === null)
+      ) {
+        this.#finished.add(id);
+        continue;
+      }
       const track = this.#track(agreement, Date.parse(agreement.approvedDate ?? agreement.timestamp));
       for (const note of notes.filter((n) => n.agreementId === id)) {
         const activity = this.#activity(track, note.activityId);
@@ -511,7 +531,15 @@ export class ProviderAgent {
 
   async #tickLoop(): Promise<void> {
     const tick = this.#options.tickMs ?? 1000;
+    let recoveredAt = Date.now();
     while (this.#running) {
+      // A safety net: an agreement the daemon holds approved is never left unwatched (a lost approval answer).
+      if (Date.now() - recoveredAt >= RECOVER_EVERY_MS) {
+        recoveredAt = Date.now();
+        await this.#recover().catch((error) =>
+          this.#log.warn('recovery failed', { error: errorMessage(error) }),
+        );
+      }
       await Promise.all(
         [...this.#agreements.values()].map((track) =>
           this.#look(track).catch((error) =>
@@ -754,6 +782,7 @@ export class ProviderAgent {
       }
       await this.#invoice(track);
       this.#agreements.delete(track.id);
+      this.#finished.add(track.id);
       track.retryDelayMs = 5000;
     } catch (error) {
       track.retryAt = Date.now() + track.retryDelayMs;

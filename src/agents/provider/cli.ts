@@ -64,12 +64,13 @@ const RUN_OPTIONS = {
   'api-url': { type: 'string' },
   'app-key': { type: 'string' },
   external: { type: 'boolean' },
+  'yagna-datadir': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
 const HELP = `golemsp — sell this machine's compute on the Golem Network
 
-  golemsp run [--data-dir D] [--api-url U] [--external --app-key K] [settings…]
+  golemsp run [--data-dir D] [--api-url U] [--external --app-key K [--yagna-datadir Y]] [settings…]
   golemsp settings show [--json]
   golemsp settings set [settings…]
   golemsp status [--json]
@@ -204,6 +205,15 @@ function writeRunFile(dataDir: string, file: RunFile): void {
   renameSync(temp, path);
 }
 
+/** The URL a daemon listens on, from its `daemon.json` (absent while it is down). */
+function daemonUrl(yagnaDir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(yagnaDir, 'daemon.json'), 'utf8')) as { apiUrl: string }).apiUrl;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The app-key golemsp gives the daemon it starts (created once, kept in the data dir, mode 0600). */
 function appKeyOf(dataDir: string): string {
   const path = join(dataDir, 'appkey');
@@ -277,6 +287,8 @@ async function run(values: Values): Promise<number> {
   if (values.external === true) {
     if (appKey === undefined || appKey === '')
       throw new UsageError('--external needs --app-key or YAGNA_APPKEY');
+    const yagnaDir = values['yagna-datadir'] as string | undefined;
+    if (values['api-url'] === undefined && yagnaDir !== undefined) apiUrl = daemonUrl(yagnaDir) ?? apiUrl;
   } else {
     appKey = appKeyOf(dataDir);
     daemon = await startDaemon(dataDir, apiUrl, appKey);
@@ -295,13 +307,20 @@ async function run(values: Values): Promise<number> {
   const exeUnitPath = process.env.EXE_UNIT_PATH
     ? process.env.EXE_UNIT_PATH.split(/[,:]/).filter((p) => p !== '')
     : [DEFAULT_EXE_UNIT_PATH];
+  // An external daemon named by its data dir is followed to wherever it listens after a restart.
+  const yagnaDir = values['yagna-datadir'] as string | undefined;
+  const api = new DaemonApi({
+    apiUrl,
+    appKey: appKey!,
+    locate: yagnaDir === undefined ? undefined : () => daemonUrl(yagnaDir),
+  });
   const agent = new ProviderAgent({
-    api: new DaemonApi({ apiUrl, appKey: appKey! }),
+    api,
     settings: store,
     exeUnitPath,
     log: log.child('agent'),
     tickMs: Number(process.env.GOLEMSP_TICK_MS ?? 1000),
-    onStatus: (status) => writeRunFile(dataDir, { ...runFile, agent: status }),
+    onStatus: (status) => writeRunFile(dataDir, { ...runFile, apiUrl: api.apiUrl, agent: status }),
   });
   const stopped = new Promise<string>((done) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done(signal));
