@@ -146,22 +146,27 @@ export async function agreeWithAgent(
     },
     constraints: `(&(golem.node.debug.subnet=${options.subnet})(golem.runtime.name=${options.runtime}))`,
   };
-  // Reaching the provider makes the requestor's node reconcile offers with it at once.
-  runCli(['net', 'ping', providerId], { dataDir: requestor.dataDir });
   const market = new MarketApi.Client({ BASE: `${requestor.apiUrl}/market-api/v1`, TOKEN: requestor.appKey })
     .requestor;
   const demandId = (await market.subscribeDemand(demand)) as string;
   let found: Event | undefined;
+  let pingedAt = 0;
   const next = async (pick: (e: Event) => boolean, what: string) => {
     found = undefined;
     await eventually(
       async () => {
+        // Reaching the provider makes the requestor's node reconcile offers with it (a node that joins after the
+        // offer was published learns it so, or at the next anti-entropy round); again while nothing came.
+        if (Date.now() - pingedAt > 15_000) {
+          pingedAt = Date.now();
+          runCli(['net', 'ping', providerId], { dataDir: requestor.dataDir });
+        }
         const events = (await market.collectOffers(demandId, 1, 10)) as Event[];
         found = events.find(pick);
         return found !== undefined;
       },
       what,
-      60_000,
+      150_000,
     );
     return found!;
   };

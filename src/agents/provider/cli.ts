@@ -169,6 +169,8 @@ interface RunFile {
   apiUrl: string;
   appKey: string;
   daemonPid: number | null;
+  /** The daemon's data dir when known: its `daemon.json` says where it listens now. */
+  yagnaDataDir: string | null;
   agent: AgentStatus | null;
   startedAt: string;
 }
@@ -300,6 +302,10 @@ async function run(values: Values): Promise<number> {
     apiUrl,
     appKey: appKey!,
     daemonPid: daemon?.child.pid ?? null,
+    yagnaDataDir:
+      daemon !== undefined
+        ? join(dataDir, 'yagna')
+        : ((values['yagna-datadir'] as string | undefined) ?? null),
     agent: null,
     startedAt: new Date().toISOString(),
   };
@@ -350,7 +356,9 @@ async function status(values: Values, print: (text: string) => void): Promise<nu
   const dataDir = dataDirOf(values);
   const store = new SettingsStore(dataDir);
   const file = readRunFile(dataDir);
-  const api = file === undefined ? undefined : new DaemonApi({ apiUrl: file.apiUrl, appKey: file.appKey });
+  const apiUrl = file?.yagnaDataDir ? (daemonUrl(file.yagnaDataDir) ?? file.apiUrl) : file?.apiUrl;
+  const api =
+    file === undefined || apiUrl === undefined ? undefined : new DaemonApi({ apiUrl, appKey: file.appKey });
   const report = await statusReport(api, store.globals(), file?.agent ?? undefined);
   print(values.json === true ? JSON.stringify(report, null, 2) : statusText(report));
   return 0;
