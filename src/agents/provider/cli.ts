@@ -19,12 +19,14 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { formatTable } from '../../cli/output.ts';
 import { DEFAULT_EXE_UNIT_PATH } from '../../core/activity/index.ts';
 import { errorMessage } from '../../core/errors/index.ts';
 import { createLogger, parseLogLevel } from '../../core/log/index.ts';
 import { type AgentStatus, ProviderAgent } from './agent.ts';
 import { DaemonApi } from './api.ts';
 import { ProviderErrorCode, providerError } from './errors.ts';
+import { discoverRuntimes } from './runtimes.ts';
 import { type Globals, pricedPreset, SettingsStore, USAGE } from './settings.ts';
 import { statusReport, statusText } from './status.ts';
 
@@ -75,6 +77,8 @@ const HELP = `golemsp — sell this machine's compute on the Golem Network
   golemsp settings set [settings…]
   golemsp status [--json]
   golemsp stop
+  golemsp exe-unit list [--json]            runtimes found, with their self-test
+  golemsp preset list [--json] | preset activate <name> | preset deactivate <name>
 
 settings: --node-name --subnet --account --payment-network N (repeat) --cores --memory GiB --storage GiB
           --cpu-per-hour GLM --env-per-hour GLM --starting-fee GLM --max-agreements N
@@ -310,9 +314,7 @@ async function run(values: Values): Promise<number> {
     startedAt: new Date().toISOString(),
   };
   writeRunFile(dataDir, runFile);
-  const exeUnitPath = process.env.EXE_UNIT_PATH
-    ? process.env.EXE_UNIT_PATH.split(/[,:]/).filter((p) => p !== '')
-    : [DEFAULT_EXE_UNIT_PATH];
+  const exeUnitPath = exeUnitPathOf();
   // An external daemon named by its data dir is followed to wherever it listens after a restart.
   const yagnaDir = values['yagna-datadir'] as string | undefined;
   const api = new DaemonApi({
@@ -405,6 +407,75 @@ async function stop(values: Values, print: (text: string) => void): Promise<numb
   return 0;
 }
 
+function exeUnitPathOf(env = process.env): string[] {
+  return env.EXE_UNIT_PATH
+    ? env.EXE_UNIT_PATH.split(/[,:]/).filter((p) => p !== '')
+    : [DEFAULT_EXE_UNIT_PATH];
+}
+
+async function exeUnitList(values: Values, print: (text: string) => void): Promise<number> {
+  const runtimes = (await discoverRuntimes(exeUnitPathOf())).map((r) => ({
+    name: r.name,
+    version: r.version,
+    description: r.description,
+    counters: r.counters,
+    selfTest: r.selfTest,
+  }));
+  if (values.json === true) print(JSON.stringify(runtimes, null, 2));
+  else
+    print(
+      formatTable(
+        ['name', 'version', 'self-test', 'description'],
+        runtimes.map((r) => [
+          r.name,
+          r.version,
+          r.selfTest.ok ? 'ok' : `failed: ${r.selfTest.reason}`,
+          r.description,
+        ]),
+      ),
+    );
+  return 0;
+}
+
+function presetList(values: Values, print: (text: string) => void): number {
+  const presets = new SettingsStore(dataDirOf(values)).presets();
+  if (values.json === true) print(JSON.stringify(presets, null, 2));
+  else
+    print(
+      formatTable(
+        ['name', 'runtime', 'active', 'start price', 'coefficients'],
+        presets.presets.map((p) => [
+          p.name,
+          p['exeunit-name'],
+          presets.active.includes(p.name) ? 'yes' : 'no',
+          p['initial-price'],
+          Object.entries(p['usage-coeffs'])
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' '),
+        ]),
+      ),
+    );
+  return 0;
+}
+
+function presetActivate(
+  values: Values,
+  active: boolean,
+  name: string | undefined,
+  print: (text: string) => void,
+): number {
+  if (name === undefined) throw new UsageError('preset activate|deactivate <name>');
+  const store = new SettingsStore(dataDirOf(values));
+  const presets = store.presets();
+  if (!presets.presets.some((p) => p.name === name)) throw new UsageError(`no preset named ${name}`);
+  presets.active = active
+    ? [...new Set([...presets.active, name])]
+    : presets.active.filter((n) => n !== name);
+  store.savePresets(presets);
+  print(`preset ${name} ${active ? 'activated' : 'deactivated'} (takes effect at the next start)`);
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const print = (text: string) => process.stdout.write(`${text}\n`);
   let parsed: { values: Values; positionals: string[] };
@@ -438,7 +509,13 @@ export async function main(argv: string[]): Promise<number> {
         return settingsShow(values, print);
       case 'stop':
         return await stop(values, print);
+      case 'exe-unit list':
+        return await exeUnitList(values, print);
+      case 'preset list':
+        return presetList(values, print);
       default:
+        if (positionals[0] === 'preset' && (positionals[1] === 'activate' || positionals[1] === 'deactivate'))
+          return presetActivate(values, positionals[1] === 'activate', positionals[2], print);
         throw new UsageError(`unknown command: ${command}`);
     }
   } catch (error) {
