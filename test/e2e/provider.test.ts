@@ -130,7 +130,7 @@ describe('golemsp against requestors good and bad', () => {
     await eventually(
       async () =>
         ((await prov.getDebitNotes()) as { agreementId: string; status: string }[]).filter(
-          (n) => n.agreementId === agreementId && n.status === 'ACCEPTED',
+          (n) => n.agreementId === agreementId && (n.status === 'ACCEPTED' || n.status === 'SETTLED'),
         ).length >= 2,
       'two accepted debit notes',
       30_000,
@@ -240,7 +240,7 @@ describe('golemsp against requestors good and bad', () => {
     await eventually(
       async () =>
         ((await prov.getDebitNotes()) as { agreementId: string; status: string }[]).some(
-          (n) => n.agreementId === agreementId && n.status === 'ACCEPTED',
+          (n) => n.agreementId === agreementId && (n.status === 'ACCEPTED' || n.status === 'SETTLED'),
         ),
       'a debit note accepted before the requestor vanishes',
       30_000,
