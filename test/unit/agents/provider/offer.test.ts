@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildOffer, DEFAULT_NEGOTIATION, type RuntimeInfo } from '../../../../src/agents/provider/index.ts';
+import {
+  buildOffer,
+  DEFAULT_NEGOTIATION,
+  ProviderErrorCode,
+  type RuntimeInfo,
+} from '../../../../src/agents/provider/index.ts';
 import { pricedPreset } from '../../../../src/agents/provider/settings.ts';
 
 const RUNTIME: RuntimeInfo = {
@@ -78,7 +83,7 @@ describe('offer building', () => {
           hardware: { cpu_threads: 1, mem_gib: 1, storage_gib: 1 },
           payee: '0x0000000000000000000000000000000000000001',
         }),
-      { code: 'PROVIDER_BAD_OFFER' },
+      { code: ProviderErrorCode.BadOffer },
     );
   });
 
@@ -96,7 +101,7 @@ describe('offer building', () => {
           hardware: { cpu_threads: 1, mem_gib: 1, storage_gib: 1 },
           payee: '0x0000000000000000000000000000000000000001',
         }),
-      { code: 'PROVIDER_BAD_OFFER' },
+      { code: ProviderErrorCode.BadOffer },
     );
   });
 });
