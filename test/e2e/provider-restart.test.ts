@@ -74,9 +74,9 @@ describe('golemsp and its daemon restarted mid-activity', () => {
     });
   const prov = () => payments(daemon).provider;
   const notesOf = async (agreementId: string) =>
-    ((await prov().getDebitNotes()) as Note[]).filter((n) => n.agreementId === agreementId);
+    ((await prov().getDebitNotes(undefined, 1000)) as Note[]).filter((n) => n.agreementId === agreementId);
   const invoicesOf = async (agreementId: string) =>
-    ((await prov().getInvoices()) as Invoice[]).filter((i) => i.agreementId === agreementId);
+    ((await prov().getInvoices(undefined, 1000)) as Invoice[]).filter((i) => i.agreementId === agreementId);
 
   before(async () => {
     anvil = await startAnvil();

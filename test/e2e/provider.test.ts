@@ -129,7 +129,7 @@ describe('golemsp against requestors good and bad', () => {
     const prov = payments({ apiUrl: provider.apiUrl, appKey: provider.appKey } as DaemonHandle).provider;
     await eventually(
       async () =>
-        ((await prov.getDebitNotes()) as { agreementId: string; status: string }[]).filter(
+        ((await prov.getDebitNotes(undefined, 1000)) as { agreementId: string; status: string }[]).filter(
           (n) => n.agreementId === agreementId && (n.status === 'ACCEPTED' || n.status === 'SETTLED'),
         ).length >= 2,
       'two accepted debit notes',
@@ -142,7 +142,7 @@ describe('golemsp against requestors good and bad', () => {
     await eventually(
       async () => {
         invoice = (
-          (await prov.getInvoices()) as {
+          (await prov.getInvoices(undefined, 1000)) as {
             agreementId: string;
             invoiceId: string;
             amount: string;
@@ -154,7 +154,7 @@ describe('golemsp against requestors good and bad', () => {
       'the invoice settled on the provider',
       90_000,
     );
-    const notes = (await prov.getDebitNotes()) as {
+    const notes = (await prov.getDebitNotes(undefined, 1000)) as {
       activityId: string;
       totalAmountDue: string;
       timestamp: string;
@@ -197,7 +197,9 @@ describe('golemsp against requestors good and bad', () => {
     assert.match(String(ended.reason?.message), /accepting DebitNotes in time/);
     await eventually(
       async () => {
-        const received = (await payments(requestor).requestor.getInvoices()) as { agreementId: string }[];
+        const received = (await payments(requestor).requestor.getInvoices(undefined, 1000)) as {
+          agreementId: string;
+        }[];
         return received.some((i) => i.agreementId === agreementId);
       },
       'the invoice on the requestor',
@@ -239,7 +241,7 @@ describe('golemsp against requestors good and bad', () => {
     const prov = payments({ apiUrl: provider.apiUrl, appKey: provider.appKey } as DaemonHandle).provider;
     await eventually(
       async () =>
-        ((await prov.getDebitNotes()) as { agreementId: string; status: string }[]).some(
+        ((await prov.getDebitNotes(undefined, 1000)) as { agreementId: string; status: string }[]).some(
           (n) => n.agreementId === agreementId && (n.status === 'ACCEPTED' || n.status === 'SETTLED'),
         ),
       'a debit note accepted before the requestor vanishes',

@@ -10,9 +10,10 @@
  * restart of either picks up where it was (the invoice of an agreement is looked up before one is issued).
  */
 import { randomBytes } from 'node:crypto';
-import { errorMessage } from '../../core/errors/index.ts';
+import { errorMessage, isGolemError } from '../../core/errors/index.ts';
 import type { Logger } from '../../core/log/index.ts';
 import { apiCode, apiStatus, type DaemonApi } from './api.ts';
+import { ProviderErrorCode } from './errors.ts';
 import { formatUnits, linearCost, toUnits } from './money.ts';
 import { flat, negotiate, type Props } from './negotiator.ts';
 import { type BuiltOffer, buildOffer, COEFFS, NEGOTIABLE } from './offer.ts';
@@ -141,6 +142,7 @@ export class ProviderAgent {
   /** Agreements done with (invoiced, or never approved): not taken up again by the recovery. */
   #finished = new Set<string>();
   #running = false;
+  #daemonDown = false;
   #stop = new AbortController();
   #loops: Promise<void>[] = [];
 
@@ -271,7 +273,7 @@ export class ProviderAgent {
           this.#publishStatus();
           return;
         }
-        this.#log.warn('offer events failed', { subscriptionId, error: errorMessage(error) });
+        this.#logFailure('offer events failed', error, { subscriptionId });
         await this.#sleep(2000);
         continue;
       }
@@ -542,9 +544,11 @@ export class ProviderAgent {
       }
       await Promise.all(
         [...this.#agreements.values()].map((track) =>
-          this.#look(track).catch((error) =>
-            this.#log.warn('agreement step failed', { agreementId: track.id, error: errorMessage(error) }),
-          ),
+          this.#look(track)
+            .then(() => {
+              this.#daemonDown = false;
+            })
+            .catch((error) => this.#logFailure('agreement step failed', error, { agreementId: track.id })),
         ),
       );
       await this.#sleep(tick);
@@ -832,6 +836,20 @@ export class ProviderAgent {
       this.#log.warn('invoice not delivered yet', { invoiceId: track.invoiceId, error: errorMessage(error) });
     }
     track.invoiceSent = true;
+  }
+
+  /** A daemon that is down (restarting) is expected now and then: said once per outage, not every tick. */
+  #logFailure(message: string, error: unknown, fields: Record<string, unknown>): void {
+    const down = isGolemError(error, ProviderErrorCode.Unreachable);
+    if (down && this.#daemonDown) {
+      this.#log.debug(message, { ...fields, error: errorMessage(error) });
+      return;
+    }
+    this.#daemonDown = down;
+    this.#log.warn(down ? 'the daemon is not reachable; retrying' : message, {
+      ...fields,
+      error: errorMessage(error),
+    });
   }
 
   #sleep(ms: number): Promise<void> {
