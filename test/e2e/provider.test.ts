@@ -265,4 +265,70 @@ describe('golemsp against requestors good and bad', () => {
       true,
     );
   });
+
+  it('runs several activities when the demand allows it, ends idle agreements with NoActivity, invoices the sum', async () => {
+    const { agreementId, allocationId } = await agreeWithAgent(good, provider.nodeId, {
+      subnet: SUBNET,
+      runtime: 'test-runtime',
+      demand: { ...TERMS, 'golem.srv.caps.multi-activity': true },
+    });
+    const acceptor = acceptEverything(good, allocationId);
+    const activities = activityClient(good);
+    const prov = payments({ apiUrl: provider.apiUrl, appKey: provider.appKey } as DaemonHandle).provider;
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { activityId } = (await activities.requestorControl.createActivity({ agreementId } as never)) as {
+        activityId: string;
+      };
+      ids.push(activityId);
+      await eventually(
+        async () =>
+          ((await prov.getDebitNotes(undefined, 1000)) as { activityId: string }[]).some(
+            (n) => n.activityId === activityId,
+          ),
+        'a debit note of the activity',
+        30_000,
+      );
+      await activities.requestorControl.destroyActivity(activityId, 10);
+    }
+    // Both activities ended, the agreement stays (multi-activity) until the idle timeout (30 s here).
+    const ended = await terminationSeenBy(good, agreementId);
+    assert.equal(ended.reason?.['golem.provider.code'], 'NoActivity');
+    let invoice: { amount: string; status: string } | undefined;
+    await eventually(
+      async () => {
+        invoice = (
+          (await prov.getInvoices(undefined, 1000)) as {
+            agreementId: string;
+            amount: string;
+            status: string;
+          }[]
+        ).find((i) => i.agreementId === agreementId);
+        return invoice?.status === 'SETTLED';
+      },
+      'the invoice settled',
+      90_000,
+    );
+    await acceptor.stop();
+    const notes = (await prov.getDebitNotes(undefined, 1000)) as {
+      activityId: string;
+      totalAmountDue: string;
+      timestamp: string;
+    }[];
+    const finals = ids.map(
+      (id) =>
+        notes
+          .filter((n) => n.activityId === id)
+          .sort((a, b) => a.timestamp.localeCompare(b.timestamp))
+          .at(-1)!.totalAmountDue,
+    );
+    assert.equal(
+      toUnits(invoice!.amount),
+      toUnits(finals[0]!) + toUnits(finals[1]!),
+      'the sum of the final notes',
+    );
+    const shown = agreementOf(provider, agreementId);
+    assert.equal(shown.activities.length, 2);
+    assert.equal(shown.reason?.['golem.provider.code'], 'NoActivity');
+  });
 });
