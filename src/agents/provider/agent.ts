@@ -470,11 +470,14 @@ export class ProviderAgent {
         const due = note.paymentDueDate ? Date.parse(note.paymentDueDate) : undefined;
         if (due !== undefined)
           track.lastPayableAt = Math.max(track.lastPayableAt, Date.parse(note.timestamp));
+        const unsent = note.status === 'ISSUED';
+        // A note issued but not sent when the agent stopped goes out now; its deadline counts from now.
+        if (unsent) void this.#send('debitNotes', note.debitNoteId);
         track.notes.push({
           id: note.debitNoteId,
           activityId: note.activityId,
-          issuedAt: Date.parse(note.timestamp),
-          sentAt: note.status === 'ISSUED' ? undefined : Date.parse(note.timestamp),
+          issuedAt: unsent ? Date.now() : Date.parse(note.timestamp),
+          sentAt: unsent ? undefined : Date.parse(note.timestamp),
           dueAt: due,
           accepted: note.status === 'ACCEPTED' || note.status === 'SETTLED',
           settled: note.status === 'SETTLED',
@@ -850,6 +853,17 @@ export class ProviderAgent {
       ...fields,
       error: errorMessage(error),
     });
+  }
+
+  /** Hands a document to the daemon's outbox again (it keeps delivering what it was given). */
+  async #send(kind: 'debitNotes' | 'invoices', id: string): Promise<void> {
+    try {
+      await this.#api.post(`/payment-api/v1/${kind}/${id}/send?timeout=${SEND_TIMEOUT_S}`, undefined, {
+        waitMs: SEND_TIMEOUT_S * 1000,
+      });
+    } catch (error) {
+      this.#log.warn('sending again failed', { kind, id, error: errorMessage(error) });
+    }
   }
 
   #sleep(ms: number): Promise<void> {
