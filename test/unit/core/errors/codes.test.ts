@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
+import { ProviderErrorCode } from '../../../../src/agents/provider/index.ts';
 import { CliErrorCode } from '../../../../src/cli/errors.ts';
 import { ActivityErrorCode } from '../../../../src/core/activity/index.ts';
 import { ApiErrorCode, LongPollErrorCode } from '../../../../src/core/api/index.ts';
@@ -69,6 +70,7 @@ const DECLARED = {
   MarketErrorCode,
   NetErrorCode,
   PaymentErrorCode,
+  ProviderErrorCode,
   RuntimeApiErrorCode,
   StandardsErrorCode,
   TransferErrorCode,
