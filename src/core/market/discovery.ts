@@ -21,6 +21,7 @@ import {
   UNSUBSCRIBES_TOPIC,
 } from '../model/market.ts';
 import { NET_EVENTS_TOPIC, NetAddress, type NetEvent, type PeerInfo } from '../model/net.ts';
+import { MarketErrorCode } from './errors.ts';
 import { SUBSCRIPTION_ID, subscriptionId, verifySubscriptionId } from './ids.ts';
 
 export interface DiscoveryOptions {
@@ -227,12 +228,12 @@ export class OfferDiscovery {
   async unsubscribe(offerId: string): Promise<void> {
     const row = this.#row(offerId);
     if (row === undefined || row.own !== 1) {
-      throw new GolemError('MARKET_OFFER_NOT_FOUND', `offer ${offerId} is not an offer of this node`, {
+      throw new GolemError(MarketErrorCode.OfferNotFound, `offer ${offerId} is not an offer of this node`, {
         httpStatus: 404,
       });
     }
     if (row.unsubscribed === 1)
-      throw new GolemError('MARKET_OFFER_GONE', `offer ${offerId} was already unsubscribed`, {
+      throw new GolemError(MarketErrorCode.OfferGone, `offer ${offerId} was already unsubscribed`, {
         httpStatus: 410,
       });
     const tombstone: SignedUnsubscribe = {
@@ -843,7 +844,7 @@ export class OfferDiscovery {
 
   #getMany(message: unknown): SignedOffer[] {
     const ids = (message as { ids?: unknown } | null)?.ids;
-    if (!Array.isArray(ids)) throw new GolemError('MARKET_BAD_REQUEST', 'Get takes {ids: string[]}');
+    if (!Array.isArray(ids)) throw new GolemError(MarketErrorCode.BadRequest, 'Get takes {ids: string[]}');
     const offers: SignedOffer[] = [];
     let bytes = 0;
     for (const id of ids.slice(0, FETCH_BATCH)) {
