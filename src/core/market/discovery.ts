@@ -6,9 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { StatementSync } from 'node:sqlite';
-import { flattenProperties, parseConstraints } from '../../language/index.ts';
 import type { BroadcastVerdict, Bus, Unbind } from '../bus/index.ts';
-import { canonicalJson, fromHex, sha256, toHex, verifyByPublicKey } from '../crypto/index.ts';
+import { sha256, toHex, verifyByPublicKey } from '../crypto/index.ts';
 import type { Database, SqlValue } from '../db/index.ts';
 import { GolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -22,7 +21,19 @@ import {
 } from '../model/market.ts';
 import { NET_EVENTS_TOPIC, NetAddress, type NetEvent, type PeerInfo } from '../model/net.ts';
 import { MarketErrorCode } from './errors.ts';
-import { SUBSCRIPTION_ID, subscriptionId, verifySubscriptionId } from './ids.ts';
+import { SUBSCRIPTION_ID, subscriptionId } from './ids.ts';
+import {
+  checkOffer,
+  isIsoDate,
+  NODE_ID,
+  type OfferContent,
+  offerContent,
+  offerSigningMessage,
+  PUBLIC_KEY_HEX,
+  SIGNATURE_HEX,
+  safeHex,
+  unsubscribeSigningMessage,
+} from './offer-check.ts';
 
 export interface DiscoveryOptions {
   /** Offers kept per provider (a flood from one node cannot push out the rest). */
@@ -53,19 +64,8 @@ export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
   tombstoneLimit: 100_000,
 };
 
-/** Deepest nesting of a property value, and most properties, an offer may have. */
-const MAX_PROPERTY_DEPTH = 8;
-const MAX_PROPERTIES = 1024;
-/** How far in the future an offer's creation time may lie (clock skew between nodes). */
-const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 /** Most bytes one page of a public reply carries (offers, tombstones), well under a bus frame. */
 const MAX_PAGE_BYTES = 4 * 1024 * 1024;
-const NODE_ID = /^0x[0-9a-f]{40}$/;
-/** A compressed (33 bytes) or uncompressed (65 bytes) secp256k1 key, in hex. */
-const PUBLIC_KEY_HEX = /^(0x)?([0-9a-fA-F]{66}|[0-9a-fA-F]{130})$/;
-/** r‖s or r‖s‖v, in hex. */
-const SIGNATURE_HEX = /^(0x)?([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$/;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 const PAGE = 1000;
 const MAX_ISO_DATE = '9999-12-31T23:59:59.999Z';
@@ -77,25 +77,9 @@ const FETCH_BATCH = 200;
 const GOSSIP_BATCH_MS = 20;
 const GOSSIP_BATCH_MAX = 500;
 
-export type OfferContent = Pick<
-  SignedOffer,
-  'providerId' | 'properties' | 'constraints' | 'createdAt' | 'expiresAt'
->;
+export type { OfferContent };
+export { offerSigningMessage, unsubscribeSigningMessage };
 export type RemovalReason = 'unsubscribed' | 'expired' | 'evicted';
-
-function offerContent(offer: OfferContent): OfferContent {
-  return {
-    providerId: offer.providerId,
-    properties: offer.properties,
-    constraints: offer.constraints,
-    createdAt: offer.createdAt,
-    expiresAt: offer.expiresAt,
-  };
-}
-
-/** What an offer's signature covers: the offer id, itself a hash of the whole content. */
-export const offerSigningMessage = (offerId: string) => canonicalJson({ offer: offerId });
-export const unsubscribeSigningMessage = (offerId: string) => canonicalJson({ unsubscribe: offerId });
 
 interface OfferRow {
   offer_id: string;
@@ -601,60 +585,7 @@ export class OfferDiscovery {
    * known fields are kept.
    */
   #validate(input: unknown): SignedOffer | undefined {
-    if (input === null || typeof input !== 'object') return undefined;
-    const offer = input as SignedOffer;
-    if (
-      typeof offer.offerId !== 'string' ||
-      !SUBSCRIPTION_ID.test(offer.offerId) ||
-      typeof offer.providerId !== 'string' ||
-      !NODE_ID.test(offer.providerId) ||
-      typeof offer.constraints !== 'string' ||
-      typeof offer.createdAt !== 'string' ||
-      !isIsoDate(offer.createdAt) ||
-      typeof offer.expiresAt !== 'string' ||
-      !isIsoDate(offer.expiresAt) ||
-      typeof offer.signature !== 'string' ||
-      !SIGNATURE_HEX.test(offer.signature) ||
-      typeof offer.publicKey !== 'string' ||
-      !PUBLIC_KEY_HEX.test(offer.publicKey) ||
-      offer.properties === null ||
-      typeof offer.properties !== 'object' ||
-      Array.isArray(offer.properties)
-    ) {
-      return undefined;
-    }
-    const now = Date.now();
-    if (
-      !(offer.expiresAt > new Date(now).toISOString()) ||
-      offer.expiresAt > new Date(now + this.#options.maxOfferTtlMs).toISOString() ||
-      offer.createdAt > new Date(now + MAX_CLOCK_SKEW_MS).toISOString()
-    )
-      return undefined;
-    const clean: SignedOffer = {
-      offerId: offer.offerId,
-      ...offerContent(offer),
-      publicKey: offer.publicKey,
-      signature: offer.signature,
-    };
-    if (JSON.stringify(clean).length > this.#options.maxOfferBytes) return undefined;
-    if (!propertiesWithinBounds(clean.properties)) return undefined;
-    try {
-      flattenProperties(clean.properties);
-      parseConstraints(clean.constraints);
-    } catch {
-      return undefined;
-    }
-    if (!verifySubscriptionId(clean.offerId, offerContent(clean))) return undefined;
-    if (
-      !verifyByPublicKey(
-        clean.providerId,
-        safeHex(clean.publicKey),
-        offerSigningMessage(clean.offerId),
-        safeHex(clean.signature),
-      )
-    )
-      return undefined;
-    return clean;
+    return checkOffer(input, this.#options);
   }
 
   #store(offer: SignedOffer, own: boolean): boolean {
@@ -891,30 +822,4 @@ function pageArgs(message: unknown): { after: string; limit: number } {
   const request = (message ?? {}) as { after?: unknown; limit?: unknown };
   const limit = Math.min(PAGE, Math.max(1, Number(request.limit ?? PAGE) | 0));
   return { after: typeof request.after === 'string' ? request.after : '', limit };
-}
-
-function isIsoDate(text: string): boolean {
-  return ISO_DATE.test(text) && !Number.isNaN(Date.parse(text));
-}
-
-/** At most MAX_PROPERTIES properties, none nested deeper than MAX_PROPERTY_DEPTH. */
-function propertiesWithinBounds(properties: Record<string, unknown>): boolean {
-  let count = 0;
-  const walk = (value: unknown, depth: number): boolean => {
-    if (value === null || typeof value !== 'object') return true;
-    if (depth > MAX_PROPERTY_DEPTH) return false;
-    const children = Array.isArray(value) ? value : Object.values(value);
-    count += children.length;
-    if (count > MAX_PROPERTIES * 8) return false;
-    return children.every((child) => walk(child, depth + 1));
-  };
-  return Object.keys(properties).length <= MAX_PROPERTIES && walk(properties, 0);
-}
-
-function safeHex(hex: string): Uint8Array {
-  try {
-    return fromHex(hex);
-  } catch {
-    return new Uint8Array(0);
-  }
 }
