@@ -23,17 +23,19 @@ import { NET_EVENTS_TOPIC, NetAddress, type NetEvent, type PeerInfo } from '../m
 import { MarketErrorCode } from './errors.ts';
 import { SUBSCRIPTION_ID, subscriptionId } from './ids.ts';
 import {
-  checkOffer,
+  checkOfferForm,
   isIsoDate,
   NODE_ID,
   type OfferContent,
   offerContent,
+  offerSignatureValid,
   offerSigningMessage,
   PUBLIC_KEY_HEX,
   SIGNATURE_HEX,
   safeHex,
   unsubscribeSigningMessage,
 } from './offer-check.ts';
+import { SignaturePool } from './signature-pool.ts';
 
 export interface DiscoveryOptions {
   /** Offers kept per provider (a flood from one node cannot push out the rest). */
@@ -51,6 +53,8 @@ export interface DiscoveryOptions {
   maxOfferTtlMs: number;
   /** Tombstones of offers not seen here kept in all (per provider they are bounded by `perProviderLimit`). */
   tombstoneLimit: number;
+  /** Worker threads checking signatures of offers taken in batches (0: one per core the process may use). */
+  verifyThreads: number;
 }
 
 export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
@@ -62,6 +66,7 @@ export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
   totalBytesLimit: 256 * 1024 * 1024,
   maxOfferTtlMs: 2 * 60 * 60 * 1000,
   tombstoneLimit: 100_000,
+  verifyThreads: 0,
 };
 
 /** Most bytes one page of a public reply carries (offers, tombstones), well under a bus frame. */
@@ -75,6 +80,8 @@ const FETCH_BATCH = 200;
  * offer (a commit costs ~9 ms on this machine's disk, which under a flood stalled the event loop for seconds).
  */
 const GOSSIP_BATCH_MS = 20;
+/** Fewer offers than this are checked on the event loop: a hop to a worker would cost more than it saves. */
+const POOL_MIN_BATCH = 32;
 const GOSSIP_BATCH_MAX = 500;
 
 export type { OfferContent };
@@ -120,6 +127,8 @@ export class OfferDiscovery {
   /** Digest of the offer and tombstone ids this node serves, until any of them changes or expires. */
   #setDigest: { digest: string; validUntil: string } | undefined;
   #reconciliations = { rounds: 0, inSync: 0, pulled: 0 };
+  /** Worker threads checking signatures of offers pulled in batches; started at the first batch. */
+  #pool: SignaturePool | undefined;
 
   constructor(
     components: { bus: Bus; db: Database; logger: Logger },
@@ -177,6 +186,8 @@ export class OfferDiscovery {
 
   stop(): void {
     this.#flush();
+    void this.#pool?.close();
+    this.#pool = undefined;
     clearTimeout(this.#antiEntropyTimer);
     this.#antiEntropyTimer = undefined;
     for (const timer of this.#timers.splice(0)) clearTimeout(timer);
@@ -275,6 +286,7 @@ export class OfferDiscovery {
   #checkNew(
     input: unknown,
     from: string | undefined,
+    checkSignature = true,
   ): BroadcastVerdict | { offer: SignedOffer; existing: OfferRow | undefined } {
     const claimedId = (input as { offerId?: unknown } | null)?.offerId;
     if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
@@ -286,7 +298,8 @@ export class OfferDiscovery {
     // a forgery naming a provider at its quota would be refused anyway.
     const claimedProvider = (input as { providerId?: unknown }).providerId;
     if (typeof claimedProvider === 'string' && this.#atQuota(claimedProvider)) return 'ignore';
-    const offer = this.#validate(input);
+    const form = checkOfferForm(input, this.#options);
+    const offer = form !== undefined && (!checkSignature || offerSignatureValid(form)) ? form : undefined;
     if (offer === undefined) {
       this.#log.debug('dropped an invalid offer', { from });
       return 'reject';
@@ -355,6 +368,42 @@ export class OfferDiscovery {
       this.#setDigest = undefined;
     }
     return this.#store(offer, false);
+  }
+
+  /**
+   * As `receiveMany`, but the signatures are checked in worker threads (see `SignaturePool`), off the event loop:
+   * every other check runs here first, so the pool sees only offers that would be stored if signed; then the
+   * signed ones are stored in the order given (so per provider too), in one transaction.
+   */
+  async ingest(inputs: readonly unknown[], from?: string): Promise<number> {
+    const candidates: SignedOffer[] = [];
+    const ids = new Set<string>();
+    for (const input of inputs) {
+      const checked = this.#checkNew(input, from, false);
+      if (typeof checked === 'string' || ids.has(checked.offer.offerId)) continue;
+      ids.add(checked.offer.offerId);
+      candidates.push(checked.offer);
+    }
+    if (candidates.length === 0) return 0;
+    let signed: boolean[];
+    if (candidates.length < POOL_MIN_BATCH) signed = candidates.map((offer) => offerSignatureValid(offer));
+    else {
+      this.#pool ??= new SignaturePool({ threads: this.#options.verifyThreads || undefined });
+      signed = await this.#pool.verify(candidates);
+    }
+    let stored = 0;
+    this.#countingTransaction(() => {
+      for (const [i, offer] of candidates.entries()) {
+        if (!signed[i]) {
+          this.#log.debug('dropped an offer not signed by its provider', { from });
+          continue;
+        }
+        // Checked again: a copy may have arrived (or the quota filled) while the signatures were checked.
+        if (this.#pending.has(offer.offerId)) continue;
+        if (this.#admit(offer)) stored++;
+      }
+    });
+    return stored;
   }
 
   /** Validates and stores many offers in one transaction (a reconciliation batch, a gossiped array); how many were new. */
@@ -480,7 +529,7 @@ export class OfferDiscovery {
             missing = missing.slice(batch.length);
             continue;
           }
-          pulled += this.receiveMany(offers, nodeId);
+          pulled += await this.ingest(offers, nodeId);
           // The reply keeps the order asked for; ids after its last offer were cut by the peer's page byte bound
           // (those before it that are absent are gone there): ask for them again.
           const lastId = (offers[offers.length - 1] as { offerId?: unknown } | null)?.offerId;
@@ -577,15 +626,6 @@ export class OfferDiscovery {
       this.#ownPublicKeys.set(nodeId, key);
     }
     return key;
-  }
-
-  /**
-   * The whole check of an offer from the network, cheapest first: form and size of every field, an expiry within
-   * the bound, properties and constraints that parse, the id's hash, and last the provider's signature. Only the
-   * known fields are kept.
-   */
-  #validate(input: unknown): SignedOffer | undefined {
-    return checkOffer(input, this.#options);
   }
 
   #store(offer: SignedOffer, own: boolean): boolean {
