@@ -226,6 +226,8 @@ interface Scenario {
   /** Share of the window the victim's threads waited for a core while runnable, and were blocked on disk. */
   victimRunQueue: number;
   victimBlockIo: number;
+  /** Share of one core this process (the honest node's) used during the window. */
+  honestCpu: number;
   /** Longest stall of this process's event loop (the honest node's) during the window, ms. */
   honestStallMs: number;
 }
@@ -323,6 +325,7 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
   const rssBefore = rssBytes(pid);
   const cpuBefore = cpuMs(pid);
   const waitBefore = waitMs(pid);
+  const honestCpuBefore = process.cpuUsage();
   const started = performance.now();
   const dbBefore = dbBytes(setup.victim.dataDir);
   const attacker =
@@ -349,6 +352,7 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
   const window = performance.now() - started;
   const victimCpu = (cpuMs(pid) - cpuBefore) / window;
   const waitAfter = waitMs(pid);
+  const honestUsage = process.cpuUsage(honestCpuBefore);
   attacker?.kill();
   await attacker?.exited;
   return {
@@ -362,6 +366,7 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
     victimRunQueue: (waitAfter.runQueue - waitBefore.runQueue) / window,
     victimBlockIo: (waitAfter.blockIo - waitBefore.blockIo) / window,
     honestStallMs,
+    honestCpu: (honestUsage.user + honestUsage.system) / 1000 / window,
   };
 }
 
@@ -377,7 +382,7 @@ function measure() {
       const streams = await scenario(setup, 'streams');
       const status = await setup.control.call<NetStatus>(NetAddress.Status);
       process.stderr.write(
-        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; victim waiting for a core (share of the window, summed over its threads) idle ${none.victimRunQueue.toFixed(2)}, flood ${flood.victimRunQueue.toFixed(2)}, streams ${streams.victimRunQueue.toFixed(2)}; victim blocked on disk idle ${none.victimBlockIo.toFixed(2)}, flood ${flood.victimBlockIo.toFixed(2)}, streams ${streams.victimBlockIo.toFixed(2)}; machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}; honest node's longest event-loop stall idle ${none.honestStallMs.toFixed(0)} ms, flood ${flood.honestStallMs.toFixed(0)} ms, streams ${streams.honestStallMs.toFixed(0)} ms; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
+        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; victim waiting for a core (share of the window, summed over its threads) idle ${none.victimRunQueue.toFixed(2)}, flood ${flood.victimRunQueue.toFixed(2)}, streams ${streams.victimRunQueue.toFixed(2)}; victim blocked on disk idle ${none.victimBlockIo.toFixed(2)}, flood ${flood.victimBlockIo.toFixed(2)}, streams ${streams.victimBlockIo.toFixed(2)}; machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}; honest node's (this process's) CPU idle ${none.honestCpu.toFixed(2)}, flood ${flood.honestCpu.toFixed(2)}, streams ${streams.honestCpu.toFixed(2)}; honest node's longest event-loop stall idle ${none.honestStallMs.toFixed(0)} ms, flood ${flood.honestStallMs.toFixed(0)} ms, streams ${streams.honestStallMs.toFixed(0)} ms; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
       );
       return { none, flood, streams };
     } finally {

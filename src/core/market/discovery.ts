@@ -129,6 +129,8 @@ export class OfferDiscovery {
   #reconciliations = { rounds: 0, inSync: 0, pulled: 0 };
   /** Worker threads checking signatures of offers pulled in batches; started at the first batch. */
   #pool: SignaturePool | undefined;
+  /** Set by stop: a reconciliation still running then starts no new pool. */
+  #stopped = false;
 
   constructor(
     components: { bus: Bus; db: Database; logger: Logger },
@@ -141,6 +143,7 @@ export class OfferDiscovery {
   }
 
   start(): void {
+    this.#stopped = false;
     const bus = this.#bus;
     this.#unbinds.push(
       bus.subscribe<unknown>(OFFERS_TOPIC, (message, context) => {
@@ -186,6 +189,7 @@ export class OfferDiscovery {
 
   stop(): void {
     this.#flush();
+    this.#stopped = true;
     void this.#pool?.close();
     this.#pool = undefined;
     clearTimeout(this.#antiEntropyTimer);
@@ -388,6 +392,7 @@ export class OfferDiscovery {
     let signed: boolean[];
     if (candidates.length < POOL_MIN_BATCH) signed = candidates.map((offer) => offerSignatureValid(offer));
     else {
+      if (this.#stopped) return 0;
       this.#pool ??= new SignaturePool({ threads: this.#options.verifyThreads || undefined });
       signed = await this.#pool.verify(candidates);
     }
