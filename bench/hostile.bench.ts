@@ -186,6 +186,23 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * Time a process spent waiting for a core while runnable, and blocked on disk I/O, in ms (`/proc/<pid>/schedstat`
+ * for all its threads, `delayacct_blkio_ticks`): what separates "the victim is slow" from "the machine is busy".
+ */
+function waitMs(pid: number): { runQueue: number; blockIo: number } {
+  let runQueue = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      runQueue += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+    } catch {
+      // the thread ended
+    }
+  }
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return { runQueue, blockIo: Number(fields[39]) * 10 };
+}
+
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match === null ? 0 : Number(match[1]) * 1024;
@@ -206,13 +223,20 @@ interface Scenario {
   note: string;
   /** Share of one core the victim used during the attack window. */
   victimCpu: number;
+  /** Share of the window the victim's threads waited for a core while runnable, and were blocked on disk. */
+  victimRunQueue: number;
+  victimBlockIo: number;
+  /** Share of one core this process (the honest node's) used during the window. */
+  honestCpu: number;
+  /** Longest stall of this process's event loop (the honest node's) during the window, ms. */
+  honestStallMs: number;
 }
 
 interface Setup {
   victim: DaemonHandle;
   control: ControlConnection;
   victimAddress: string;
-  honest: { discovery: OfferDiscovery; nodeId: string; stop(): Promise<void> };
+  honest: { discovery: OfferDiscovery; nodeId: string; net: NetService; stop(): Promise<void> };
   stop(): Promise<void>;
 }
 
@@ -243,8 +267,10 @@ async function setUp(): Promise<Setup> {
     if (Date.now() > deadline) throw new Error('the victim never subscribed to offers');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  process.stderr.write(`hostile: victim ${status.peerId}, relay ${relay.addresses[0]}\n`);
   const honest = {
     discovery,
+    net,
     nodeId: bus.nodeId!,
     stop: async () => {
       discovery.stop();
@@ -277,6 +303,13 @@ async function honestArrival(setup: Setup, name: string): Promise<number> {
     createdAt: new Date().toISOString(),
     expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
   });
+  const published = performance.now() - start;
+  const pubsub = setup.honest.net.host!.services.pubsub as unknown as { mesh: Map<string, Set<string>> };
+  const mesh = [...(pubsub.mesh.get(GOSSIP_PREFIX + OFFERS_TOPIC) ?? [])].join(' ');
+  const peers = `${setup.honest.net.peers().length}, offers mesh ${mesh}`;
+  process.stderr.write(
+    `hostile: ${name}: published (signed and handed to gossip) in ${published.toFixed(0)} ms; honest node's peers ${peers}, guard ${JSON.stringify(setup.honest.net.status().guard)}\n`,
+  );
   for (;;) {
     const got = await setup.control
       .call<SignedOffer[]>(DiscoveryAddress.Get, { ids: [offer.offerId] }, { timeoutMs: 60_000 })
@@ -291,6 +324,8 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
   const pid = setup.victim.process.pid!;
   const rssBefore = rssBytes(pid);
   const cpuBefore = cpuMs(pid);
+  const waitBefore = waitMs(pid);
+  const honestCpuBefore = process.cpuUsage();
   const started = performance.now();
   const dbBefore = dbBytes(setup.victim.dataDir);
   const attacker =
@@ -300,8 +335,13 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
   if (attacker !== undefined) await attacker.line(0);
   const prober = child(['--probe', setup.victim.apiUrl, String(ATTACK_MS)]);
   let rssPeak = rssBefore;
+  let lastTick = performance.now();
+  let honestStallMs = 0;
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, rssBytes(pid));
+    const now = performance.now();
+    honestStallMs = Math.max(honestStallMs, now - lastTick - 100);
+    lastTick = now;
   }, 100);
   // The honest offer goes out once the attack is in full swing.
   await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -309,7 +349,10 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
   const latencies = JSON.parse(await prober.line(0)) as number[];
   const note = attacker === undefined ? '' : await attacker.line(1);
   clearInterval(sampler);
-  const victimCpu = (cpuMs(pid) - cpuBefore) / (performance.now() - started);
+  const window = performance.now() - started;
+  const victimCpu = (cpuMs(pid) - cpuBefore) / window;
+  const waitAfter = waitMs(pid);
+  const honestUsage = process.cpuUsage(honestCpuBefore);
   attacker?.kill();
   await attacker?.exited;
   return {
@@ -320,6 +363,10 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
     dbGrowth: dbBytes(setup.victim.dataDir) - dbBefore,
     note,
     victimCpu,
+    victimRunQueue: (waitAfter.runQueue - waitBefore.runQueue) / window,
+    victimBlockIo: (waitAfter.blockIo - waitBefore.blockIo) / window,
+    honestStallMs,
+    honestCpu: (honestUsage.user + honestUsage.system) / 1000 / window,
   };
 }
 
@@ -335,7 +382,7 @@ function measure() {
       const streams = await scenario(setup, 'streams');
       const status = await setup.control.call<NetStatus>(NetAddress.Status);
       process.stderr.write(
-        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
+        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; victim waiting for a core (share of the window, summed over its threads) idle ${none.victimRunQueue.toFixed(2)}, flood ${flood.victimRunQueue.toFixed(2)}, streams ${streams.victimRunQueue.toFixed(2)}; victim blocked on disk idle ${none.victimBlockIo.toFixed(2)}, flood ${flood.victimBlockIo.toFixed(2)}, streams ${streams.victimBlockIo.toFixed(2)}; machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}; honest node's (this process's) CPU idle ${none.honestCpu.toFixed(2)}, flood ${flood.honestCpu.toFixed(2)}, streams ${streams.honestCpu.toFixed(2)}; honest node's longest event-loop stall idle ${none.honestStallMs.toFixed(0)} ms, flood ${flood.honestStallMs.toFixed(0)} ms, streams ${streams.honestStallMs.toFixed(0)} ms; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
       );
       return { none, flood, streams };
     } finally {

@@ -13,6 +13,8 @@ import { migrate, openDatabase } from '../src/core/db/index.ts';
 import { IdentityService } from '../src/core/identity/index.ts';
 import { silentLogger } from '../src/core/log/index.ts';
 import { MarketService, marketMigrations, OfferDiscovery } from '../src/core/market/index.ts';
+import { offerSignatureValid } from '../src/core/market/offer-check.ts';
+import { SignaturePool } from '../src/core/market/signature-pool.ts';
 import type { SignedOffer } from '../src/core/model/market.ts';
 import { createDemandMatcher, flattenProperties } from '../src/language/index.ts';
 import { type Benchmark, medianMs } from './harness.ts';
@@ -99,7 +101,71 @@ function pureLoop(offers: SignedOffer[], demands: ReturnType<typeof demand>[]) {
   return { ms: performance.now() - start, matched };
 }
 
+/** Signature checks per second: on this thread (bare OpenSSL), and through a pool of worker threads. */
+async function verifyCeilings(offers: SignedOffer[]) {
+  let start = performance.now();
+  for (const offer of offers) if (!offerSignatureValid(offer)) throw new Error('a bench offer is not signed');
+  const oneThread = (offers.length * 1000) / (performance.now() - start);
+  const pool = new SignaturePool();
+  await pool.verify(offers.slice(0, 256)); // workers started and warm
+  start = performance.now();
+  const valid = await pool.verify(offers);
+  const pooled = (offers.length * 1000) / (performance.now() - start);
+  const threads = pool.threads;
+  await pool.close();
+  if (valid.some((flag) => !flag)) throw new Error('the pool refused a signed offer');
+  return { oneThread, pooled, threads };
+}
+
+let ceilings: ReturnType<typeof verifyCeilings> | undefined;
+
 export const benchmarks: Benchmark[] = [
+  {
+    name: 'market matching: offer ingest with signatures checked in worker threads (discovery, batches of 1,000)',
+    unit: 'offers/s',
+    better: 'higher',
+    goal: { op: '>=', value: 5_000 },
+    run: async () => {
+      const offers = await signedOffers();
+      ceilings ??= verifyCeilings(offers);
+      const { pooled, threads } = await ceilings;
+      const db = openDatabase(':memory:');
+      const bus = new LocalBus();
+      migrate(db, marketMigrations);
+      const discovery = new OfferDiscovery(
+        { bus, db, logger: silentLogger },
+        { antiEntropyMs: 0, perProviderLimit: OFFERS },
+      );
+      const start = performance.now();
+      let stored = 0;
+      for (let at = 0; at < offers.length; at += 1_000)
+        stored += await discovery.ingest(offers.slice(at, at + 1_000));
+      const ms = performance.now() - start;
+      discovery.stop();
+      db.close();
+      if (stored !== offers.length) throw new Error(`ingest stored ${stored} of ${offers.length} offers`);
+      return {
+        value: (offers.length * 1000) / ms,
+        baseline: pooled,
+        baselineName: `signature checks alone through the same pool (${threads} threads), offers/s: the ceiling`,
+      };
+    },
+  },
+  {
+    name: 'market matching: signature checks per second through the worker pool',
+    unit: 'verifies/s',
+    better: 'higher',
+    goal: { op: '>=', value: 5_000 },
+    run: async () => {
+      ceilings ??= verifyCeilings(await signedOffers());
+      const { oneThread, pooled } = await ceilings;
+      return {
+        value: pooled,
+        baseline: oneThread,
+        baselineName: 'bare OpenSSL checks on one thread, verifies/s',
+      };
+    },
+  },
   {
     name: 'market matching: 10,000 incoming offers against 10 live demands',
     unit: 'offers/s',

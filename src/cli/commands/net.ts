@@ -1,5 +1,7 @@
 import { parseCount, splitList } from '../../core/config/index.ts';
 import { createLogger } from '../../core/log/index.ts';
+import { DEFAULT_DISCOVERY_OPTIONS, offerGossipVerdict } from '../../core/market/index.ts';
+import { OFFERS_TOPIC } from '../../core/model/market.ts';
 import {
   type FindResult,
   NetAddress,
@@ -141,7 +143,14 @@ export const commands: Command[] = [
         ...(dataMib === undefined ? {} : { dataLimitBytes: BigInt(dataMib) * 1024n * 1024n }),
         ...(durationS === undefined ? {} : { durationLimitMs: durationS * 1000 }),
       };
-      const relay = new RelayServer({ dataDir: context.config.dataDir, listen, logger, limits });
+      const relay = new RelayServer({
+        dataDir: context.config.dataDir,
+        listen,
+        logger,
+        limits,
+        // Offers are judged as nodes judge them, so the relay forwards no invalid ones.
+        validators: { [OFFERS_TOPIC]: (message) => offerGossipVerdict(message, DEFAULT_DISCOVERY_OPTIONS) },
+      });
       await relay.start();
       context.print(JSON.stringify({ nodeId: relay.nodeId, addresses: relay.addresses() }));
       await new Promise<void>((resolve) => {

@@ -6,9 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { StatementSync } from 'node:sqlite';
-import { flattenProperties, parseConstraints } from '../../language/index.ts';
 import type { BroadcastVerdict, Bus, Unbind } from '../bus/index.ts';
-import { canonicalJson, fromHex, sha256, toHex, verifyByPublicKey } from '../crypto/index.ts';
+import { sha256, toHex, verifyByPublicKey } from '../crypto/index.ts';
 import type { Database, SqlValue } from '../db/index.ts';
 import { GolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -21,7 +20,22 @@ import {
   UNSUBSCRIBES_TOPIC,
 } from '../model/market.ts';
 import { NET_EVENTS_TOPIC, NetAddress, type NetEvent, type PeerInfo } from '../model/net.ts';
-import { SUBSCRIPTION_ID, subscriptionId, verifySubscriptionId } from './ids.ts';
+import { MarketErrorCode } from './errors.ts';
+import { SUBSCRIPTION_ID, subscriptionId } from './ids.ts';
+import {
+  checkOfferForm,
+  isIsoDate,
+  NODE_ID,
+  type OfferContent,
+  offerContent,
+  offerSignatureValid,
+  offerSigningMessage,
+  PUBLIC_KEY_HEX,
+  SIGNATURE_HEX,
+  safeHex,
+  unsubscribeSigningMessage,
+} from './offer-check.ts';
+import { SignaturePool } from './signature-pool.ts';
 
 export interface DiscoveryOptions {
   /** Offers kept per provider (a flood from one node cannot push out the rest). */
@@ -39,6 +53,8 @@ export interface DiscoveryOptions {
   maxOfferTtlMs: number;
   /** Tombstones of offers not seen here kept in all (per provider they are bounded by `perProviderLimit`). */
   tombstoneLimit: number;
+  /** Worker threads checking signatures of offers taken in batches (0: one per core the process may use). */
+  verifyThreads: number;
 }
 
 export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
@@ -50,21 +66,11 @@ export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
   totalBytesLimit: 256 * 1024 * 1024,
   maxOfferTtlMs: 2 * 60 * 60 * 1000,
   tombstoneLimit: 100_000,
+  verifyThreads: 0,
 };
 
-/** Deepest nesting of a property value, and most properties, an offer may have. */
-const MAX_PROPERTY_DEPTH = 8;
-const MAX_PROPERTIES = 1024;
-/** How far in the future an offer's creation time may lie (clock skew between nodes). */
-const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 /** Most bytes one page of a public reply carries (offers, tombstones), well under a bus frame. */
 const MAX_PAGE_BYTES = 4 * 1024 * 1024;
-const NODE_ID = /^0x[0-9a-f]{40}$/;
-/** A compressed (33 bytes) or uncompressed (65 bytes) secp256k1 key, in hex. */
-const PUBLIC_KEY_HEX = /^(0x)?([0-9a-fA-F]{66}|[0-9a-fA-F]{130})$/;
-/** r‖s or r‖s‖v, in hex. */
-const SIGNATURE_HEX = /^(0x)?([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$/;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 const PAGE = 1000;
 const MAX_ISO_DATE = '9999-12-31T23:59:59.999Z';
@@ -74,27 +80,13 @@ const FETCH_BATCH = 200;
  * offer (a commit costs ~9 ms on this machine's disk, which under a flood stalled the event loop for seconds).
  */
 const GOSSIP_BATCH_MS = 20;
+/** Fewer offers than this are checked on the event loop: a hop to a worker would cost more than it saves. */
+const POOL_MIN_BATCH = 32;
 const GOSSIP_BATCH_MAX = 500;
 
-export type OfferContent = Pick<
-  SignedOffer,
-  'providerId' | 'properties' | 'constraints' | 'createdAt' | 'expiresAt'
->;
+export type { OfferContent };
+export { offerSigningMessage, unsubscribeSigningMessage };
 export type RemovalReason = 'unsubscribed' | 'expired' | 'evicted';
-
-function offerContent(offer: OfferContent): OfferContent {
-  return {
-    providerId: offer.providerId,
-    properties: offer.properties,
-    constraints: offer.constraints,
-    createdAt: offer.createdAt,
-    expiresAt: offer.expiresAt,
-  };
-}
-
-/** What an offer's signature covers: the offer id, itself a hash of the whole content. */
-export const offerSigningMessage = (offerId: string) => canonicalJson({ offer: offerId });
-export const unsubscribeSigningMessage = (offerId: string) => canonicalJson({ unsubscribe: offerId });
 
 interface OfferRow {
   offer_id: string;
@@ -135,6 +127,10 @@ export class OfferDiscovery {
   /** Digest of the offer and tombstone ids this node serves, until any of them changes or expires. */
   #setDigest: { digest: string; validUntil: string } | undefined;
   #reconciliations = { rounds: 0, inSync: 0, pulled: 0 };
+  /** Worker threads checking signatures of offers pulled in batches; started at the first batch. */
+  #pool: SignaturePool | undefined;
+  /** Set by stop: a reconciliation still running then starts no new pool. */
+  #stopped = false;
 
   constructor(
     components: { bus: Bus; db: Database; logger: Logger },
@@ -147,6 +143,7 @@ export class OfferDiscovery {
   }
 
   start(): void {
+    this.#stopped = false;
     const bus = this.#bus;
     this.#unbinds.push(
       bus.subscribe<unknown>(OFFERS_TOPIC, (message, context) => {
@@ -192,6 +189,9 @@ export class OfferDiscovery {
 
   stop(): void {
     this.#flush();
+    this.#stopped = true;
+    void this.#pool?.close();
+    this.#pool = undefined;
     clearTimeout(this.#antiEntropyTimer);
     this.#antiEntropyTimer = undefined;
     for (const timer of this.#timers.splice(0)) clearTimeout(timer);
@@ -227,12 +227,12 @@ export class OfferDiscovery {
   async unsubscribe(offerId: string): Promise<void> {
     const row = this.#row(offerId);
     if (row === undefined || row.own !== 1) {
-      throw new GolemError('MARKET_OFFER_NOT_FOUND', `offer ${offerId} is not an offer of this node`, {
+      throw new GolemError(MarketErrorCode.OfferNotFound, `offer ${offerId} is not an offer of this node`, {
         httpStatus: 404,
       });
     }
     if (row.unsubscribed === 1)
-      throw new GolemError('MARKET_OFFER_GONE', `offer ${offerId} was already unsubscribed`, {
+      throw new GolemError(MarketErrorCode.OfferGone, `offer ${offerId} was already unsubscribed`, {
         httpStatus: 410,
       });
     const tombstone: SignedUnsubscribe = {
@@ -290,6 +290,7 @@ export class OfferDiscovery {
   #checkNew(
     input: unknown,
     from: string | undefined,
+    checkSignature = true,
   ): BroadcastVerdict | { offer: SignedOffer; existing: OfferRow | undefined } {
     const claimedId = (input as { offerId?: unknown } | null)?.offerId;
     if (typeof claimedId !== 'string' || !SUBSCRIPTION_ID.test(claimedId)) return 'reject';
@@ -301,7 +302,8 @@ export class OfferDiscovery {
     // a forgery naming a provider at its quota would be refused anyway.
     const claimedProvider = (input as { providerId?: unknown }).providerId;
     if (typeof claimedProvider === 'string' && this.#atQuota(claimedProvider)) return 'ignore';
-    const offer = this.#validate(input);
+    const form = checkOfferForm(input, this.#options);
+    const offer = form !== undefined && (!checkSignature || offerSignatureValid(form)) ? form : undefined;
     if (offer === undefined) {
       this.#log.debug('dropped an invalid offer', { from });
       return 'reject';
@@ -370,6 +372,43 @@ export class OfferDiscovery {
       this.#setDigest = undefined;
     }
     return this.#store(offer, false);
+  }
+
+  /**
+   * As `receiveMany`, but the signatures are checked in worker threads (see `SignaturePool`), off the event loop:
+   * every other check runs here first, so the pool sees only offers that would be stored if signed; then the
+   * signed ones are stored in the order given (so per provider too), in one transaction.
+   */
+  async ingest(inputs: readonly unknown[], from?: string): Promise<number> {
+    const candidates: SignedOffer[] = [];
+    const ids = new Set<string>();
+    for (const input of inputs) {
+      const checked = this.#checkNew(input, from, false);
+      if (typeof checked === 'string' || ids.has(checked.offer.offerId)) continue;
+      ids.add(checked.offer.offerId);
+      candidates.push(checked.offer);
+    }
+    if (candidates.length === 0) return 0;
+    let signed: boolean[];
+    if (candidates.length < POOL_MIN_BATCH) signed = candidates.map((offer) => offerSignatureValid(offer));
+    else {
+      if (this.#stopped) return 0;
+      this.#pool ??= new SignaturePool({ threads: this.#options.verifyThreads || undefined });
+      signed = await this.#pool.verify(candidates);
+    }
+    let stored = 0;
+    this.#countingTransaction(() => {
+      for (const [i, offer] of candidates.entries()) {
+        if (!signed[i]) {
+          this.#log.debug('dropped an offer not signed by its provider', { from });
+          continue;
+        }
+        // Checked again: a copy may have arrived (or the quota filled) while the signatures were checked.
+        if (this.#pending.has(offer.offerId)) continue;
+        if (this.#admit(offer)) stored++;
+      }
+    });
+    return stored;
   }
 
   /** Validates and stores many offers in one transaction (a reconciliation batch, a gossiped array); how many were new. */
@@ -495,7 +534,7 @@ export class OfferDiscovery {
             missing = missing.slice(batch.length);
             continue;
           }
-          pulled += this.receiveMany(offers, nodeId);
+          pulled += await this.ingest(offers, nodeId);
           // The reply keeps the order asked for; ids after its last offer were cut by the peer's page byte bound
           // (those before it that are absent are gone there): ask for them again.
           const lastId = (offers[offers.length - 1] as { offerId?: unknown } | null)?.offerId;
@@ -592,68 +631,6 @@ export class OfferDiscovery {
       this.#ownPublicKeys.set(nodeId, key);
     }
     return key;
-  }
-
-  /**
-   * The whole check of an offer from the network, cheapest first: form and size of every field, an expiry within
-   * the bound, properties and constraints that parse, the id's hash, and last the provider's signature. Only the
-   * known fields are kept.
-   */
-  #validate(input: unknown): SignedOffer | undefined {
-    if (input === null || typeof input !== 'object') return undefined;
-    const offer = input as SignedOffer;
-    if (
-      typeof offer.offerId !== 'string' ||
-      !SUBSCRIPTION_ID.test(offer.offerId) ||
-      typeof offer.providerId !== 'string' ||
-      !NODE_ID.test(offer.providerId) ||
-      typeof offer.constraints !== 'string' ||
-      typeof offer.createdAt !== 'string' ||
-      !isIsoDate(offer.createdAt) ||
-      typeof offer.expiresAt !== 'string' ||
-      !isIsoDate(offer.expiresAt) ||
-      typeof offer.signature !== 'string' ||
-      !SIGNATURE_HEX.test(offer.signature) ||
-      typeof offer.publicKey !== 'string' ||
-      !PUBLIC_KEY_HEX.test(offer.publicKey) ||
-      offer.properties === null ||
-      typeof offer.properties !== 'object' ||
-      Array.isArray(offer.properties)
-    ) {
-      return undefined;
-    }
-    const now = Date.now();
-    if (
-      !(offer.expiresAt > new Date(now).toISOString()) ||
-      offer.expiresAt > new Date(now + this.#options.maxOfferTtlMs).toISOString() ||
-      offer.createdAt > new Date(now + MAX_CLOCK_SKEW_MS).toISOString()
-    )
-      return undefined;
-    const clean: SignedOffer = {
-      offerId: offer.offerId,
-      ...offerContent(offer),
-      publicKey: offer.publicKey,
-      signature: offer.signature,
-    };
-    if (JSON.stringify(clean).length > this.#options.maxOfferBytes) return undefined;
-    if (!propertiesWithinBounds(clean.properties)) return undefined;
-    try {
-      flattenProperties(clean.properties);
-      parseConstraints(clean.constraints);
-    } catch {
-      return undefined;
-    }
-    if (!verifySubscriptionId(clean.offerId, offerContent(clean))) return undefined;
-    if (
-      !verifyByPublicKey(
-        clean.providerId,
-        safeHex(clean.publicKey),
-        offerSigningMessage(clean.offerId),
-        safeHex(clean.signature),
-      )
-    )
-      return undefined;
-    return clean;
   }
 
   #store(offer: SignedOffer, own: boolean): boolean {
@@ -843,7 +820,7 @@ export class OfferDiscovery {
 
   #getMany(message: unknown): SignedOffer[] {
     const ids = (message as { ids?: unknown } | null)?.ids;
-    if (!Array.isArray(ids)) throw new GolemError('MARKET_BAD_REQUEST', 'Get takes {ids: string[]}');
+    if (!Array.isArray(ids)) throw new GolemError(MarketErrorCode.BadRequest, 'Get takes {ids: string[]}');
     const offers: SignedOffer[] = [];
     let bytes = 0;
     for (const id of ids.slice(0, FETCH_BATCH)) {
@@ -890,30 +867,4 @@ function pageArgs(message: unknown): { after: string; limit: number } {
   const request = (message ?? {}) as { after?: unknown; limit?: unknown };
   const limit = Math.min(PAGE, Math.max(1, Number(request.limit ?? PAGE) | 0));
   return { after: typeof request.after === 'string' ? request.after : '', limit };
-}
-
-function isIsoDate(text: string): boolean {
-  return ISO_DATE.test(text) && !Number.isNaN(Date.parse(text));
-}
-
-/** At most MAX_PROPERTIES properties, none nested deeper than MAX_PROPERTY_DEPTH. */
-function propertiesWithinBounds(properties: Record<string, unknown>): boolean {
-  let count = 0;
-  const walk = (value: unknown, depth: number): boolean => {
-    if (value === null || typeof value !== 'object') return true;
-    if (depth > MAX_PROPERTY_DEPTH) return false;
-    const children = Array.isArray(value) ? value : Object.values(value);
-    count += children.length;
-    if (count > MAX_PROPERTIES * 8) return false;
-    return children.every((child) => walk(child, depth + 1));
-  };
-  return Object.keys(properties).length <= MAX_PROPERTIES && walk(properties, 0);
-}
-
-function safeHex(hex: string): Uint8Array {
-  try {
-    return fromHex(hex);
-  } catch {
-    return new Uint8Array(0);
-  }
 }

@@ -136,16 +136,24 @@ export async function createHost(options: HostOptions) {
  * Nodes and relays both install it.
  */
 export function guardGossip(host: Host, guard: PeerGuard): void {
-  type Rpc = { messages: { from?: Uint8Array }[] };
+  type Rpc = { messages: { from?: Uint8Array; seqno?: Uint8Array }[] };
   const pubsub = host.services.pubsub as unknown as {
     handleReceivedRpc(from: PeerId, rpc: Rpc): Promise<void>;
+    fastMsgIdCache?: { get(id: string): unknown };
   };
   const handle = pubsub.handleReceivedRpc.bind(pubsub);
+  // A copy of a message seen already costs gossipsub one lookup and is dropped: it is not counted. Neighbours
+  // forward copies of whatever crosses the mesh; counting them made an honest neighbour that passed on a flood
+  // (as gossip must) spend its whole rate here, and its own next message (an honest offer) was dropped unread.
+  const seen = (message: Rpc['messages'][number]) => {
+    const id = fastMessageId(message);
+    return id !== '' && pubsub.fastMsgIdCache?.get(id) !== undefined;
+  };
   pubsub.handleReceivedRpc = async (from, rpc) => {
     const peer = from.toString();
     if (guard.isBanned(peer)) return;
     if (rpc.messages.length > 0) {
-      const admitted = rpc.messages.filter(() => guard.admitGossip(peer));
+      const admitted = rpc.messages.filter((message) => seen(message) || guard.admitGossip(peer));
       if (admitted.length < rpc.messages.length) {
         const own = Buffer.from(from.toMultihash().bytes);
         if (rpc.messages.some((m) => m.from !== undefined && own.equals(m.from))) guard.floodStrike(peer);

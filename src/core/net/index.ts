@@ -8,7 +8,7 @@ export { createHost, DEFAULT_RELAY_LIMITS, type Host, type RelayLimits } from '.
 export { nodeIdOfPeer } from './ids.ts';
 export { netMigrations } from './migrations.ts';
 export { DEFAULT_PEER_LIMITS, type GuardCounters, PeerGuard, type PeerLimits } from './peer-guard.ts';
-export { DEFAULT_RELAY_LISTEN, type RelayOptions, RelayServer } from './relay.ts';
+export { DEFAULT_RELAY_LISTEN, type RelayGossipCheck, type RelayOptions, RelayServer } from './relay.ts';
 export { GOSSIP_PREFIX, NetService, type NetServiceOptions } from './service.ts';
 
 export const netModule: ModuleFactory = {

@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { fromHex, nodeIdFromSecret, toHex } from '../crypto/index.ts';
 import type { Logger } from '../log/index.ts';
+import { decodeBody } from './codec.ts';
 import { createHost, DEFAULT_RELAY_LIMITS, guardGossip, type Host, type RelayLimits } from './host.ts';
 import { tryNodeIdOfPeer } from './ids.ts';
 import { answerLookup, LOOKUP_PROTOCOL, serveLookup } from './lookup.ts';
 import { PeerGuard } from './peer-guard.ts';
+import { GOSSIP_PREFIX } from './service.ts';
+
+/** A relay's verdict on a gossip message of one topic (the bus message, decoded), before it forwards it. */
+export type RelayGossipCheck = (message: unknown) => 'accept' | 'ignore' | 'reject';
 
 export const DEFAULT_RELAY_LISTEN = ['/ip4/0.0.0.0/tcp/7477', '/ip4/0.0.0.0/tcp/7478/ws'];
 
@@ -16,6 +22,12 @@ export interface RelayOptions {
   listen: string[];
   logger: Logger;
   limits?: Partial<RelayLimits>;
+  /**
+   * Checks of gossip the relay forwards, by bus topic (the daemon's `net relay` passes the market's offer check):
+   * a message rejected here is not forwarded and counts against the peer that sent it, so a relay does not pass a
+   * flood of garbage on, and its neighbours do not score it down (and drop honest offers with it) for doing so.
+   */
+  validators?: Record<string, RelayGossipCheck>;
 }
 
 /**
@@ -67,6 +79,23 @@ export class RelayServer {
     });
     this.#host = host;
     guardGossip(host, guard);
+    for (const [topic, check] of Object.entries(this.#options.validators ?? {})) {
+      host.services.pubsub.topicValidators.set(GOSSIP_PREFIX + topic, async (source, message) => {
+        let verdict: 'accept' | 'ignore' | 'reject' = 'reject';
+        if (message.type === 'signed' && tryNodeIdOfPeer(message.from) !== undefined) {
+          try {
+            verdict = check((decodeBody(message.data) as { m?: unknown }).m);
+          } catch {
+            verdict = 'reject';
+          }
+        }
+        if (verdict === 'reject') {
+          guard.strike(source.toString(), 'invalidGossip');
+          return TopicValidatorResult.Reject;
+        }
+        return verdict === 'accept' ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+      });
+    }
     await host.handle(
       LOOKUP_PROTOCOL,
       (stream) => serveLookup(stream, (request) => answerLookup(host, undefined, request)),

@@ -1,0 +1,96 @@
+/**
+ * Offers taken in by batch, their signatures checked in worker threads: the forged ones are refused, the rest kept
+ * in the order they came (a provider at its quota keeps its first offers, not whichever check finished first).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { LocalBus } from '../../../../../src/core/bus/index.ts';
+import {
+  nodeIdFromSecret,
+  publicKeyFromSecret,
+  sha256,
+  signDigest,
+  toHex,
+} from '../../../../../src/core/crypto/index.ts';
+import { migrate, openDatabase } from '../../../../../src/core/db/index.ts';
+import { silentLogger } from '../../../../../src/core/log/index.ts';
+import { subscriptionId } from '../../../../../src/core/market/ids.ts';
+import {
+  marketMigrations,
+  OfferDiscovery,
+  offerSigningMessage,
+} from '../../../../../src/core/market/index.ts';
+import { SignaturePool } from '../../../../../src/core/market/signature-pool.ts';
+import type { SignedOffer } from '../../../../../src/core/model/market.ts';
+
+function signedOffer(secret: Uint8Array, i: number): SignedOffer {
+  const body = {
+    providerId: nodeIdFromSecret(secret),
+    properties: { 'golem.node.id.name': `p-${i}` } as Record<string, unknown>,
+    constraints: '()',
+    createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+  };
+  const offerId = subscriptionId(body);
+  return {
+    offerId,
+    ...body,
+    publicKey: toHex(publicKeyFromSecret(secret)),
+    signature: toHex(signDigest(secret, sha256(offerSigningMessage(offerId)))),
+  };
+}
+
+function discovery(perProviderLimit: number) {
+  const db = openDatabase(':memory:');
+  migrate(db, marketMigrations);
+  return new OfferDiscovery(
+    { bus: new LocalBus(), db, logger: silentLogger },
+    { antiEntropyMs: 0, perProviderLimit, verifyThreads: 2 },
+  );
+}
+
+describe('offer ingest through the signature pool', () => {
+  it('the pool answers one flag per offer, in order', async () => {
+    const secret = new Uint8Array(randomBytes(32));
+    const offers = Array.from({ length: 300 }, (_, i) => signedOffer(secret, i));
+    for (const i of [0, 129, 299]) offers[i] = { ...offers[i]!, signature: toHex(randomBytes(64)) };
+    const pool = new SignaturePool({ threads: 2, maxInFlight: 1 });
+    try {
+      const valid = await pool.verify(offers);
+      assert.equal(valid.length, 300);
+      assert.deepEqual(
+        valid.flatMap((flag, i) => (flag ? [] : [i])),
+        [0, 129, 299],
+      );
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses forged offers and keeps a provider’s first offers when its quota fills', async () => {
+    const node = discovery(100);
+    try {
+      const secret = new Uint8Array(randomBytes(32));
+      const offers = Array.from({ length: 200 }, (_, i) => signedOffer(secret, i));
+      const forged = {
+        ...signedOffer(new Uint8Array(randomBytes(32)), 999),
+        signature: toHex(randomBytes(64)),
+      };
+      offers.splice(10, 0, forged);
+      const stored = await node.ingest(offers);
+      assert.equal(stored, 100);
+      assert.equal(node.get(forged.offerId), undefined, 'the forged offer is refused');
+      const kept = new Set(node.list().map((offer) => offer.offerId));
+      const expected = offers.filter((offer) => offer !== forged).slice(0, 100);
+      assert.deepEqual(
+        expected.filter((offer) => !kept.has(offer.offerId)).map((o) => o.properties['golem.node.id.name']),
+        [],
+        'the first 100 in order are the ones kept',
+      );
+      assert.equal(await node.ingest(offers), 0, 'a second copy stores nothing');
+    } finally {
+      node.stop();
+    }
+  });
+});
