@@ -217,7 +217,7 @@ describe('identity service over the bus', () => {
       allowOrigins: ['http://c'],
     });
     db.run('UPDATE app_key SET allow_origins = ? WHERE name = ?', '["http://a"', 'broken');
-    db.run('UPDATE app_key SET allow_origins = ? WHERE name = ?', '"http://b.example"', 'typed');
+    db.run('UPDATE app_key SET allow_origins = ? WHERE name = ?', '["http://b", 1]', 'typed');
     await service.stop();
 
     const restarted = await startNode({}, db);
