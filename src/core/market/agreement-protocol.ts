@@ -455,14 +455,19 @@ export class AgreementProtocol {
     const agreement = this.#peerAgreement(message?.agreementId, 'requestor', caller);
     const reason = reasonOf(message.reason);
     await this.#gate?.(NegotiationAddress.AgreementRejected, agreement.id);
-    this.#store.transition(this.#fresh(agreement), 'Rejected', 'reject', { reason });
+    const current = this.#fresh(agreement);
+    // A notice sent again (the sender retries until it hears back) is acknowledged once the state has moved.
+    if (current.state === 'Rejected') return;
+    this.#store.transition(current, 'Rejected', 'reject', { reason });
   }
 
   async #onAgreementCancelled(message: AgreementRejected, caller: string): Promise<void> {
     const agreement = this.#peerAgreement(message?.agreementId, 'provider', caller);
     const reason = reasonOf(message.reason);
     await this.#gate?.(NegotiationAddress.AgreementCancelled, agreement.id);
-    this.#store.transition(this.#fresh(agreement), 'Cancelled', 'cancel', { reason });
+    const current = this.#fresh(agreement);
+    if (current.state === 'Cancelled') return;
+    this.#store.transition(current, 'Cancelled', 'cancel', { reason });
   }
 
   async #onAgreementTerminated(message: AgreementTerminated, caller: string): Promise<void> {
@@ -494,7 +499,9 @@ export class AgreementProtocol {
       signature: message.signature,
       terminatedAt: message.terminatedAt,
     };
-    this.#store.transition(this.#fresh(agreement), 'Terminated', 'terminate', {
+    const current = this.#fresh(agreement);
+    if (current.state === 'Terminated') return;
+    this.#store.transition(current, 'Terminated', 'terminate', {
       patch: { termination },
       reason,
     });

@@ -7,6 +7,8 @@ import {
   type AgreementView,
   type GetAgreement,
   MarketLocalAddress,
+  marketAddressAt,
+  NegotiationAddress,
 } from '../../../../src/core/model/market.ts';
 import { manualClock, type Node, negotiate, node } from './support.ts';
 
@@ -83,6 +85,17 @@ describe('the market contract: GetAgreement and the agreement events topic', () 
       ]);
       const terminated = providerEvents[1] as Extract<AgreementEvent, { type: 'terminated' }>;
       assert.deepEqual(terminated.reason, { message: 'finished' });
+
+      // The same notice again (a sender retrying after a lost answer): acknowledged, and nothing changes.
+      const sent = requestor.market.agreements.terminationReason(requestor.nodeId, agreementId);
+      await requestor.bus.call(marketAddressAt(provider.nodeId, NegotiationAddress.AgreementTerminated), {
+        agreementId,
+        reason: sent.reason,
+        terminatedAt: sent.eventDate,
+        signature: sent.signature,
+      });
+      assert.equal(providerEvents.length, 2);
+      assert.equal((await getAgreement(provider, { agreementId })).terminatedBy, 'requestor');
     } finally {
       await Promise.all([provider.stop(), requestor.stop()]);
     }
