@@ -101,6 +101,47 @@ describe('the market contract: GetAgreement and the agreement events topic', () 
     }
   });
 
+  for (const restart of [false, true])
+    it(`tells an unreachable provider of a termination once it is back${restart ? ', across a restart of the requestor' : ''}`, async () => {
+      const network = new MemoryNetwork();
+      const [provider, first] = await Promise.all([node(network), node(network)]);
+      let requestor = first;
+      try {
+        const { agreementId } = await negotiate(provider, requestor);
+        await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+        await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+
+        network.leave(provider.nodeId);
+        await requestor.market.terminateAgreement(requestor.nodeId, agreementId, { message: 'gone' });
+        assert.equal((await getAgreement(requestor, { agreementId })).state, 'Terminated');
+        assert.equal((await getAgreement(provider, { agreementId })).state, 'Approved');
+        if (restart) {
+          await requestor.stop();
+          network.leave(requestor.nodeId);
+          requestor = await node(network, requestor.db);
+        }
+        network.join(provider.bus);
+
+        // The first retry is a second later.
+        for (
+          let waited = 0;
+          (await getAgreement(provider, { agreementId })).state !== 'Terminated';
+          waited += 100
+        ) {
+          assert.ok(waited < 15_000, 'the provider never heard of the termination');
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        for (const at of [requestor, provider]) {
+          const view = await getAgreement(at, { agreementId });
+          assert.equal(view.state, 'Terminated');
+          assert.equal(view.terminatedBy, 'requestor');
+          assert.deepEqual(view.terminationReason, { message: 'gone' });
+        }
+      } finally {
+        await Promise.all([provider.stop(), requestor.stop()]);
+      }
+    });
+
   it('publishes rejection, cancellation and expiry where they happen, with the reason given', async () => {
     const clock = manualClock();
     const endings: [
