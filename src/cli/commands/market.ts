@@ -30,6 +30,19 @@ function asUsage<T>(work: () => T): T {
   }
 }
 
+/** JSON and other punctuation never appear in a property name: such a "name" is input in the wrong syntax. */
+const NOT_IN_PROPERTY_NAME = /[\s"'{}[\],:]/;
+
+function parseFlatInput(text: string): FlatProperties {
+  const props = asUsage(() => parseFlatProperties(text));
+  const bad = Object.keys(props).find((name) => NOT_IN_PROPERTY_NAME.test(name));
+  if (bad !== undefined)
+    throw new UsageError(
+      `--flat-properties: ${JSON.stringify(bad)} is not a property name (the flat syntax is name=literal per line; JSON goes to --properties)`,
+    );
+  return props;
+}
+
 async function readSide(context: CommandContext, option: string): Promise<Side> {
   const value = context.options[option];
   if (typeof value !== 'string') throw new UsageError(`missing --${option}`);
@@ -65,11 +78,10 @@ export const languageCommands: Command[] = [
       if ((json === undefined) === (flat === undefined))
         throw new UsageError('give either --properties or --flat-properties');
       const text = await context.readArgument((flat ?? json) as string);
-      const props: FlatProperties = asUsage(() =>
+      const props: FlatProperties =
         typeof flat === 'string'
-          ? parseFlatProperties(text)
-          : flattenProperties(parseJson(text, '--properties')),
-      );
+          ? parseFlatInput(text)
+          : asUsage(() => flattenProperties(parseJson(text, '--properties')));
       const constraints = await context.readArgument(context.options.constraints as string);
       const compiled = asUsage(() => compileConstraints(constraints));
       context.print(compiled.evaluate(props));

@@ -173,7 +173,7 @@ export class IdentityService implements Service {
       );
     }
     for (const row of this.#db.all<AppKeyRow>('SELECT * FROM app_key'))
-      this.#appKeys.set(row.key, appKeyInfo(row));
+      this.#appKeys.set(row.key, appKeyInfo(row, this.#log));
     if (this.#config.autoconfAppKey !== undefined) {
       this.#autoconf = {
         name: AUTOCONF_APPKEY_NAME,
@@ -349,7 +349,7 @@ export class IdentityService implements Service {
     const owner = this.#find(request.nodeId === undefined ? {} : identityQuery(request.nodeId));
     const existing = this.#db.get<AppKeyRow>('SELECT * FROM app_key WHERE name = ?', request.name);
     if (existing !== undefined) {
-      if (existing.node_id === owner.node_id) return appKeyInfo(existing);
+      if (existing.node_id === owner.node_id) return appKeyInfo(existing, this.#log);
       throw new GolemError(
         IdentityErrorCode.AppKeyNameTaken,
         `app-key ${request.name} belongs to another identity`,
@@ -374,7 +374,7 @@ export class IdentityService implements Service {
       row.allow_origins,
       row.created_at,
     );
-    const info = appKeyInfo(row);
+    const info = appKeyInfo(row, this.#log);
     this.#appKeys.set(info.key, info);
     return info;
   }
@@ -382,7 +382,9 @@ export class IdentityService implements Service {
   listAppKeys(request: ListAppKeys = {}): AppKeyInfo[] {
     const owner =
       request.nodeId === undefined ? undefined : this.#find(identityQuery(request.nodeId)).node_id;
-    const rows = this.#db.all<AppKeyRow>('SELECT * FROM app_key ORDER BY created_at, name').map(appKeyInfo);
+    const rows = this.#db
+      .all<AppKeyRow>('SELECT * FROM app_key ORDER BY created_at, name')
+      .map((row) => appKeyInfo(row, this.#log));
     const all = this.#autoconf === undefined ? rows : [this.#autoconf, ...rows];
     return owner === undefined ? all : all.filter((info) => info.nodeId === owner);
   }
@@ -578,13 +580,29 @@ function parseSecret(hex: string): Uint8Array {
   return secret;
 }
 
-function appKeyInfo(row: AppKeyRow): AppKeyInfo {
+/**
+ * A damaged `allow_origins` column allows no origin (a warning says so) rather than failing the key or the start:
+ * for CORS, allowing nothing is the safe reading.
+ */
+function storedAllowOrigins(row: AppKeyRow, log: Logger): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(row.allow_origins);
+  } catch {
+    parsed = undefined;
+  }
+  if (Array.isArray(parsed) && parsed.every((origin) => typeof origin === 'string')) return parsed;
+  log.warn('app key has damaged allowed origins in the database; allowing none', { name: row.name });
+  return [];
+}
+
+function appKeyInfo(row: AppKeyRow, log: Logger): AppKeyInfo {
   return {
     name: row.name,
     key: row.key,
     nodeId: row.node_id,
     role: 'manager',
     createdAt: row.created_at,
-    allowOrigins: JSON.parse(row.allow_origins) as string[],
+    allowOrigins: storedAllowOrigins(row, log),
   };
 }

@@ -22,6 +22,7 @@ import {
   MarketLocalAddress,
   NegotiationAddress,
 } from '../model/market.ts';
+import type { Outbox } from '../payment/outbox.ts';
 import {
   type Agreement,
   type AgreementStore,
@@ -73,6 +74,8 @@ export interface AgreementProtocolComponents {
   clock: () => number;
   proposals: ProposalLedger;
   gate?: MarketGate;
+  /** Termination, cancellation and rejection notices, kept and retried until the other side acknowledges. */
+  notices: Outbox;
 }
 
 export function reasonOf(body: unknown): Reason {
@@ -98,6 +101,7 @@ export class AgreementProtocol {
   #clock: () => number;
   #proposals: ProposalLedger;
   #gate: MarketGate | undefined;
+  #notices: Outbox;
   #unbinds: Unbind[] = [];
   #serialized = new Map<string, Promise<void>>();
   #expiryTimer: NodeJS.Timeout | undefined;
@@ -112,6 +116,25 @@ export class AgreementProtocol {
     this.#clock = components.clock;
     this.#proposals = components.proposals;
     this.#gate = components.gate;
+    this.#notices = components.notices;
+  }
+
+  /** Queues a notice to the counterparty and tries it once now; an unreachable peer gets it on a later retry. */
+  async #notice(
+    agreement: Agreement,
+    address: string,
+    message: AgreementRejected | AgreementTerminated,
+  ): Promise<void> {
+    const key = `${address}:${agreement.id}:${agreement.role}`;
+    this.#notices.enqueue(key, counterpartyOf(agreement), agreement.ownerId, address, message);
+    const outcome = await this.#notices.deliverNow(key);
+    if (!outcome.delivered)
+      this.#log.warn('the other side has not heard of the agreement change yet', {
+        agreementId: agreement.id,
+        address,
+        willRetry: !outcome.permanent,
+        error: outcome.error,
+      });
   }
 
   start(): void {
@@ -233,12 +256,10 @@ export class AgreementProtocol {
       this.#store.transition(agreement, 'Cancelled', 'cancel', { reason });
       // Once a confirm was attempted the provider may hold the agreement: it hears of the cancel.
       if (agreement.proposedSignature === null) return;
-      await callPeer(this.#bus, counterpartyOf(agreement), NegotiationAddress.AgreementCancelled, {
+      await this.#notice(agreement, NegotiationAddress.AgreementCancelled, {
         agreementId,
         reason,
-      } satisfies AgreementRejected).catch((error: unknown) =>
-        this.#log.warn('could not tell the provider about a cancellation', { agreementId, error }),
-      );
+      } satisfies AgreementRejected);
     });
   }
 
@@ -293,12 +314,10 @@ export class AgreementProtocol {
     const agreement = this.#own(owner, agreementId, 'provider');
     if (agreement.state !== 'Pending') throw agreementStateError(agreement.state, 'reject');
     this.#store.transition(agreement, 'Rejected', 'reject', { reason });
-    await callPeer(this.#bus, counterpartyOf(agreement), NegotiationAddress.AgreementRejected, {
+    await this.#notice(agreement, NegotiationAddress.AgreementRejected, {
       agreementId,
       reason,
-    } satisfies AgreementRejected).catch((error: unknown) =>
-      this.#log.warn('could not tell the requestor about a rejection', { agreementId, error }),
-    );
+    } satisfies AgreementRejected);
   }
 
   // ---------------------------------------------------------------- both
@@ -327,14 +346,12 @@ export class AgreementProtocol {
       terminatedAt,
     };
     this.#store.transition(agreement, 'Terminated', 'terminate', { patch: { termination }, reason });
-    await callPeer(this.#bus, counterpartyOf(agreement), NegotiationAddress.AgreementTerminated, {
+    await this.#notice(agreement, NegotiationAddress.AgreementTerminated, {
       agreementId,
       reason,
       terminatedAt,
       signature,
-    } satisfies AgreementTerminated).catch((error: unknown) =>
-      this.#log.warn('could not tell the other side about a termination', { agreementId, error }),
-    );
+    } satisfies AgreementTerminated);
   }
 
   terminationReason(owner: string, agreementId: string): Record<string, unknown> {
@@ -455,14 +472,19 @@ export class AgreementProtocol {
     const agreement = this.#peerAgreement(message?.agreementId, 'requestor', caller);
     const reason = reasonOf(message.reason);
     await this.#gate?.(NegotiationAddress.AgreementRejected, agreement.id);
-    this.#store.transition(this.#fresh(agreement), 'Rejected', 'reject', { reason });
+    const current = this.#fresh(agreement);
+    // A notice sent again (the sender retries until it hears back) is acknowledged once the state has moved.
+    if (current.state === 'Rejected') return;
+    this.#store.transition(current, 'Rejected', 'reject', { reason });
   }
 
   async #onAgreementCancelled(message: AgreementRejected, caller: string): Promise<void> {
     const agreement = this.#peerAgreement(message?.agreementId, 'provider', caller);
     const reason = reasonOf(message.reason);
     await this.#gate?.(NegotiationAddress.AgreementCancelled, agreement.id);
-    this.#store.transition(this.#fresh(agreement), 'Cancelled', 'cancel', { reason });
+    const current = this.#fresh(agreement);
+    if (current.state === 'Cancelled') return;
+    this.#store.transition(current, 'Cancelled', 'cancel', { reason });
   }
 
   async #onAgreementTerminated(message: AgreementTerminated, caller: string): Promise<void> {
@@ -494,7 +516,9 @@ export class AgreementProtocol {
       signature: message.signature,
       terminatedAt: message.terminatedAt,
     };
-    this.#store.transition(this.#fresh(agreement), 'Terminated', 'terminate', {
+    const current = this.#fresh(agreement);
+    if (current.state === 'Terminated') return;
+    this.#store.transition(current, 'Terminated', 'terminate', {
       patch: { termination },
       reason,
     });

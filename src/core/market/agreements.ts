@@ -262,6 +262,8 @@ export class AgreementStore {
   #log: Logger;
   #now: () => string;
   #statements: Statements;
+  /** Date of the last stored REST event in ms; read from the table on first use (after migrations). */
+  #lastEventMs: number | undefined;
 
   constructor(components: AgreementStoreComponents) {
     this.#db = components.db;
@@ -274,6 +276,22 @@ export class AgreementStore {
 
   #statement(sql: string) {
     return this.#statements.get(sql);
+  }
+
+  /**
+   * A REST event date later than every stored one (as the payment event feed does): two events never share a
+   * date, so a client polling with the last date it saw (`event_date > ?`) skips none and repeats none.
+   */
+  #nextEventDate(): string {
+    if (this.#lastEventMs === undefined) {
+      const row = this.#db.get<{ last: string | null }>(
+        'SELECT MAX(event_date) AS last FROM market_agreement_event',
+      );
+      this.#lastEventMs = row?.last ? Date.parse(row.last) : 0;
+    }
+    const ms = Math.max(Date.parse(this.#now()), this.#lastEventMs + 1);
+    this.#lastEventMs = ms;
+    return new Date(ms).toISOString();
   }
 
   #one(sql: string, ...params: SqlValue[]): Agreement | undefined {
@@ -362,7 +380,7 @@ export class AgreementStore {
     if (allowed === undefined || !allowed.includes(agreement.role))
       throw agreementStateError(agreement.state, action);
     const [assignments, values] = patchSql(change.patch ?? {});
-    const at = this.#now();
+    const at = this.#nextEventDate();
     const reason = change.reason ?? null;
     const next: Agreement = { ...agreement, ...definedOf(change.patch ?? {}), state: to };
     const moved = this.#db.transaction(() => {

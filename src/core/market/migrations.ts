@@ -80,5 +80,22 @@ export const marketMigrations: ModuleMigrations = {
       description: 'proposals looked up by demand and offer (matching checks for an existing one per offer)',
       up: 'CREATE INDEX market_proposal_demand_offer ON market_proposal(demand_id, offer_id);',
     },
+    {
+      version: 3,
+      description: 'termination, cancellation and rejection notices waiting for the other side',
+      up: `
+        CREATE TABLE market_notice_outbox (
+          key TEXT PRIMARY KEY,
+          target_id TEXT NOT NULL,
+          sender_id TEXT NOT NULL,
+          address TEXT NOT NULL,
+          message TEXT NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          next_attempt_at INTEGER NOT NULL,
+          last_error TEXT,
+          created_at TEXT NOT NULL
+        );
+      `,
+    },
   ],
 };

@@ -8,7 +8,7 @@ import { marketAddressAt } from '../model/market.ts';
 import type { Reason } from './agreements.ts';
 import { MarketErrorCode } from './errors.ts';
 
-const PEER_CALL_TIMEOUT_MS = 30_000;
+export const PEER_CALL_TIMEOUT_MS = 30_000;
 
 export async function sign(bus: Bus, nodeId: string, digest: Uint8Array): Promise<string> {
   return bus.call<string>(IdentityAddress.Sign, { nodeId, digest: toHex(digest) });

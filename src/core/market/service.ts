@@ -11,7 +11,8 @@ import type { Bus, CallContext, Unbind } from '../bus/index.ts';
 import { type Database, migrate } from '../db/index.ts';
 import { httpError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { MarketLocalAddress, type SignedOffer } from '../model/market.ts';
+import { MarketLocalAddress, marketAddressAt, type SignedOffer } from '../model/market.ts';
+import { Outbox } from '../payment/outbox.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
 import { AgreementProtocol, type MarketGate } from './agreement-protocol.ts';
 import { AgreementStore } from './agreements.ts';
@@ -24,9 +25,15 @@ import { LiveMatching } from './live-matching.ts';
 import { compileChecked, matchSides } from './matching.ts';
 import { marketMigrations } from './migrations.ts';
 import { Negotiation } from './negotiation.ts';
+import { PEER_CALL_TIMEOUT_MS } from './peer.ts';
 import { ProposalStore } from './proposals.ts';
 import { registerMarketRoutes } from './rest.ts';
 import { agreementRestView, proposalView, type Role } from './views.ts';
+
+/** Notices to the other side: retried from 1 s up to 5 min apart, each attempt as long as a peer call. */
+const NOTICE_RETRY = { initialDelayMs: 1000, maxDelayMs: 300_000, callTimeoutMs: PEER_CALL_TIMEOUT_MS };
+/** What may wait for one peer: a peer gone for a week, or with a thousand notices queued, loses the oldest. */
+const NOTICE_LIMITS = { perTarget: 1000, maxAgeMs: 7 * 24 * 3600_000 };
 
 export const SUBSCRIPTION_TTL_MS = 60 * 60 * 1000;
 
@@ -48,6 +55,7 @@ export class MarketService implements Service {
   #db: Database;
   #log: Logger;
   #clock: () => number;
+  #notices: Outbox;
   #store: AgreementStore;
   #demands: DemandStore;
   #proposals: ProposalStore;
@@ -66,6 +74,11 @@ export class MarketService implements Service {
     this.#clock = options.clock ?? Date.now;
     const now = () => new Date(this.#clock()).toISOString();
     this.discovery = new OfferDiscovery(components, options.discovery);
+    this.#notices = new Outbox(this.#db, this.#bus, this.#log, NOTICE_RETRY, {
+      table: 'market_notice_outbox',
+      addressOf: marketAddressAt,
+      limits: NOTICE_LIMITS,
+    });
     this.#store = new AgreementStore({
       db: this.#db,
       bus: this.#bus,
@@ -90,6 +103,7 @@ export class MarketService implements Service {
       clock: this.#clock,
       gate: options.gate,
       proposals: ledger,
+      notices: this.#notices,
     });
     this.#negotiation = new Negotiation({
       bus: this.#bus,
@@ -138,9 +152,11 @@ export class MarketService implements Service {
     );
     this.#negotiation.start();
     this.agreements.start();
+    this.#notices.start();
   }
 
   async stop(): Promise<void> {
+    this.#notices.stop();
     this.agreements.stop();
     this.#negotiation.stop();
     this.discovery.stop();

@@ -20,6 +20,17 @@ export interface OutboxOptions {
   callTimeoutMs: number;
 }
 
+/** Where an outbox keeps its rows and how it addresses a peer; the default is the payment module's. */
+export interface OutboxPlace {
+  /** A table with payment_outbox's columns (a constant of the module, never input). */
+  table: string;
+  addressOf: (nodeId: string, address: string) => string;
+  /** Bounds on what waits for one peer: the oldest beyond `perTarget` and anything older than `maxAgeMs` go. */
+  limits?: { perTarget: number; maxAgeMs: number };
+}
+
+const PAYMENT_PLACE: OutboxPlace = { table: 'payment_outbox', addressOf: remotePaymentAddress };
+
 interface OutboxRow {
   key: string;
   target_id: string;
@@ -63,12 +74,20 @@ export class Outbox {
   #inFlight = new Map<string, Promise<DeliveryOutcome>>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
+  #place: OutboxPlace;
 
-  constructor(db: Database, bus: Bus, log: Logger, options: OutboxOptions) {
+  constructor(
+    db: Database,
+    bus: Bus,
+    log: Logger,
+    options: OutboxOptions,
+    place: OutboxPlace = PAYMENT_PLACE,
+  ) {
     this.#db = db;
     this.#bus = bus;
     this.#log = log.child('outbox');
     this.#options = options;
+    this.#place = place;
   }
 
   /** What to record once `address` was acknowledged / refused (runs in a transaction with the row's removal). */
@@ -80,7 +99,7 @@ export class Outbox {
   /** Queues a message (call inside the transaction of the change it announces). The same key is queued once. */
   enqueue(key: string, target: string, sender: string, address: string, message: unknown): void {
     this.#db.run(
-      'INSERT OR IGNORE INTO payment_outbox (key, target_id, sender_id, address, message, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      `INSERT OR IGNORE INTO ${this.#place.table} (key, target_id, sender_id, address, message, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       key,
       target,
       sender,
@@ -89,11 +108,22 @@ export class Outbox {
       Date.now(),
       new Date().toISOString(),
     );
+    const limits = this.#place.limits;
+    if (limits !== undefined) {
+      const dropped = this.#db.run(
+        `DELETE FROM ${this.#place.table} WHERE target_id = ? AND key NOT IN (SELECT key FROM ${this.#place.table} WHERE target_id = ? ORDER BY created_at DESC, key DESC LIMIT ?)`,
+        target,
+        target,
+        limits.perTarget,
+      ).changes;
+      if (Number(dropped) > 0)
+        this.#log.warn('too many messages wait for one peer; dropped the oldest', { target, dropped });
+    }
     this.#arm(0);
   }
 
   has(key: string): boolean {
-    return this.#db.get('SELECT 1 FROM payment_outbox WHERE key = ?', key) !== undefined;
+    return this.#db.get(`SELECT 1 FROM ${this.#place.table} WHERE key = ?`, key) !== undefined;
   }
 
   start(): void {
@@ -109,7 +139,7 @@ export class Outbox {
 
   /** Tries `key` now (a REST call waiting for the peer's answer); a failure stays queued unless refused. */
   deliverNow(key: string, timeoutMs = this.#options.callTimeoutMs): Promise<DeliveryOutcome> {
-    const row = this.#db.get<OutboxRow>('SELECT * FROM payment_outbox WHERE key = ?', key);
+    const row = this.#db.get<OutboxRow>(`SELECT * FROM ${this.#place.table} WHERE key = ?`, key);
     if (row === undefined) return Promise.resolve({ delivered: true });
     return this.#attempt(row, timeoutMs);
   }
@@ -125,12 +155,12 @@ export class Outbox {
   async #deliver(row: OutboxRow, timeoutMs: number): Promise<DeliveryOutcome> {
     const message: unknown = JSON.parse(row.message);
     try {
-      const reply = await this.#bus.call(remotePaymentAddress(row.target_id, row.address), message, {
+      const reply = await this.#bus.call(this.#place.addressOf(row.target_id, row.address), message, {
         as: row.sender_id,
         timeoutMs,
       });
       this.#db.transaction(() => {
-        if (this.#db.run('DELETE FROM payment_outbox WHERE key = ?', row.key).changes === 1)
+        if (this.#db.run(`DELETE FROM ${this.#place.table} WHERE key = ?`, row.key).changes === 1)
           this.#delivered.get(row.address)?.(message, reply);
       });
       return { delivered: true };
@@ -142,7 +172,7 @@ export class Outbox {
           error: errorMessage(error),
         });
         this.#db.transaction(() => {
-          if (this.#db.run('DELETE FROM payment_outbox WHERE key = ?', row.key).changes === 1)
+          if (this.#db.run(`DELETE FROM ${this.#place.table} WHERE key = ?`, row.key).changes === 1)
             this.#refused.get(row.address)?.(message, error);
         });
         return { delivered: false, error, permanent: true };
@@ -153,7 +183,7 @@ export class Outbox {
         this.#options.initialDelayMs * 2 ** Math.min(attempts - 1, 20),
       );
       this.#db.run(
-        'UPDATE payment_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE key = ?',
+        `UPDATE ${this.#place.table} SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE key = ?`,
         attempts,
         Date.now() + delay,
         errorMessage(error),
@@ -177,8 +207,14 @@ export class Outbox {
 
   async #tick(): Promise<void> {
     const now = Date.now();
+    const limits = this.#place.limits;
+    if (limits !== undefined) {
+      const cutoff = new Date(now - limits.maxAgeMs).toISOString();
+      const expired = this.#db.run(`DELETE FROM ${this.#place.table} WHERE created_at < ?`, cutoff).changes;
+      if (Number(expired) > 0) this.#log.warn('messages undelivered for too long were dropped', { expired });
+    }
     const due = this.#db.all<OutboxRow>(
-      'SELECT * FROM payment_outbox WHERE next_attempt_at <= ? ORDER BY created_at, key LIMIT 64',
+      `SELECT * FROM ${this.#place.table} WHERE next_attempt_at <= ? ORDER BY created_at, key LIMIT 64`,
       now,
     );
     // In order per target: a later message to a peer waits for the earlier ones (an acceptance after its note).
@@ -193,7 +229,9 @@ export class Outbox {
       }),
     );
     if (!this.#running) return;
-    const next = this.#db.get<{ at: number | null }>('SELECT MIN(next_attempt_at) AS at FROM payment_outbox');
+    const next = this.#db.get<{ at: number | null }>(
+      `SELECT MIN(next_attempt_at) AS at FROM ${this.#place.table}`,
+    );
     if (next?.at !== null && next?.at !== undefined) this.#arm(next.at - Date.now());
   }
 }

@@ -13,8 +13,8 @@ import { copyFile, lstat, mkdir, open, realpath, rename, rm, stat } from 'node:f
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { GolemError } from '../../core/errors/index.ts';
-import { GftpComponent, type GftpMetadata, gftpNetAddress } from '../../core/model/gftp.ts';
-import { type BusCall, gftpDownload, gftpUpload, parseGftpUrl } from '../../core/model/gftp-client.ts';
+import { GftpErrorCode } from '../../core/model/gftp.ts';
+import { type BusCall, gftpDownload, gftpUpload } from '../../core/model/gftp-client.ts';
 
 export const TransferErrorCode = {
   BadUrl: 'TRANSFER_BAD_URL',
@@ -283,18 +283,15 @@ async function fetchTo(
   if (from.scheme === 'http' || from.scheme === 'https')
     await httpDownload(from.url, dest, maxBytes, context.signal);
   else if (from.scheme === 'gftp') {
-    const call = requireCall(context);
-    const { nodeId, id } = parseGftpUrl(from.url);
-    const metadata = (await call(
-      gftpNetAddress(nodeId, id, GftpComponent.GetMetadata),
-      {},
-      { signal: context.signal },
-    )) as GftpMetadata;
-    if (typeof metadata?.fileSize === 'number' && metadata.fileSize > maxBytes) tooLarge(from.url, maxBytes);
-    await gftpDownload(call, from.url, dest, {
+    // The limit goes into the download itself: a size asked for separately could differ from the one it gets.
+    await gftpDownload(requireCall(context), from.url, dest, {
       signal: context.signal,
       expectedHash: from.hash?.hex,
       resume: false,
+      maxBytes,
+    }).catch((error: unknown) => {
+      if (error instanceof GolemError && error.code === GftpErrorCode.TooLarge) tooLarge(from.url, maxBytes);
+      throw error;
     });
   } else {
     const src = await readablePath(from.path, context);

@@ -84,6 +84,13 @@ describe('yagna market check / match', () => {
     assert.equal(result.out, 'true\n');
   });
 
+  it('exits 2 when --flat-properties is given JSON instead of name=literal lines', async () => {
+    const result = await cli(['market', 'check', '--flat-properties', '{"a":', '--constraints', '(a=1)']);
+    assert.equal(result.code, 2);
+    assert.equal(result.out, '');
+    assert.match(result.err, /is not a property name/);
+  });
+
   it('exits 2 with the position when the constraint does not parse', async () => {
     const result = await cli(['market', 'check', '--properties', '{}', '--constraints', '(&(a=1)(b>1)']);
     assert.equal(result.code, 2);

@@ -202,6 +202,33 @@ describe('identity service over the bus', () => {
     assert.equal(unlocked.bus.nodeId, extra.nodeId);
   });
 
+  it('reads a damaged allowed-origins column as no origin allowed, and still starts', async () => {
+    const { bus, service, db } = await startNode();
+    const broken = await bus.call<AppKeyInfo>(AppKeyAddress.Create, {
+      name: 'broken',
+      allowOrigins: ['http://a'],
+    });
+    const wrongType = await bus.call<AppKeyInfo>(AppKeyAddress.Create, {
+      name: 'typed',
+      allowOrigins: ['http://b'],
+    });
+    const good = await bus.call<AppKeyInfo>(AppKeyAddress.Create, {
+      name: 'good',
+      allowOrigins: ['http://c'],
+    });
+    db.run('UPDATE app_key SET allow_origins = ? WHERE name = ?', '["http://a"', 'broken');
+    db.run('UPDATE app_key SET allow_origins = ? WHERE name = ?', '["http://b", 1]', 'typed');
+    await service.stop();
+
+    const restarted = await startNode({}, db);
+    const get = (key: string) => restarted.bus.call<AppKeyInfo | null>(AppKeyAddress.Get, { key });
+    assert.deepEqual((await get(broken.key))?.allowOrigins, []);
+    assert.deepEqual((await get(wrongType.key))?.allowOrigins, []);
+    assert.deepEqual((await get(good.key))?.allowOrigins, ['http://c']);
+    const listed = await restarted.bus.call<AppKeyInfo[]>(AppKeyAddress.List, {});
+    assert.deepEqual(listed.find((key) => key.name === 'typed')?.allowOrigins, []);
+  });
+
   it('answers malformed messages with an error, not a crash', async () => {
     const { bus } = await startNode();
     await assert.rejects(bus.call(IdentityAddress.Sign, 'nonsense'), (e) =>

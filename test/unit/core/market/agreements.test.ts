@@ -7,6 +7,8 @@ import {
   type AgreementView,
   type GetAgreement,
   MarketLocalAddress,
+  marketAddressAt,
+  NegotiationAddress,
 } from '../../../../src/core/model/market.ts';
 import { manualClock, type Node, negotiate, node } from './support.ts';
 
@@ -83,10 +85,62 @@ describe('the market contract: GetAgreement and the agreement events topic', () 
       ]);
       const terminated = providerEvents[1] as Extract<AgreementEvent, { type: 'terminated' }>;
       assert.deepEqual(terminated.reason, { message: 'finished' });
+
+      // The same notice again (a sender retrying after a lost answer): acknowledged, and nothing changes.
+      const sent = requestor.market.agreements.terminationReason(requestor.nodeId, agreementId);
+      await requestor.bus.call(marketAddressAt(provider.nodeId, NegotiationAddress.AgreementTerminated), {
+        agreementId,
+        reason: sent.reason,
+        terminatedAt: sent.eventDate,
+        signature: sent.signature,
+      });
+      assert.equal(providerEvents.length, 2);
+      assert.equal((await getAgreement(provider, { agreementId })).terminatedBy, 'requestor');
     } finally {
       await Promise.all([provider.stop(), requestor.stop()]);
     }
   });
+
+  for (const restart of [false, true])
+    it(`tells an unreachable provider of a termination once it is back${restart ? ', across a restart of the requestor' : ''}`, async () => {
+      const network = new MemoryNetwork();
+      const [provider, first] = await Promise.all([node(network), node(network)]);
+      let requestor = first;
+      try {
+        const { agreementId } = await negotiate(provider, requestor);
+        await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+        await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+
+        network.leave(provider.nodeId);
+        await requestor.market.terminateAgreement(requestor.nodeId, agreementId, { message: 'gone' });
+        assert.equal((await getAgreement(requestor, { agreementId })).state, 'Terminated');
+        assert.equal((await getAgreement(provider, { agreementId })).state, 'Approved');
+        if (restart) {
+          await requestor.stop();
+          network.leave(requestor.nodeId);
+          requestor = await node(network, requestor.db);
+        }
+        network.join(provider.bus);
+
+        // The first retry is a second later.
+        for (
+          let waited = 0;
+          (await getAgreement(provider, { agreementId })).state !== 'Terminated';
+          waited += 100
+        ) {
+          assert.ok(waited < 15_000, 'the provider never heard of the termination');
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        for (const at of [requestor, provider]) {
+          const view = await getAgreement(at, { agreementId });
+          assert.equal(view.state, 'Terminated');
+          assert.equal(view.terminatedBy, 'requestor');
+          assert.deepEqual(view.terminationReason, { message: 'gone' });
+        }
+      } finally {
+        await Promise.all([provider.stop(), requestor.stop()]);
+      }
+    });
 
   it('publishes rejection, cancellation and expiry where they happen, with the reason given', async () => {
     const clock = manualClock();

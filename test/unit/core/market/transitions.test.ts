@@ -16,7 +16,7 @@ import {
 
 const STATES = Object.keys(AGREEMENT_TRANSITIONS) as AgreementState[];
 
-function setup() {
+function setup(now = () => new Date().toISOString()) {
   const db = openDatabase(':memory:');
   migrate(db, marketMigrations);
   const bus = new LocalBus();
@@ -29,7 +29,7 @@ function setup() {
     bus,
     notifier: new Notifier(),
     logger: silentLogger,
-    now: () => new Date().toISOString(),
+    now,
   });
   let n = 0;
   const make = (state: AgreementState, role: 'requestor' | 'provider') => {
@@ -47,6 +47,24 @@ function setup() {
   };
   return { store, make, published };
 }
+
+describe('the agreement event cursor', () => {
+  it('gives events stored in one millisecond distinct dates, so polling by the last date skips none', () => {
+    const { store, make } = setup(() => '2026-01-01T00:00:00.000Z');
+    const terminated = [1, 2, 3, 4, 5].map(
+      (n) => store.transition(make('Approved', 'requestor'), 'Terminated', 'terminate', { reason: { n } }).id,
+    );
+    const first = store.events('0xr', '1970-01-01T00:00:00.000Z', 2);
+    assert.equal(first.length, 2);
+    const rest = store.events('0xr', first.at(-1)!.eventDate as string, 10);
+    assert.deepEqual(
+      [...first, ...rest].map((event) => event.agreementId),
+      terminated,
+    );
+    const dates = new Set([...first, ...rest].map((event) => event.eventDate));
+    assert.equal(dates.size, 5);
+  });
+});
 
 describe('the agreement transition table', () => {
   it('allows exactly the moves in the table, for the sides it names', () => {

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { GolemError } from '../../../../src/core/errors/index.ts';
+import type { BusCall } from '../../../../src/core/model/gftp-client.ts';
 import {
   containerToHost,
   parseTransferUrl,
@@ -111,5 +112,34 @@ describe('transfers', () => {
       code(TransferErrorCode.NotFound),
     );
     await assert.rejects(transfer('http://h/x', 'https://h/y', context), code(TransferErrorCode.BadUrl));
+  });
+
+  it('holds a GFTP download to the limit by the size that download is told, asking the size once', async () => {
+    const context = activityDir();
+    const file = Buffer.alloc(64 * 1024, 7);
+    let metadataCalls = 0;
+    let bytesServed = 0;
+    // Small the first time it is asked, the whole file every time after.
+    const lyingServer: BusCall = async (address, message) => {
+      if (address.endsWith('/GetMetadata')) return { fileSize: metadataCalls++ === 0 ? 8 : file.byteLength };
+      const { offset, size } = message as { offset: number; size: number };
+      const content = Uint8Array.from(file.subarray(offset, offset + size));
+      bytesServed += content.byteLength;
+      return { offset, content };
+    };
+    const url = `gftp://0x${'ab'.repeat(20)}/not-a-hash`;
+    await transfer(url, 'container:/golem/output/small', { ...context, call: lyingServer, maxBytes: 16 });
+    assert.equal(metadataCalls, 1);
+    assert.equal(bytesServed, 8);
+    assert.equal(readFileSync(join(context.workdir, 'vol-c', 'small')).byteLength, 8);
+
+    const honestServer: BusCall = async (address, message) =>
+      address.endsWith('/GetMetadata') ? { fileSize: file.byteLength } : lyingServer(address, message);
+    bytesServed = 0;
+    await assert.rejects(
+      transfer(url, 'container:/golem/output/big', { ...context, call: honestServer, maxBytes: 16 }),
+      code(TransferErrorCode.TooLarge),
+    );
+    assert.equal(bytesServed, 0);
   });
 });
