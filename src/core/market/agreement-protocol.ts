@@ -22,7 +22,7 @@ import {
   MarketLocalAddress,
   NegotiationAddress,
 } from '../model/market.ts';
-import type { Outbox } from '../payment/outbox.ts';
+import type { Outbox } from '../outbox/index.ts';
 import {
   type Agreement,
   type AgreementStore,

@@ -12,7 +12,7 @@ import { type Database, migrate } from '../db/index.ts';
 import { httpError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { MarketLocalAddress, marketAddressAt, type SignedOffer } from '../model/market.ts';
-import { Outbox } from '../payment/outbox.ts';
+import { Outbox } from '../outbox/index.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
 import { AgreementProtocol, type MarketGate } from './agreement-protocol.ts';
 import { AgreementStore } from './agreements.ts';

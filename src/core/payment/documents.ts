@@ -26,7 +26,7 @@ import { type ActivityRow, type AgreementRow, addToTotal, type Counterparties } 
 import { PaymentErrorCode, paymentError } from './errors.ts';
 import type { DocumentEvents, DocumentKind, Role } from './events.ts';
 import type { PeerLimiter } from './limits.ts';
-import type { Outbox } from './outbox.ts';
+import type { Outbox } from '../outbox/index.ts';
 
 export interface DebitNoteRow {
   debit_note_id: string;

@@ -16,8 +16,10 @@ import {
   PaymentLocalAddress,
   PaymentPublicAddress,
   type PaymentStatus,
+  remotePaymentAddress,
   type StatusRequest,
 } from '../model/payment.ts';
+import { Outbox, type OutboxOptions } from '../outbox/index.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
 import { Allocations } from './allocations.ts';
 import { formatAmount, parseAmount } from './amount.ts';
@@ -28,7 +30,6 @@ import { PaymentErrorCode, paymentError } from './errors.ts';
 import { DocumentEvents } from './events.ts';
 import { PeerLimiter, type PeerLimits } from './limits.ts';
 import { paymentMigrations } from './migrations.ts';
-import { Outbox, type OutboxOptions } from './outbox.ts';
 import { DriverRegistry } from './platforms.ts';
 import { registerPaymentRoutes } from './rest.ts';
 import { Settlement, type SettlementOptions } from './settlement.ts';
@@ -70,12 +71,18 @@ export class PaymentService implements Service {
     this.drivers = new DriverRegistry(options.drivers ?? []);
     const limiter = new PeerLimiter(options.limits);
     this.events = new DocumentEvents(this.#db, this.#bus);
-    this.outbox = new Outbox(this.#db, this.#bus, this.#log, {
-      initialDelayMs: envNumber('GOLEM_PAYMENT_RETRY_INITIAL_MS', 1_000),
-      maxDelayMs: envNumber('GOLEM_PAYMENT_RETRY_MAX_MS', 600_000),
-      callTimeoutMs: 15_000,
-      ...options.outbox,
-    });
+    this.outbox = new Outbox(
+      this.#db,
+      this.#bus,
+      this.#log,
+      {
+        initialDelayMs: envNumber('GOLEM_PAYMENT_RETRY_INITIAL_MS', 1_000),
+        maxDelayMs: envNumber('GOLEM_PAYMENT_RETRY_MAX_MS', 600_000),
+        callTimeoutMs: 15_000,
+        ...options.outbox,
+      },
+      { table: 'payment_outbox', addressOf: remotePaymentAddress },
+    );
     this.#parties = new Counterparties(
       this.#db,
       this.#bus,

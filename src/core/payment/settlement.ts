@@ -21,7 +21,7 @@ import type { PaymentConfirmation, PaymentOrder } from './driver.ts';
 import { PaymentErrorCode, paymentError } from './errors.ts';
 import type { Role } from './events.ts';
 import type { PeerLimiter } from './limits.ts';
-import type { Outbox } from './outbox.ts';
+import type { Outbox } from '../outbox/index.ts';
 import type { DriverRegistry } from './platforms.ts';
 
 export interface SettlementOptions {

@@ -6,7 +6,7 @@ import { migrate, openDatabase } from '../../../../src/core/db/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 import { marketMigrations } from '../../../../src/core/market/index.ts';
 import { marketAddressAt } from '../../../../src/core/model/market.ts';
-import { Outbox } from '../../../../src/core/payment/outbox.ts';
+import { Outbox } from '../../../../src/core/outbox/index.ts';
 
 function outbox(limits: { perTarget: number; maxAgeMs: number }) {
   const db = openDatabase(':memory:');

@@ -1,7 +1,7 @@
 /**
- * Messages to other nodes' payment modules (debit notes, invoices, acceptances, payments), persisted in the same
- * transaction as the state change they announce and delivered until the peer acknowledges: a restart or an
- * unreachable peer delays a message, never loses it. Retries back off exponentially up to a ceiling. A peer that
+ * Messages to other nodes (payment's debit notes, invoices, acceptances and payments; the market's termination,
+ * cancellation and rejection notices), persisted in the same transaction as the state change they announce and
+ * delivered until the peer acknowledges: a restart or an unreachable peer delays a message, never loses it. Retries back off exponentially up to a ceiling. A peer that
  * answers with an error of its own (not a transport failure) refused the message: it is dropped and reported.
  */
 import type { Bus } from '../bus/index.ts';
@@ -9,7 +9,6 @@ import { BusErrorCode } from '../bus/index.ts';
 import type { Database } from '../db/index.ts';
 import { errorMessage, isGolemError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { remotePaymentAddress } from '../model/payment.ts';
 
 export interface OutboxOptions {
   /** First retry delay (`GOLEM_PAYMENT_RETRY_INITIAL_MS`, default 1 s). */
@@ -20,16 +19,14 @@ export interface OutboxOptions {
   callTimeoutMs: number;
 }
 
-/** Where an outbox keeps its rows and how it addresses a peer; the default is the payment module's. */
+/** Where an outbox keeps its rows (a table of its module's) and how it addresses a peer. */
 export interface OutboxPlace {
-  /** A table with payment_outbox's columns (a constant of the module, never input). */
+  /** A table with the outbox columns (payment_outbox's; a constant of the module, never input). */
   table: string;
   addressOf: (nodeId: string, address: string) => string;
   /** Bounds on what waits for one peer: the oldest beyond `perTarget` and anything older than `maxAgeMs` go. */
   limits?: { perTarget: number; maxAgeMs: number };
 }
-
-const PAYMENT_PLACE: OutboxPlace = { table: 'payment_outbox', addressOf: remotePaymentAddress };
 
 interface OutboxRow {
   key: string;
@@ -76,13 +73,7 @@ export class Outbox {
   #running = false;
   #place: OutboxPlace;
 
-  constructor(
-    db: Database,
-    bus: Bus,
-    log: Logger,
-    options: OutboxOptions,
-    place: OutboxPlace = PAYMENT_PLACE,
-  ) {
+  constructor(db: Database, bus: Bus, log: Logger, options: OutboxOptions, place: OutboxPlace) {
     this.#db = db;
     this.#bus = bus;
     this.#log = log.child('outbox');
@@ -166,7 +157,7 @@ export class Outbox {
       return { delivered: true };
     } catch (error) {
       if (!isTransient(error)) {
-        this.#log.warn('peer refused a payment message', {
+        this.#log.warn('peer refused a message', {
           key: row.key,
           target: row.target_id,
           error: errorMessage(error),
@@ -189,7 +180,7 @@ export class Outbox {
         errorMessage(error),
         row.key,
       );
-      this.#log.debug('payment message not delivered, will retry', {
+      this.#log.debug('message not delivered, will retry', {
         key: row.key,
         attempts,
         delayMs: delay,
