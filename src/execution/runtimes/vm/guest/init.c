@@ -309,6 +309,7 @@ static void handle_mount(uint64_t msg_id, const char *tag, const char *path) {
 }
 
 static void handle_hosts(uint64_t msg_id, char **ips, char **names, int n) {
+  mkdir(NEWROOT "/etc", 0755); /* an image without /etc still gets its hosts */
   FILE *f = fopen(NEWROOT "/etc/hosts", "a");
   if (!f) { send_err(msg_id, errno); return; }
   for (int i = 0; i < n; i++) fprintf(f, "%s\t%s\n", ips[i], names[i]);
