@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,41 +20,10 @@ import {
   startDaemon,
   startRelayProcess,
 } from '../support/daemon.ts';
+import { exchange, freePort } from '../support/tcp.ts';
 import { deployRuntime, runCommand, runtimeArgs, vmPrerequisites } from '../support/vm.ts';
 
 const skip = vmPrerequisites();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Sends `payload` through the proxy and collects what comes back until the connection ends (or 60 s). */
-function exchange(port: number, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(Buffer.concat(chunks));
-    };
-    const timer = setTimeout(done, 60_000);
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      received += chunk.length;
-      if (received >= payload.length) done();
-    });
-    socket.on('close', done);
-    socket.on('error', done);
-  });
-}
 
 describe('VPN packets over the net (QEMU, two daemons)', { skip }, () => {
   let relay: RelayHandle;
@@ -99,7 +67,7 @@ describe('VPN packets over the net (QEMU, two daemons)', { skip }, () => {
     const runtime = spawnServiceRuntime(
       process.execPath,
       [...runtimeArgs(workdir, image), '--vpn-endpoint', link.endpoint, 'start'],
-      { stderr: 'ignore' },
+      { stderr: 'inherit' },
     );
     try {
       await runtime.client.hello();

@@ -21,12 +21,27 @@ declare module '../errors/index.ts' {
   }
 }
 
+/** One entry of the Deploy command's `net` (golem-js sends these). */
+export interface DeployNetwork {
+  id: string;
+  ip: string;
+  mask: string;
+  gateway?: string;
+  /** ip → node id, every address of the network known at deploy time. */
+  nodes: Record<string, string>;
+  /** This VM's address. */
+  nodeIp: string;
+}
+
 export const COMMAND_NAMES = ['deploy', 'start', 'run', 'transfer', 'terminate', 'sign'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Bounds a requestor cannot exceed in one script. */
 export const MAX_COMMANDS_PER_SCRIPT = 100;
 export const MAX_SCRIPT_BYTES = 1024 * 1024;
+/** Networks one deploy may join, and addresses one of them may list (the daemon's own bound is 1024 nodes). */
+export const MAX_DEPLOY_NETWORKS = 8;
+export const MAX_DEPLOY_NETWORK_NODES = 1024;
 
 export type CaptureFormat = 'str' | 'bin';
 export type CapturePart = { head: number } | { tail: number } | { headTail: number };
@@ -46,7 +61,8 @@ export interface DeployCommand {
   volumeOverride: Record<string, unknown> | undefined;
   env: Record<string, string>;
   hostname: string | undefined;
-  net: unknown[];
+  /** The VPN networks this VM joins (golem-js: `{id, ip, mask, gateway?, nodes: {ip: nodeId}, nodeIp}`). */
+  net: DeployNetwork[];
   hosts: Record<string, string>;
 }
 
@@ -133,6 +149,40 @@ function captureMode(value: unknown, stream: string): CaptureMode | undefined {
   return bad(`capture.${stream} must be {"atEnd": {…}} or {"stream": {…}}`);
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+function ipv4(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !IPV4.test(value)) bad(`${what} must be an IPv4 address`, { value });
+  return value;
+}
+
+function deployNetworks(value: unknown): DeployNetwork[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) bad('deploy.net must be a list');
+  if (value.length > MAX_DEPLOY_NETWORKS)
+    bad(`deploy.net may name at most ${MAX_DEPLOY_NETWORKS} networks`, { networks: value.length });
+  return value.map((entry: unknown, index): DeployNetwork => {
+    const what = `deploy.net[${index}]`;
+    if (!isObject(entry)) bad(`${what} must be an object`);
+    if (typeof entry.id !== 'string' || !/^[0-9A-Za-z_-]{1,64}$/.test(entry.id))
+      bad(`${what}.id must be a network id`);
+    const nodes = stringMap(entry.nodes, `${what}.nodes`);
+    if (Object.keys(nodes).length > MAX_DEPLOY_NETWORK_NODES)
+      bad(`${what}.nodes may list at most ${MAX_DEPLOY_NETWORK_NODES} addresses`);
+    for (const ip of Object.keys(nodes)) ipv4(ip, `${what}.nodes key`);
+    const network: DeployNetwork = {
+      id: entry.id,
+      ip: ipv4(entry.ip, `${what}.ip`),
+      mask: ipv4(entry.mask, `${what}.mask`),
+      nodes,
+      nodeIp: ipv4(entry.nodeIp, `${what}.nodeIp`),
+    };
+    if (entry.gateway !== undefined && entry.gateway !== null && entry.gateway !== '')
+      network.gateway = ipv4(entry.gateway, `${what}.gateway`);
+    return network;
+  });
+}
+
 function parseCommand(raw: unknown, index: number): Command {
   if (!isObject(raw)) bad(`command ${index} is not an object`, { index });
   const keys = Object.keys(raw);
@@ -152,15 +202,13 @@ function parseCommand(raw: unknown, index: number): Command {
         : isObject(body.volumes)
           ? Object.keys(body.volumes)
           : [];
-      if (body.net !== undefined && body.net !== null && !Array.isArray(body.net))
-        bad('deploy.net must be a list');
       return {
         name: 'deploy',
         volumes,
         volumeOverride: isObject(body.volumes) ? body.volumes : undefined,
         env: stringMap(body.env, 'deploy.env'),
         hostname: typeof body.hostname === 'string' ? body.hostname : undefined,
-        net: (body.net as unknown[] | undefined) ?? [],
+        net: deployNetworks(body.net),
         hosts: stringMap(body.hosts, 'deploy.hosts'),
       };
     }

@@ -15,6 +15,7 @@ import { ControlConnection } from '../../core/control/index.ts';
 import { errorMessage } from '../../core/errors/index.ts';
 import { createLogger, parseLogLevel } from '../../core/log/index.ts';
 import { ExeUnitMessage, type ExeUnitMessageName, exeUnitAddress } from '../../core/model/activity.ts';
+import { VpnLink } from '../runtime-api/index.ts';
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
 import { commandLine } from './runtime.ts';
 import { type AgreementFile, ExeUnit } from './supervisor.ts';
@@ -106,6 +107,7 @@ async function serviceBus(args: ExeUnitArgs): Promise<void> {
     runtimePath: args.binary,
     runtimeArgs: args.runtimeArgs,
     capHandoff: args.capHandoff,
+    openVpnLink: () => VpnLink.open(connection, args.activityId!),
     workdir: args.workdir!,
     cacheDir: args.cacheDir!,
     agreement,

@@ -39,14 +39,22 @@ export class ServiceRuntime {
     return this.#spawned !== undefined;
   }
 
+  /** The Runtime API client of the running service (CreateNetwork for the VPN goes through it). */
+  get client(): RuntimeClient {
+    return this.#client();
+  }
+
   #client(): RuntimeClient {
     if (this.#spawned === undefined)
       throw exeUnitError(ExeUnitErrorCode.Runtime, 'the runtime service is not running (start first)');
     return this.#spawned.client;
   }
 
-  /** Spawns the service and says Hello; fails with the runtime's exit code if it dies first. */
-  async start(args: string[], sink: OutputSink, signal?: AbortSignal): Promise<number> {
+  /**
+   * Spawns the service and says Hello; fails with the runtime's exit code if it dies first. `flags` go before the
+   * `start` command (the supervisor's own, e.g. `--vpn-endpoint`), `args` after it (the requestor's).
+   */
+  async start(args: string[], sink: OutputSink, signal?: AbortSignal, flags: string[] = []): Promise<number> {
     if (this.#spawned !== undefined)
       throw exeUnitError(ExeUnitErrorCode.Runtime, 'the runtime service runs already');
     const { workdir, taskPackage, runtimeArgs = [] } = this.#options;
@@ -55,6 +63,7 @@ export class ServiceRuntime {
       workdir,
       ...(taskPackage === undefined ? [] : ['--task-package', taskPackage]),
       ...runtimeArgs,
+      ...flags,
     ];
     const [command, argv] = commandLine(this.#options.runtimePath, [...base, 'start', ...args]);
     const spawned = spawnServiceRuntime(command, argv, { cwd: workdir, stderr: 'pipe' });

@@ -26,13 +26,14 @@ import {
 } from '../../core/model/activity.ts';
 import { type Command, parseExeScript, type RunCommand } from '../../core/model/exescript.ts';
 import type { BusCall } from '../../core/model/gftp-client.ts';
+import type { DeployNetwork, RuntimeClient } from '../runtime-api/index.ts';
 import { transfer } from '../transfer/index.ts';
 import { Batch } from './batch.ts';
 import { ImageCache } from './cache.ts';
 import { DEFAULT_MAX_CAPTURE_BYTES, encodeOutput, OutputBuffer } from './capture.ts';
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
 import { treeCpuSeconds } from './proc.ts';
-import { ProcessRuntime, type Volume } from './runtime.ts';
+import { type OutputSink, ProcessRuntime, type Volume } from './runtime.ts';
 import { ServiceRuntime } from './service-runtime.ts';
 import { StateMachine } from './state.ts';
 
@@ -80,8 +81,27 @@ export interface ExeUnitOptions {
   limits?: Partial<ExeUnitLimits>;
   usageIntervalMs?: number;
   killTimeoutMs?: number;
+  /**
+   * Opens the VPN end of this activity (`VpnLink.open(control, activityId)` in the process); without it a deploy
+   * with `net` is refused.
+   */
+  openVpnLink?: () => Promise<ExeUnitVpnLink>;
   /** Golem's `--cap-handoff`: the runtime enforces the offer's hardware, given as `--cpu-cores/--mem-gib/--storage-gib`. */
   capHandoff?: boolean;
+}
+
+/** What the supervisor needs of a VPN link (`VpnLink` of the Runtime API). */
+export interface ExeUnitVpnLink {
+  /** `udp://host:port`, given to the runtime as `--vpn-endpoint`. */
+  readonly endpoint: string;
+  join(runtime: RuntimeClient, networks: DeployNetwork[], requestorId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Golem's check: a runtime carries VPN traffic only when its offer lists the `vpn` capability. */
+export function offersVpn(offer: Record<string, unknown>): boolean {
+  const capabilities = offer['golem.runtime.capabilities'];
+  return Array.isArray(capabilities) && capabilities.includes('vpn');
 }
 
 /** The runtime's hardware arguments from the offer's `golem.inf.*` (Golem's `--cap-handoff`). */
@@ -111,6 +131,9 @@ export class ExeUnit {
   #cache: ImageCache;
   #batches = new Map<string, Batch>();
   #vols: Volume[] = [];
+  /** The deploy's VPN networks and the link opened for them (from deploy until terminate/shutdown). */
+  #networks: DeployNetwork[] = [];
+  #vpn: ExeUnitVpnLink | undefined;
   #startedAt = Date.now();
   #usageVector: string[];
   #lastCpu = 0;
@@ -390,6 +413,8 @@ export class ExeUnit {
           ...(command.hostname === undefined ? [] : ['--hostname', command.hostname]),
         ]);
         await this.#service?.stop();
+        await this.#closeVpn();
+        if (command.net.length > 0) await this.#openVpn(deployed.startMode, command.net);
         this.#service =
           deployed.startMode === 'blocking'
             ? new ServiceRuntime(this.#runtime.options, this.#log)
@@ -400,7 +425,9 @@ export class ExeUnit {
       }
       case 'start':
         return this.#process(batch, index, undefined, (sink) =>
-          (this.#service ?? this.#runtime).start(command.args, sink, signal),
+          this.#service === undefined
+            ? this.#runtime.start(command.args, sink, signal)
+            : this.#startService(this.#service, command.args, sink, signal),
         );
       case 'run':
         return this.#process(batch, index, command, (sink) =>
@@ -419,6 +446,58 @@ export class ExeUnit {
         return { code: 0 };
       }
     }
+  }
+
+  /** Golem's order: the link's UDP end exists before the runtime starts, so the VM boots with its network device. */
+  async #openVpn(startMode: string, networks: DeployNetwork[]): Promise<void> {
+    if (!offersVpn(this.#options.agreement.offerProperties) || startMode !== 'blocking')
+      throw exeUnitError(
+        ExeUnitErrorCode.Runtime,
+        "deploy.net given, but this runtime's offer has no vpn capability",
+      );
+    if (this.#options.openVpnLink === undefined)
+      throw exeUnitError(ExeUnitErrorCode.Runtime, 'deploy.net given, but this ExeUnit has no VPN');
+    this.#vpn = await this.#options.openVpnLink();
+    this.#networks = networks;
+  }
+
+  async #closeVpn(): Promise<void> {
+    const link = this.#vpn;
+    this.#vpn = undefined;
+    this.#networks = [];
+    await link
+      ?.close()
+      .catch((error) => this.#log.warn('VPN link close failed', { error: errorMessage(error) }));
+  }
+
+  /** The service with `--vpn-endpoint` when the deploy joined networks; after Hello, the VM joins them. */
+  async #startService(
+    service: ServiceRuntime,
+    args: string[],
+    sink: OutputSink,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const link = this.#vpn;
+    const code = await service.start(
+      args,
+      sink,
+      signal,
+      link === undefined ? [] : ['--vpn-endpoint', link.endpoint],
+    );
+    if (code !== 0 || link === undefined) return code;
+    try {
+      await link.join(service.client, this.#networks, this.#options.agreement.requestorId);
+    } catch (error) {
+      await service.stop();
+      throw exeUnitError(
+        ExeUnitErrorCode.Runtime,
+        `the VM could not join its network: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return 0;
   }
 
   /** A runtime process: output captured as the command asks (`run`) or kept and streamed (`start`). */
@@ -464,6 +543,7 @@ export class ExeUnit {
     for (const batch of this.#batches.values()) if (batch !== current && !batch.finished) batch.abort.abort();
     await this.#runtime.killAll();
     await this.#service?.stop();
+    await this.#closeVpn();
     this.#vols = [];
     this.state.force(['Initialized', null]);
   }
@@ -492,6 +572,7 @@ export class ExeUnit {
       for (const batch of pending) batch.abort.abort();
       await this.#runtime.killAll();
       await this.#service?.stop();
+      await this.#closeVpn();
       for (const batch of pending) batch.close();
       clearInterval(this.#usageTimer);
       this.#reason = `${reason}: ${JSON.stringify({

@@ -6,22 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ControlConnection } from '../../core/control/index.ts';
+import type { DeployNetwork } from '../../core/model/exescript.ts';
 import { type VpnJoin, VpnLocalAddress, type VpnPacket } from '../../core/model/vpn.ts';
 import { VpnBridge } from '../../core/vpn/index.ts';
 import type { RuntimeClient } from './client.ts';
 import { NetworkInterface } from './messages.ts';
 
-/** One entry of the Deploy command's `net` (golem-js sends these). */
-export interface DeployNetwork {
-  id: string;
-  ip: string;
-  mask: string;
-  gateway?: string;
-  /** ip → node id, every address of the network known at deploy time. */
-  nodes: Record<string, string>;
-  /** This VM's address. */
-  nodeIp: string;
-}
+export type { DeployNetwork };
 
 export class VpnLink {
   readonly endpoint: string;

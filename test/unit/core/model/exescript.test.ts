@@ -68,6 +68,33 @@ describe('ExeScript', () => {
     ]);
   });
 
+  it('reads deploy.net as golem-js sends it and refuses a hostile one', () => {
+    const net = {
+      id: 'a1b2',
+      ip: '192.168.7.0',
+      mask: '255.255.255.0',
+      nodes: { '192.168.7.1': '0xreq', '192.168.7.2': '0xprov' },
+      nodeIp: '192.168.7.2',
+    };
+    const [deploy] = parseExeScript([{ deploy: { net: [net] } }]);
+    assert.deepEqual(deploy, { ...(deploy as object), net: [net] });
+    const [withGateway] = parseExeScript([{ deploy: { net: [{ ...net, gateway: '192.168.7.254' }] } }]);
+    assert.equal((withGateway as { net: Array<{ gateway?: string }> }).net[0]?.gateway, '192.168.7.254');
+    refused([{ deploy: { net: {} } }], /deploy.net must be a list/);
+    refused(
+      [{ deploy: { net: [{ ...net, nodeIp: '192.168.7.999' }] } }],
+      /deploy.net\[0\].nodeIp must be an IPv4/,
+    );
+    refused([{ deploy: { net: [{ ...net, id: '../x' }] } }], /deploy.net\[0\].id must be a network id/);
+    refused([{ deploy: { net: [{ ...net, nodes: { 'x y': '0x' } }] } }], /nodes key must be an IPv4/);
+    refused([{ deploy: { net: [{ ...net, nodes: { '10.0.0.1': 5 } }] } }], /nodes must be a map of strings/);
+    const many = Object.fromEntries(
+      Array.from({ length: 1025 }, (_, i) => [`10.0.${i >> 8}.${i & 255}`, '0x']),
+    );
+    refused([{ deploy: { net: [{ ...net, nodes: many }] } }], /at most 1024 addresses/);
+    refused([{ deploy: { net: Array.from({ length: 9 }, () => net) } }], /at most 8 networks/);
+  });
+
   it('refuses unknown commands, wrong shapes and oversized scripts', () => {
     refused([{ frobnicate: {} }], /unknown variant `frobnicate`, expected one of `deploy`/);
     refused([{ run: {} }], /missing field `entry_point`/);

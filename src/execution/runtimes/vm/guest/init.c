@@ -309,6 +309,7 @@ static void handle_mount(uint64_t msg_id, const char *tag, const char *path) {
 }
 
 static void handle_hosts(uint64_t msg_id, char **ips, char **names, int n) {
+  mkdir(NEWROOT "/etc", 0755); /* an image without /etc still gets its hosts */
   FILE *f = fopen(NEWROOT "/etc/hosts", "a");
   if (!f) { send_err(msg_id, errno); return; }
   for (int i = 0; i < n; i++) fprintf(f, "%s\t%s\n", ips[i], names[i]);
@@ -460,20 +461,35 @@ static long handle_message(const char *buf, size_t len) {
 
 /* ---- boot ----------------------------------------------------------------------------------------------------- */
 
+/* The listed order is a hint, not a promise: kernels change which module needs which (Debian's 6.1.0-57 made virtio
+ * depend on virtio_ring, the reverse of before). A module whose dependencies are not in yet fails with ENOENT
+ * (unknown symbol), so passes are repeated while one of them loads something. */
+#define MAX_MODULES 64
 static void load_modules(void) {
   FILE *list = fopen("/modules/order", "r");
   if (!list) return;
-  char name[256], path[512];
-  while (fgets(name, sizeof name, list)) {
-    name[strcspn(name, "\n")] = 0;
-    if (!*name) continue;
-    snprintf(path, sizeof path, "/modules/%s", name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { logf_(path); continue; }
-    if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST) fprintf(stderr, "guest-agent: %s: %s\n", name, strerror(errno));
-    close(fd);
+  char names[MAX_MODULES][256];
+  int count = 0, error[MAX_MODULES];
+  while (count < MAX_MODULES && fgets(names[count], sizeof names[count], list)) {
+    names[count][strcspn(names[count], "\n")] = 0;
+    if (*names[count]) error[count++] = -1;
   }
   fclose(list);
+  for (int progress = 1; progress;) {
+    progress = 0;
+    for (int i = 0; i < count; i++) {
+      if (error[i] == 0) continue;
+      char path[272];
+      snprintf(path, sizeof path, "/modules/%.255s", names[i]);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) { error[i] = errno; continue; }
+      error[i] = syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST ? errno : 0;
+      close(fd);
+      if (error[i] == 0) progress = 1;
+    }
+  }
+  for (int i = 0; i < count; i++)
+    if (error[i] != 0) fprintf(stderr, "guest-agent: %s: %s\n", names[i], strerror(error[i]));
 }
 
 static int read_line(const char *path, char *out, size_t n) {
