@@ -20,13 +20,13 @@ import {
   type Rejection,
   remotePaymentAddress,
 } from '../model/payment.ts';
+import type { Outbox } from '../outbox/index.ts';
 import type { Allocations } from './allocations.ts';
 import { formatAmount, parseAmount, units } from './amount.ts';
 import { type ActivityRow, type AgreementRow, addToTotal, type Counterparties } from './counterparty.ts';
 import { PaymentErrorCode, paymentError } from './errors.ts';
 import type { DocumentEvents, DocumentKind, Role } from './events.ts';
 import type { PeerLimiter } from './limits.ts';
-import type { Outbox } from '../outbox/index.ts';
 
 export interface DebitNoteRow {
   debit_note_id: string;

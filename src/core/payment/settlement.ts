@@ -14,6 +14,7 @@ import { errorMessage } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { IdentityAddress } from '../model/identity.ts';
 import { type Payment, PaymentPublicAddress, type SignedPayment } from '../model/payment.ts';
+import type { Outbox } from '../outbox/index.ts';
 import { formatAmount, parseAmount, units } from './amount.ts';
 import { type AgreementRow, addToTotal, type Counterparties } from './counterparty.ts';
 import type { Documents } from './documents.ts';
@@ -21,7 +22,6 @@ import type { PaymentConfirmation, PaymentOrder } from './driver.ts';
 import { PaymentErrorCode, paymentError } from './errors.ts';
 import type { Role } from './events.ts';
 import type { PeerLimiter } from './limits.ts';
-import type { Outbox } from '../outbox/index.ts';
 import type { DriverRegistry } from './platforms.ts';
 
 export interface SettlementOptions {
