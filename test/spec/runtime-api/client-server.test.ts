@@ -28,6 +28,8 @@ function collect(client: RuntimeClient, pid: () => number) {
   const seen: ProcessStatus[] = [];
   client.onProcessStatus((s) => seen.push(s));
   const drain = () => {
+    // Events of a process can arrive before the RunProcess answer that names its pid: keep them until it is known.
+    if (pid() === 0) return;
     for (const s of seen.splice(0)) {
       if (s.pid !== pid()) continue;
       stdout += Buffer.from(s.stdout).toString();
