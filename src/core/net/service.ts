@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Connection, PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -56,6 +57,9 @@ const RELAYED_GRACE_MS = 2_000;
 /** Lookup rounds before a node counts as unreachable: covers a node that is connecting right now, and still fails fast. */
 const FIND_ROUNDS = 3;
 const FIND_RETRY_MS = 300;
+/** Retries of opening a bus stream whose connection closed under it, and the pause before each (times the try). */
+const OPEN_RETRIES = 3;
+const OPEN_RETRY_PAUSE_MS = 250;
 const MAX_HEARD_PROBES = 100;
 
 /**
@@ -406,10 +410,12 @@ export class NetService implements Service, RemoteTransport {
           runOnLimitedConnection: true,
         });
       } catch (cause) {
-        // A connection can close under a new stream (a relay's limit, two nodes dialling each other at once):
-        // one more try on a fresh connection.
-        if (attempt > 0 || signal.aborted || (cause as Error)?.name !== 'ConnectionClosedError')
+        // A connection can close under a new stream (a relay's limit, two nodes dialling each other at once), and
+        // right after a relay ends a circuit the far side may still be tearing its end down and refuse the next
+        // one: a few more tries on a fresh connection, a little apart.
+        if (attempt >= OPEN_RETRIES || signal.aborted || (cause as Error)?.name !== 'ConnectionClosedError')
           throw unreachable(target, cause);
+        await sleep(OPEN_RETRY_PAUSE_MS * (attempt + 1), undefined, { signal }).catch(() => undefined);
       }
     }
   }
