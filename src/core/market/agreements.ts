@@ -192,6 +192,7 @@ export function agreementContract(agreement: Agreement): AgreementView {
     terminatedBy:
       termination === null ? null : termination.terminator === 'Requestor' ? 'requestor' : 'provider',
     terminationReason: termination?.reason ?? null,
+    appSessionId: agreement.appSessionId,
   };
 }
 

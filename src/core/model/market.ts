@@ -61,6 +61,9 @@ export interface AgreementView {
   /** `requestor` or `provider`: who terminated (null while not terminated). */
   terminatedBy: 'requestor' | 'provider' | null;
   terminationReason: Record<string, unknown> | null;
+  /** The session this node's owner confirmed (requestor) or approved (provider) with; golem-js filters payment
+   * events by it, so documents of the agreement must carry it. */
+  appSessionId?: string | null;
 }
 
 export type AgreementEvent =

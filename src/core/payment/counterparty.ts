@@ -108,7 +108,7 @@ export class Counterparties {
       );
     const owner = role === 'requestor' ? view.requestorId : view.providerId;
     const peer = role === 'requestor' ? view.providerId : view.requestorId;
-    const appSessionId = (view as AgreementView & { appSessionId?: unknown }).appSessionId;
+    const appSessionId = view.appSessionId;
     this.#db.run(
       `INSERT OR IGNORE INTO payment_agreement (agreement_id, role, owner_id, peer_id, payee_addr, payer_addr, platform, app_session_id, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
