@@ -291,7 +291,8 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       registryUrl: registry.url,
       requestor: requestor!,
       providers,
-      processes: children.map((c) => c.record),
+      // Read now, not at spawn: right after fork the child's command line is still this process's.
+      processes: children.map((c) => ({ ...c.record, cmdline: readCmdline(c.record.pid) ?? '' })),
       notes,
       env,
     };

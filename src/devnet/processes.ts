@@ -17,7 +17,7 @@ export const ANVIL_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'anvil');
 export interface ChildRecord {
   name: string;
   pid: number;
-  /** `/proc/<pid>/cmdline` at start, to recognise the process later. */
+  /** `/proc/<pid>/cmdline` once it runs, to recognise the process later. */
   cmdline: string;
   log: string;
 }
