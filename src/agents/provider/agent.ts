@@ -1,0 +1,831 @@
+/**
+ * The provider agent (ya-provider's role) over the daemon's REST API only:
+ * - offers: one per active preset whose runtime passed its self-test, re-subscribed when the daemon drops it;
+ * - market: proposals answered by the negotiator (counter or reject with a reason), agreements approved when
+ *   every component is ready on their exact terms;
+ * - agreements: activities watched, debit notes at the negotiated interval (cost = linear price of the usage),
+ *   deadlines for acceptance and payment, idle timeout and expiration, termination with Golem's reasons, the
+ *   invoice after every end (the sum of the activities' final costs), then invoices followed until settled.
+ * The agent keeps no state of its own: the daemon's agreements, debit notes and invoices are the truth, so a
+ * restart of either picks up where it was (the invoice of an agreement is looked up before one is issued).
+ */
+import { randomBytes } from 'node:crypto';
+import { errorMessage } from '../../core/errors/index.ts';
+import type { Logger } from '../../core/log/index.ts';
+import { apiCode, apiStatus, type DaemonApi } from './api.ts';
+import { formatUnits, linearCost, toUnits } from './money.ts';
+import { flat, negotiate, type Props } from './negotiator.ts';
+import { type BuiltOffer, buildOffer, COEFFS, NEGOTIABLE } from './offer.ts';
+import { discoverRuntimes, type RuntimeInfo } from './runtimes.ts';
+import type { Globals, SettingsStore } from './settings.ts';
+
+/** Golem's `golem.provider.code` values of a provider's termination. */
+export const BreakReason = {
+  Success: 'Success',
+  InitializationError: 'InitializationError',
+  Expired: 'Expired',
+  NoActivity: 'NoActivity',
+  DebitNotesDeadline: 'DebitNotesDeadline',
+  DebitNoteNotPaid: 'DebitNoteNotPaid',
+  RequestorUnreachable: 'RequestorUnreachable',
+  Shutdown: 'Shutdown',
+} as const;
+export type BreakReason = (typeof BreakReason)[keyof typeof BreakReason];
+
+export interface AgentOptions {
+  api: DaemonApi;
+  settings: SettingsStore;
+  exeUnitPath: string[];
+  log: Logger;
+  /** How often agreements are looked after (ms). */
+  tickMs?: number;
+  /** Long-poll of offer events (s). */
+  eventsTimeoutS?: number;
+  /** Called whenever what `status` shows changed. */
+  onStatus?: (status: AgentStatus) => void;
+}
+
+export interface OfferStatus {
+  subscriptionId: string;
+  preset: string;
+  runtime: string;
+}
+
+export interface AgentStatus {
+  sessionId: string;
+  nodeId: string;
+  runtimes: { name: string; version: string; offered: boolean; selfTest: RuntimeInfo['selfTest'] }[];
+  offers: OfferStatus[];
+  updatedAt: string;
+}
+
+interface DebitNote {
+  debitNoteId: string;
+  activityId: string;
+  agreementId: string;
+  totalAmountDue: string;
+  status: string;
+  timestamp: string;
+  paymentDueDate?: string | null;
+  issuerId: string;
+}
+
+interface Invoice {
+  invoiceId: string;
+  agreementId: string;
+  amount: string;
+  status: string;
+  timestamp: string;
+  issuerId: string;
+}
+
+interface NoteTrack {
+  id: string;
+  activityId: string;
+  /** When it went out (ms); undefined while the requestor has not acknowledged it. */
+  sentAt: number | undefined;
+  issuedAt: number;
+  dueAt: number | undefined;
+  accepted: boolean;
+  settled: boolean;
+}
+
+interface ActivityTrack {
+  id: string;
+  ended: boolean;
+  /** The cost of the final debit note once issued (10^-18 units). */
+  finalCost: bigint | undefined;
+  lastTotal: bigint;
+  nextTickAt: number;
+}
+
+interface AgreementTrack {
+  id: string;
+  requestorId: string;
+  approvedAt: number;
+  expiresAt: number;
+  multiActivity: boolean;
+  coeffs: number[];
+  intervalS: number;
+  acceptTimeoutS: number | undefined;
+  paymentTimeoutS: number | undefined;
+  activities: Map<string, ActivityTrack>;
+  notes: NoteTrack[];
+  lastPayableAt: number;
+  idleSince: number;
+  /** Set once the agreement is to end: by us with a reason, or by the requestor. */
+  closing: { by: 'provider' | 'requestor'; code: string; message: string } | undefined;
+  terminated: boolean;
+  retryAt: number;
+  retryDelayMs: number;
+  invoiceId: string | undefined;
+  invoiceSent: boolean;
+}
+
+const DEFAULT_INTERVAL_S = 120;
+const INVOICE_DUE_DEFAULT_S = 86_400;
+const SEND_TIMEOUT_S = 5;
+
+export class ProviderAgent {
+  readonly sessionId: string;
+  #api: DaemonApi;
+  #settings: SettingsStore;
+  #options: AgentOptions;
+  #log: Logger;
+  #globals!: Globals;
+  #nodeId = '';
+  #runtimes: RuntimeInfo[] = [];
+  #offers = new Map<string, { preset: string; runtime: string; offer: BuiltOffer }>();
+  #agreements = new Map<string, AgreementTrack>();
+  #running = false;
+  #stop = new AbortController();
+  #loops: Promise<void>[] = [];
+
+  constructor(options: AgentOptions) {
+    this.#options = options;
+    this.#api = options.api;
+    this.#settings = options.settings;
+    this.#log = options.log;
+    this.sessionId = `golemsp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  get runtimes(): readonly RuntimeInfo[] {
+    return this.#runtimes;
+  }
+
+  status(): AgentStatus {
+    const offered = new Set([...this.#offers.values()].map((o) => o.runtime));
+    return {
+      sessionId: this.sessionId,
+      nodeId: this.#nodeId,
+      runtimes: this.#runtimes.map((r) => ({
+        name: r.name,
+        version: r.version,
+        offered: offered.has(r.name),
+        selfTest: r.selfTest,
+      })),
+      offers: [...this.#offers].map(([subscriptionId, o]) => ({
+        subscriptionId,
+        preset: o.preset,
+        runtime: o.runtime,
+      })),
+      updatedAt: new Date().toISOString(),
+    };
+  }
+
+  async start(): Promise<void> {
+    this.#globals = this.#settings.globals();
+    const me = await this.#api.get<{ identity: string }>('/me');
+    this.#nodeId = me.identity.toLowerCase();
+    this.#runtimes = await discoverRuntimes(this.#options.exeUnitPath);
+    for (const runtime of this.#runtimes)
+      if (!runtime.selfTest.ok)
+        this.#log.warn('runtime failed its self-test; not offered', {
+          runtime: runtime.name,
+          reason: runtime.selfTest.reason,
+        });
+    this.#running = true;
+    await this.#recover();
+    // Offers of an earlier run of this node are replaced: their events would have nobody to read them.
+    for (const old of await this.#api.get<{ id?: string; offerId?: string }[]>('/market-api/v1/offers')) {
+      const id = old.offerId ?? old.id;
+      if (id !== undefined) await this.#api.delete(`/market-api/v1/offers/${id}`).catch(() => {});
+    }
+    await this.#subscribeAll();
+    this.#publishStatus();
+    this.#loops.push(this.#tickLoop());
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#stop.abort();
+    await Promise.allSettled(this.#loops);
+    // Agreements are not broken: a restarted agent (or daemon) takes them up again.
+    await Promise.allSettled(
+      [...this.#offers.keys()].map((id) => this.#api.delete(`/market-api/v1/offers/${id}`)),
+    );
+    this.#offers.clear();
+  }
+
+  #publishStatus(): void {
+    this.#options.onStatus?.(this.status());
+  }
+
+  // ------------------------------------------------------------------ offers
+
+  async #subscribeAll(): Promise<void> {
+    const presets = this.#settings.presets(this.#runtimes.filter((r) => r.selfTest.ok).map((r) => r.name));
+    const hardware = this.#settings.activeProfile();
+    const payee = this.#globals.account ?? this.#nodeId;
+    for (const name of presets.active) {
+      const preset = presets.presets.find((p) => p.name === name);
+      const runtime = this.#runtimes.find((r) => r.name === preset?.['exeunit-name']);
+      if (preset === undefined || runtime === undefined) {
+        this.#log.warn('active preset names no known runtime', { preset: name });
+        continue;
+      }
+      if (!runtime.selfTest.ok) continue;
+      const offer = buildOffer({ preset, runtime, globals: this.#globals, hardware, payee });
+      await this.#subscribe(preset.name, runtime.name, offer);
+    }
+    if (this.#offers.size === 0)
+      this.#log.warn('nothing is offered: no active preset with a working runtime');
+  }
+
+  async #subscribe(preset: string, runtime: string, offer: BuiltOffer): Promise<void> {
+    const id = await this.#api.post<string>('/market-api/v1/offers', offer);
+    this.#offers.set(id, { preset, runtime, offer });
+    this.#log.info('offer subscribed', { subscriptionId: id, preset, runtime });
+    this.#loops.push(this.#offerLoop(id));
+  }
+
+  async #offerLoop(subscriptionId: string): Promise<void> {
+    const timeout = this.#options.eventsTimeoutS ?? 5;
+    while (this.#running && this.#offers.has(subscriptionId)) {
+      let events: Record<string, unknown>[];
+      try {
+        events = await this.#api.get(
+          `/market-api/v1/offers/${subscriptionId}/events?timeout=${timeout}&maxEvents=10`,
+          {
+            waitMs: timeout * 1000,
+            signal: this.#stop.signal,
+          },
+        );
+      } catch (error) {
+        if (!this.#running) return;
+        if (apiStatus(error) === 404 || apiStatus(error) === 410) {
+          // The subscription expired or is gone: offer the same again.
+          const known = this.#offers.get(subscriptionId)!;
+          this.#offers.delete(subscriptionId);
+          const fresh = {
+            ...known.offer,
+            constraints: known.offer.constraints.replace(/expiration>\d+/, `expiration>${Date.now()}`),
+          };
+          await this.#subscribe(known.preset, known.runtime, fresh).catch((e) =>
+            this.#log.error('re-subscribing failed', { error: errorMessage(e) }),
+          );
+          this.#publishStatus();
+          return;
+        }
+        this.#log.warn('offer events failed', { subscriptionId, error: errorMessage(error) });
+        await this.#sleep(2000);
+        continue;
+      }
+      for (const event of events) {
+        try {
+          await this.#onOfferEvent(subscriptionId, event);
+        } catch (error) {
+          this.#log.warn('offer event not handled', {
+            eventType: event.eventType,
+            error: errorMessage(error),
+          });
+        }
+      }
+    }
+  }
+
+  #held(): number {
+    return [...this.#agreements.values()].filter((a) => a.closing === undefined).length;
+  }
+
+  async #onOfferEvent(subscriptionId: string, event: Record<string, unknown>): Promise<void> {
+    const base = `/market-api/v1/offers/${subscriptionId}`;
+    if (event.eventType === 'ProposalEvent') {
+      const proposal = event.proposal as {
+        proposalId: string;
+        properties: unknown;
+        constraints: string;
+        issuerId: string;
+        prevProposalId?: string;
+        state: string;
+      };
+      if (proposal.issuerId.toLowerCase() === this.#nodeId) return;
+      const own = this.#offers.get(subscriptionId)!.offer;
+      let current: Props = own.properties;
+      if (proposal.prevProposalId !== undefined) {
+        try {
+          const previous = await this.#api.get<{ properties: unknown }>(
+            `${base}/proposals/${proposal.prevProposalId}`,
+          );
+          current = flat(previous.properties);
+        } catch {
+          current = own.properties;
+        }
+      }
+      const verdict = negotiate({
+        demand: {
+          properties: flat(proposal.properties),
+          constraints: proposal.constraints,
+          requestorId: proposal.issuerId,
+        },
+        offer: { properties: current, constraints: own.constraints },
+        settings: this.#globals.negotiation,
+        agreementsHeld: this.#held(),
+        now: Date.now(),
+      });
+      if (verdict.kind === 'reject') {
+        this.#log.info('proposal rejected', { proposalId: proposal.proposalId, reason: verdict.message });
+        await this.#api.post(`${base}/proposals/${proposal.proposalId}/reject`, {
+          message: verdict.message,
+          'golem.proposal.rejection.is-final': verdict.final,
+        });
+        return;
+      }
+      const properties = verdict.kind === 'counter' ? verdict.properties : current;
+      await this.#api.post(`${base}/proposals/${proposal.proposalId}`, {
+        properties,
+        constraints: own.constraints,
+      });
+      return;
+    }
+    if (event.eventType === 'AgreementEvent')
+      await this.#onAgreementProposed(event.agreement as AgreementJson);
+    if (event.eventType === 'ProposalRejectedEvent')
+      this.#log.info('our proposal was rejected', { proposalId: event.proposalId, reason: event.reason });
+  }
+
+  async #onAgreementProposed(agreement: AgreementJson): Promise<void> {
+    const path = `/market-api/v1/agreements/${agreement.agreementId}`;
+    const offer = flat(agreement.offer.properties);
+    const verdict = negotiate({
+      demand: {
+        properties: flat(agreement.demand.properties),
+        constraints: agreement.demand.constraints,
+        requestorId: agreement.demand.requestorId,
+      },
+      offer: { properties: offer, constraints: agreement.offer.constraints },
+      settings: this.#globals.negotiation,
+      agreementsHeld: this.#held(),
+      now: Date.now(),
+    });
+    if (verdict.kind !== 'ready') {
+      const message =
+        verdict.kind === 'reject'
+          ? verdict.message
+          : `The agreement's terms were not negotiated: ${verdict.changed.join(', ')}`;
+      this.#log.info('agreement rejected', { agreementId: agreement.agreementId, reason: message });
+      await this.#api.post(`${path}/reject`, {
+        message,
+        'golem.proposal.rejection.is-final': verdict.kind === 'reject' ? verdict.final : false,
+      });
+      return;
+    }
+    // The slot is taken before the approval goes out, so two agreements cannot both take the last one.
+    const track = this.#track(agreement, Date.now());
+    this.#agreements.set(track.id, track);
+    try {
+      await this.#api.post(`${path}/approve?appSessionId=${this.sessionId}&timeout=10`, undefined, {
+        waitMs: 10_000,
+      });
+    } catch (error) {
+      this.#agreements.delete(track.id);
+      this.#log.warn('approval failed', { agreementId: track.id, error: errorMessage(error) });
+      return;
+    }
+    try {
+      const view = await this.#api.get<AgreementJson>(path);
+      if (view.approvedDate !== undefined && view.approvedDate !== null)
+        track.approvedAt = Date.parse(view.approvedDate);
+    } catch {
+      // keep the local time
+    }
+    this.#log.info('agreement approved', { agreementId: track.id, requestorId: track.requestorId });
+  }
+
+  #track(agreement: AgreementJson, approvedAt: number): AgreementTrack {
+    const demand = flat(agreement.demand.properties);
+    const offer = flat(agreement.offer.properties);
+    const number = (value: unknown) =>
+      typeof value === 'number' ? value : value === undefined ? undefined : Number(value);
+    const expires = number(demand['golem.srv.comp.expiration']) ?? Date.parse(agreement.validTo);
+    return {
+      id: agreement.agreementId,
+      requestorId: agreement.demand.requestorId.toLowerCase(),
+      approvedAt,
+      expiresAt: Math.min(expires, Date.parse(agreement.validTo) || expires),
+      multiActivity: demand['golem.srv.caps.multi-activity'] === true,
+      coeffs: (offer[COEFFS] as number[]) ?? [],
+      intervalS: number(offer[NEGOTIABLE.debitNoteInterval]) ?? DEFAULT_INTERVAL_S,
+      acceptTimeoutS: number(offer[NEGOTIABLE.acceptTimeout]),
+      paymentTimeoutS: number(offer[NEGOTIABLE.paymentTimeout]),
+      activities: new Map(),
+      notes: [],
+      lastPayableAt: approvedAt,
+      idleSince: Date.now(),
+      closing: undefined,
+      terminated: false,
+      retryAt: 0,
+      retryDelayMs: 5000,
+      invoiceId: undefined,
+      invoiceSent: false,
+    };
+  }
+
+  // ------------------------------------------------------------------ recovery
+
+  /** Agreements of this node that are not finished with: approved ones are watched again, ended ones invoiced. */
+  async #recover(): Promise<void> {
+    const listed = await this.#api.get<{ id: string; role: string }[]>('/market-api/v1/agreements');
+    const provided = listed.filter((a) => a.role === 'Provider');
+    if (provided.length === 0) return;
+    const invoices = (await this.#all<Invoice>('/payment-api/v1/invoices')).filter(
+      (i) => i.issuerId.toLowerCase() === this.#nodeId,
+    );
+    const notes = (await this.#all<DebitNote>('/payment-api/v1/debitNotes')).filter(
+      (n) => n.issuerId.toLowerCase() === this.#nodeId,
+    );
+    for (const { id } of provided) {
+      const agreement = await this.#api.get<AgreementJson>(`/market-api/v1/agreements/${id}`);
+      if (agreement.state !== 'Approved' && agreement.state !== 'Terminated') continue;
+      const invoice = invoices.find((i) => i.agreementId === id);
+      if (agreement.state === 'Terminated' && invoice !== undefined && invoice.status !== 'ISSUED') continue;
+      const track = this.#track(agreement, Date.parse(agreement.approvedDate ?? agreement.timestamp));
+      for (const note of notes.filter((n) => n.agreementId === id)) {
+        const activity = this.#activity(track, note.activityId);
+        const total = toUnits(note.totalAmountDue);
+        if (total > activity.lastTotal) activity.lastTotal = total;
+        const due = note.paymentDueDate ? Date.parse(note.paymentDueDate) : undefined;
+        if (due !== undefined)
+          track.lastPayableAt = Math.max(track.lastPayableAt, Date.parse(note.timestamp));
+        track.notes.push({
+          id: note.debitNoteId,
+          activityId: note.activityId,
+          issuedAt: Date.parse(note.timestamp),
+          sentAt: note.status === 'ISSUED' ? undefined : Date.parse(note.timestamp),
+          dueAt: due,
+          accepted: note.status === 'ACCEPTED' || note.status === 'SETTLED',
+          settled: note.status === 'SETTLED',
+        });
+      }
+      if (invoice !== undefined) track.invoiceId = invoice.invoiceId;
+      if (agreement.state === 'Terminated') {
+        track.terminated = true;
+        track.closing = {
+          by: 'requestor',
+          code: 'Terminated',
+          message: 'terminated before the agent restarted',
+        };
+      }
+      this.#agreements.set(id, track);
+      this.#log.info('agreement taken up again', { agreementId: id, state: agreement.state });
+    }
+  }
+
+  async #all<T extends { timestamp: string }>(path: string): Promise<T[]> {
+    const out: T[] = [];
+    let after = '';
+    for (;;) {
+      const page = await this.#api.get<T[]>(
+        `${path}?maxItems=1000${after === '' ? '' : `&afterTimestamp=${encodeURIComponent(after)}`}`,
+      );
+      out.push(...page);
+      if (page.length < 1000) return out;
+      after = page.at(-1)!.timestamp;
+    }
+  }
+
+  #activity(track: AgreementTrack, id: string): ActivityTrack {
+    let activity = track.activities.get(id);
+    if (activity === undefined) {
+      activity = {
+        id,
+        ended: false,
+        finalCost: undefined,
+        lastTotal: 0n,
+        nextTickAt: this.#nextTick(track, Date.now()),
+      };
+      track.activities.set(id, activity);
+    }
+    return activity;
+  }
+
+  /** The next multiple of the interval after the approval that is not in the past. */
+  #nextTick(track: AgreementTrack, now: number): number {
+    const interval = track.intervalS * 1000;
+    const k = Math.max(1, Math.ceil((now - track.approvedAt) / interval));
+    return track.approvedAt + k * interval;
+  }
+
+  // ------------------------------------------------------------------ agreements
+
+  async #tickLoop(): Promise<void> {
+    const tick = this.#options.tickMs ?? 1000;
+    while (this.#running) {
+      await Promise.all(
+        [...this.#agreements.values()].map((track) =>
+          this.#look(track).catch((error) =>
+            this.#log.warn('agreement step failed', { agreementId: track.id, error: errorMessage(error) }),
+          ),
+        ),
+      );
+      await this.#sleep(tick);
+    }
+  }
+
+  async #look(track: AgreementTrack): Promise<void> {
+    const now = Date.now();
+    if (track.closing === undefined) {
+      const view = await this.#api.get<AgreementJson>(`/market-api/v1/agreements/${track.id}`);
+      if (view.state === 'Terminated') {
+        track.terminated = true;
+        track.closing = { by: 'requestor', code: 'Terminated', message: 'terminated by the requestor' };
+        this.#log.info('the requestor terminated the agreement', { agreementId: track.id });
+      } else if (view.state !== 'Approved') {
+        // Never approved after all (expired or cancelled while approving): nothing to bill.
+        this.#agreements.delete(track.id);
+        return;
+      }
+    }
+    if (track.closing === undefined) await this.#running_(track, now);
+    if (track.closing !== undefined) await this.#close(track, now);
+  }
+
+  async #running_(track: AgreementTrack, now: number): Promise<void> {
+    const ids = await this.#api.get<string[]>(`/activity-api/v1/activity?agreementId=${track.id}`);
+    for (const id of ids) this.#activity(track, id);
+    let live = 0;
+    for (const activity of track.activities.values()) {
+      if (activity.ended) continue;
+      const state = await this.#api.get<{ state: [string, string | null] }>(
+        `/activity-api/v1/activity/${activity.id}/state`,
+      );
+      if (state.state[0] === 'Terminated') {
+        activity.ended = true;
+        track.idleSince = now;
+        await this.#finalNote(track, activity);
+        continue;
+      }
+      live++;
+      if (now >= activity.nextTickAt) {
+        await this.#debitNote(track, activity, false);
+        activity.nextTickAt = this.#nextTick(track, now + 1);
+      }
+    }
+    await this.#refreshNotes(track, now);
+    if (this.#deadlines(track, now)) return;
+    if (now >= track.expiresAt) return this.#break(track, BreakReason.Expired, 'The agreement expired');
+    if (live > 0) {
+      track.idleSince = now;
+      return;
+    }
+    if (!track.multiActivity && [...track.activities.values()].some((a) => a.finalCost !== undefined)) {
+      track.closing = { by: 'provider', code: BreakReason.Success, message: 'Finished with success.' };
+      return;
+    }
+    const idleS = this.#globals.negotiation.idleAgreementTimeoutS;
+    if (now - track.idleSince >= idleS * 1000)
+      this.#break(track, BreakReason.NoActivity, `No activity created within ${idleS} s`);
+  }
+
+  /** Acceptance and payment deadlines of the debit notes sent; true when one broke the agreement. */
+  #deadlines(track: AgreementTrack, now: number): boolean {
+    for (const note of track.notes) {
+      if (
+        track.acceptTimeoutS !== undefined &&
+        !note.accepted &&
+        now > note.issuedAt + track.acceptTimeoutS * 1000
+      ) {
+        const later = track.notes.some(
+          (n) => n.activityId === note.activityId && n.accepted && n.issuedAt >= note.issuedAt,
+        );
+        if (later) {
+          note.accepted = true;
+          continue;
+        }
+        // The latest note not delivered means the requestor is gone, not merely slow.
+        if (track.notes.at(-1)!.sentAt === undefined)
+          this.#break(
+            track,
+            BreakReason.RequestorUnreachable,
+            `Requestor unreachable: debit note ${note.id} not delivered within ${track.acceptTimeoutS} s`,
+          );
+        else
+          this.#break(
+            track,
+            BreakReason.DebitNotesDeadline,
+            `Requestor isn't accepting DebitNotes in time (${track.acceptTimeoutS} s)`,
+          );
+        return true;
+      }
+      if (note.dueAt !== undefined && !note.settled && now > note.dueAt) {
+        const later = track.notes.some(
+          (n) => n.activityId === note.activityId && n.settled && n.issuedAt >= note.issuedAt,
+        );
+        if (later) {
+          note.settled = true;
+          continue;
+        }
+        this.#break(
+          track,
+          BreakReason.DebitNoteNotPaid,
+          `Requestor didn't pay debit note ${note.id} by ${new Date(note.dueAt).toISOString()}`,
+        );
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Asks the daemon what became of the notes whose deadline passed (only those: the rest can wait). */
+  async #refreshNotes(track: AgreementTrack, now: number): Promise<void> {
+    for (const note of track.notes) {
+      const acceptDue =
+        !note.accepted &&
+        track.acceptTimeoutS !== undefined &&
+        now > note.issuedAt + track.acceptTimeoutS * 1000;
+      const payDue = !note.settled && note.dueAt !== undefined && now > note.dueAt;
+      if (!acceptDue && !payDue && note.sentAt !== undefined) continue;
+      const doc = await this.#api
+        .get<DebitNote>(`/payment-api/v1/debitNotes/${note.id}`)
+        .catch(() => undefined);
+      if (doc === undefined) continue;
+      if (doc.status !== 'ISSUED' && note.sentAt === undefined) note.sentAt = Date.now();
+      if (doc.status === 'ACCEPTED' || doc.status === 'SETTLED') note.accepted = true;
+      if (doc.status === 'SETTLED') note.settled = true;
+    }
+  }
+
+  #break(track: AgreementTrack, code: BreakReason, message: string): void {
+    if (track.closing !== undefined) return;
+    this.#log.info('breaking the agreement', { agreementId: track.id, code, message });
+    track.closing = { by: 'provider', code, message };
+  }
+
+  async #usageCost(
+    track: AgreementTrack,
+    activity: ActivityTrack,
+  ): Promise<{ cost: bigint; usage: number[] }> {
+    const usage = await this.#api.get<{ currentUsage: number[] | null }>(
+      `/activity-api/v1/activity/${activity.id}/usage`,
+    );
+    const vector = usage.currentUsage ?? [];
+    let cost = linearCost(track.coeffs, vector);
+    // Debit notes are cumulative: never below what was already asked.
+    if (cost < activity.lastTotal) cost = activity.lastTotal;
+    return { cost, usage: vector };
+  }
+
+  async #debitNote(track: AgreementTrack, activity: ActivityTrack, final: boolean): Promise<void> {
+    const { cost, usage } = await this.#usageCost(track, activity);
+    const now = Date.now();
+    let dueAt: number | undefined;
+    if (
+      track.paymentTimeoutS !== undefined &&
+      (final || track.lastPayableAt + track.paymentTimeoutS * 1000 <= now)
+    )
+      dueAt = now + track.paymentTimeoutS * 1000;
+    const note = await this.#api.post<DebitNote>('/payment-api/v1/debitNotes', {
+      activityId: activity.id,
+      totalAmountDue: formatUnits(cost),
+      usageCounterVector: usage,
+      ...(dueAt === undefined ? {} : { paymentDueDate: new Date(dueAt).toISOString() }),
+    });
+    activity.lastTotal = cost;
+    if (dueAt !== undefined) track.lastPayableAt = now;
+    const tracked: NoteTrack = {
+      id: note.debitNoteId,
+      activityId: activity.id,
+      issuedAt: now,
+      sentAt: undefined,
+      dueAt,
+      accepted: false,
+      settled: false,
+    };
+    track.notes.push(tracked);
+    try {
+      await this.#api.post(
+        `/payment-api/v1/debitNotes/${note.debitNoteId}/send?timeout=${SEND_TIMEOUT_S}`,
+        undefined,
+        { waitMs: SEND_TIMEOUT_S * 1000 },
+      );
+      // The daemon answers once the note is queued; RECEIVED says the requestor acknowledged it.
+      const sent = await this.#api.get<DebitNote>(`/payment-api/v1/debitNotes/${note.debitNoteId}`);
+      if (sent.status !== 'ISSUED') tracked.sentAt = Date.now();
+    } catch (error) {
+      // The daemon keeps delivering it; the deadline decides.
+      this.#log.warn('debit note not delivered yet', {
+        debitNoteId: note.debitNoteId,
+        error: errorMessage(error),
+      });
+    }
+    this.#log.info(final ? 'final debit note' : 'debit note', {
+      agreementId: track.id,
+      activityId: activity.id,
+      amount: formatUnits(cost),
+    });
+  }
+
+  async #finalNote(track: AgreementTrack, activity: ActivityTrack): Promise<void> {
+    if (activity.finalCost !== undefined) return;
+    await this.#debitNote(track, activity, true);
+    activity.finalCost = activity.lastTotal;
+  }
+
+  async #close(track: AgreementTrack, now: number): Promise<void> {
+    if (now < track.retryAt) return;
+    const closing = track.closing!;
+    try {
+      if (!track.terminated && closing.by === 'provider') {
+        try {
+          await this.#api.post(`/market-api/v1/agreements/${track.id}/terminate`, {
+            message: closing.message,
+            'golem.provider.code': closing.code,
+          });
+        } catch (error) {
+          // Already ended on the other side: that is the end we wanted.
+          if (apiStatus(error) !== 410 && apiStatus(error) !== 409) throw error;
+          this.#log.info('agreement already ended', { agreementId: track.id, code: apiCode(error) });
+        }
+        track.terminated = true;
+        this.#log.info('agreement terminated', {
+          agreementId: track.id,
+          code: closing.code,
+          message: closing.message,
+        });
+      }
+      // Activities of an ended agreement are destroyed by the daemon; bill what each one used.
+      const ids = await this.#api.get<string[]>(`/activity-api/v1/activity?agreementId=${track.id}`);
+      for (const id of ids) this.#activity(track, id);
+      for (const activity of track.activities.values()) {
+        if (activity.finalCost !== undefined) continue;
+        activity.ended = true;
+        await this.#finalNote(track, activity);
+      }
+      await this.#invoice(track);
+      this.#agreements.delete(track.id);
+      track.retryDelayMs = 5000;
+    } catch (error) {
+      track.retryAt = Date.now() + track.retryDelayMs;
+      track.retryDelayMs = Math.min(track.retryDelayMs * 1.5, 3600_000);
+      this.#log.warn('closing the agreement failed; will retry', {
+        agreementId: track.id,
+        error: errorMessage(error),
+      });
+    }
+  }
+
+  async #invoice(track: AgreementTrack): Promise<void> {
+    if (track.invoiceId === undefined) {
+      // A restart between issuing and remembering must not issue a second one.
+      const existing = (await this.#all<Invoice>('/payment-api/v1/invoices')).find(
+        (i) => i.agreementId === track.id && i.issuerId.toLowerCase() === this.#nodeId,
+      );
+      if (existing !== undefined) track.invoiceId = existing.invoiceId;
+    }
+    if (track.invoiceId === undefined) {
+      const amount = [...track.activities.values()].reduce(
+        (sum, a) => sum + (a.finalCost ?? a.lastTotal),
+        0n,
+      );
+      const dueS = track.paymentTimeoutS ?? INVOICE_DUE_DEFAULT_S;
+      const invoice = await this.#api.post<Invoice>('/payment-api/v1/invoices', {
+        agreementId: track.id,
+        activityIds: [...track.activities.keys()],
+        amount: formatUnits(amount),
+        paymentDueDate: new Date(Date.now() + dueS * 1000).toISOString(),
+      });
+      track.invoiceId = invoice.invoiceId;
+      this.#log.info('invoice issued', {
+        agreementId: track.id,
+        invoiceId: invoice.invoiceId,
+        amount: formatUnits(amount),
+      });
+    }
+    try {
+      await this.#api.post(
+        `/payment-api/v1/invoices/${track.invoiceId}/send?timeout=${SEND_TIMEOUT_S}`,
+        undefined,
+        { waitMs: SEND_TIMEOUT_S * 1000 },
+      );
+    } catch (error) {
+      // Queued in the daemon's outbox, which keeps delivering it.
+      this.#log.warn('invoice not delivered yet', { invoiceId: track.invoiceId, error: errorMessage(error) });
+    }
+    track.invoiceSent = true;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#stop.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
+}
+
+export interface AgreementJson {
+  agreementId: string;
+  demand: { properties: unknown; constraints: string; requestorId: string };
+  offer: { properties: unknown; constraints: string; providerId: string };
+  validTo: string;
+  state: string;
+  timestamp: string;
+  approvedDate?: string | null;
+}

@@ -1,0 +1,427 @@
+/**
+ * `golemsp` — one command for a provider: `run` starts the daemon (`yagna service run` on `<data>/yagna`, unless
+ * `--external` names a running one) and the agent; `settings show|set`, `status [--json]`, `stop`.
+ * Usage errors exit with 2, failures with 1.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_EXE_UNIT_PATH } from '../../core/activity/index.ts';
+import { errorMessage } from '../../core/errors/index.ts';
+import { createLogger, parseLogLevel } from '../../core/log/index.ts';
+import { type AgentStatus, ProviderAgent } from './agent.ts';
+import { DaemonApi } from './api.ts';
+import { ProviderErrorCode, providerError } from './errors.ts';
+import { type Globals, pricedPreset, SettingsStore, USAGE } from './settings.ts';
+import { statusReport, statusText } from './status.ts';
+
+const CLI_MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+const DAEMON_START_TIMEOUT_MS = 60_000;
+const DAEMON_STOP_GRACE_MS = 15_000;
+
+const SETTINGS_OPTIONS = {
+  'node-name': { type: 'string' },
+  subnet: { type: 'string' },
+  account: { type: 'string' },
+  'payment-network': { type: 'string', multiple: true },
+  cores: { type: 'string' },
+  memory: { type: 'string' },
+  storage: { type: 'string' },
+  disk: { type: 'string' },
+  'cpu-per-hour': { type: 'string' },
+  'env-per-hour': { type: 'string' },
+  'starting-fee': { type: 'string' },
+  'max-agreements': { type: 'string' },
+  'debit-note-interval': { type: 'string' },
+  'accept-timeout': { type: 'string' },
+  'payment-timeout': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'min-agreement-expiration': { type: 'string' },
+  'block-node': { type: 'string', multiple: true },
+  'allow-node': { type: 'string', multiple: true },
+} as const;
+
+const COMMON_OPTIONS = {
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const RUN_OPTIONS = {
+  'api-url': { type: 'string' },
+  'app-key': { type: 'string' },
+  external: { type: 'boolean' },
+  'log-level': { type: 'string' },
+} as const;
+
+const HELP = `golemsp — sell this machine's compute on the Golem Network
+
+  golemsp run [--data-dir D] [--api-url U] [--external --app-key K] [settings…]
+  golemsp settings show [--json]
+  golemsp settings set [settings…]
+  golemsp status [--json]
+  golemsp stop
+
+settings: --node-name --subnet --account --payment-network N (repeat) --cores --memory GiB --storage GiB
+          --cpu-per-hour GLM --env-per-hour GLM --starting-fee GLM --max-agreements N
+          --debit-note-interval s --accept-timeout s --payment-timeout s --idle-timeout s
+          --min-agreement-expiration s --block-node ID --allow-node ID
+env: GOLEMSP_DATA_DIR, YAGNA_API_URL, YAGNA_APPKEY, EXE_UNIT_PATH, NODE_NAME, SUBNET, YA_ACCOUNT,
+     YA_PAYMENT_NETWORK; the daemon golemsp starts inherits YA_NET_*, DEV_GETH_ADDR and the rest.`;
+
+class UsageError extends Error {}
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export function dataDirOf(values: Values, env = process.env): string {
+  const given = (values['data-dir'] as string | undefined) ?? env.GOLEMSP_DATA_DIR;
+  if (given !== undefined && given !== '') return resolve(given);
+  const base =
+    env.XDG_DATA_HOME && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(base, 'golemsp');
+}
+
+function number(values: Values, name: string, min = 0): number | undefined {
+  const raw = values[name] as string | undefined;
+  if (raw === undefined) return undefined;
+  const value = Number.parseFloat(raw.replace(/\s*(GiB|GB|G|s)$/i, ''));
+  if (!Number.isFinite(value) || value < min)
+    throw new UsageError(`--${name} must be a number ≥ ${min} (got ${raw})`);
+  return value;
+}
+
+/** Applies settings flags (and golemsp's env variables) to the stored settings. */
+export function applySettings(store: SettingsStore, values: Values, env: NodeJS.ProcessEnv = {}): Globals {
+  const globals = store.globals();
+  const nodeName = (values['node-name'] as string | undefined) ?? env.NODE_NAME;
+  if (nodeName !== undefined) globals.nodeName = nodeName;
+  const subnet = (values.subnet as string | undefined) ?? env.SUBNET;
+  if (subnet !== undefined) globals.subnet = subnet;
+  const account = (values.account as string | undefined) ?? env.YA_ACCOUNT;
+  if (account !== undefined) globals.account = account === '' ? null : account;
+  const networks = (values['payment-network'] as string[] | undefined) ?? env.YA_PAYMENT_NETWORK?.split(',');
+  if (networks !== undefined)
+    globals.paymentNetworks = networks.flatMap((n) => n.split(',')).filter((n) => n !== '');
+  const n = globals.negotiation;
+  const set = (flag: string, key: keyof typeof n, min = 0) => {
+    const value = number(values, flag, min);
+    if (value !== undefined) (n as unknown as Record<string, number>)[key] = value;
+  };
+  set('max-agreements', 'maxAgreements', 1);
+  set('debit-note-interval', 'debitNoteIntervalS', 1);
+  set('accept-timeout', 'debitNoteAcceptTimeoutS', 5);
+  set('payment-timeout', 'paymentTimeoutS', 1);
+  set('idle-timeout', 'idleAgreementTimeoutS', 1);
+  set('min-agreement-expiration', 'minAgreementExpirationS', 0);
+  if (values['block-node'] !== undefined)
+    n.blockedNodes = (values['block-node'] as string[]).map((x) => x.toLowerCase());
+  if (values['allow-node'] !== undefined)
+    n.allowedNodes = (values['allow-node'] as string[]).map((x) => x.toLowerCase());
+  store.saveGlobals(globals);
+
+  const cores = number(values, 'cores', 1);
+  const memory = number(values, 'memory', 0.1);
+  const storage = number(values, 'storage', 0.1) ?? number(values, 'disk', 0.1);
+  if (cores !== undefined || memory !== undefined || storage !== undefined) {
+    const hardware = store.hardware();
+    const profile = hardware.profiles[hardware.active]!;
+    if (cores !== undefined) profile.cpu_threads = Math.floor(cores);
+    if (memory !== undefined) profile.mem_gib = memory;
+    if (storage !== undefined) profile.storage_gib = storage;
+    store.saveHardware(hardware);
+  }
+
+  const cpu = number(values, 'cpu-per-hour');
+  const envPrice = number(values, 'env-per-hour');
+  const fee = number(values, 'starting-fee');
+  if (cpu !== undefined || envPrice !== undefined || fee !== undefined) {
+    globals.prices = {
+      cpuPerHour: cpu ?? globals.prices.cpuPerHour,
+      envPerHour: envPrice ?? globals.prices.envPerHour,
+      startingFee: fee ?? globals.prices.startingFee,
+    };
+    store.saveGlobals(globals);
+    // Every runtime's preset takes the new prices, as `golemsp settings set` updates wasmtime and vm.
+    const presets = store.presets();
+    presets.presets = presets.presets.map((preset) => pricedPreset(preset['exeunit-name'], globals.prices));
+    store.savePresets(presets);
+  }
+  return globals;
+}
+
+/** `<data>/golemsp.json` while `run` runs: how `status` and `stop` reach it. */
+interface RunFile {
+  pid: number;
+  apiUrl: string;
+  appKey: string;
+  daemonPid: number | null;
+  agent: AgentStatus | null;
+  startedAt: string;
+}
+
+function runFilePath(dataDir: string): string {
+  return join(dataDir, 'golemsp.json');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function readRunFile(dataDir: string): RunFile | undefined {
+  const path = runFilePath(dataDir);
+  if (!existsSync(path)) return undefined;
+  try {
+    const file = JSON.parse(readFileSync(path, 'utf8')) as RunFile;
+    return alive(file.pid) ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeRunFile(dataDir: string, file: RunFile): void {
+  const path = runFilePath(dataDir);
+  const temp = `${path}.tmp`;
+  writeFileSync(temp, JSON.stringify(file, null, 2), { mode: 0o600 });
+  chmodSync(temp, 0o600);
+  renameSync(temp, path);
+}
+
+/** The app-key golemsp gives the daemon it starts (created once, kept in the data dir, mode 0600). */
+function appKeyOf(dataDir: string): string {
+  const path = join(dataDir, 'appkey');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const key = randomBytes(16).toString('hex');
+  writeFileSync(path, key, { mode: 0o600 });
+  return key;
+}
+
+async function startDaemon(
+  dataDir: string,
+  apiUrl: string,
+  appKey: string,
+): Promise<{ child: ChildProcess; apiUrl: string; exited: Promise<number | null> }> {
+  const daemonDir = join(dataDir, 'yagna');
+  mkdirSync(daemonDir, { recursive: true });
+  const infoPath = join(daemonDir, 'daemon.json');
+  const log = openSync(join(dataDir, 'yagna.log'), 'a');
+  const child = spawn(
+    process.execPath,
+    [CLI_MAIN, 'service', 'run', '--datadir', daemonDir, '--api-url', apiUrl],
+    {
+      env: { ...process.env, YAGNA_AUTOCONF_APPKEY: appKey },
+      stdio: ['ignore', log, log],
+    },
+  );
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw providerError(
+        ProviderErrorCode.DaemonStart,
+        `the daemon exited with code ${child.exitCode}; see ${join(dataDir, 'yagna.log')}`,
+      );
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw providerError(ProviderErrorCode.DaemonStart, 'the daemon did not start in time');
+    }
+    if (existsSync(infoPath)) {
+      try {
+        const info = JSON.parse(readFileSync(infoPath, 'utf8')) as { pid: number; apiUrl: string };
+        if (info.pid === child.pid) return { child, apiUrl: info.apiUrl, exited };
+      } catch {
+        // being written
+      }
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+async function run(values: Values): Promise<number> {
+  const dataDir = dataDirOf(values);
+  mkdirSync(dataDir, { recursive: true });
+  const previous = readRunFile(dataDir);
+  if (previous !== undefined && previous.pid !== process.pid)
+    throw providerError(
+      ProviderErrorCode.AlreadyRunning,
+      `golemsp already runs on ${dataDir} (pid ${previous.pid})`,
+    );
+  const store = new SettingsStore(dataDir);
+  applySettings(store, values, process.env);
+  const log = createLogger({
+    level: parseLogLevel((values['log-level'] as string | undefined) ?? process.env.GOLEMSP_LOG_LEVEL),
+    namespace: 'golemsp',
+  });
+
+  let apiUrl =
+    (values['api-url'] as string | undefined) ?? process.env.YAGNA_API_URL ?? 'http://127.0.0.1:7465';
+  let appKey = (values['app-key'] as string | undefined) ?? process.env.YAGNA_APPKEY;
+  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  if (values.external === true) {
+    if (appKey === undefined || appKey === '')
+      throw new UsageError('--external needs --app-key or YAGNA_APPKEY');
+  } else {
+    appKey = appKeyOf(dataDir);
+    daemon = await startDaemon(dataDir, apiUrl, appKey);
+    apiUrl = daemon.apiUrl;
+    log.info('daemon started', { apiUrl, pid: daemon.child.pid });
+  }
+  const runFile: RunFile = {
+    pid: process.pid,
+    apiUrl,
+    appKey: appKey!,
+    daemonPid: daemon?.child.pid ?? null,
+    agent: null,
+    startedAt: new Date().toISOString(),
+  };
+  writeRunFile(dataDir, runFile);
+  const exeUnitPath = process.env.EXE_UNIT_PATH
+    ? process.env.EXE_UNIT_PATH.split(/[,:]/).filter((p) => p !== '')
+    : [DEFAULT_EXE_UNIT_PATH];
+  const agent = new ProviderAgent({
+    api: new DaemonApi({ apiUrl, appKey: appKey! }),
+    settings: store,
+    exeUnitPath,
+    log: log.child('agent'),
+    tickMs: Number(process.env.GOLEMSP_TICK_MS ?? 1000),
+    onStatus: (status) => writeRunFile(dataDir, { ...runFile, agent: status }),
+  });
+  const stopped = new Promise<string>((done) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done(signal));
+    void daemon?.exited.then(() => done('daemon exited'));
+  });
+  try {
+    await agent.start();
+  } catch (error) {
+    daemon?.child.kill('SIGTERM');
+    throw error;
+  }
+  log.info('golemsp running', { dataDir, apiUrl, session: agent.sessionId });
+  const why = await stopped;
+  log.info('stopping', { why });
+  await agent.stop();
+  if (daemon !== undefined && daemon.child.exitCode === null) {
+    daemon.child.kill('SIGTERM');
+    const timer = setTimeout(() => daemon.child.kill('SIGKILL'), DAEMON_STOP_GRACE_MS);
+    await daemon.exited;
+    clearTimeout(timer);
+  }
+  rmSync(runFilePath(dataDir), { force: true });
+  return why === 'daemon exited' ? 1 : 0;
+}
+
+async function status(values: Values, print: (text: string) => void): Promise<number> {
+  const dataDir = dataDirOf(values);
+  const store = new SettingsStore(dataDir);
+  const file = readRunFile(dataDir);
+  const api = file === undefined ? undefined : new DaemonApi({ apiUrl: file.apiUrl, appKey: file.appKey });
+  const report = await statusReport(api, store.globals(), file?.agent ?? undefined);
+  print(values.json === true ? JSON.stringify(report, null, 2) : statusText(report));
+  return 0;
+}
+
+function settingsShow(values: Values, print: (text: string) => void): number {
+  const store = new SettingsStore(dataDirOf(values));
+  const settings = { globals: store.globals(), hardware: store.hardware(), presets: store.presets() };
+  if (values.json === true) print(JSON.stringify(settings, null, 2));
+  else {
+    const g = settings.globals;
+    const profile = settings.hardware.profiles[settings.hardware.active]!;
+    print(
+      [
+        `node name:        ${g.nodeName ?? '(none)'}`,
+        `subnet:           ${g.subnet}`,
+        `account:          ${g.account ?? '(the node id)'}`,
+        `payment networks: ${g.paymentNetworks.join(', ')}`,
+        `cores:            ${profile.cpu_threads}`,
+        `memory:           ${profile.mem_gib} GiB`,
+        `storage:          ${profile.storage_gib} GiB`,
+        `max agreements:   ${g.negotiation.maxAgreements}`,
+        `debit notes:      every ${g.negotiation.debitNoteIntervalS} s, accepted within ${g.negotiation.debitNoteAcceptTimeoutS} s, paid within ${g.negotiation.paymentTimeoutS} s`,
+        ...settings.presets.presets.map((p) => {
+          const c = p['usage-coeffs'];
+          return `preset ${p.name}${settings.presets.active.includes(p.name) ? ' (active)' : ''}: ${((c[USAGE.cpu] ?? 0) * 3600).toPrecision(6)} GLM/h cpu, ${((c[USAGE.duration] ?? 0) * 3600).toPrecision(6)} GLM/h env, ${p['initial-price']} GLM start`;
+        }),
+      ].join('\n'),
+    );
+  }
+  return 0;
+}
+
+async function stop(values: Values, print: (text: string) => void): Promise<number> {
+  const dataDir = dataDirOf(values);
+  const file = readRunFile(dataDir);
+  if (file === undefined) {
+    print('golemsp is not running');
+    return 1;
+  }
+  process.kill(file.pid, 'SIGTERM');
+  while (alive(file.pid)) await new Promise((done) => setTimeout(done, 100));
+  print('golemsp stopped');
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const print = (text: string) => process.stdout.write(`${text}\n`);
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...COMMON_OPTIONS, ...RUN_OPTIONS, ...SETTINGS_OPTIONS },
+      allowPositionals: true,
+      strict: true,
+    }) as never;
+  } catch (error) {
+    process.stderr.write(`golemsp: ${errorMessage(error)}\n${HELP}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals.join(' ');
+  if (values.help === true || command === '') {
+    print(HELP);
+    return values.help === true ? 0 : 2;
+  }
+  try {
+    switch (command) {
+      case 'run':
+        return await run(values);
+      case 'status':
+        return await status(values, print);
+      case 'settings show':
+        return settingsShow(values, print);
+      case 'settings set':
+        applySettings(new SettingsStore(dataDirOf(values)), values);
+        return settingsShow(values, print);
+      case 'stop':
+        return await stop(values, print);
+      default:
+        throw new UsageError(`unknown command: ${command}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`golemsp: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`golemsp: ${errorMessage(error)}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
