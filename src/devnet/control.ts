@@ -46,7 +46,7 @@ export function devnetStatus(dir: string): DevnetStatus {
   };
   const components: ComponentStatus[] = [
     {
-      name: 'devnet (registry, agents)',
+      name: 'devnet (registry)',
       pid: state.supervisor.pid,
       running: isRunning(state.supervisor),
       where: state.registryUrl,

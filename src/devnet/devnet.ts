@@ -21,13 +21,14 @@ import {
   type Child,
   type ChildRecord,
   CLI_MAIN,
+  GOLEMSP_MAIN,
   isRunning,
+  RUNTIMES_DIR,
   readCmdline,
   readJsonFile,
   spawnLogged,
   waitUntil,
 } from './processes.ts';
-import { StandInProvider } from './provider-stand-in.ts';
 import { vmAvailability } from './vm.ts';
 
 export const DEVNET_STATE = 'devnet.json';
@@ -77,6 +78,15 @@ export interface DevnetState {
   /** What was left out and why (e.g. VM providers without QEMU). */
   notes: string[];
   env: Record<string, string>;
+}
+
+/** What `golemsp run` writes to `<data>/golemsp.json` (the fields the devnet reads). */
+interface GolemspRunFile {
+  pid: number;
+  apiUrl: string;
+  appKey: string;
+  daemonPid: number | null;
+  agent: { nodeId: string } | null;
 }
 
 export interface Devnet {
@@ -129,11 +139,11 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     throw new GolemError(DevnetErrorCode.BadOption, 'no runtime left to offer', { details: { notes } });
 
   const children: Child[] = [];
-  const agents: StandInProvider[] = [];
+  /** Daemons golemsp started (golemsp stops them; recorded so `down` finds them after a crash). */
+  const extra: ChildRecord[] = [];
   let registry: RegistryServer | undefined;
   const stop = async () => {
-    await Promise.allSettled(agents.map((agent) => agent.stop()));
-    // Nodes first (they flush their books), then the relay, then the chain.
+    // Nodes first (they flush their books; golemsp stops its own daemon), then the relay, then the chain.
     const nodes = children.filter((c) => c.record.name !== 'anvil' && c.record.name !== 'relay');
     await Promise.allSettled(nodes.map((c) => c.stop()));
     await Promise.allSettled(children.filter((c) => c.record.name === 'relay').map((c) => c.stop()));
@@ -239,13 +249,68 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       };
     };
 
-    progress(`nodes: starting the requestor and ${options.providers} providers`);
     const offered = runtimes.map((r) => RUNTIME_NAMES[r]);
+    /** A provider: `golemsp run` (its daemon and the provider agent), runtimes limited to those asked for. */
+    const startProvider = async (name: string): Promise<NodeInfo> => {
+      const dataDir = join(dir, 'nodes', name);
+      const child = spawnLogged(
+        name,
+        process.execPath,
+        [
+          GOLEMSP_MAIN,
+          'run',
+          '--data-dir',
+          dataDir,
+          '--api-url',
+          'http://127.0.0.1:0',
+          '--node-name',
+          name,
+          '--subnet',
+          SUBNET,
+          '--payment-network',
+          PAYMENT_NETWORK,
+        ],
+        {
+          log: log(name),
+          env: {
+            ...nodeEnv,
+            EXE_UNIT_PATH: runtimes.map((r) => join(RUNTIMES_DIR, r, 'descriptor.json')).join(','),
+            GOLEMSP_TICK_MS: '500',
+            GOLEMSP_LOG_LEVEL: options.logLevel ?? 'info',
+          },
+        },
+      );
+      children.push(child);
+      // golemsp writes golemsp.json once its runtimes passed their self-tests and its offers are published.
+      const run = await waitUntil(
+        child,
+        `${name} to publish its offers`,
+        () => {
+          const file = readJsonFile<GolemspRunFile>(join(dataDir, 'golemsp.json'));
+          return file?.pid === child.record.pid && file.agent !== null ? file : undefined;
+        },
+        180_000,
+      );
+      if (run.daemonPid !== null)
+        extra.push({ name: `${name} daemon`, pid: run.daemonPid, cmdline: '', log: '' });
+      progress(`node: ${name} ${run.agent!.nodeId} on ${run.apiUrl} (golemsp)`);
+      return {
+        name,
+        role: 'provider',
+        nodeId: run.agent!.nodeId,
+        apiUrl: run.apiUrl,
+        appKey: run.appKey,
+        dataDir,
+        runtimes: offered,
+      };
+    };
+
+    progress(
+      `nodes: starting the requestor and ${options.providers} providers (golemsp; runtimes self-test first)`,
+    );
     const [requestor, ...providers] = await Promise.all([
       startNode('requestor', 'requestor', [], options.apiPort ?? 0),
-      ...Array.from({ length: options.providers }, (_, i) =>
-        startNode(`provider-${i + 1}`, 'provider', offered),
-      ),
+      ...Array.from({ length: options.providers }, (_, i) => startProvider(`provider-${i + 1}`)),
     ]);
 
     progress('payment: funding the requestor with tGLM and gas');
@@ -254,22 +319,6 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       await control.call(PaymentLocalAddress.Fund, { platform: PLATFORM }, { timeoutMs: 60_000 });
     } finally {
       control.close();
-    }
-
-    progress(`providers: publishing offers (${offered.join(', ')})`);
-    for (const provider of providers) {
-      const agent = new StandInProvider({
-        name: provider.name,
-        apiUrl: provider.apiUrl,
-        appKey: provider.appKey,
-        nodeId: provider.nodeId,
-        runtimes: offered,
-        subnet: SUBNET,
-        platform: PLATFORM,
-        logger: options.logger.child(provider.name),
-      });
-      await agent.start();
-      agents.push(agent);
     }
 
     progress('market: waiting until every provider is visible at the requestor');
@@ -292,7 +341,10 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       requestor: requestor!,
       providers,
       // Read now, not at spawn: right after fork the child's command line is still this process's.
-      processes: children.map((c) => ({ ...c.record, cmdline: readCmdline(c.record.pid) ?? '' })),
+      processes: [...children.map((c) => c.record), ...extra].map((record) => ({
+        ...record,
+        cmdline: readCmdline(record.pid) ?? '',
+      })),
       notes,
       env,
     };

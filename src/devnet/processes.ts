@@ -12,6 +12,8 @@ import { DevnetErrorCode } from './errors.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI_MAIN = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+export const GOLEMSP_MAIN = join(REPO_ROOT, 'src', 'agents', 'provider', 'cli.ts');
+export const RUNTIMES_DIR = join(REPO_ROOT, 'src', 'execution', 'runtimes');
 export const ANVIL_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'anvil');
 
 export interface ChildRecord {

@@ -66,7 +66,7 @@ describe('yagna devnet', () => {
     const parsed = JSON.parse(status.stdout) as { components: { name: string; running: boolean }[] };
     assert.deepEqual(
       parsed.components.map((c) => c.name).sort(),
-      ['anvil', 'devnet (registry, agents)', 'provider-1', 'relay', 'requestor'].sort(),
+      ['anvil', 'devnet (registry)', 'provider-1', 'provider-1 daemon', 'relay', 'requestor'].sort(),
     );
     assert.ok(parsed.components.every((c) => c.running));
     const again = cli(['devnet', 'up', '--dir', dir, '--detach']);
