@@ -86,7 +86,10 @@ interface GolemspRunFile {
   apiUrl: string;
   appKey: string;
   daemonPid: number | null;
-  agent: { nodeId: string } | null;
+  agent: {
+    nodeId: string;
+    runtimes: { name: string; offered: boolean; selfTest: { ok: boolean; reason: string | null } }[];
+  } | null;
 }
 
 export interface Devnet {
@@ -276,6 +279,8 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
             ...nodeEnv,
             EXE_UNIT_PATH: runtimes.map((r) => join(RUNTIMES_DIR, r, 'descriptor.json')).join(','),
             GOLEMSP_TICK_MS: '500',
+            // A VM boots in software emulation here; on a busy machine the self-test needs the time.
+            YA_RUNTIME_VM_TEST_TIMEOUT: '110',
             GOLEMSP_LOG_LEVEL: options.logLevel ?? 'info',
           },
         },
@@ -293,7 +298,14 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       );
       if (run.daemonPid !== null)
         extra.push({ name: `${name} daemon`, pid: run.daemonPid, cmdline: '', log: '' });
-      progress(`node: ${name} ${run.agent!.nodeId} on ${run.apiUrl} (golemsp)`);
+      const working = run.agent!.runtimes.filter((r) => r.offered).map((r) => r.name);
+      for (const failed of run.agent!.runtimes.filter((r) => !r.selfTest.ok)) {
+        notes.push(`${name}: ${failed.name} failed its self-test (${failed.selfTest.reason}); not offered`);
+        progress(`! ${name}: ${failed.name} failed its self-test: ${failed.selfTest.reason}`);
+      }
+      progress(
+        `node: ${name} ${run.agent!.nodeId} on ${run.apiUrl} (golemsp: ${working.join(', ') || 'nothing'})`,
+      );
       return {
         name,
         role: 'provider',
@@ -301,20 +313,25 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
         apiUrl: run.apiUrl,
         appKey: run.appKey,
         dataDir,
-        runtimes: offered,
+        runtimes: working,
       };
     };
 
     progress(
       `nodes: starting the requestor and ${options.providers} providers (golemsp; runtimes self-test first)`,
     );
-    const [requestor, ...providers] = await Promise.all([
-      startNode('requestor', 'requestor', [], options.apiPort ?? 0),
-      ...Array.from({ length: options.providers }, (_, i) => startProvider(`provider-${i + 1}`)),
-    ]);
+    const requestorStarted = startNode('requestor', 'requestor', [], options.apiPort ?? 0);
+    const names = Array.from({ length: options.providers }, (_, i) => `provider-${i + 1}`);
+    // VM self-tests boot a VM each: one at a time, so parallel software-emulated boots do not starve each other.
+    const providers: NodeInfo[] = [];
+    if (runtimes.includes('vm')) for (const name of names) providers.push(await startProvider(name));
+    else providers.push(...(await Promise.all(names.map(startProvider))));
+    const requestor = await requestorStarted;
+    if (providers.every((p) => p.runtimes.length === 0))
+      throw new GolemError(DevnetErrorCode.StartFailed, 'no provider offers anything', { details: { notes } });
 
     progress('payment: funding the requestor with tGLM and gas');
-    const control = await ControlConnection.connect(join(requestor!.dataDir, 'yagna.sock'));
+    const control = await ControlConnection.connect(join(requestor.dataDir, 'yagna.sock'));
     try {
       await control.call(PaymentLocalAddress.Fund, { platform: PLATFORM }, { timeoutMs: 60_000 });
     } finally {
@@ -322,11 +339,11 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     }
 
     progress('market: waiting until every provider is visible at the requestor');
-    await waitForOffers(requestor!, providers, offered.length);
+    await waitForOffers(requestor, providers);
 
     const env = {
-      YAGNA_API_URL: requestor!.apiUrl,
-      YAGNA_APPKEY: requestor!.appKey,
+      YAGNA_API_URL: requestor.apiUrl,
+      YAGNA_APPKEY: requestor.appKey,
       PAYMENT_NETWORK,
       GOLEM_REGISTRY_URL: registry.url,
     };
@@ -338,7 +355,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       chain: { rpcUrl, ...contracts },
       relay: { nodeId: relayInfo.nodeId, address: relayAddress },
       registryUrl: registry.url,
-      requestor: requestor!,
+      requestor: requestor,
       providers,
       // Read now, not at spawn: right after fork the child's command line is still this process's.
       processes: [...children.map((c) => c.record), ...extra].map((record) => ({
@@ -371,9 +388,9 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
 }
 
 /** Every provider has all its offers at the requestor (a one-way scan of the requestor's market). */
-async function waitForOffers(requestor: NodeInfo, providers: NodeInfo[], perProvider: number): Promise<void> {
+async function waitForOffers(requestor: NodeInfo, providers: NodeInfo[]): Promise<void> {
   const api = new RestClient(requestor);
-  const wanted = new Set(providers.map((p) => p.nodeId));
+  const wanted = new Map(providers.map((p) => [p.nodeId, p.runtimes.length]));
   const seen = new Map<string, number>();
   const scanId = await api.post<string>('/market-api/v1/scan', {
     type: 'offer',
@@ -388,7 +405,7 @@ async function waitForOffers(requestor: NodeInfo, providers: NodeInfo[], perProv
           `/market-api/v1/scan/${scanId}/events?timeout=1`,
         );
         for (const offer of offers) seen.set(offer.providerId, (seen.get(offer.providerId) ?? 0) + 1);
-        return [...wanted].every((id) => (seen.get(id) ?? 0) >= perProvider) ? true : undefined;
+        return [...wanted].every(([id, offers]) => (seen.get(id) ?? 0) >= offers) ? true : undefined;
       },
       60_000,
     );
