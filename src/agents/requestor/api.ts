@@ -64,7 +64,7 @@ export class RestClient {
   get = <T = unknown>(path: string, options?: { signal?: AbortSignal }) =>
     this.call<T>('GET', path, undefined, options);
   post = <T = unknown>(path: string, body?: unknown, options?: { signal?: AbortSignal }) =>
-    this.call<T>('POST', path, body ?? null, options);
+    this.call<T>('POST', path, body, options);
   delete = <T = unknown>(path: string) => this.call<T>('DELETE', path);
 }
 
