@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DevnetState } from '../../src/devnet/devnet.ts';
 import { isRunning } from '../../src/devnet/processes.ts';
-import { CLI_MAIN, tempDir } from '../support/daemon.ts';
+import { CLI_MAIN, REPO_ROOT, tempDir } from '../support/daemon.ts';
 import { sourceEnv } from '../support/devnet.ts';
 
 const cli = (args: string[], timeout = 120_000) =>
@@ -72,6 +72,46 @@ describe('yagna devnet', () => {
     const again = cli(['devnet', 'up', '--dir', dir, '--detach']);
     assert.equal(again.status, 1);
     assert.match(again.stdout, /already runs/);
+  });
+
+  it('golem run: a WASI command on the provider, output streamed, invoice paid on chain; no match explained', () => {
+    const env = {
+      ...process.env,
+      ...sourceEnv(join(dir, 'devnet.env')),
+      GOLEM_REQUESTOR_DIR: tempDir('golem-'),
+    };
+    const golem = join(REPO_ROOT, 'bin', 'golem.js');
+    const run = spawnSync(
+      process.execPath,
+      [golem, 'run', '--runtime', 'wasi', '--json', '--', 'echo', 'hi', 'there'],
+      {
+        env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.stdout.startsWith('hi there\n'), run.stdout);
+    const summary = JSON.parse(run.stdout.slice('hi there\n'.length)) as {
+      providers: { providerId: string; ok: boolean; invoiceStatus: string; transactions: string[] }[];
+    };
+    assert.equal(summary.providers.length, 1);
+    assert.equal(summary.providers[0]!.providerId, state.providers[0]!.nodeId);
+    assert.equal(summary.providers[0]!.invoiceStatus, 'SETTLED');
+    assert.match(summary.providers[0]!.transactions[0]!, /^0x[0-9a-f]{64}$/);
+    assert.match(run.stderr, /\[golem\] market: agreement with provider-1/);
+    // The provider remembers nothing of this, the requestor does: one success for that provider.
+    const reputation = JSON.parse(readFileSync(join(env.GOLEM_REQUESTOR_DIR, 'reputation.json'), 'utf8'));
+    assert.equal(reputation[state.providers[0]!.nodeId].successes, 1);
+    // A VM demand on a WASI-only devnet: the offers known are explained, not waited on forever.
+    const none = spawnSync(
+      process.execPath,
+      [golem, 'run', '--runtime', 'vm', '--image', join(dir, 'devnet.env'), '--', 'true'],
+      { env: { ...env }, encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /no offer matches the demand; closest:/);
+    assert.match(none.stderr, /golem\.runtime\.name/);
   });
 
   it('down stops everything it started and nothing else', async () => {

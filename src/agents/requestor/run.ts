@@ -424,7 +424,13 @@ async function settle(
   allocationId: string,
   progress: (line: string) => void,
 ): Promise<{ cost: string; status: string; transactions: string[] }> {
-  type Invoice = { invoiceId: string; agreementId: string; amount: string; status: string };
+  type Invoice = {
+    invoiceId: string;
+    agreementId: string;
+    activityIds: string[];
+    amount: string;
+    status: string;
+  };
   const deadline = Date.now() + 120_000;
   let invoice: Invoice | undefined;
   while (invoice === undefined && Date.now() < deadline) {
@@ -448,8 +454,17 @@ async function settle(
     await sleep(500);
     status = (await api.get<Invoice>(`/payment-api/v1/invoices/${invoice.invoiceId}`)).status;
   }
-  const payments = await api
-    .get<{ details: string }[]>(`/payment-api/v1/invoices/${invoice.invoiceId}/payments`)
-    .catch(() => [] as { details: string }[]);
+  // A payment names the agreement, or (when debit notes covered the work) the agreement's activities.
+  type Payment = {
+    details: string;
+    agreementPayments: { agreementId: string }[];
+    activityPayments: { activityId: string }[];
+  };
+  const activityIds = new Set(invoice.activityIds);
+  const payments = (await api.get<Payment[]>('/payment-api/v1/payments').catch(() => [] as Payment[])).filter(
+    (p) =>
+      p.agreementPayments.some((a) => a.agreementId === agreement.agreementId) ||
+      p.activityPayments.some((a) => activityIds.has(a.activityId)),
+  );
   return { cost: invoice.amount, status, transactions: [...new Set(payments.map((p) => p.details))] };
 }
