@@ -355,7 +355,7 @@ async function runOne(
     .post(`/market-api/v1/agreements/${agreement.agreementId}/terminate`, {
       message: ok ? 'Finished' : 'Failed',
     })
-    .catch(() => undefined);
+    .catch((error) => progress(`${name}: terminating the agreement failed: ${(error as Error).message}`));
   const { cost, status, transactions } = await settle(api, agreement, allocationId, progress);
   return {
     providerId: agreement.providerId,
