@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatSummary, reputationFile } from '../agents/requestor/cli.ts';
+import { formatSummary, prefixedLines, reputationFile } from '../agents/requestor/cli.ts';
 import { resolveImage } from '../agents/requestor/image.ts';
 import { Reputation } from '../agents/requestor/reputation.ts';
 import { type RunSummary, runOnProviders } from '../agents/requestor/run.ts';
@@ -69,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     ) => {
       say(`\n[demo] ${runtime.toUpperCase()} task on ${count} provider(s): ${command.join(' ')}`);
       const resolved = await resolveImage(image, runtime, env.GOLEM_REGISTRY_URL);
+      const out = prefixedLines((text) => process.stdout.write(text));
       try {
         return await runOnProviders({
           apiUrl: env.YAGNA_API_URL!,
@@ -86,6 +87,7 @@ export async function main(argv: string[]): Promise<number> {
             process.stdout.write(text.replace(/^(?=.)/gm, `  ${provider} | `)),
         });
       } finally {
+        out.flush();
         await resolved.close();
       }
     };

@@ -44,6 +44,22 @@ export function formatSummary(summary: RunSummary): string {
   return lines.join('\n');
 }
 
+/** Writes streamed output line by line, each line prefixed (chunks may end mid-line); `flush` ends the last. */
+export function prefixedLines(write: (text: string) => void) {
+  const partial = new Map<string, string>();
+  return {
+    write(prefix: string, text: string) {
+      const lines = ((partial.get(prefix) ?? '') + text).split('\n');
+      partial.set(prefix, lines.pop()!);
+      for (const line of lines) write(`${prefix}${line}\n`);
+    },
+    flush() {
+      for (const [prefix, rest] of partial) if (rest !== '') write(`${prefix}${rest}\n`);
+      partial.clear();
+    },
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb !== 'run') {
@@ -89,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const progress = (line: string) => process.stderr.write(`[golem] ${line}\n`);
   let image: Awaited<ReturnType<typeof resolveImage>> | undefined;
+  const out = prefixedLines((text) => process.stdout.write(text));
   try {
     image = await resolveImage(
       values.image as string | undefined,
@@ -109,8 +126,9 @@ export async function main(argv: string[]): Promise<number> {
       reputation: new Reputation(reputationFile()),
       progress,
       output: (provider, _stream, text) =>
-        process.stdout.write(providers > 1 ? text.replace(/^(?=.)/gm, `[${provider}] `) : text),
+        providers > 1 ? out.write(`[${provider}] `, text) : process.stdout.write(text),
     });
+    out.flush();
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else process.stderr.write(`${formatSummary(summary)}\n`);
     return summary.providers.every((p) => p.ok) ? 0 : 1;
