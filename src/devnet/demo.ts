@@ -14,7 +14,6 @@ import { Reputation } from '../agents/requestor/reputation.ts';
 import { type RunSummary, runOnProviders } from '../agents/requestor/run.ts';
 import { describeDevnet } from '../cli/commands/devnet.ts';
 import { GolemError } from '../core/errors/index.ts';
-import { createLogger } from '../core/log/index.ts';
 import { devnetDir } from './control.ts';
 import { type Devnet, PAYMENT_NETWORK, SUBNET, startDevnet } from './devnet.ts';
 import { vmAvailability } from './vm.ts';
@@ -53,7 +52,6 @@ export async function main(argv: string[]): Promise<number> {
       dir,
       providers,
       runtimes,
-      logger: createLogger({ level: 'warn' }),
       progress: (line) => say(`[devnet] ${line}`),
     });
     say(`[devnet] up in ${((Date.now() - started) / 1000).toFixed(1)} s`);

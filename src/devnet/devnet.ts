@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { RestClient } from '../agents/requestor/api.ts';
 import { ControlConnection } from '../core/control/index.ts';
 import { GolemError } from '../core/errors/index.ts';
-import type { Logger } from '../core/log/index.ts';
 import { PaymentLocalAddress } from '../core/model/payment.ts';
 import { deployDevContracts } from '../core/payment/erc20/deploy.ts';
 import { type RegistryServer, serveRegistry } from '../execution/image/index.ts';
@@ -39,8 +38,6 @@ export const PLATFORM = 'erc20-dev-tglm';
 export const SUBNET = 'public';
 
 export type DevnetRuntime = 'wasi' | 'vm';
-/** The descriptor name each runtime is offered under. */
-export const RUNTIME_NAMES: Record<DevnetRuntime, string> = { wasi: 'wasmtime', vm: 'vm' };
 
 export interface DevnetOptions {
   dir: string;
@@ -50,7 +47,6 @@ export interface DevnetOptions {
   apiPort?: number;
   /** Log level of the nodes (their logs go to `<dir>/logs`). */
   logLevel?: string;
-  logger: Logger;
   progress?: (line: string) => void;
 }
 
@@ -252,7 +248,6 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       };
     };
 
-    const offered = runtimes.map((r) => RUNTIME_NAMES[r]);
     /** A provider: `golemsp run` (its daemon and the provider agent), runtimes limited to those asked for. */
     const startProvider = async (name: string): Promise<NodeInfo> => {
       const dataDir = join(dir, 'nodes', name);
@@ -328,7 +323,9 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     else providers.push(...(await Promise.all(names.map(startProvider))));
     const requestor = await requestorStarted;
     if (providers.every((p) => p.runtimes.length === 0))
-      throw new GolemError(DevnetErrorCode.StartFailed, 'no provider offers anything', { details: { notes } });
+      throw new GolemError(DevnetErrorCode.StartFailed, 'no provider offers anything', {
+        details: { notes },
+      });
 
     progress('payment: funding the requestor with tGLM and gas');
     const control = await ControlConnection.connect(join(requestor.dataDir, 'yagna.sock'));

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, parseLogLevel } from '../../core/log/index.ts';
 import { devnetDir, devnetDown, devnetStatus } from '../../devnet/control.ts';
 import {
   type DevnetRuntime,
@@ -84,7 +83,6 @@ export const commands: Command[] = [
       }
       if (context.options.detach === true) return detach(context, dir, providers, runtimes, apiPort);
 
-      const logger = createLogger({ level: parseLogLevel(process.env.YAGNA_DEVNET_LOG_LEVEL, 'warn') });
       const started = Date.now();
       const devnet = await startDevnet({
         dir,
@@ -92,7 +90,6 @@ export const commands: Command[] = [
         runtimes,
         apiPort,
         logLevel: context.config.logLevel,
-        logger,
         progress: (line) => context.print(`[devnet] ${line}`),
       });
       context.print(`[devnet] up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
