@@ -5,7 +5,7 @@
  * as a test's requestor chooses.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MarketApi } from 'ya-ts-client';
 import type { StatusReport } from '../../src/agents/provider/index.ts';
@@ -53,12 +53,12 @@ export async function startGolemsp(options: GolemspOptions = {}): Promise<Golems
   });
   running.add(child);
   let logs = '';
-  child.stdout?.on('data', (chunk) => {
-    logs += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    logs += chunk;
-  });
+  const logFile = join(dataDir, 'golemsp.log');
+  for (const stream of [child.stdout, child.stderr])
+    stream?.on('data', (chunk) => {
+      logs += chunk;
+      appendFileSync(logFile, chunk);
+    });
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       running.delete(child);
@@ -146,22 +146,27 @@ export async function agreeWithAgent(
     },
     constraints: `(&(golem.node.debug.subnet=${options.subnet})(golem.runtime.name=${options.runtime}))`,
   };
-  // Reaching the provider makes the requestor's node reconcile offers with it at once.
-  runCli(['net', 'ping', providerId], { dataDir: requestor.dataDir });
   const market = new MarketApi.Client({ BASE: `${requestor.apiUrl}/market-api/v1`, TOKEN: requestor.appKey })
     .requestor;
   const demandId = (await market.subscribeDemand(demand)) as string;
   let found: Event | undefined;
+  let pingedAt = 0;
   const next = async (pick: (e: Event) => boolean, what: string) => {
     found = undefined;
     await eventually(
       async () => {
+        // Reaching the provider makes the requestor's node reconcile offers with it (a node that joins after the
+        // offer was published learns it so, or at the next anti-entropy round); again while nothing came.
+        if (Date.now() - pingedAt > 15_000) {
+          pingedAt = Date.now();
+          runCli(['net', 'ping', providerId], { dataDir: requestor.dataDir });
+        }
         const events = (await market.collectOffers(demandId, 1, 10)) as Event[];
         found = events.find(pick);
         return found !== undefined;
       },
       what,
-      60_000,
+      150_000,
     );
     return found!;
   };

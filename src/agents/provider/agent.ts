@@ -10,9 +10,10 @@
  * restart of either picks up where it was (the invoice of an agreement is looked up before one is issued).
  */
 import { randomBytes } from 'node:crypto';
-import { errorMessage } from '../../core/errors/index.ts';
+import { errorMessage, isGolemError } from '../../core/errors/index.ts';
 import type { Logger } from '../../core/log/index.ts';
 import { apiCode, apiStatus, type DaemonApi } from './api.ts';
+import { ProviderErrorCode } from './errors.ts';
 import { formatUnits, linearCost, toUnits } from './money.ts';
 import { flat, negotiate, type Props } from './negotiator.ts';
 import { type BuiltOffer, buildOffer, COEFFS, NEGOTIABLE } from './offer.ts';
@@ -125,6 +126,7 @@ interface AgreementTrack {
 const DEFAULT_INTERVAL_S = 120;
 const INVOICE_DUE_DEFAULT_S = 86_400;
 const SEND_TIMEOUT_S = 5;
+const RECOVER_EVERY_MS = 30_000;
 
 export class ProviderAgent {
   readonly sessionId: string;
@@ -137,7 +139,10 @@ export class ProviderAgent {
   #runtimes: RuntimeInfo[] = [];
   #offers = new Map<string, { preset: string; runtime: string; offer: BuiltOffer }>();
   #agreements = new Map<string, AgreementTrack>();
+  /** Agreements done with (invoiced, or never approved): not taken up again by the recovery. */
+  #finished = new Set<string>();
   #running = false;
+  #daemonDown = false;
   #stop = new AbortController();
   #loops: Promise<void>[] = [];
 
@@ -268,7 +273,7 @@ export class ProviderAgent {
           this.#publishStatus();
           return;
         }
-        this.#log.warn('offer events failed', { subscriptionId, error: errorMessage(error) });
+        this.#logFailure('offer events failed', error, { subscriptionId });
         await this.#sleep(2000);
         continue;
       }
@@ -379,9 +384,16 @@ export class ProviderAgent {
         waitMs: 10_000,
       });
     } catch (error) {
-      this.#agreements.delete(track.id);
-      this.#log.warn('approval failed', { agreementId: track.id, error: errorMessage(error) });
-      return;
+      // The answer may be lost while the approval went through: what the daemon holds decides.
+      const state = await this.#api
+        .get<AgreementJson>(path)
+        .then((view) => view.state)
+        .catch(() => 'unknown');
+      if (state !== 'Approved') {
+        this.#agreements.delete(track.id);
+        this.#log.warn('approval failed', { agreementId: track.id, state, error: errorMessage(error) });
+        return;
+      }
     }
     try {
       const view = await this.#api.get<AgreementJson>(path);
@@ -427,7 +439,9 @@ export class ProviderAgent {
   /** Agreements of this node that are not finished with: approved ones are watched again, ended ones invoiced. */
   async #recover(): Promise<void> {
     const listed = await this.#api.get<{ id: string; role: string }[]>('/market-api/v1/agreements');
-    const provided = listed.filter((a) => a.role === 'Provider');
+    const provided = listed.filter(
+      (a) => a.role === 'Provider' && !this.#agreements.has(a.id) && !this.#finished.has(a.id),
+    );
     if (provided.length === 0) return;
     const invoices = (await this.#all<Invoice>('/payment-api/v1/invoices')).filter(
       (i) => i.issuerId.toLowerCase() === this.#nodeId,
@@ -437,9 +451,17 @@ export class ProviderAgent {
     );
     for (const { id } of provided) {
       const agreement = await this.#api.get<AgreementJson>(`/market-api/v1/agreements/${id}`);
-      if (agreement.state !== 'Approved' && agreement.state !== 'Terminated') continue;
+      if (agreement.state === 'Proposal' || agreement.state === 'Pending') continue;
       const invoice = invoices.find((i) => i.agreementId === id);
-      if (agreement.state === 'Terminated' && invoice !== undefined && invoice.status !== 'ISSUED') continue;
+      if (
+        (agreement.state !== 'Approved' && agreement.state !== 'Terminated') ||
+        (agreement.state === 'Terminated' && invoice !== undefined && invoice.status !== 'ISSUED') ||
+        // Terminated before it was ever approved here has nothing to bill.
+        (agreement.state === 'Terminated' && (agreement.approvedDate ?? null) === null)
+      ) {
+        this.#finished.add(id);
+        continue;
+      }
       const track = this.#track(agreement, Date.parse(agreement.approvedDate ?? agreement.timestamp));
       for (const note of notes.filter((n) => n.agreementId === id)) {
         const activity = this.#activity(track, note.activityId);
@@ -448,11 +470,14 @@ export class ProviderAgent {
         const due = note.paymentDueDate ? Date.parse(note.paymentDueDate) : undefined;
         if (due !== undefined)
           track.lastPayableAt = Math.max(track.lastPayableAt, Date.parse(note.timestamp));
+        const unsent = note.status === 'ISSUED';
+        // A note issued but not sent when the agent stopped goes out now; its deadline counts from now.
+        if (unsent) void this.#send('debitNotes', note.debitNoteId);
         track.notes.push({
           id: note.debitNoteId,
           activityId: note.activityId,
-          issuedAt: Date.parse(note.timestamp),
-          sentAt: note.status === 'ISSUED' ? undefined : Date.parse(note.timestamp),
+          issuedAt: unsent ? Date.now() : Date.parse(note.timestamp),
+          sentAt: unsent ? undefined : Date.parse(note.timestamp),
           dueAt: due,
           accepted: note.status === 'ACCEPTED' || note.status === 'SETTLED',
           settled: note.status === 'SETTLED',
@@ -511,12 +536,22 @@ export class ProviderAgent {
 
   async #tickLoop(): Promise<void> {
     const tick = this.#options.tickMs ?? 1000;
+    let recoveredAt = Date.now();
     while (this.#running) {
+      // A safety net: an agreement the daemon holds approved is never left unwatched (a lost approval answer).
+      if (Date.now() - recoveredAt >= RECOVER_EVERY_MS) {
+        recoveredAt = Date.now();
+        await this.#recover().catch((error) =>
+          this.#log.warn('recovery failed', { error: errorMessage(error) }),
+        );
+      }
       await Promise.all(
         [...this.#agreements.values()].map((track) =>
-          this.#look(track).catch((error) =>
-            this.#log.warn('agreement step failed', { agreementId: track.id, error: errorMessage(error) }),
-          ),
+          this.#look(track)
+            .then(() => {
+              this.#daemonDown = false;
+            })
+            .catch((error) => this.#logFailure('agreement step failed', error, { agreementId: track.id })),
         ),
       );
       await this.#sleep(tick);
@@ -754,6 +789,7 @@ export class ProviderAgent {
       }
       await this.#invoice(track);
       this.#agreements.delete(track.id);
+      this.#finished.add(track.id);
       track.retryDelayMs = 5000;
     } catch (error) {
       track.retryAt = Date.now() + track.retryDelayMs;
@@ -803,6 +839,31 @@ export class ProviderAgent {
       this.#log.warn('invoice not delivered yet', { invoiceId: track.invoiceId, error: errorMessage(error) });
     }
     track.invoiceSent = true;
+  }
+
+  /** A daemon that is down (restarting) is expected now and then: said once per outage, not every tick. */
+  #logFailure(message: string, error: unknown, fields: Record<string, unknown>): void {
+    const down = isGolemError(error, ProviderErrorCode.Unreachable);
+    if (down && this.#daemonDown) {
+      this.#log.debug(message, { ...fields, error: errorMessage(error) });
+      return;
+    }
+    this.#daemonDown = down;
+    this.#log.warn(down ? 'the daemon is not reachable; retrying' : message, {
+      ...fields,
+      error: errorMessage(error),
+    });
+  }
+
+  /** Hands a document to the daemon's outbox again (it keeps delivering what it was given). */
+  async #send(kind: 'debitNotes' | 'invoices', id: string): Promise<void> {
+    try {
+      await this.#api.post(`/payment-api/v1/${kind}/${id}/send?timeout=${SEND_TIMEOUT_S}`, undefined, {
+        waitMs: SEND_TIMEOUT_S * 1000,
+      });
+    } catch (error) {
+      this.#log.warn('sending again failed', { kind, id, error: errorMessage(error) });
+    }
   }
 
   #sleep(ms: number): Promise<void> {

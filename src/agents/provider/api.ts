@@ -11,17 +11,25 @@ export interface ApiOptions {
   appKey: string;
   /** Longest a call may take beyond the long-poll it asks for (ms). */
   timeoutMs?: number;
+  /** Where the daemon listens now (e.g. read from its `daemon.json`): asked again when it cannot be reached. */
+  locate?: () => string | undefined;
 }
 
 export class DaemonApi {
-  readonly apiUrl: string;
+  #apiUrl: string;
   #appKey: string;
   #timeoutMs: number;
+  #locate: (() => string | undefined) | undefined;
 
   constructor(options: ApiOptions) {
-    this.apiUrl = options.apiUrl.replace(/\/$/, '');
+    this.#apiUrl = options.apiUrl.replace(/\/$/, '');
     this.#appKey = options.appKey;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#locate = options.locate;
+  }
+
+  get apiUrl(): string {
+    return this.#apiUrl;
   }
 
   async call<T = unknown>(
@@ -44,6 +52,8 @@ export class DaemonApi {
         signal,
       });
     } catch (cause) {
+      const moved = this.#locate?.();
+      if (moved !== undefined) this.#apiUrl = moved.replace(/\/$/, '');
       throw providerError(
         ProviderErrorCode.Unreachable,
         `${method} ${path}: the daemon is not reachable`,

@@ -19,12 +19,14 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { formatTable } from '../../cli/output.ts';
 import { DEFAULT_EXE_UNIT_PATH } from '../../core/activity/index.ts';
 import { errorMessage } from '../../core/errors/index.ts';
 import { createLogger, parseLogLevel } from '../../core/log/index.ts';
 import { type AgentStatus, ProviderAgent } from './agent.ts';
 import { DaemonApi } from './api.ts';
 import { ProviderErrorCode, providerError } from './errors.ts';
+import { discoverRuntimes } from './runtimes.ts';
 import { type Globals, pricedPreset, SettingsStore, USAGE } from './settings.ts';
 import { statusReport, statusText } from './status.ts';
 
@@ -64,16 +66,19 @@ const RUN_OPTIONS = {
   'api-url': { type: 'string' },
   'app-key': { type: 'string' },
   external: { type: 'boolean' },
+  'yagna-datadir': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
 const HELP = `golemsp — sell this machine's compute on the Golem Network
 
-  golemsp run [--data-dir D] [--api-url U] [--external --app-key K] [settings…]
+  golemsp run [--data-dir D] [--api-url U] [--external --app-key K [--yagna-datadir Y]] [settings…]
   golemsp settings show [--json]
   golemsp settings set [settings…]
   golemsp status [--json]
   golemsp stop
+  golemsp exe-unit list [--json]            runtimes found, with their self-test
+  golemsp preset list [--json] | preset activate <name> | preset deactivate <name>
 
 settings: --node-name --subnet --account --payment-network N (repeat) --cores --memory GiB --storage GiB
           --cpu-per-hour GLM --env-per-hour GLM --starting-fee GLM --max-agreements N
@@ -168,6 +173,8 @@ interface RunFile {
   apiUrl: string;
   appKey: string;
   daemonPid: number | null;
+  /** The daemon's data dir when known: its `daemon.json` says where it listens now. */
+  yagnaDataDir: string | null;
   agent: AgentStatus | null;
   startedAt: string;
 }
@@ -202,6 +209,15 @@ function writeRunFile(dataDir: string, file: RunFile): void {
   writeFileSync(temp, JSON.stringify(file, null, 2), { mode: 0o600 });
   chmodSync(temp, 0o600);
   renameSync(temp, path);
+}
+
+/** The URL a daemon listens on, from its `daemon.json` (absent while it is down). */
+function daemonUrl(yagnaDir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(yagnaDir, 'daemon.json'), 'utf8')) as { apiUrl: string }).apiUrl;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The app-key golemsp gives the daemon it starts (created once, kept in the data dir, mode 0600). */
@@ -277,6 +293,8 @@ async function run(values: Values): Promise<number> {
   if (values.external === true) {
     if (appKey === undefined || appKey === '')
       throw new UsageError('--external needs --app-key or YAGNA_APPKEY');
+    const yagnaDir = values['yagna-datadir'] as string | undefined;
+    if (values['api-url'] === undefined && yagnaDir !== undefined) apiUrl = daemonUrl(yagnaDir) ?? apiUrl;
   } else {
     appKey = appKeyOf(dataDir);
     daemon = await startDaemon(dataDir, apiUrl, appKey);
@@ -288,20 +306,29 @@ async function run(values: Values): Promise<number> {
     apiUrl,
     appKey: appKey!,
     daemonPid: daemon?.child.pid ?? null,
+    yagnaDataDir:
+      daemon !== undefined
+        ? join(dataDir, 'yagna')
+        : ((values['yagna-datadir'] as string | undefined) ?? null),
     agent: null,
     startedAt: new Date().toISOString(),
   };
   writeRunFile(dataDir, runFile);
-  const exeUnitPath = process.env.EXE_UNIT_PATH
-    ? process.env.EXE_UNIT_PATH.split(/[,:]/).filter((p) => p !== '')
-    : [DEFAULT_EXE_UNIT_PATH];
+  const exeUnitPath = exeUnitPathOf();
+  // An external daemon named by its data dir is followed to wherever it listens after a restart.
+  const yagnaDir = values['yagna-datadir'] as string | undefined;
+  const api = new DaemonApi({
+    apiUrl,
+    appKey: appKey!,
+    locate: yagnaDir === undefined ? undefined : () => daemonUrl(yagnaDir),
+  });
   const agent = new ProviderAgent({
-    api: new DaemonApi({ apiUrl, appKey: appKey! }),
+    api,
     settings: store,
     exeUnitPath,
     log: log.child('agent'),
     tickMs: Number(process.env.GOLEMSP_TICK_MS ?? 1000),
-    onStatus: (status) => writeRunFile(dataDir, { ...runFile, agent: status }),
+    onStatus: (status) => writeRunFile(dataDir, { ...runFile, apiUrl: api.apiUrl, agent: status }),
   });
   const stopped = new Promise<string>((done) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done(signal));
@@ -331,7 +358,9 @@ async function status(values: Values, print: (text: string) => void): Promise<nu
   const dataDir = dataDirOf(values);
   const store = new SettingsStore(dataDir);
   const file = readRunFile(dataDir);
-  const api = file === undefined ? undefined : new DaemonApi({ apiUrl: file.apiUrl, appKey: file.appKey });
+  const apiUrl = file?.yagnaDataDir ? (daemonUrl(file.yagnaDataDir) ?? file.apiUrl) : file?.apiUrl;
+  const api =
+    file === undefined || apiUrl === undefined ? undefined : new DaemonApi({ apiUrl, appKey: file.appKey });
   const report = await statusReport(api, store.globals(), file?.agent ?? undefined);
   print(values.json === true ? JSON.stringify(report, null, 2) : statusText(report));
   return 0;
@@ -378,6 +407,75 @@ async function stop(values: Values, print: (text: string) => void): Promise<numb
   return 0;
 }
 
+function exeUnitPathOf(env = process.env): string[] {
+  return env.EXE_UNIT_PATH
+    ? env.EXE_UNIT_PATH.split(/[,:]/).filter((p) => p !== '')
+    : [DEFAULT_EXE_UNIT_PATH];
+}
+
+async function exeUnitList(values: Values, print: (text: string) => void): Promise<number> {
+  const runtimes = (await discoverRuntimes(exeUnitPathOf())).map((r) => ({
+    name: r.name,
+    version: r.version,
+    description: r.description,
+    counters: r.counters,
+    selfTest: r.selfTest,
+  }));
+  if (values.json === true) print(JSON.stringify(runtimes, null, 2));
+  else
+    print(
+      formatTable(
+        ['name', 'version', 'self-test', 'description'],
+        runtimes.map((r) => [
+          r.name,
+          r.version,
+          r.selfTest.ok ? 'ok' : `failed: ${r.selfTest.reason}`,
+          r.description,
+        ]),
+      ),
+    );
+  return 0;
+}
+
+function presetList(values: Values, print: (text: string) => void): number {
+  const presets = new SettingsStore(dataDirOf(values)).presets();
+  if (values.json === true) print(JSON.stringify(presets, null, 2));
+  else
+    print(
+      formatTable(
+        ['name', 'runtime', 'active', 'start price', 'coefficients'],
+        presets.presets.map((p) => [
+          p.name,
+          p['exeunit-name'],
+          presets.active.includes(p.name) ? 'yes' : 'no',
+          p['initial-price'],
+          Object.entries(p['usage-coeffs'])
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' '),
+        ]),
+      ),
+    );
+  return 0;
+}
+
+function presetActivate(
+  values: Values,
+  active: boolean,
+  name: string | undefined,
+  print: (text: string) => void,
+): number {
+  if (name === undefined) throw new UsageError('preset activate|deactivate <name>');
+  const store = new SettingsStore(dataDirOf(values));
+  const presets = store.presets();
+  if (!presets.presets.some((p) => p.name === name)) throw new UsageError(`no preset named ${name}`);
+  presets.active = active
+    ? [...new Set([...presets.active, name])]
+    : presets.active.filter((n) => n !== name);
+  store.savePresets(presets);
+  print(`preset ${name} ${active ? 'activated' : 'deactivated'} (takes effect at the next start)`);
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const print = (text: string) => process.stdout.write(`${text}\n`);
   let parsed: { values: Values; positionals: string[] };
@@ -411,7 +509,13 @@ export async function main(argv: string[]): Promise<number> {
         return settingsShow(values, print);
       case 'stop':
         return await stop(values, print);
+      case 'exe-unit list':
+        return await exeUnitList(values, print);
+      case 'preset list':
+        return presetList(values, print);
       default:
+        if (positionals[0] === 'preset' && (positionals[1] === 'activate' || positionals[1] === 'deactivate'))
+          return presetActivate(values, positionals[1] === 'activate', positionals[2], print);
         throw new UsageError(`unknown command: ${command}`);
     }
   } catch (error) {

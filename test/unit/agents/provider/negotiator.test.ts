@@ -78,6 +78,15 @@ describe('negotiator', () => {
     assert.deepEqual(again, { kind: 'ready' });
   });
 
+  it('never takes a negotiable term of its own as agreed when the demand states another value', () => {
+    const offer = { ...OFFER, properties: { ...OFFER.properties, 'golem.srv.caps.x-custom?': 1 } };
+    const verdict = negotiate({ ...input({ ...GOLEM_JS_TERMS, 'golem.srv.caps.x-custom?': 2 }), offer });
+    assert.equal(verdict.kind, 'counter');
+    assert.ok(verdict.kind === 'counter' && verdict.changed.includes('golem.srv.caps.x-custom?'));
+    const confirmed = negotiate({ ...input({ ...GOLEM_JS_TERMS, 'golem.srv.caps.x-custom?': 1 }), offer });
+    assert.deepEqual(confirmed, { kind: 'ready' });
+  });
+
   it('rejects an acceptance timeout longer than ours or under 5 s, finally', () => {
     for (const value of [241, 4]) {
       const verdict = negotiate(

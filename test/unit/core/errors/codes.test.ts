@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
+import { ProviderErrorCode } from '../../../../src/agents/provider/index.ts';
 import { CliErrorCode } from '../../../../src/cli/errors.ts';
 import { ApiErrorCode, LongPollErrorCode } from '../../../../src/core/api/index.ts';
 import { BusErrorCode } from '../../../../src/core/bus/errors.ts';
@@ -109,6 +110,7 @@ describe('error codes', () => {
       GsbApiErrorCode,
       IdentityErrorCode,
       PaymentErrorCode,
+      ProviderErrorCode,
       LanguageErrorCode,
       StandardsErrorCode,
       WasiErrorCode,
