@@ -8,7 +8,7 @@
  *   VM booted and running one command (the VM runtime's self-test).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { samplePackage } from '../src/agents/requestor/sample.ts';
@@ -45,6 +45,7 @@ function sourceEnv(file: string): Record<string, string> {
 
 /** anvil, a relay and two daemons, started in parallel and each waited for until ready. */
 async function bareProcesses(dir: string): Promise<number> {
+  mkdirSync(dir, { recursive: true });
   const started = performance.now();
   const log = (name: string) => join(dir, `${name}.log`);
   const anvil = spawnLogged('anvil', ANVIL_BIN, ['--host', '127.0.0.1', '--port', '0'], {
