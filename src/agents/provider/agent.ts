@@ -566,6 +566,10 @@ export class ProviderAgent {
         track.terminated = true;
         track.closing = { by: 'requestor', code: 'Terminated', message: 'terminated by the requestor' };
         this.#log.info('the requestor terminated the agreement', { agreementId: track.id });
+      } else if (view.state === 'Pending') {
+        // The approval is still on its way (the track is taken before it goes out): look again next tick.
+        // Dropping it here lost the agreement for good, and golem-js then waited forever for its invoice.
+        return;
       } else if (view.state !== 'Approved') {
         // Never approved after all (expired or cancelled while approving): nothing to bill.
         this.#agreements.delete(track.id);

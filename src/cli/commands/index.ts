@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { commands as appKey } from './app-key.ts';
+import { commands as devnet } from './devnet.ts';
 import { commands as gftp } from './gftp.ts';
 import { commands as id } from './id.ts';
 import { commands as image } from './image.ts';
@@ -24,4 +25,5 @@ export const commandGroups: Command[][] = [
   version,
   gftp,
   image,
+  devnet,
 ];

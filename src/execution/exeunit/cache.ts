@@ -8,6 +8,7 @@ import { createReadStream, readdirSync, statSync, utimesSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { type BusCall, gftpDownload } from '../transfer/gftp.ts';
 import { parseTransferUrl } from '../transfer/index.ts';
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
 
@@ -18,6 +19,11 @@ export interface ImageCacheOptions {
   maxBytes?: number;
   /** Size limit of one package. */
   maxPackageBytes?: number;
+  /**
+   * The bus, for `gftp://` packages: golem-js's `imageUrl: file://…` publishes the file on the requestor node
+   * and names it `hash:sha3:<hex>:gftp://<requestor>/<id>` (golemjs.md §3.1).
+   */
+  call?: BusCall;
 }
 
 function sha3_224(data: string | Buffer): string {
@@ -28,9 +34,11 @@ export class ImageCache {
   readonly dir: string;
   readonly maxBytes: number;
   readonly maxPackageBytes: number;
+  readonly #call: BusCall | undefined;
 
   constructor(options: ImageCacheOptions) {
     this.dir = options.dir;
+    this.#call = options.call;
     this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
     this.maxPackageBytes = options.maxPackageBytes ?? this.maxBytes;
   }
@@ -63,7 +71,7 @@ export class ImageCache {
     );
     const tmp = join(tmpDir, `${stem}.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
-      await downloadVerified(parsed, tmp, this.maxPackageBytes, signal);
+      await downloadVerified(parsed, tmp, this.maxPackageBytes, signal, this.#call);
       await rename(tmp, final);
     } catch (cause) {
       await rm(tmp, { force: true });
@@ -122,7 +130,19 @@ async function downloadVerified(
   dest: string,
   maxBytes: number,
   signal?: AbortSignal,
+  call?: BusCall,
 ): Promise<void> {
+  if (parsed.scheme === 'gftp') {
+    if (call === undefined) throw new Error(`no bus to fetch ${parsed.url} with`);
+    // gftpDownload checks the sha3 given (its variant follows the length) before the file appears at `dest`.
+    const result = await gftpDownload(call, parsed.url, dest, {
+      expectedHash: parsed.hash!.hex,
+      resume: false,
+      signal,
+    });
+    if (result.bytes > maxBytes) throw new Error(`the package is larger than ${maxBytes} bytes`);
+    return;
+  }
   const hash = createHash(parsed.hash!.algorithm);
   let source: AsyncIterable<Buffer>;
   if (parsed.scheme === 'file') source = createReadStream(parsed.path);

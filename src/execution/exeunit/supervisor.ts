@@ -161,7 +161,7 @@ export class ExeUnit {
       ],
       killTimeoutMs: options.killTimeoutMs,
     });
-    this.#cache = new ImageCache({ dir: options.cacheDir });
+    this.#cache = new ImageCache({ dir: options.cacheDir, call: options.call });
     const vector = options.agreement.offerProperties['golem.com.usage.vector'];
     this.#usageVector =
       Array.isArray(vector) && vector.every((item) => typeof item === 'string')

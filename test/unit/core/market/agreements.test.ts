@@ -38,15 +38,17 @@ describe('the market contract: GetAgreement and the agreement events topic', () 
       await assert.rejects(getAgreement(provider, { agreementId }), {
         code: 'MARKET_AGREEMENT_NOT_FOUND',
       });
-      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
+      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, 'session-r');
+      await provider.market.approveAgreement(provider.nodeId, agreementId, 'session-p');
 
-      for (const [at, role] of [
-        [requestor, 'requestor'],
-        [provider, 'provider'],
+      for (const [at, role, session] of [
+        [requestor, 'requestor', 'session-r'],
+        [provider, 'provider', 'session-p'],
       ] as const) {
         const view = await getAgreement(at, { agreementId });
         assert.equal(view.role, role);
+        // golem-js reads its invoices and debit notes through feeds filtered by this session.
+        assert.equal(view.appSessionId, session);
         assert.equal(view.state, 'Approved');
         assert.equal(view.requestorId, requestor.nodeId);
         assert.equal(view.providerId, provider.nodeId);

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
 import { ImageCache } from '../../../../src/execution/exeunit/cache.ts';
 import { ExeUnitErrorCode } from '../../../../src/execution/exeunit/errors.ts';
+import type { BusCall } from '../../../../src/execution/transfer/gftp.ts';
 import { tempDir } from '../../../support/daemon.ts';
 
 function image(dir: string, name: string, size: number): { path: string; sha3: string } {
@@ -34,6 +35,33 @@ describe('image cache', () => {
     assert.deepEqual(readdirSync(join(cache.dir, 'tmp')), []);
     await assert.rejects(cache.fetch(`file://${other.path}`), (e: unknown) =>
       isGolemError(e, ExeUnitErrorCode.Image),
+    );
+  });
+
+  it('fetches gftp:// packages over the bus (golem-js imageUrl: file://…), verified by sha3', async () => {
+    const content = Buffer.alloc(100_000, 'gvmi');
+    const sha3 = createHash('sha3-224').update(content).digest('hex');
+    const node = `0x${'ab'.repeat(20)}`;
+    const calls: string[] = [];
+    // The requestor's published file as the bus serves it: GetMetadata, then GetChunk by offset.
+    const call: BusCall = async (address, message) => {
+      calls.push(address.split('/').at(-1)!);
+      if (!address.startsWith(`/net/${node}/gftp/file-1/`)) throw new Error(`unexpected ${address}`);
+      if (address.endsWith('/GetMetadata')) return { fileSize: content.length };
+      const { offset, size } = message as { offset: number; size: number };
+      return { offset, content: content.subarray(offset, Math.min(offset + size, content.length)) };
+    };
+    const cache = new ImageCache({ dir: tempDir('cache-'), call });
+    const local = await cache.fetch(`hash:sha3:${sha3}:gftp://${node}/file-1`);
+    assert.equal(local, join(cache.dir, `file-1_${sha3}`));
+    assert.ok(calls.includes('GetMetadata') && calls.includes('GetChunk'));
+    await assert.rejects(cache.fetch(`hash:sha3:${'2'.repeat(56)}:gftp://${node}/file-1`), (e: unknown) =>
+      isGolemError(e, ExeUnitErrorCode.Image),
+    );
+    assert.equal(existsSync(join(cache.dir, `file-1_${'2'.repeat(56)}`)), false);
+    await assert.rejects(
+      new ImageCache({ dir: tempDir('cache-') }).fetch(`hash:sha3:${sha3}:gftp://${node}/file-1`),
+      (e: unknown) => isGolemError(e, ExeUnitErrorCode.Image) && /no bus/.test(e.message),
     );
   });
 

@@ -1,0 +1,19 @@
+export const DevnetErrorCode = {
+  /** A process of the devnet exited or did not get ready in time. */
+  StartFailed: 'DEVNET_START_FAILED',
+  /** `devnet up` on a folder whose devnet still runs. */
+  AlreadyRunning: 'DEVNET_ALREADY_RUNNING',
+  /** `status`/`down` on a folder with no devnet. */
+  NotRunning: 'DEVNET_NOT_RUNNING',
+  /** Bad `--providers`, `--runtimes` or folder. */
+  BadOption: 'DEVNET_BAD_OPTION',
+  /** A call to a node's REST API failed. */
+  Api: 'DEVNET_API',
+} as const;
+export type DevnetErrorCode = (typeof DevnetErrorCode)[keyof typeof DevnetErrorCode];
+
+declare module '../core/errors/index.ts' {
+  interface ErrorCodes {
+    devnet: DevnetErrorCode;
+  }
+}
