@@ -8,7 +8,7 @@ import { createReadStream, readdirSync, statSync, utimesSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { type BusCall, gftpDownload } from '../transfer/gftp.ts';
+import { type BusCall, gftpDownload } from '../../core/model/gftp-client.ts';
 import { parseTransferUrl } from '../transfer/index.ts';
 import { ExeUnitErrorCode, exeUnitError } from './errors.ts';
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { ProviderErrorCode } from '../../../../src/agents/provider/index.ts';
+import { RequestorErrorCode } from '../../../../src/agents/requestor/errors.ts';
 import { CliErrorCode } from '../../../../src/cli/errors.ts';
 import { ActivityErrorCode } from '../../../../src/core/activity/index.ts';
 import { ApiErrorCode, LongPollErrorCode } from '../../../../src/core/api/index.ts';
@@ -27,6 +28,7 @@ import { NetErrorCode } from '../../../../src/core/net/index.ts';
 import { Erc20ErrorCode } from '../../../../src/core/payment/erc20/index.ts';
 import { PaymentErrorCode } from '../../../../src/core/payment/index.ts';
 import { VpnErrorCode } from '../../../../src/core/vpn/index.ts';
+import { DevnetErrorCode } from '../../../../src/devnet/errors.ts';
 import { ExeUnitErrorCode } from '../../../../src/execution/exeunit/errors.ts';
 import { ImageErrorCode } from '../../../../src/execution/image/index.ts';
 import { RuntimeApiErrorCode } from '../../../../src/execution/runtime-api/index.ts';
@@ -55,6 +57,7 @@ const DECLARED = {
   ControlErrorCode,
   CryptoErrorCode,
   DbErrorCode,
+  DevnetErrorCode,
   Erc20ErrorCode,
   ExeScriptErrorCode,
   ExeUnitErrorCode,
@@ -68,6 +71,7 @@ const DECLARED = {
   NetErrorCode,
   PaymentErrorCode,
   ProviderErrorCode,
+  RequestorErrorCode,
   RuntimeApiErrorCode,
   StandardsErrorCode,
   TransferErrorCode,

@@ -5,9 +5,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isGolemError } from '../../../../src/core/errors/index.ts';
+import type { BusCall } from '../../../../src/core/model/gftp-client.ts';
 import { ImageCache } from '../../../../src/execution/exeunit/cache.ts';
 import { ExeUnitErrorCode } from '../../../../src/execution/exeunit/errors.ts';
-import type { BusCall } from '../../../../src/execution/transfer/gftp.ts';
 import { tempDir } from '../../../support/daemon.ts';
 
 function image(dir: string, name: string, size: number): { path: string; sha3: string } {
