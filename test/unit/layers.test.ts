@@ -31,16 +31,6 @@ const under = (target: string, folders: string[]) =>
 /** What an agent may take from src/core: libraries every layer uses, and the contracts. */
 const AGENT_MAY_USE = ['src/core/errors', 'src/core/log', 'src/core/model'];
 
-/**
- * Agent imports of a daemon module that exist now, on the branch of the engineer working in src/agents: the
- * provider agent reads ExeUnit runtime descriptors through the activity module. Move `loadDescriptors` and the
- * ExeUnit path to a shared place, then delete these lines.
- */
-const AGENT_EXCEPTIONS = new Set([
-  'src/agents/provider/cli.ts imports src/core/activity/index.ts',
-  'src/agents/provider/runtimes.ts imports src/core/activity/index.ts',
-]);
-
 describe('layers', () => {
   it('src/core imports nothing from execution, agents, devnet or the CLI', () => {
     const imports = importsUnder('src/core');
@@ -54,8 +44,7 @@ describe('layers', () => {
   it('agents take from src/core only errors, log and model (they reach the daemon through REST)', () => {
     const reaching = importsUnder('src/agents')
       .filter(({ target }) => under(target, ['src/core']) && !under(target, AGENT_MAY_USE))
-      .map(({ file, target }) => `${file} imports ${target}`)
-      .filter((line) => !AGENT_EXCEPTIONS.has(line));
+      .map(({ file, target }) => `${file} imports ${target}`);
     assert.deepEqual(reaching, []);
   });
 

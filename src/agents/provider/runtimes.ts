@@ -5,7 +5,7 @@
  * line the test printed, e.g. the VM runtime when QEMU or its kernel is missing) is kept for `golemsp status`.
  */
 import { spawn } from 'node:child_process';
-import { loadDescriptors, type RuntimeDescriptor } from '../../core/activity/index.ts';
+import { loadDescriptors, type RuntimeDescriptor } from '../../core/model/exe-unit-descriptor.ts';
 import { USAGE } from './settings.ts';
 
 export interface RuntimeCounter {

@@ -6,7 +6,7 @@ export {
   loadDescriptors,
   parseDescriptorFile,
   type RuntimeDescriptor,
-} from './descriptors.ts';
+} from '../model/exe-unit-descriptor.ts';
 export { ActivityErrorCode } from './errors.ts';
 export { activityMigrations } from './migrations.ts';
 export {

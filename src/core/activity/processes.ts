@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Logger } from '../log/index.ts';
-import type { RuntimeDescriptor } from './descriptors.ts';
+import type { RuntimeDescriptor } from '../model/exe-unit-descriptor.ts';
 
 export interface SpawnRequest {
   activityId: string;

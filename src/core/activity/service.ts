@@ -41,6 +41,7 @@ import {
   type SetActivityState,
   type SetActivityUsage,
 } from '../model/activity.ts';
+import { DEFAULT_EXE_UNIT_PATH, loadDescriptors } from '../model/exe-unit-descriptor.ts';
 import { MAX_SCRIPT_BYTES } from '../model/exescript.ts';
 import {
   AGREEMENT_EVENTS_TOPIC,
@@ -49,7 +50,6 @@ import {
   MarketLocalAddress,
 } from '../model/market.ts';
 import type { CoreComponents, Service } from '../service/index.ts';
-import { DEFAULT_EXE_UNIT_PATH, loadDescriptors } from './descriptors.ts';
 import { ActivityErrorCode } from './errors.ts';
 import { activityMigrations } from './migrations.ts';
 import { ExeUnitProcesses } from './processes.ts';

@@ -3,13 +3,14 @@
  * `EXE_UNIT_PATH` setting holds a JSON array of
  * `{name, version, supervisor-path, runtime-path, description, extra-args, properties, config}`; relative
  * paths are relative to the file. A supervisor path of `exe-unit` (Golem's binary name) or none means this
- * project's own supervisor.
+ * project's own supervisor. It is Golem's public file format, so the daemon's activity module (which starts
+ * the supervisor) and the provider agent (which offers the runtimes) both read it from here.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ActivityErrorCode } from '../activity/errors.ts';
 import { GolemError } from '../errors/index.ts';
-import { ActivityErrorCode } from './errors.ts';
 
 export const OWN_SUPERVISOR = fileURLToPath(new URL('../../execution/exeunit/main.ts', import.meta.url));
 /** The descriptors shipped with this repository. */
