@@ -1,6 +1,7 @@
 /**
  * `golemsp` — one command for a provider: `run` starts the daemon (`yagna service run` on `<data>/yagna`, unless
- * `--external` names a running one) and the agent; `settings show|set`, `status [--json]`, `stop`.
+ * `--external` names a running one) and the agent; `settings show|set`, `status [--json]`, `stop`, and
+ * ya-provider's `profile list|active|create|update|remove|activate` over the hardware profiles.
  * Usage errors exit with 2, failures with 1.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -27,7 +28,15 @@ import { type AgentStatus, ProviderAgent } from './agent.ts';
 import { DaemonApi } from './api.ts';
 import { ProviderErrorCode, providerError } from './errors.ts';
 import { discoverRuntimes } from './runtimes.ts';
-import { type Globals, pricedPreset, SettingsStore, USAGE } from './settings.ts';
+import {
+  type Globals,
+  type Hardware,
+  type HardwareProfile,
+  machineProfile,
+  pricedPreset,
+  SettingsStore,
+  USAGE,
+} from './settings.ts';
 import { statusReport, statusText } from './status.ts';
 
 const CLI_MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
@@ -79,6 +88,9 @@ const HELP = `golemsp — sell this machine's compute on the Golem Network
   golemsp stop
   golemsp exe-unit list [--json]            runtimes found, with their self-test
   golemsp preset list [--json] | preset activate <name> | preset deactivate <name>
+  golemsp profile list [--json] | profile active [--json] | profile activate <name> | profile remove <name>
+  golemsp profile create <name> [--cores N --memory GiB --storage GiB]   (missing sizes: this machine's)
+  golemsp profile update <name> --cores N | --memory GiB | --storage GiB
 
 settings: --node-name --subnet --account --payment-network N (repeat) --cores --memory GiB --storage GiB
           --cpu-per-hour GLM --env-per-hour GLM --starting-fee GLM --max-agreements N
@@ -137,15 +149,10 @@ export function applySettings(store: SettingsStore, values: Values, env: NodeJS.
     n.allowedNodes = (values['allow-node'] as string[]).map((x) => x.toLowerCase());
   store.saveGlobals(globals);
 
-  const cores = number(values, 'cores', 1);
-  const memory = number(values, 'memory', 0.1);
-  const storage = number(values, 'storage', 0.1) ?? number(values, 'disk', 0.1);
-  if (cores !== undefined || memory !== undefined || storage !== undefined) {
+  const sizes = profileSizes(values);
+  if (Object.keys(sizes).length > 0) {
     const hardware = store.hardware();
-    const profile = hardware.profiles[hardware.active]!;
-    if (cores !== undefined) profile.cpu_threads = Math.floor(cores);
-    if (memory !== undefined) profile.mem_gib = memory;
-    if (storage !== undefined) profile.storage_gib = storage;
+    Object.assign(hardware.profiles[hardware.active]!, sizes);
     store.saveHardware(hardware);
   }
 
@@ -476,6 +483,95 @@ function presetActivate(
   return 0;
 }
 
+function profileRows(hardware: Hardware, names: string[]): (string | number)[][] {
+  return names.map((name) => {
+    const p = hardware.profiles[name]!;
+    return [name, name === hardware.active ? 'yes' : 'no', p.cpu_threads, p.mem_gib, p.storage_gib];
+  });
+}
+
+const PROFILE_HEADER = ['name', 'active', 'cores', 'memory GiB', 'storage GiB'];
+
+/** The sizes given as flags; each must be positive (cores a whole number ≥ 1). */
+function profileSizes(values: Values): Partial<HardwareProfile> {
+  const cores = number(values, 'cores', 1);
+  const memory = number(values, 'memory', 0.1);
+  const storage = number(values, 'storage', 0.1) ?? number(values, 'disk', 0.1);
+  return {
+    ...(cores === undefined ? {} : { cpu_threads: Math.floor(cores) }),
+    ...(memory === undefined ? {} : { mem_gib: memory }),
+    ...(storage === undefined ? {} : { storage_gib: storage }),
+  };
+}
+
+/** ya-provider's `profile` verbs over `hardware.json`; the active profile is what offers are built from. */
+function profileCommand(values: Values, positionals: string[], print: (text: string) => void): number {
+  const [, verb, name, ...rest] = positionals;
+  const store = new SettingsStore(dataDirOf(values));
+  const hardware = store.hardware();
+  const needName = () => {
+    if (name === undefined || rest.length > 0) throw new UsageError(`profile ${verb} <name>`);
+    return name;
+  };
+  const existing = () => {
+    const given = needName();
+    if (hardware.profiles[given] === undefined)
+      throw new UsageError(
+        `no profile named ${given} (profiles: ${Object.keys(hardware.profiles).join(', ')})`,
+      );
+    return given;
+  };
+  switch (verb) {
+    case 'list':
+      if (name !== undefined) throw new UsageError('profile list takes no name');
+      if (values.json === true) print(JSON.stringify(hardware, null, 2));
+      else print(formatTable(PROFILE_HEADER, profileRows(hardware, Object.keys(hardware.profiles))));
+      return 0;
+    case 'active':
+      if (name !== undefined) throw new UsageError('profile active takes no name');
+      if (values.json === true)
+        print(JSON.stringify({ name: hardware.active, ...hardware.profiles[hardware.active] }, null, 2));
+      else print(hardware.active);
+      return 0;
+    case 'create': {
+      const created = needName();
+      if (hardware.profiles[created] !== undefined) throw new UsageError(`profile ${created} already exists`);
+      hardware.profiles[created] = { ...machineProfile(store.dir), ...profileSizes(values) };
+      store.saveHardware(hardware);
+      print(`profile ${created} created`);
+      return 0;
+    }
+    case 'update': {
+      const updated = existing();
+      const sizes = profileSizes(values);
+      if (Object.keys(sizes).length === 0)
+        throw new UsageError('profile update <name> needs --cores, --memory or --storage');
+      Object.assign(hardware.profiles[updated]!, sizes);
+      store.saveHardware(hardware);
+      print(`profile ${updated} updated (takes effect at the next start)`);
+      return 0;
+    }
+    case 'remove': {
+      const removed = existing();
+      if (removed === hardware.active)
+        throw new UsageError(`profile ${removed} is active; activate another one before removing it`);
+      delete hardware.profiles[removed];
+      store.saveHardware(hardware);
+      print(`profile ${removed} removed`);
+      return 0;
+    }
+    case 'activate': {
+      const activated = existing();
+      hardware.active = activated;
+      store.saveHardware(hardware);
+      print(`profile ${activated} activated (takes effect at the next start)`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command: profile ${verb ?? ''}`.trim());
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const print = (text: string) => process.stdout.write(`${text}\n`);
   let parsed: { values: Values; positionals: string[] };
@@ -514,6 +610,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'preset list':
         return presetList(values, print);
       default:
+        if (positionals[0] === 'profile') return profileCommand(values, positionals, print);
         if (positionals[0] === 'preset' && (positionals[1] === 'activate' || positionals[1] === 'deactivate'))
           return presetActivate(values, positionals[1] === 'activate', positionals[2], print);
         throw new UsageError(`unknown command: ${command}`);
