@@ -642,6 +642,13 @@ export class ActivityService implements Service {
   /** Shutdown asked of the ExeUnit, then its process ended (TERM, KILL after the grace time). */
   async #endExeUnit(row: ActivityRow, reason: string, graceMs = 5000): Promise<void> {
     if (this.#processes.has(row.activity_id)) {
+      // The final usage, before the ExeUnit goes: an activity shorter than the report interval has sent none,
+      // and the provider bills from what is stored here.
+      await this.#exeUnitCall<ActivityUsage>(row, ExeUnitMessage.GetUsage, {}, graceMs)
+        .then((usage) => this.store.setUsage(row.activity_id, 'provider', usage))
+        .catch((error) =>
+          this.#log.debug('ExeUnit gave no final usage', { activityId: row.activity_id, error }),
+        );
       await this.#bus
         .call(exeUnitAddress(row.activity_id, ExeUnitMessage.Shutdown), { reason }, { timeoutMs: graceMs })
         .catch((error) =>
