@@ -3,7 +3,8 @@
  * (test/golemjs/programs) run as processes against one `yagna devnet up` with three VM providers, sourcing its
  * devnet.env exactly as a user would. Each program prints one `RESULT {…}` line; after each, every invoice the
  * requestor received is SETTLED (accepted by golem-js, paid on the devnet's chain, confirmed) and `disconnect()`
- * returned (the process exited 0). VPN is not here yet: TCP into a VM over the network's WebSocket is not served.
+ * returned (the process exited 0). The VPN program
+ * rents two VMs in one network: one reaches a TCP server in the other, and TcpProxy reaches it from the requestor.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -112,6 +113,16 @@ describe('golem-js 3.6.0 against the devnet', { skip }, () => {
     const result = await program('many-of');
     assert.equal(result.providers, 3);
     assert.deepEqual(result.outputs, ['from golem\n', 'from golem\n', 'from golem\n']);
+  });
+
+  it('VPN: two VMs in one network talk over TCP; TcpProxy reaches a VM', async () => {
+    const result = await program('vpn');
+    assert.deepEqual(result, {
+      providers: 2,
+      ips: ['192.168.7.2', '192.168.7.3'],
+      fromA: 'hello-from-A\n',
+      proxied: 'hello-through-proxy\n',
+    });
   });
 
   it('scan: every provider’s VM offer, without a demand', async () => {
