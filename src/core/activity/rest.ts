@@ -69,7 +69,7 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
   app.get('/activity/:id/exec/:batchId', async (request, reply) => {
     const { id, batchId } = p(request) as { id: string; batchId: string };
     if (request.headers.accept === 'text/event-stream') {
-      const signal = clientGone(request);
+      const signal = clientGone(reply);
       const events = activity.streamBatch(owner(request), id, batchId, signal)[Symbol.asyncIterator]();
       // The first event (or the error: unknown batch, not the requestor) decides the status, as in yagna.
       let next = await events.next();
@@ -105,7 +105,7 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
       batchId,
       commandIndexOf(q(request)),
       pollTimeoutMs(q(request), 0),
-      clientGone(request),
+      clientGone(reply),
     );
   });
 
@@ -123,7 +123,7 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
   );
 
   // ---- provider: yagna's event feed and the provider's own state report
-  app.get('/events', async (request) => {
+  app.get('/events', async (request, reply) => {
     const query = q(request);
     const since = query.afterTimestamp === undefined ? 0 : Date.parse(query.afterTimestamp);
     if (Number.isNaN(since))
@@ -134,7 +134,7 @@ export function registerActivityRoutes(app: FastifyInstance, activity: ActivityS
       after,
       pollTimeoutMs(query),
       maxEventsOf(query, 100, 1000),
-      clientGone(request),
+      clientGone(reply),
     );
   });
   app.put('/activity/:id/state', async (request, reply) => {

@@ -3,7 +3,7 @@
  * notifier that wakes waiters of a key, the `timeout` (seconds) and `maxEvents` query parameters as yagna parses
  * them, JSON string ids, and a signal that aborts when the client goes away.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { httpError } from '../errors/index.ts';
 
 export type Query = Record<string, string | undefined>;
@@ -44,16 +44,30 @@ export function sendJsonId(reply: FastifyReply, status: number, id: string): voi
   reply.code(status).type('application/json').send(JSON.stringify(id));
 }
 
-/** Aborted when the client goes away, so long polls end with it. */
-export function clientGone(request: FastifyRequest): AbortSignal {
+/**
+ * Aborted when the client goes away before its answer is sent, so a long poll ends with it and frees its waiter.
+ * The response's `close` tells: the request's own `close` already comes once its body has been read, which would
+ * end every long poll sent with a body (`POST …/wait` with `{}`) at once.
+ */
+export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  request.raw.once('close', () => controller.abort());
+  const response = reply.raw;
+  if (response.destroyed) controller.abort();
+  else
+    response.once('close', () => {
+      if (!response.writableFinished) controller.abort();
+    });
   return controller.signal;
 }
 
 /** Wakes long-poll waiters of a key (a subscription, a node) when something new arrives. */
 export class Notifier {
   #waiters = new Map<string, Set<() => void>>();
+
+  /** How many long polls wait on `key` now. */
+  waiting(key: string): number {
+    return this.#waiters.get(key)?.size ?? 0;
+  }
 
   notify(key: string): void {
     const waiters = this.#waiters.get(key);
@@ -64,17 +78,20 @@ export class Notifier {
 
   /** Resolves when `key` is notified, the time is up, or `signal` aborts; true if notified. */
   wait(key: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    if (timeoutMs <= 0) return Promise.resolve(false);
+    if (timeoutMs <= 0 || signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      let set = this.#waiters.get(key);
-      if (set === undefined) {
-        set = new Set();
-        this.#waiters.set(key, set);
+      let found = this.#waiters.get(key);
+      if (found === undefined) {
+        found = new Set();
+        this.#waiters.set(key, found);
       }
+      const set = found;
       const done = (notified: boolean) => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        this.#waiters.get(key)?.delete(wake);
+        set.delete(wake);
+        // The last waiter of a key takes the key along: keys of gone clients must not pile up.
+        if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key);
         resolve(notified);
       };
       const wake = () => done(true);

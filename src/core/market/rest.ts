@@ -33,14 +33,14 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
     ['offers', 'provider'],
     ['demands', 'requestor'],
   ] as const) {
-    app.get(`/${collection}/:id/events`, async (request) =>
+    app.get(`/${collection}/:id/events`, async (request, reply) =>
       market.collectEvents(
         owner(request),
         p(request).id!,
         role,
         pollTimeoutMs(q(request)),
         maxEventsOf(q(request), 20, 100),
-        clientGone(request),
+        clientGone(reply),
       ),
     );
     app.get(`/${collection}/:id/proposals/:pid`, async (request) =>
@@ -99,7 +99,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
       owner(request),
       p(request).id!,
       pollTimeoutMs(q(request)),
-      clientGone(request),
+      clientGone(reply),
     );
     reply.code(204).send();
   });
@@ -121,7 +121,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
     market.terminationReason(owner(request), p(request).id!);
   app.get('/agreements/:id/terminate/reason', terminationReason);
   app.post('/agreements/:id/terminate/reason', terminationReason);
-  app.get('/agreementEvents', async (request) => {
+  app.get('/agreementEvents', async (request, reply) => {
     const query = q(request);
     const after =
       query.afterTimestamp === undefined
@@ -135,7 +135,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
         appSessionId: query.appSessionId,
         timeoutMs: pollTimeoutMs(query),
       },
-      clientGone(request),
+      clientGone(reply),
     );
   });
 
@@ -203,7 +203,7 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
         'cache-control': 'no-cache',
         connection: 'keep-alive',
       });
-      const signal = clientGone(request);
+      const signal = clientGone(reply);
       const offerCount = () => market.discovery.count();
       while (!signal.aborted && scans.has(p(request).id!)) {
         for (const offer of fresh(scan, 100))
@@ -217,9 +217,12 @@ export function registerMarketRoutes(app: FastifyInstance, market: MarketService
       return;
     }
     const deadline = Date.now() + pollTimeoutMs(q(request));
+    const gone = clientGone(reply);
     let found = fresh(scan, limit);
     while (found.length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
+      // Offers taken for a client that left would be marked seen and never shown: its next poll gets them.
+      if (gone.aborted) return [];
       found = fresh(scan, limit);
     }
     return found.map(offerView);

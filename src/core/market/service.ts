@@ -270,6 +270,8 @@ export class MarketService implements Service {
     this.#checkSubscription(owner, subscriptionId, role);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      // The read is destructive: events taken for a client that left would be lost, its next poll gets them.
+      if (signal?.aborted) return [];
       const rendered = this.#db.transaction(() =>
         this.#events
           .take(subscriptionId, maxEvents)
@@ -278,7 +280,7 @@ export class MarketService implements Service {
       );
       if (rendered.length > 0) return rendered;
       const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) return [];
+      if (left <= 0) return [];
       await this.notifier.wait(subscriptionTopic(subscriptionId), left, signal);
       this.#checkSubscription(owner, subscriptionId, role);
     }

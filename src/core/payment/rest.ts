@@ -76,12 +76,13 @@ function ackTimeoutMs(query: Query): number {
 /** Waits (up to `?timeout` seconds) until `read` finds something, woken by `notifier` under `key`. */
 async function longPoll<T>(
   request: FastifyRequest,
+  reply: FastifyReply,
   notifier: Notifier,
   key: string,
   read: () => T[],
 ): Promise<T[]> {
   const deadline = Date.now() + pollTimeoutMs(request.query as Query);
-  const gone = clientGone(request);
+  const gone = clientGone(reply);
   for (;;) {
     const found = read();
     if (found.length > 0 || Date.now() >= deadline || gone.aborted) return found;
@@ -225,7 +226,7 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
   });
 
   // ---- event feeds
-  const feed = (kind: DocumentKind) => async (request: FastifyRequest) => {
+  const feed = (kind: DocumentKind) => async (request: FastifyRequest, reply: FastifyReply) => {
     const query = q(request);
     const who = owner(request);
     const eventQuery = {
@@ -238,7 +239,7 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
         provider: roleEventsOf(request.headers['x-provider-events'], 'provider'),
       },
     };
-    return longPoll(request, payment.events.notifier, `${kind}:${who}`, () =>
+    return longPoll(request, reply, payment.events.notifier, `${kind}:${who}`, () =>
       payment.events.list(kind, who, eventQuery),
     );
   };
@@ -246,13 +247,13 @@ export function registerPaymentRoutes(app: FastifyInstance, payment: PaymentServ
   app.get('/invoiceEvents', feed('invoice'));
 
   // ---- payments and accounts
-  app.get('/payments', async (request) => {
+  app.get('/payments', async (request, reply) => {
     const query = q(request);
     const who = owner(request);
     const after = afterOf(query);
     const max = maxEventsOf(query, MAX_EVENTS, MAX_EVENTS);
     const platforms = new Set(platformsOf(payment, query).map((p) => p.platform));
-    return longPoll(request, payment.settlement.notifier, `payments:${who}`, () =>
+    return longPoll(request, reply, payment.settlement.notifier, `payments:${who}`, () =>
       payment.settlement.payments(who, after, max).filter((paid) => platforms.has(paid.paymentPlatform)),
     );
   });
