@@ -64,6 +64,43 @@ export const invoiceView = (row: InvoiceRow): Invoice => ({
   status: row.status,
 });
 
+/** Where each kind of document is stored, how it is named, and how its issuer sends it. */
+const STORED = {
+  debitNote: {
+    table: 'payment_debit_note',
+    idColumn: 'debit_note_id',
+    idField: 'debitNoteId',
+    label: 'debit note',
+    sendKey: 'send-debit-note',
+    sendAddress: PaymentPublicAddress.SendDebitNote,
+  },
+  invoice: {
+    table: 'payment_invoice',
+    idColumn: 'invoice_id',
+    idField: 'invoiceId',
+    label: 'invoice',
+    sendKey: 'send-invoice',
+    sendAddress: PaymentPublicAddress.SendInvoice,
+  },
+} as const;
+
+/** A document's row and its view, by kind. */
+interface Held {
+  debitNote: { row: DebitNoteRow; document: DebitNote };
+  invoice: { row: InvoiceRow; document: Invoice };
+}
+
+const viewOf = <K extends DocumentKind>(kind: K, row: Held[K]['row']): Held[K]['document'] =>
+  kind === 'debitNote' ? debitNoteView(row as DebitNoteRow) : invoiceView(row as InvoiceRow);
+
+/** The outbox key of a document's sending (stored: never renamed). */
+const sendKeyOf = (kind: DocumentKind, id: string) => `${STORED[kind].sendKey}:${id}`;
+
+function notFound(kind: DocumentKind, id: string) {
+  const { label, idField } = STORED[kind];
+  return paymentError(PaymentErrorCode.DocumentNotFound, `${label} ${id} not found`, 404, { [idField]: id });
+}
+
 export interface DocumentHooks {
   /** After an acceptance (inside its transaction): settle what is already paid, bring the batch forward. */
   accepted(role: Role, agreementId: string, dueDate: string | undefined): void;
@@ -148,46 +185,62 @@ export class Documents {
   // ------------------------------------------------------------------ reading
 
   debitNoteRow(id: string, role: Role): DebitNoteRow | undefined {
-    return this.#db.get<DebitNoteRow>(
-      'SELECT * FROM payment_debit_note WHERE debit_note_id = ? AND role = ?',
+    return this.#row('debitNote', id, role);
+  }
+
+  invoiceRow(id: string, role: Role): InvoiceRow | undefined {
+    return this.#row('invoice', id, role);
+  }
+
+  #row<K extends DocumentKind>(kind: K, id: string, role: Role): Held[K]['row'] | undefined {
+    const { table, idColumn } = STORED[kind];
+    return this.#db.get<Held[K]['row']>(
+      `SELECT * FROM ${table} WHERE ${idColumn} = ? AND role = ?`,
       id,
       role,
     );
   }
 
-  invoiceRow(id: string, role: Role): InvoiceRow | undefined {
-    return this.#db.get<InvoiceRow>(
-      'SELECT * FROM payment_invoice WHERE invoice_id = ? AND role = ?',
-      id,
-      role,
-    );
+  /** The document as `owner` holds it as `role`: its issuer's copy (provider) or its recipient's (requestor). */
+  #held<K extends DocumentKind>(kind: K, owner: string, id: string, role: Role): Held[K] | undefined {
+    const row = this.#row(kind, id, role);
+    if (row === undefined) return undefined;
+    const document = viewOf(kind, row);
+    return this.#ownerOf(document, role) === owner ? ({ row, document } as Held[K]) : undefined;
+  }
+
+  /** The same; 404 when `owner` holds no such document as `role`. */
+  #own<K extends DocumentKind>(kind: K, owner: string, id: string, role: Role): Held[K] {
+    const held = this.#held(kind, owner, id, role);
+    if (held === undefined) throw notFound(kind, id);
+    return held;
   }
 
   /** The note as `owner` holds it (either side); 404 when `owner` is neither its issuer nor its recipient. */
   getDebitNote(owner: string, id: string): DebitNote {
-    for (const role of ['requestor', 'provider'] as const) {
-      const row = this.debitNoteRow(id, role);
-      if (row !== undefined && this.#ownerOf(debitNoteView(row), role) === owner) return debitNoteView(row);
-    }
-    throw paymentError(PaymentErrorCode.DocumentNotFound, `debit note ${id} not found`, 404, {
-      debitNoteId: id,
-    });
+    return this.#get('debitNote', owner, id);
   }
 
   getInvoice(owner: string, id: string): Invoice {
+    return this.#get('invoice', owner, id);
+  }
+
+  #get<K extends DocumentKind>(kind: K, owner: string, id: string): Held[K]['document'] {
     for (const role of ['requestor', 'provider'] as const) {
-      const row = this.invoiceRow(id, role);
-      if (row !== undefined && this.#ownerOf(invoiceView(row), role) === owner) return invoiceView(row);
+      const held = this.#held(kind, owner, id, role);
+      if (held !== undefined) return held.document;
     }
-    throw paymentError(PaymentErrorCode.DocumentNotFound, `invoice ${id} not found`, 404, { invoiceId: id });
+    throw notFound(kind, id);
   }
 
   listDebitNotes(owner: string, afterTimestamp?: string, maxItems = 1000): DebitNote[] {
-    return this.#list<DebitNoteRow>('payment_debit_note', owner, afterTimestamp, maxItems).map(debitNoteView);
+    return this.#list<DebitNoteRow>(STORED.debitNote.table, owner, afterTimestamp, maxItems).map(
+      debitNoteView,
+    );
   }
 
   listInvoices(owner: string, afterTimestamp?: string, maxItems = 1000): Invoice[] {
-    return this.#list<InvoiceRow>('payment_invoice', owner, afterTimestamp, maxItems).map(invoiceView);
+    return this.#list<InvoiceRow>(STORED.invoice.table, owner, afterTimestamp, maxItems).map(invoiceView);
   }
 
   /** `owner`'s documents of both roles (issued as provider, received as requestor), oldest first. */
@@ -334,28 +387,18 @@ export class Documents {
 
   /** Sends an issued note to the requestor and waits up to `timeoutMs` for its ack (it stays queued otherwise). */
   async sendDebitNote(owner: string, id: string, timeoutMs: number): Promise<void> {
-    const row = this.debitNoteRow(id, 'provider');
-    if (row === undefined || debitNoteView(row).issuerId !== owner)
-      throw paymentError(PaymentErrorCode.DocumentNotFound, `debit note ${id} not found`, 404, {
-        debitNoteId: id,
-      });
-    if (row.status !== 'ISSUED') return;
-    const note = debitNoteView(row);
-    const key = `send-debit-note:${id}`;
-    this.#outbox.enqueue(key, note.recipientId, owner, PaymentPublicAddress.SendDebitNote, note);
-    await this.#deliver(key, timeoutMs);
+    await this.#send('debitNote', owner, id, timeoutMs);
   }
 
   async sendInvoice(owner: string, id: string, timeoutMs: number): Promise<void> {
-    const row = this.invoiceRow(id, 'provider');
-    if (row === undefined || invoiceView(row).issuerId !== owner)
-      throw paymentError(PaymentErrorCode.DocumentNotFound, `invoice ${id} not found`, 404, {
-        invoiceId: id,
-      });
+    await this.#send('invoice', owner, id, timeoutMs);
+  }
+
+  async #send(kind: DocumentKind, owner: string, id: string, timeoutMs: number): Promise<void> {
+    const { row, document } = this.#own(kind, owner, id, 'provider');
     if (row.status !== 'ISSUED') return;
-    const invoice = invoiceView(row);
-    const key = `send-invoice:${id}`;
-    this.#outbox.enqueue(key, invoice.recipientId, owner, PaymentPublicAddress.SendInvoice, invoice);
+    const key = sendKeyOf(kind, id);
+    this.#outbox.enqueue(key, document.recipientId, owner, STORED[kind].sendAddress, document);
     await this.#deliver(key, timeoutMs);
   }
 
@@ -364,18 +407,13 @@ export class Documents {
    * agreed (it may be accepting it at this very moment), so both sides end in the same state.
    */
   async cancelInvoice(owner: string, id: string, timeoutMs: number): Promise<void> {
-    const row = this.invoiceRow(id, 'provider');
-    if (row === undefined || invoiceView(row).issuerId !== owner)
-      throw paymentError(PaymentErrorCode.DocumentNotFound, `invoice ${id} not found`, 404, {
-        invoiceId: id,
-      });
+    const { row, document: invoice } = this.#own('invoice', owner, id, 'provider');
     if (row.status === 'CANCELLED') return;
     if (!['ISSUED', 'RECEIVED', 'REJECTED'].includes(row.status))
       throw stateError('invoice', id, row.status, 'cancel', 409);
-    const invoice = invoiceView(row);
     // A queued invoice goes out first: cancelling it only here while it is still on its way would leave the
     // requestor holding (and maybe paying) an invoice the provider dropped.
-    const sendKey = `send-invoice:${id}`;
+    const sendKey = sendKeyOf('invoice', id);
     if (this.#outbox.has(sendKey)) {
       const outcome = await this.#outbox.deliverNow(sendKey, timeoutMs);
       if (!outcome.delivered && !outcome.permanent)
@@ -492,12 +530,9 @@ export class Documents {
     const allocationId = text(acceptance.allocationId, 'allocationId');
     const accepted = parseAmount(acceptance.totalAmountAccepted, 'totalAmountAccepted');
     const key = `accept-${kind}:${id}`;
-    const table = kind === 'debitNote' ? 'payment_debit_note' : 'payment_invoice';
-    const idColumn = kind === 'debitNote' ? 'debit_note_id' : 'invoice_id';
+    const { table, idColumn } = STORED[kind];
     const done = this.#db.transaction(() => {
-      const row = (
-        kind === 'debitNote' ? this.debitNoteRow(id, 'requestor') : this.invoiceRow(id, 'requestor')
-      ) as Row | undefined;
+      const row = this.#row(kind, id, 'requestor') as Row | undefined;
       if (row === undefined || (JSON.parse(row.body) as DebitNote).recipientId !== owner)
         throw paymentError(PaymentErrorCode.DocumentNotFound, `${kind} ${id} not found`, 404, { id });
       // The exact amount first: a wrong amount is an error even for a document accepted before.
@@ -574,15 +609,10 @@ export class Documents {
     text(rejection.rejectionReason, 'rejectionReason', 64);
     const key = `reject-invoice:${id}`;
     const done = this.#db.transaction(() => {
-      const row = this.invoiceRow(id, 'requestor');
-      if (row === undefined || invoiceView(row).recipientId !== owner)
-        throw paymentError(PaymentErrorCode.DocumentNotFound, `invoice ${id} not found`, 404, {
-          invoiceId: id,
-        });
+      const { row, document: invoice } = this.#own('invoice', owner, id, 'requestor');
       if (row.status === 'REJECTED') return true;
       if (row.status !== 'RECEIVED' && row.status !== 'FAILED')
         throw stateError('invoice', id, row.status, 'reject');
-      const invoice = invoiceView(row);
       this.#transition('invoice', id, 'requestor', [row.status], 'REJECTED', owner, row.agreement_id, {
         rejection,
       });
@@ -664,8 +694,7 @@ export class Documents {
     insert: () => void,
   ): void {
     this.#db.transaction(() => {
-      const known =
-        kind === 'debitNote' ? this.debitNoteRow(id, 'requestor') : this.invoiceRow(id, 'requestor');
+      const known = this.#row(kind, id, 'requestor');
       if (known !== undefined) {
         if (known.agreement_id !== agreementId || !same(known))
           throw paymentError(PaymentErrorCode.DocumentState, `a different ${kind} with this id exists`, 409, {
@@ -673,7 +702,7 @@ export class Documents {
           });
         return;
       }
-      const table = kind === 'debitNote' ? 'payment_debit_note' : 'payment_invoice';
+      const { table } = STORED[kind];
       const count = this.#db.get<{ n: number }>(
         `SELECT COUNT(*) AS n FROM ${table} WHERE agreement_id = ? AND role = 'requestor'`,
         agreementId,
@@ -807,7 +836,7 @@ export class Documents {
     work: (row: DebitNoteRow | InvoiceRow) => void,
   ): void {
     this.#db.transaction(() => {
-      const row = kind === 'debitNote' ? this.debitNoteRow(id, role) : this.invoiceRow(id, role);
+      const row = this.#row(kind, id, role);
       if (row === undefined)
         throw paymentError(PaymentErrorCode.DocumentNotFound, `${kind} ${id} not found`, 404, { id });
       const document = JSON.parse(row.body) as DebitNote;
@@ -899,8 +928,7 @@ export class Documents {
     extra?: Record<string, unknown>,
     quiet = false,
   ): boolean {
-    const table = kind === 'debitNote' ? 'payment_debit_note' : 'payment_invoice';
-    const idColumn = kind === 'debitNote' ? 'debit_note_id' : 'invoice_id';
+    const { table, idColumn } = STORED[kind];
     const changed = this.#db.run(
       `UPDATE ${table} SET status = ? WHERE ${idColumn} = ? AND role = ? AND status IN (${from.map(() => '?').join(',')})`,
       to,
@@ -921,7 +949,7 @@ export class Documents {
   }
 
   #markReceived(kind: DocumentKind, id: string): void {
-    const row = kind === 'debitNote' ? this.debitNoteRow(id, 'provider') : this.invoiceRow(id, 'provider');
+    const row = this.#row(kind, id, 'provider');
     if (row === undefined || row.status !== 'ISSUED') return;
     this.#transition(
       kind,
@@ -966,8 +994,7 @@ export class Documents {
     columns: Record<string, string>,
   ): void {
     const { status: _ignored, ...body } = document;
-    const table = kind === 'debitNote' ? 'payment_debit_note' : 'payment_invoice';
-    const idColumn = kind === 'debitNote' ? 'debit_note_id' : 'invoice_id';
+    const { table, idColumn } = STORED[kind];
     const names = [idColumn, 'role', 'agreement_id', 'body', 'status', 'created_at', ...Object.keys(columns)];
     this.#db.run(
       `INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`,
