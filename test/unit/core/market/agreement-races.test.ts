@@ -29,187 +29,150 @@ async function pair(held: 'provider' | 'requestor', point: MarketGatePoint) {
     agreementId,
     hold,
     clock,
+    // Each side's steps on this agreement, as the REST handlers call them.
+    confirm: () => requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined),
+    cancel: (reason?: object) => requestor.market.cancelAgreement(requestor.nodeId, agreementId, reason),
+    approve: () => provider.market.approveAgreement(provider.nodeId, agreementId, undefined),
+    reject: (reason?: object) => provider.market.rejectAgreement(provider.nodeId, agreementId, reason),
     stop: () => Promise.all([provider.stop(), requestor.stop()]),
   };
 }
 
+type Pair = Awaited<ReturnType<typeof pair>>;
+
+/** Runs `race` on a fresh pair gated at `point` on the `held` side; both nodes stop after it, pass or fail. */
+async function racing(
+  held: 'provider' | 'requestor',
+  point: MarketGatePoint,
+  race: (pair: Pair) => Promise<void>,
+) {
+  const started = await pair(held, point);
+  try {
+    await race(started);
+  } finally {
+    await started.stop();
+  }
+}
+
+/** Both nodes hold the agreement in `state`. */
+function bothIn(
+  { provider, requestor, agreementId }: Pick<Pair, 'provider' | 'requestor' | 'agreementId'>,
+  state: string,
+) {
+  assert.equal(stateAt(requestor, agreementId), state);
+  assert.equal(stateAt(provider, agreementId), state);
+}
+
+const EXPIRED = { httpStatus: 410, details: { state: 'Expired' } };
+
 describe('agreement races end with both sides in the same state', () => {
-  it('a cancel issued while the confirm is on its way reaches the provider: both Cancelled, not Pending', async () => {
-    const { provider, requestor, agreementId, hold, stop } = await pair(
-      'provider',
-      NegotiationAddress.AgreementReceived,
-    );
-    try {
-      const confirming = requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      await hold.reached;
-      const cancelling = requestor.market.cancelAgreement(requestor.nodeId, agreementId, { message: 'no' });
-      hold.open();
+  it('a cancel issued while the confirm is on its way reaches the provider: both Cancelled, not Pending', () =>
+    racing('provider', NegotiationAddress.AgreementReceived, async (race) => {
+      const confirming = race.confirm();
+      await race.hold.reached;
+      const cancelling = race.cancel({ message: 'no' });
+      race.hold.open();
       await confirming;
       await cancelling;
-      assert.equal(stateAt(requestor, agreementId), 'Cancelled');
-      assert.equal(stateAt(provider, agreementId), 'Cancelled');
-    } finally {
-      await stop();
-    }
-  });
+      bothIn(race, 'Cancelled');
+    }));
 
-  it('the provider approves before its answer to the confirm is back: both Approved', async () => {
-    const { provider, requestor, agreementId, hold, stop } = await pair('requestor', 'confirmed');
-    try {
-      const confirming = requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      await hold.reached;
-      await provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
-      hold.open();
+  it('the provider approves before its answer to the confirm is back: both Approved', () =>
+    racing('requestor', 'confirmed', async (race) => {
+      const confirming = race.confirm();
+      await race.hold.reached;
+      await race.approve();
+      race.hold.open();
       await confirming;
-      assert.equal(stateAt(requestor, agreementId), 'Approved');
-      assert.equal(stateAt(provider, agreementId), 'Approved');
-    } finally {
-      await stop();
-    }
-  });
+      bothIn(race, 'Approved');
+    }));
 
-  it('the provider rejects before its answer to the confirm is back: both Rejected', async () => {
-    const { provider, requestor, agreementId, hold, stop } = await pair('requestor', 'confirmed');
-    try {
-      const confirming = requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      await hold.reached;
-      await provider.market.rejectAgreement(provider.nodeId, agreementId, { message: 'quick' });
-      hold.open();
+  it('the provider rejects before its answer to the confirm is back: both Rejected', () =>
+    racing('requestor', 'confirmed', async (race) => {
+      const confirming = race.confirm();
+      await race.hold.reached;
+      await race.reject({ message: 'quick' });
+      race.hold.open();
       await confirming;
-      assert.equal(stateAt(requestor, agreementId), 'Rejected');
-      assert.equal(stateAt(provider, agreementId), 'Rejected');
-    } finally {
-      await stop();
-    }
-  });
+      bothIn(race, 'Rejected');
+    }));
 
-  it('a cancel while the provider approves: the approval is refused with 410, both Cancelled', async () => {
-    const { provider, requestor, agreementId, hold, stop } = await pair(
-      'requestor',
-      NegotiationAddress.AgreementApproved,
-    );
-    try {
-      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      const approving = provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
-      await hold.reached;
-      await requestor.market.cancelAgreement(requestor.nodeId, agreementId, undefined);
-      hold.open();
+  it('a cancel while the provider approves: the approval is refused with 410, both Cancelled', () =>
+    racing('requestor', NegotiationAddress.AgreementApproved, async (race) => {
+      await race.confirm();
+      const approving = race.approve();
+      await race.hold.reached;
+      await race.cancel();
+      race.hold.open();
       await assert.rejects(approving, { httpStatus: 410 });
-      assert.equal(stateAt(requestor, agreementId), 'Cancelled');
-      assert.equal(stateAt(provider, agreementId), 'Cancelled');
-    } finally {
-      await stop();
-    }
-  });
+      bothIn(race, 'Cancelled');
+    }));
 
-  it('a cancel while the requestor signs its commit: the commit is dropped, both Cancelled', async () => {
-    const { provider, requestor, agreementId, hold, stop } = await pair('requestor', 'commit');
-    try {
-      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      const approving = provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
-      await hold.reached;
-      await requestor.market.cancelAgreement(requestor.nodeId, agreementId, undefined);
-      hold.open();
+  it('a cancel while the requestor signs its commit: the commit is dropped, both Cancelled', () =>
+    racing('requestor', 'commit', async (race) => {
+      await race.confirm();
+      const approving = race.approve();
+      await race.hold.reached;
+      await race.cancel();
+      race.hold.open();
       await assert.rejects(approving, { httpStatus: 410 });
-      assert.equal(stateAt(requestor, agreementId), 'Cancelled');
-      assert.equal(stateAt(provider, agreementId), 'Cancelled');
-    } finally {
-      await stop();
-    }
-  });
+      bothIn(race, 'Cancelled');
+    }));
 
-  it('a cancel crossing a rejection: the provider’s rejection stands on both sides', async () => {
-    const { provider, requestor, agreementId, hold, stop } = await pair(
-      'provider',
-      NegotiationAddress.AgreementCancelled,
-    );
-    try {
-      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      const cancelling = requestor.market.cancelAgreement(requestor.nodeId, agreementId, undefined);
-      await hold.reached;
-      await provider.market.rejectAgreement(provider.nodeId, agreementId, { message: 'full' });
-      hold.open();
+  it('a cancel crossing a rejection: the provider’s rejection stands on both sides', () =>
+    racing('provider', NegotiationAddress.AgreementCancelled, async (race) => {
+      await race.confirm();
+      const cancelling = race.cancel();
+      await race.hold.reached;
+      await race.reject({ message: 'full' });
+      race.hold.open();
       await cancelling;
-      assert.equal(stateAt(requestor, agreementId), 'Rejected');
-      assert.equal(stateAt(provider, agreementId), 'Rejected');
-    } finally {
-      await stop();
-    }
-  });
+      bothIn(race, 'Rejected');
+    }));
 
-  it('an expiry while the provider approves: the provider takes the requestor’s Expired', async () => {
-    const { provider, requestor, agreementId, hold, clock, stop } = await pair(
-      'requestor',
-      NegotiationAddress.AgreementApproved,
-    );
-    try {
-      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      const approving = provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
-      await hold.reached;
-      clock.advance(60_000);
-      hold.open();
+  it('an expiry while the provider approves: the provider takes the requestor’s Expired', () =>
+    racing('requestor', NegotiationAddress.AgreementApproved, async (race) => {
+      await race.confirm();
+      const approving = race.approve();
+      await race.hold.reached;
+      race.clock.advance(60_000);
+      race.hold.open();
       await assert.rejects(approving, { httpStatus: 410 });
-      assert.equal(stateAt(requestor, agreementId), 'Expired');
-      assert.equal(stateAt(provider, agreementId), 'Expired');
-    } finally {
-      await stop();
-    }
-  });
+      bothIn(race, 'Expired');
+    }));
 
-  it('an agreement that expires on its way to the provider is refused there: the confirm fails, nothing Pending', async () => {
-    const { provider, requestor, agreementId, hold, clock, stop } = await pair(
-      'provider',
-      NegotiationAddress.AgreementReceived,
-    );
-    try {
-      const confirming = requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      await hold.reached;
-      clock.advance(60_000);
-      hold.open();
+  it('an agreement that expires on its way to the provider is refused there: the confirm fails, nothing Pending', () =>
+    racing('provider', NegotiationAddress.AgreementReceived, async (race) => {
+      const { provider, requestor, agreementId } = race;
+      const confirming = race.confirm();
+      await race.hold.reached;
+      race.clock.advance(60_000);
+      race.hold.open();
       await assert.rejects(confirming, { httpStatus: 410 });
       assert.equal(stateAt(requestor, agreementId), 'Expired');
       assert.throws(() => provider.market.getAgreement(provider.nodeId, agreementId), {
         code: 'MARKET_AGREEMENT_NOT_FOUND',
       });
-    } finally {
-      await stop();
-    }
-  });
+    }));
 
-  it('an approval and a rejection on the provider at once: the first to move wins on both sides', async () => {
-    const { provider, requestor, agreementId, stop } = await pair('provider', 'commit');
-    try {
-      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
+  it('an approval and a rejection on the provider at once: the first to move wins on both sides', () =>
+    racing('provider', 'commit', async (race) => {
+      await race.confirm();
       // approve() stops at its signature (an await) before it moves; reject() moves at once, in between.
-      const approving = provider.market.approveAgreement(provider.nodeId, agreementId, undefined);
-      await provider.market.rejectAgreement(provider.nodeId, agreementId, { message: 'changed' });
+      const approving = race.approve();
+      await race.reject({ message: 'changed' });
       await assert.rejects(approving, { httpStatus: 410 });
-      assert.equal(stateAt(requestor, agreementId), 'Rejected');
-      assert.equal(stateAt(provider, agreementId), 'Rejected');
-    } finally {
-      await stop();
-    }
-  });
+      bothIn(race, 'Rejected');
+    }));
 
-  it('a rejection or a cancel at validTo loses to the expiry: both Expired', async () => {
-    const { provider, requestor, agreementId, clock, stop } = await pair('provider', 'commit');
-    try {
-      await requestor.market.confirmAgreement(requestor.nodeId, agreementId, undefined);
-      clock.advance(60_000);
-      await assert.rejects(provider.market.rejectAgreement(provider.nodeId, agreementId, undefined), {
-        httpStatus: 410,
-        details: { state: 'Expired' },
-      });
-      await assert.rejects(requestor.market.cancelAgreement(requestor.nodeId, agreementId, undefined), {
-        httpStatus: 410,
-        details: { state: 'Expired' },
-      });
-      assert.equal(stateAt(requestor, agreementId), 'Expired');
-      assert.equal(stateAt(provider, agreementId), 'Expired');
-    } finally {
-      await stop();
-    }
-  });
+  it('a rejection or a cancel at validTo loses to the expiry: both Expired', () =>
+    racing('provider', 'commit', async (race) => {
+      await race.confirm();
+      race.clock.advance(60_000);
+      await assert.rejects(race.reject(), EXPIRED);
+      await assert.rejects(race.cancel(), EXPIRED);
+      bothIn(race, 'Expired');
+    }));
 
   it('both sides terminate at once: both Terminated, each second message refused', async () => {
     const network = new MemoryNetwork();
@@ -229,8 +192,7 @@ describe('agreement races end with both sides in the same state', () => {
       providerHold.open();
       requestorHold.open();
       await Promise.all([byRequestor, byProvider]);
-      assert.equal(stateAt(requestor, agreementId), 'Terminated');
-      assert.equal(stateAt(provider, agreementId), 'Terminated');
+      bothIn({ provider, requestor, agreementId }, 'Terminated');
     } finally {
       await Promise.all([provider.stop(), requestor.stop()]);
     }
