@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { GolemError } from '../../../../src/core/errors/index.ts';
 import { PaymentPublicAddress, remotePaymentAddress } from '../../../../src/core/model/payment.ts';
 import { parseAmount } from '../../../../src/core/payment/index.ts';
 import { FakeDriver, PLATFORM } from './fake-driver.ts';
-import { agree, eventually, startNode, type TestNode, world } from './harness.ts';
-
-const nodes: TestNode[] = [];
-after(async () => {
-  for (const node of nodes) await node.stop().catch(() => {});
-});
+import { acceptInvoice, agree, eventually, sendInvoice, startNode, startPair, world } from './harness.ts';
 
 async function requestorNode(funds = '10') {
   const w = world();
   const node = await startNode(w);
-  nodes.push(node);
   w.chain.mint(node.nodeId, funds);
   return { w, node };
 }
@@ -78,10 +72,7 @@ describe('allocations', () => {
   });
 
   it('a deposit-backed acceptance is paid from the deposit, which is closed after release', async () => {
-    const w = world();
-    const requestor = await startNode(w);
-    const provider = await startNode(w);
-    nodes.push(requestor, provider);
+    const { w, requestor, provider } = await startPair();
     const contract = '0x00000000000000000000000000000000000000aa';
     w.chain.deposits.set(`${contract}:9`, {
       id: '9',
@@ -100,17 +91,8 @@ describe('allocations', () => {
       deposit: { id: '9', contract },
     });
     const { agreementId } = agree(w, requestor, provider);
-    const invoice = await provider.payment.documents.issueInvoice(provider.nodeId, {
-      agreementId,
-      amount: '1',
-    });
-    await provider.payment.documents.sendInvoice(provider.nodeId, invoice.invoiceId, 2_000);
-    await requestor.payment.documents.acceptInvoice(
-      requestor.nodeId,
-      invoice.invoiceId,
-      { totalAmountAccepted: '1', allocationId: allocation.allocation_id },
-      2_000,
-    );
+    const invoice = await sendInvoice(provider, { agreementId, amount: '1' });
+    await acceptInvoice(requestor, invoice.invoiceId, '1', allocation);
     // Released: what it accepted is ordered from the deposit first, then the deposit is closed.
     requestor.payment.allocations.release(requestor.nodeId, allocation.allocation_id);
     await eventually(() => requestor.driver.releasedDeposits.length === 1);
@@ -125,7 +107,6 @@ describe('allocations', () => {
     assert.equal(closed!.ordersBefore, 1);
     // Once only, a restart included.
     const restarted = await requestor.restart();
-    nodes.push(restarted);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(restarted.driver.releasedDeposits.length, 1);
   });
@@ -147,27 +128,14 @@ describe('allocations', () => {
   });
 
   it('amend: never below what is spent; only the increase is checked against free funds', async () => {
-    const w = world();
-    const requestor = await startNode(w);
-    const provider = await startNode(w);
-    nodes.push(requestor, provider);
-    w.chain.mint(requestor.nodeId, '10');
+    const { w, requestor, provider } = await startPair({ funds: '10' });
     const row = await requestor.payment.allocations.create(requestor.nodeId, {
       paymentPlatform: PLATFORM,
       totalAmount: '4',
     });
     const { agreementId } = agree(w, requestor, provider);
-    const invoice = await provider.payment.documents.issueInvoice(provider.nodeId, {
-      agreementId,
-      amount: '3',
-    });
-    await provider.payment.documents.sendInvoice(provider.nodeId, invoice.invoiceId, 2_000);
-    await requestor.payment.documents.acceptInvoice(
-      requestor.nodeId,
-      invoice.invoiceId,
-      { totalAmountAccepted: '3', allocationId: row.allocation_id },
-      2_000,
-    );
+    const invoice = await sendInvoice(provider, { agreementId, amount: '3' });
+    await acceptInvoice(requestor, invoice.invoiceId, '3', row);
     const amend = (totalAmount: string) =>
       requestor.payment.allocations
         .amend(requestor.nodeId, row.allocation_id, { totalAmount })
@@ -186,7 +154,6 @@ describe('allocations', () => {
     const w = world();
     const driver = new GatedDriver(w.chain);
     const node = await startNode(w, { drivers: [driver] });
-    nodes.push(node);
     w.chain.mint(node.nodeId, '10');
     let release!: () => void;
     driver.gate = new Promise((resolve) => {
@@ -213,18 +180,13 @@ describe('allocations', () => {
     const driver = new GatedDriver(w.chain);
     const requestor = await startNode(w, { drivers: [driver] });
     const provider = await startNode(w);
-    nodes.push(requestor, provider);
     w.chain.mint(requestor.nodeId, '10');
     const row = await requestor.payment.allocations.create(requestor.nodeId, {
       paymentPlatform: PLATFORM,
       totalAmount: '2',
     });
     const { agreementId } = agree(w, requestor, provider);
-    const invoice = await provider.payment.documents.issueInvoice(provider.nodeId, {
-      agreementId,
-      amount: '1',
-    });
-    await provider.payment.documents.sendInvoice(provider.nodeId, invoice.invoiceId, 2_000);
+    const invoice = await sendInvoice(provider, { agreementId, amount: '1' });
     let release!: () => void;
     driver.gate = new Promise((resolve) => {
       release = resolve;
@@ -234,12 +196,7 @@ describe('allocations', () => {
       .amend(requestor.nodeId, row.allocation_id, { totalAmount: '3' })
       .catch((e) => e);
     await eventually(() => driver.reads === reads + 1);
-    await requestor.payment.documents.acceptInvoice(
-      requestor.nodeId,
-      invoice.invoiceId,
-      { totalAmountAccepted: '1', allocationId: row.allocation_id },
-      2_000,
-    );
+    await acceptInvoice(requestor, invoice.invoiceId, '1', row);
     release();
     const error = await amending;
     assert.equal(code(error), 'PAYMENT_ALLOCATION_INVALID');
@@ -252,22 +209,15 @@ describe('allocations', () => {
 
 describe('per-peer bounds', () => {
   it('too large, too fast and too many invoices for one agreement are refused', async () => {
-    const w = world();
     const limits = { maxMessageBytes: 4096, ratePerSecond: 0.001, burst: 3, maxInvoicesPerAgreement: 1 };
-    const requestor = await startNode(w, { limits });
-    const provider = await startNode(w);
-    nodes.push(requestor, provider);
+    const { w, requestor, provider } = await startPair({ requestor: { limits } });
     const { agreementId } = agree(w, requestor, provider);
     const send = (message: unknown) =>
       provider.bus
         .call(remotePaymentAddress(requestor.nodeId, PaymentPublicAddress.SendInvoice), message)
         .catch((e) => e);
     assert.equal(code(await send({ padding: 'x'.repeat(5000) })), 'PAYMENT_LIMIT_EXCEEDED');
-    const first = await provider.payment.documents.issueInvoice(provider.nodeId, {
-      agreementId,
-      amount: '1',
-    });
-    await provider.payment.documents.sendInvoice(provider.nodeId, first.invoiceId, 2_000);
+    const first = await sendInvoice(provider, { agreementId, amount: '1' });
     await provider.payment.documents.cancelInvoice(provider.nodeId, first.invoiceId, 2_000);
     const second = await provider.payment.documents.issueInvoice(provider.nodeId, {
       agreementId,

@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DEFAULT_PEER_LIMITS } from '../../../../src/core/payment/index.ts';
 import { PLATFORM } from './fake-driver.ts';
-import { agree, eventually, startNode, type TestNode, world } from './harness.ts';
-
-const nodes: TestNode[] = [];
-after(async () => {
-  for (const node of nodes) await node.stop().catch(() => {});
-});
+import {
+  acceptDebitNote,
+  agree,
+  debitNoteStatus,
+  eventually,
+  sendDebitNote,
+  startNode,
+  startPair,
+  world,
+} from './harness.ts';
 
 const ALL = {
   requestor: ['RECEIVED', 'ACCEPTED', 'SETTLED', 'CANCELLED'],
@@ -16,21 +20,13 @@ const ALL = {
 
 describe('document event feeds', () => {
   it('strict afterTimestamp cursor, maxEvents, appSessionId and the role filters', async () => {
-    const w = world();
-    const requestor = await startNode(w);
-    const provider = await startNode(w);
-    nodes.push(requestor, provider);
-    w.chain.mint(requestor.nodeId, '10');
+    const { w, requestor, provider } = await startPair({ funds: '10' });
     const mine = agree(w, requestor, provider, 'session-a');
     const other = agree(w, requestor, provider, 'session-b');
     // The market did not say this one's session: it shows under any (golem-js always filters by its session).
     const unknown = agree(w, requestor, provider);
     for (const [index, { activityId }] of [mine, other, mine, unknown].entries()) {
-      const note = await provider.payment.documents.issueDebitNote(provider.nodeId, {
-        activityId,
-        totalAmountDue: `0.${index + 1}`,
-      });
-      await provider.payment.documents.sendDebitNote(provider.nodeId, note.debitNoteId, 2_000);
+      await sendDebitNote(provider, { activityId, totalAmountDue: `0.${index + 1}` });
     }
     const list = (query: Partial<Parameters<typeof requestor.payment.events.list>[2]>) =>
       requestor.payment.events.list('debitNote', requestor.nodeId, {
@@ -54,9 +50,7 @@ describe('document event feeds', () => {
   });
 
   it('events recorded in the same millisecond still get distinct, increasing dates', async () => {
-    const w = world();
-    const node = await startNode(w);
-    nodes.push(node);
+    const node = await startNode(world());
     // One transaction: no disk sync between the three, so they fall into the same millisecond.
     const dates = node.db.transaction(() =>
       [1, 2, 3].map((i) =>
@@ -78,30 +72,24 @@ describe('document event feeds', () => {
   });
 
   it('a payable debit note is paid before its due date even with a long batch window', async () => {
-    const w = world();
     const options = { settlement: { testnetWindowMs: 3_600_000 } };
-    const requestor = await startNode(w, options);
-    const provider = await startNode(w, options);
-    nodes.push(requestor, provider);
-    w.chain.mint(requestor.nodeId, '10');
+    const { w, requestor, provider } = await startPair({
+      funds: '10',
+      requestor: options,
+      provider: options,
+    });
     const { activityId } = agree(w, requestor, provider);
     const allocation = await requestor.payment.allocations.create(requestor.nodeId, {
       paymentPlatform: PLATFORM,
       totalAmount: '5',
     });
     const accept = async (paymentDueDate?: string) => {
-      const note = await provider.payment.documents.issueDebitNote(provider.nodeId, {
+      const note = await sendDebitNote(provider, {
         activityId,
         totalAmountDue: paymentDueDate === undefined ? '0.5' : '1',
         ...(paymentDueDate === undefined ? {} : { paymentDueDate }),
       });
-      await provider.payment.documents.sendDebitNote(provider.nodeId, note.debitNoteId, 2_000);
-      await requestor.payment.documents.acceptDebitNote(
-        requestor.nodeId,
-        note.debitNoteId,
-        { totalAmountAccepted: note.totalAmountDue, allocationId: allocation.allocation_id },
-        2_000,
-      );
+      await acceptDebitNote(requestor, note.debitNoteId, note.totalAmountDue, allocation);
       return note.debitNoteId;
     };
     // Not payable: waits for the window (an hour here).
@@ -110,9 +98,7 @@ describe('document event feeds', () => {
     assert.equal(w.chain.transfers.length, 0);
     // Payable within a minute: paid now, with what the earlier note left open.
     const payable = await accept(new Date(Date.now() + 30_000).toISOString());
-    await eventually(
-      () => provider.payment.documents.getDebitNote(provider.nodeId, payable).status === 'SETTLED',
-    );
+    await eventually(() => debitNoteStatus(provider, payable) === 'SETTLED');
     assert.equal(w.chain.transfers.length, 1);
     assert.equal(w.chain.balance(provider.nodeId), 10n ** 18n);
   });

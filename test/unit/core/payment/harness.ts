@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { LocalBus, MemoryNetwork } from '../../../../src/core/bus/index.ts';
 import { resolveConfig } from '../../../../src/core/config/index.ts';
 import { type Database, openDatabase } from '../../../../src/core/db/index.ts';
@@ -15,6 +16,7 @@ import { IdentityService } from '../../../../src/core/identity/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 import { type ActivityInfo, ActivityLocalAddress } from '../../../../src/core/model/activity.ts';
 import { type AgreementView, MarketLocalAddress } from '../../../../src/core/model/market.ts';
+import type { DebitNote, Invoice } from '../../../../src/core/model/payment.ts';
 import { PaymentService, type PaymentServiceOptions } from '../../../../src/core/payment/index.ts';
 import { FakeChain, FakeDriver, PLATFORM } from './fake-driver.ts';
 
@@ -44,6 +46,12 @@ export function world(): World {
     dir: mkdtempSync(join(tmpdir(), 'payment-unit-')),
   };
 }
+
+/** Every node a test file starts (restarts included), stopped once its tests are done. */
+const started: TestNode[] = [];
+after(async () => {
+  for (const node of started) await node.stop().catch(() => {});
+});
 
 export interface TestNode {
   nodeId: string;
@@ -147,8 +155,59 @@ export async function startNode(
       return startNode(w, next, key, path, driver);
     },
   };
+  started.push(node);
   return node;
 }
+
+/** A requestor and a provider on one network, the requestor holding `funds` on the chain when given. */
+export async function startPair(
+  options: { funds?: string; requestor?: PaymentServiceOptions; provider?: PaymentServiceOptions } = {},
+) {
+  const w = world();
+  const requestor = await startNode(w, options.requestor);
+  const provider = await startNode(w, options.provider);
+  if (options.funds !== undefined) w.chain.mint(requestor.nodeId, options.funds);
+  return { w, requestor, provider };
+}
+
+/** The provider issues an invoice and sends it, waiting for the requestor's ack. */
+export async function sendInvoice(provider: TestNode, body: Record<string, unknown>): Promise<Invoice> {
+  const invoice = await provider.payment.documents.issueInvoice(provider.nodeId, body);
+  await provider.payment.documents.sendInvoice(provider.nodeId, invoice.invoiceId, 2_000);
+  return invoice;
+}
+
+/** The provider issues a debit note and sends it, waiting for the requestor's ack. */
+export async function sendDebitNote(provider: TestNode, body: Record<string, unknown>): Promise<DebitNote> {
+  const note = await provider.payment.documents.issueDebitNote(provider.nodeId, body);
+  await provider.payment.documents.sendDebitNote(provider.nodeId, note.debitNoteId, 2_000);
+  return note;
+}
+
+type Allocated = { allocation_id: string };
+
+/** `node` accepts a received invoice for `amount`, spending from `alloc`. */
+export const acceptInvoice = (node: TestNode, invoiceId: string, amount: string, alloc: Allocated) =>
+  node.payment.documents.acceptInvoice(
+    node.nodeId,
+    invoiceId,
+    { totalAmountAccepted: amount, allocationId: alloc.allocation_id },
+    2_000,
+  );
+
+/** `node` accepts a received debit note for `amount`, spending from `alloc`. */
+export const acceptDebitNote = (node: TestNode, debitNoteId: string, amount: string, alloc: Allocated) =>
+  node.payment.documents.acceptDebitNote(
+    node.nodeId,
+    debitNoteId,
+    { totalAmountAccepted: amount, allocationId: alloc.allocation_id },
+    2_000,
+  );
+
+export const invoiceStatus = (node: TestNode, id: string) =>
+  node.payment.documents.getInvoice(node.nodeId, id).status;
+export const debitNoteStatus = (node: TestNode, id: string) =>
+  node.payment.documents.getDebitNote(node.nodeId, id).status;
 
 /** An approved agreement between the two (as the market would hold it) with one activity. */
 export function agree(

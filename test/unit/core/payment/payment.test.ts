@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { canonicalJson, digestOf, toHex } from '../../../../src/core/crypto/index.ts';
 import { GolemError } from '../../../../src/core/errors/index.ts';
 import { IdentityAddress } from '../../../../src/core/model/identity.ts';
@@ -10,19 +10,22 @@ import {
 } from '../../../../src/core/model/payment.ts';
 import { parseAmount } from '../../../../src/core/payment/index.ts';
 import { PLATFORM } from './fake-driver.ts';
-import { agree, eventually, startNode, type TestNode, world } from './harness.ts';
-
-const nodes: TestNode[] = [];
-after(async () => {
-  for (const node of nodes) await node.stop().catch(() => {});
-});
+import {
+  acceptDebitNote,
+  acceptInvoice,
+  agree,
+  debitNoteStatus,
+  eventually,
+  invoiceStatus,
+  sendDebitNote,
+  sendInvoice,
+  startNode,
+  startPair,
+  type TestNode,
+} from './harness.ts';
 
 async function pair(funds = '100') {
-  const w = world();
-  const requestor = await startNode(w);
-  const provider = await startNode(w);
-  nodes.push(requestor, provider);
-  w.chain.mint(requestor.nodeId, funds);
+  const { w, requestor, provider } = await startPair({ funds });
   const { agreementId, activityId } = agree(w, requestor, provider);
   return { w, requestor, provider, agreementId, activityId };
 }
@@ -39,26 +42,33 @@ async function rejects(work: Promise<unknown>, code: string, status?: number): P
   assert.fail(`expected ${code}`);
 }
 
+const settled = (node: TestNode, invoiceId: string) =>
+  eventually(() => invoiceStatus(node, invoiceId) === 'SETTLED');
+const spent = (node: TestNode, alloc: { allocation_id: string }) =>
+  node.payment.allocations.row(alloc.allocation_id)!.spent;
+
 const allocation = (node: TestNode, total: string) =>
   node.payment.allocations.create(node.nodeId, { paymentPlatform: PLATFORM, totalAmount: total });
 
-async function sendNote(provider: TestNode, activityId: string, total: string) {
-  const note = await provider.payment.documents.issueDebitNote(provider.nodeId, {
-    activityId,
-    totalAmountDue: total,
-  });
-  await provider.payment.documents.sendDebitNote(provider.nodeId, note.debitNoteId, 2_000);
-  return note;
-}
+const sendNote = (provider: TestNode, activityId: string, total: string) =>
+  sendDebitNote(provider, { activityId, totalAmountDue: total });
 
-async function sendInvoice(provider: TestNode, agreementId: string, activityId: string, amount: string) {
-  const invoice = await provider.payment.documents.issueInvoice(provider.nodeId, {
+const sendAgreementInvoice = (provider: TestNode, agreementId: string, activityId: string, amount: string) =>
+  sendInvoice(provider, {
     agreementId,
     activityIds: [activityId],
     amount,
     paymentDueDate: new Date().toISOString(),
   });
-  await provider.payment.documents.sendInvoice(provider.nodeId, invoice.invoiceId, 2_000);
+
+/** An invoice of `amount` the provider sent and the requestor accepted, from a fresh allocation of 5. */
+async function acceptedInvoice(
+  { requestor, provider, agreementId, activityId }: Awaited<ReturnType<typeof pair>>,
+  amount: string,
+) {
+  const alloc = await allocation(requestor, '5');
+  const invoice = await sendAgreementInvoice(provider, agreementId, activityId, amount);
+  await acceptInvoice(requestor, invoice.invoiceId, amount, alloc);
   return invoice;
 }
 
@@ -75,58 +85,26 @@ describe('payment: allocation to settled invoice between two nodes', () => {
   it('debit notes and an invoice are accepted, paid once on chain and SETTLED on both sides', async () => {
     const { w, requestor, provider, agreementId, activityId } = await pair('10');
     const alloc = await allocation(requestor, '5');
-    const accept = (id: string, amount: string) =>
-      requestor.payment.documents.acceptDebitNote(
-        requestor.nodeId,
-        id,
-        { totalAmountAccepted: amount, allocationId: alloc.allocation_id },
-        2_000,
-      );
 
     const first = await sendNote(provider, activityId, '0.5');
-    assert.equal(
-      requestor.payment.documents.getDebitNote(requestor.nodeId, first.debitNoteId).status,
-      'RECEIVED',
-    );
-    assert.equal(
-      provider.payment.documents.getDebitNote(provider.nodeId, first.debitNoteId).status,
-      'RECEIVED',
-    );
-    await accept(first.debitNoteId, '0.5');
+    assert.equal(debitNoteStatus(requestor, first.debitNoteId), 'RECEIVED');
+    assert.equal(debitNoteStatus(provider, first.debitNoteId), 'RECEIVED');
+    await acceptDebitNote(requestor, first.debitNoteId, '0.5', alloc);
     const second = await sendNote(provider, activityId, '1.25');
     assert.equal(second.previousDebitNoteId, first.debitNoteId);
-    await accept(second.debitNoteId, '1.25');
-    assert.equal(
-      provider.payment.documents.getDebitNote(provider.nodeId, second.debitNoteId).status,
-      'ACCEPTED',
-    );
+    await acceptDebitNote(requestor, second.debitNoteId, '1.25', alloc);
+    assert.equal(debitNoteStatus(provider, second.debitNoteId), 'ACCEPTED');
     // Cumulative notes: the allocation spent 1.25 in total, not 0.5 + 1.25.
-    assert.equal(
-      requestor.payment.allocations.row(alloc.allocation_id)!.spent,
-      parseAmount('1.25').toString(),
-    );
+    assert.equal(spent(requestor, alloc), parseAmount('1.25').toString());
 
-    const invoice = await sendInvoice(provider, agreementId, activityId, '2');
-    await requestor.payment.documents.acceptInvoice(
-      requestor.nodeId,
-      invoice.invoiceId,
-      { totalAmountAccepted: '2', allocationId: alloc.allocation_id },
-      2_000,
-    );
-    assert.equal(requestor.payment.allocations.row(alloc.allocation_id)!.spent, parseAmount('2').toString());
+    const invoice = await sendAgreementInvoice(provider, agreementId, activityId, '2');
+    await acceptInvoice(requestor, invoice.invoiceId, '2', alloc);
+    assert.equal(spent(requestor, alloc), parseAmount('2').toString());
 
     await requestor.payment.settlement.processNow();
-    await eventually(
-      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'SETTLED',
-    );
-    assert.equal(
-      requestor.payment.documents.getInvoice(requestor.nodeId, invoice.invoiceId).status,
-      'SETTLED',
-    );
-    assert.equal(
-      provider.payment.documents.getDebitNote(provider.nodeId, second.debitNoteId).status,
-      'SETTLED',
-    );
+    await settled(provider, invoice.invoiceId);
+    assert.equal(invoiceStatus(requestor, invoice.invoiceId), 'SETTLED');
+    assert.equal(debitNoteStatus(provider, second.debitNoteId), 'SETTLED');
     assert.equal(w.chain.balance(provider.nodeId), parseAmount('2'));
     assert.equal(w.chain.balance(requestor.nodeId), parseAmount('8'));
     assert.equal(w.chain.transfers.length, 1, 'one batched transfer');
@@ -166,48 +144,29 @@ describe('payment: refusals', () => {
     const alloc = await allocation(requestor, '1');
     const note = await sendNote(provider, activityId, '1.5');
     await rejects(
-      requestor.payment.documents.acceptDebitNote(
-        requestor.nodeId,
-        note.debitNoteId,
-        { totalAmountAccepted: '1.5', allocationId: alloc.allocation_id },
-        2_000,
-      ),
+      acceptDebitNote(requestor, note.debitNoteId, '1.5', alloc),
       'PAYMENT_NOT_ENOUGH_ALLOCATED',
       400,
     );
-    assert.equal(requestor.payment.allocations.row(alloc.allocation_id)!.spent, '0');
-    assert.equal(
-      requestor.payment.documents.getDebitNote(requestor.nodeId, note.debitNoteId).status,
-      'RECEIVED',
-    );
-    await rejects(
-      requestor.payment.documents.acceptDebitNote(
-        requestor.nodeId,
-        note.debitNoteId,
-        { totalAmountAccepted: '1.4', allocationId: alloc.allocation_id },
-        2_000,
-      ),
-      'PAYMENT_AMOUNT_MISMATCH',
-      400,
-    );
+    assert.equal(spent(requestor, alloc), '0');
+    assert.equal(debitNoteStatus(requestor, note.debitNoteId), 'RECEIVED');
+    await rejects(acceptDebitNote(requestor, note.debitNoteId, '1.4', alloc), 'PAYMENT_AMOUNT_MISMATCH', 400);
   });
 
   it('a second acceptance, sequential or concurrent, spends and pays once', async () => {
     const { w, requestor, provider, agreementId, activityId } = await pair('10');
     const alloc = await allocation(requestor, '5');
-    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    const invoice = await sendAgreementInvoice(provider, agreementId, activityId, '1');
     const body = { totalAmountAccepted: '1', allocationId: alloc.allocation_id };
     await Promise.all([
       requestor.payment.documents.acceptInvoice(requestor.nodeId, invoice.invoiceId, body, 2_000),
       requestor.payment.documents.acceptInvoice(requestor.nodeId, invoice.invoiceId, body, 2_000),
     ]);
     await requestor.payment.documents.acceptInvoice(requestor.nodeId, invoice.invoiceId, body, 2_000);
-    assert.equal(requestor.payment.allocations.row(alloc.allocation_id)!.spent, parseAmount('1').toString());
+    assert.equal(spent(requestor, alloc), parseAmount('1').toString());
     await requestor.payment.settlement.processNow();
     await requestor.payment.settlement.processNow();
-    await eventually(
-      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'SETTLED',
-    );
+    await settled(provider, invoice.invoiceId);
     assert.equal(w.chain.transfers.length, 1);
     assert.equal(w.chain.balance(provider.nodeId), parseAmount('1'));
     // The acceptance message arriving again at the provider is acknowledged without effect.
@@ -216,13 +175,12 @@ describe('payment: refusals', () => {
       remotePaymentAddress(provider.nodeId, PaymentPublicAddress.AcceptInvoice),
       accepted,
     );
-    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status, 'SETTLED');
+    assert.equal(invoiceStatus(provider, invoice.invoiceId), 'SETTLED');
   });
 
   it('documents from a node that is not the counterparty are refused', async () => {
     const { w, requestor, provider, agreementId, activityId } = await pair('10');
     const stranger = await startNode(w);
-    nodes.push(stranger);
     const note = await provider.payment.documents.issueDebitNote(provider.nodeId, {
       activityId,
       totalAmountDue: '1',
@@ -252,7 +210,7 @@ describe('payment: refusals', () => {
       '1',
     );
     // Only the recipient answers: the stranger cannot accept the provider's invoice.
-    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    const invoice = await sendAgreementInvoice(provider, agreementId, activityId, '1');
     await rejects(
       stranger.bus.call(remotePaymentAddress(provider.nodeId, PaymentPublicAddress.AcceptInvoice), {
         invoiceId: invoice.invoiceId,
@@ -262,26 +220,15 @@ describe('payment: refusals', () => {
       'PAYMENT_NOT_COUNTERPARTY',
       403,
     );
-    assert.equal(
-      provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status,
-      'RECEIVED',
-    );
+    assert.equal(invoiceStatus(provider, invoice.invoiceId), 'RECEIVED');
   });
 
   it('a payment with a bad signature, foreign shares or an already claimed transaction settles nothing', async () => {
-    const { w, requestor, provider, agreementId, activityId } = await pair('10');
-    const alloc = await allocation(requestor, '5');
-    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
-    await requestor.payment.documents.acceptInvoice(
-      requestor.nodeId,
-      invoice.invoiceId,
-      { totalAmountAccepted: '1', allocationId: alloc.allocation_id },
-      2_000,
-    );
+    const started = await pair('10');
+    const { w, requestor, provider, agreementId } = started;
+    const invoice = await acceptedInvoice(started, '1');
     await requestor.payment.settlement.processNow();
-    await eventually(
-      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'SETTLED',
-    );
+    await settled(provider, invoice.invoiceId);
     const [paid] = requestor.payment.settlement.payments(requestor.nodeId);
     const sign = async (payment: Payment) =>
       requestor.bus.call<string>(IdentityAddress.Sign, {
@@ -325,78 +272,53 @@ describe('payment: delivery and restarts', () => {
   it('an invoice sent while the requestor is unreachable is delivered by the outbox later', async () => {
     const { w, requestor, provider, agreementId, activityId } = await pair('10');
     w.network.leave(requestor.nodeId);
-    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
-    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status, 'ISSUED');
+    const invoice = await sendAgreementInvoice(provider, agreementId, activityId, '1');
+    assert.equal(invoiceStatus(provider, invoice.invoiceId), 'ISSUED');
     w.network.join(requestor.bus);
-    await eventually(
-      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'RECEIVED',
-    );
-    assert.equal(
-      requestor.payment.documents.getInvoice(requestor.nodeId, invoice.invoiceId).status,
-      'RECEIVED',
-    );
+    await eventually(() => invoiceStatus(provider, invoice.invoiceId) === 'RECEIVED');
+    assert.equal(invoiceStatus(requestor, invoice.invoiceId), 'RECEIVED');
   });
 
   it('a queued invoice is cancelled only once the requestor has it; a rejected one can be cancelled too', async () => {
     const { w, requestor, provider, agreementId, activityId } = await pair('10');
     w.network.leave(requestor.nodeId);
-    const invoice = await sendInvoice(provider, agreementId, activityId, '1');
+    const invoice = await sendAgreementInvoice(provider, agreementId, activityId, '1');
     await rejects(
       provider.payment.documents.cancelInvoice(provider.nodeId, invoice.invoiceId, 500),
       'PAYMENT_PEER_UNREACHABLE',
       504,
     );
-    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status, 'ISSUED');
+    assert.equal(invoiceStatus(provider, invoice.invoiceId), 'ISSUED');
     w.network.join(requestor.bus);
     await provider.payment.documents.cancelInvoice(provider.nodeId, invoice.invoiceId, 2_000);
-    assert.equal(
-      provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status,
-      'CANCELLED',
-    );
-    assert.equal(
-      requestor.payment.documents.getInvoice(requestor.nodeId, invoice.invoiceId).status,
-      'CANCELLED',
-    );
+    assert.equal(invoiceStatus(provider, invoice.invoiceId), 'CANCELLED');
+    assert.equal(invoiceStatus(requestor, invoice.invoiceId), 'CANCELLED');
 
-    const second = await sendInvoice(provider, agreementId, activityId, '1');
+    const second = await sendAgreementInvoice(provider, agreementId, activityId, '1');
     await requestor.payment.documents.rejectInvoice(
       requestor.nodeId,
       second.invoiceId,
       { rejectionReason: 'BAD_SERVICE', totalAmountAccepted: '0' },
       2_000,
     );
-    assert.equal(provider.payment.documents.getInvoice(provider.nodeId, second.invoiceId).status, 'REJECTED');
+    assert.equal(invoiceStatus(provider, second.invoiceId), 'REJECTED');
     assert.ok(feed(provider, 'invoice').includes('InvoiceRejectedEvent'));
     await provider.payment.documents.cancelInvoice(provider.nodeId, second.invoiceId, 2_000);
-    assert.equal(
-      requestor.payment.documents.getInvoice(requestor.nodeId, second.invoiceId).status,
-      'CANCELLED',
-    );
+    assert.equal(invoiceStatus(requestor, second.invoiceId), 'CANCELLED');
   });
 
   it('a requestor restarted between acceptance and payment pays exactly once', async () => {
-    const { w, requestor, provider, agreementId, activityId } = await pair('10');
-    const alloc = await allocation(requestor, '5');
-    const invoice = await sendInvoice(provider, agreementId, activityId, '1.5');
-    await requestor.payment.documents.acceptInvoice(
-      requestor.nodeId,
-      invoice.invoiceId,
-      { totalAmountAccepted: '1.5', allocationId: alloc.allocation_id },
-      2_000,
-    );
+    const started = await pair('10');
+    const { w, requestor, provider } = started;
+    const invoice = await acceptedInvoice(started, '1.5');
     // Killed before the batch: the accepted amount is still owed after the restart.
     const restarted = await requestor.restart();
-    nodes.push(restarted);
     // The driver sends the transfer, but the process dies before the confirmation is acknowledged.
     restarted.driver.holdConfirmations = true;
     await restarted.payment.settlement.processNow();
     assert.equal(w.chain.transfers.length, 1);
-    assert.equal(
-      restarted.payment.documents.getInvoice(restarted.nodeId, invoice.invoiceId).status,
-      'ACCEPTED',
-    );
+    assert.equal(invoiceStatus(restarted, invoice.invoiceId), 'ACCEPTED');
     const again = await restarted.restart();
-    nodes.push(again);
     // The batch after the restart orders nothing new (the amount is scheduled); the driver redelivers, twice.
     await again.payment.settlement.processNow();
     assert.equal(w.chain.transfers.length, 1);
@@ -404,11 +326,9 @@ describe('payment: delivery and restarts', () => {
     const [confirmation] = again.driver.unconfirmed;
     await again.driver.redeliver();
     await again.payment.settlement.onConfirmed(confirmation!);
-    await eventually(
-      () => provider.payment.documents.getInvoice(provider.nodeId, invoice.invoiceId).status === 'SETTLED',
-    );
+    await settled(provider, invoice.invoiceId);
     assert.equal(w.chain.transfers.length, 1);
     assert.equal(w.chain.balance(provider.nodeId), parseAmount('1.5'));
-    assert.equal(again.payment.documents.getInvoice(again.nodeId, invoice.invoiceId).status, 'SETTLED');
+    assert.equal(invoiceStatus(again, invoice.invoiceId), 'SETTLED');
   });
 });
