@@ -6,25 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
 import wabt from 'wabt';
-import { ControlConnection } from '../../src/core/control/index.ts';
-import { GftpLocalAddress, type GftpPublished } from '../../src/core/model/gftp.ts';
 import { activityClient, execute, readyActivity } from '../support/activity.ts';
-import { approvedAgreement } from '../support/agreement.ts';
 import {
-  type DaemonHandle,
-  type RelayHandle,
-  startDaemon,
-  startRelayProcess,
-  tempDir,
-} from '../support/daemon.ts';
-import { eventually } from '../support/net.ts';
+  assertAllOk,
+  CAPTURE,
+  destroyActivity,
+  gftpRoundTrip,
+  type RelayedPair,
+  startRelayedPair,
+  stopRelayedPair,
+} from '../support/activity-run.ts';
+import { approvedAgreement } from '../support/agreement.ts';
 
 const wat = await wabt();
 function compile(source: string): Uint8Array {
@@ -90,9 +87,7 @@ function wasmPackage(): Buffer {
 }
 
 describe('an activity on the WASI runtime, files by GFTP', () => {
-  let relay: RelayHandle;
-  let requestor: DaemonHandle;
-  let provider: DaemonHandle;
+  let daemons: RelayedPair | undefined;
   let http: Server;
   let packageUrl: string;
 
@@ -104,17 +99,15 @@ describe('an activity on the WASI runtime, files by GFTP', () => {
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const hash = createHash('sha3-224').update(pkg).digest('hex');
     packageUrl = `hash:sha3:${hash}:http://127.0.0.1:${(http.address() as AddressInfo).port}/activity-e2e.zip`;
-    relay = await startRelayProcess();
-    const env = { YA_NET_RELAY: relay.addresses[0]! };
-    [requestor, provider] = await Promise.all([startDaemon({ env }), startDaemon({ env })]);
+    daemons = await startRelayedPair();
   });
   after(async () => {
     http?.close();
-    await Promise.all([requestor, provider].map((d) => d?.stop()));
-    await relay?.stop();
+    await stopRelayedPair(daemons);
   });
 
   it('deploys a package from the cache, runs, moves files by GFTP, destroys', async () => {
+    const { requestor, provider } = daemons!;
     const agreementId = await approvedAgreement(requestor, provider, {
       runtime: 'wasmtime',
       demand: { 'golem.srv.comp.task_package': packageUrl },
@@ -122,37 +115,19 @@ describe('an activity on the WASI runtime, files by GFTP', () => {
     const api = activityClient(requestor);
     const activityId = await readyActivity(api, agreementId);
 
-    const control = await ControlConnection.connect(join(requestor.dataDir, 'yagna.sock'));
-    const input = join(tempDir('wasi-e2e-'), 'in.txt');
-    writeFileSync(input, 'quiet words\n');
-    const [published] = await control.call<GftpPublished>(GftpLocalAddress.Publish, { paths: [input] });
-    const output = join(tempDir('wasi-e2e-'), 'out.txt');
-    const [receiver] = await control.call<GftpPublished>(GftpLocalAddress.Receive, { path: output });
-    const capture = { stdout: { atEnd: { format: 'str' } }, stderr: { atEnd: { format: 'str' } } };
+    const files = await gftpRoundTrip(requestor);
     const results = await execute(api, activityId, [
-      { transfer: { from: published!.url, to: 'container:/golem/input/in.txt' } },
-      { run: { entry_point: 'hello', args: [], capture } },
-      { run: { entry_point: 'shout', args: [], capture } },
-      { transfer: { from: 'container:/golem/output/out.txt', to: receiver!.url } },
+      { transfer: { from: files.from, to: 'container:/golem/input/in.txt' } },
+      { run: { entry_point: 'hello', args: [], capture: CAPTURE } },
+      { run: { entry_point: 'shout', args: [], capture: CAPTURE } },
+      { transfer: { from: 'container:/golem/output/out.txt', to: files.to } },
     ]);
-    assert.deepEqual(
-      results.map((r) => r.result),
-      ['Ok', 'Ok', 'Ok', 'Ok'],
-      JSON.stringify(results),
-    );
+    assertAllOk(results, 4);
     assert.equal(results[1]!.stdout, 'hello from wasi\n', JSON.stringify(results));
-    await eventually(() => {
-      try {
-        return readFileSync(output, 'utf8') === 'QUIET WORDS\n';
-      } catch {
-        return false;
-      }
-    }, 'the upper-cased file on the requestor');
-    await control.close();
+    await files.upperCasedBack();
 
     const usage = await api.requestorState.getActivityUsage(activityId);
     assert.ok(usage.currentUsage![0]! > 0);
-    await api.requestorControl.destroyActivity(activityId, 30);
-    assert.deepEqual((await api.requestorState.getActivityState(activityId)).state, ['Terminated', null]);
+    await destroyActivity(api, activityId, 30);
   });
 });
