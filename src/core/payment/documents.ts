@@ -784,14 +784,11 @@ export class Documents {
   /** Provider: the requestor rejected the invoice. */
   onRejectInvoice(message: unknown, caller: string): Record<string, never> {
     const request = this.#answer(message, caller, 'invoiceId');
-    this.#fromCounterparty('invoice', 'provider', request.id, caller, (row) => {
-      if (row.status === 'REJECTED') return;
-      if (row.status !== 'RECEIVED' && row.status !== 'ISSUED')
-        throw stateError('invoice', request.id, row.status, 'reject');
-      const owner = (JSON.parse(row.body) as Invoice).issuerId;
-      this.#transition('invoice', request.id, 'provider', [row.status], 'REJECTED', owner, row.agreement_id, {
-        rejection: request.rejection ?? null,
-      });
+    this.#invoiceAnswered('provider', request.id, caller, {
+      from: ['RECEIVED', 'ISSUED'],
+      to: 'REJECTED',
+      action: 'reject',
+      extra: { rejection: request.rejection ?? null },
     });
     return {};
   }
@@ -799,22 +796,35 @@ export class Documents {
   /** Requestor: the provider cancels an invoice (refused once accepted). */
   onCancelInvoice(message: unknown, caller: string): Record<string, never> {
     const request = this.#answer(message, caller, 'invoiceId');
-    this.#fromCounterparty('invoice', 'requestor', request.id, caller, (row) => {
-      if (row.status === 'CANCELLED') return;
-      if (row.status !== 'RECEIVED' && row.status !== 'REJECTED')
-        throw stateError('invoice', request.id, row.status, 'cancel', 409);
-      const owner = (JSON.parse(row.body) as Invoice).recipientId;
-      this.#transition(
-        'invoice',
-        request.id,
-        'requestor',
-        [row.status],
-        'CANCELLED',
-        owner,
-        row.agreement_id,
-      );
+    this.#invoiceAnswered('requestor', request.id, caller, {
+      from: ['RECEIVED', 'REJECTED'],
+      to: 'CANCELLED',
+      action: 'cancel',
+      httpStatus: 409,
     });
     return {};
+  }
+
+  /** The other party moved its invoice `from` a status `to` another: this copy follows; a repeat is a no-op. */
+  #invoiceAnswered(
+    role: Role,
+    id: string,
+    caller: string,
+    step: {
+      from: readonly DocumentStatus[];
+      to: DocumentStatus;
+      action: string;
+      httpStatus?: number;
+      extra?: Record<string, unknown>;
+    },
+  ): void {
+    this.#fromCounterparty('invoice', role, id, caller, (row) => {
+      if (row.status === step.to) return;
+      if (!step.from.includes(row.status))
+        throw stateError('invoice', id, row.status, step.action, step.httpStatus);
+      const owner = this.#ownerOf(JSON.parse(row.body) as Invoice, role);
+      this.#transition('invoice', id, role, [row.status], step.to, owner, row.agreement_id, step.extra);
+    });
   }
 
   /** An answer from the network: within the peer's bounds, an object naming its document. */
