@@ -12,9 +12,11 @@ import { subscriptionTopic } from '../../../../src/core/market/events.ts';
 import { MarketErrorCode } from '../../../../src/core/market/index.ts';
 import { registerMarketRoutes } from '../../../../src/core/market/rest.ts';
 import { AppKeyAddress, type AppKeyInfo } from '../../../../src/core/model/identity.ts';
+import { registerPaymentRoutes } from '../../../../src/core/payment/rest.ts';
 import { readJson } from '../../../support/daemon.ts';
 import { eventually } from '../../../support/net.ts';
 import { demandBody, type Event, negotiate, node, offerBody } from '../market/support.ts';
+import { agree, sendDebitNote, startPair } from '../payment/harness.ts';
 
 /** A provider and a requestor on a memory network, the requestor's market served by a real REST server. */
 async function market(t: TestContext) {
@@ -66,14 +68,16 @@ function droppable(url: string, headers: Record<string, string>, body?: string) 
   return { answered, drop: () => request.destroy() };
 }
 
-const waiters = (m: Market, key: string) => m.requestor.market.notifier.waiting(key);
-
 /** Which comes first: the answer, or the poll waiting on `key` at the server. */
-const firstOf = (m: Market, answer: Promise<{ status: number | undefined }>, key: string) =>
+const firstOf = (notifier: Notifier, answer: Promise<{ status: number | undefined }>, key: string) =>
   Promise.race([
     answer.then((response) => `answered ${response.status}`),
-    eventually(() => waiters(m, key) === 1, `a waiter on ${key}`).then(() => 'waiting'),
+    eventually(() => notifier.waiting(key) === 1, `a waiter on ${key}`).then(() => 'waiting'),
   ]);
+
+/** The server let go of the poll waiting on `key`. */
+const freed = (notifier: Notifier, key: string) =>
+  eventually(() => notifier.waiting(key) === 0, `the waiter on ${key} freed`, 5_000);
 
 /** A demand and an offer that match each other only. */
 const pair = (name: string) => ({
@@ -86,7 +90,11 @@ describe('long polls through the REST server', () => {
     const m = await market(t);
     const { agreementId, waitKey } = await confirmedAgreement(m);
     const answer = waitForApproval(m, agreementId, 60);
-    assert.equal(await firstOf(m, answer, waitKey), 'waiting', 'the wait answered before anything happened');
+    assert.equal(
+      await firstOf(m.requestor.market.notifier, answer, waitKey),
+      'waiting',
+      'the wait answered before anything happened',
+    );
     await m.provider.market.approveAgreement(m.provider.nodeId, agreementId, undefined);
     assert.equal((await answer).status, 204);
   });
@@ -107,9 +115,9 @@ describe('long polls through the REST server', () => {
     const m = await market(t);
     const { agreementId, waitKey } = await confirmedAgreement(m);
     const poll = droppable(`${m.base}/agreements/${agreementId}/wait?timeout=60`, m.headers, '{}');
-    assert.equal(await firstOf(m, poll.answered, waitKey), 'waiting');
+    assert.equal(await firstOf(m.requestor.market.notifier, poll.answered, waitKey), 'waiting');
     poll.drop();
-    await eventually(() => waiters(m, waitKey) === 0, 'the waiter freed', 5_000);
+    await freed(m.requestor.market.notifier, waitKey);
     await m.provider.market.approveAgreement(m.provider.nodeId, agreementId, undefined);
     assert.equal((await waitForApproval(m, agreementId, 5)).status, 204);
   });
@@ -126,9 +134,9 @@ describe('long polls through the REST server', () => {
     const key = subscriptionTopic(demandId);
     const events = `${m.base}/demands/${demandId}/events`;
     const poll = droppable(`${events}?timeout=60`, m.headers);
-    assert.equal(await firstOf(m, poll.answered, key), 'waiting');
+    assert.equal(await firstOf(m.requestor.market.notifier, poll.answered, key), 'waiting');
     poll.drop();
-    await eventually(() => waiters(m, key) === 0, 'the waiter freed', 5_000);
+    await freed(m.requestor.market.notifier, key);
 
     // The offer comes after the client left: the poll that left must not have taken its proposal.
     await m.provider.market.subscribeOffer(m.provider.nodeId, offer);
@@ -149,6 +157,42 @@ describe('long polls through the REST server', () => {
       requestor.market.collectEvents(requestor.nodeId, demandId, 'requestor', 5_000, 10, signal);
     assert.deepEqual(await read(AbortSignal.abort()), []);
     assert.equal((await read()).length, 1, 'the matched offer is still there for the next poll');
+  });
+});
+
+describe('a payment event feed through the REST server', () => {
+  it('frees the waiter of a client that left, and the next poll sees the debit note that came after', async (t) => {
+    const { w, requestor, provider } = await startPair({ funds: '10' });
+    const { activityId } = agree(w, requestor, provider);
+    const server = new ApiServer({
+      bus: requestor.bus,
+      logger: silentLogger,
+      config: { apiUrl: new URL('http://127.0.0.1:0'), apiAllowOrigins: [] },
+    });
+    server.register('/payment-api/v1', (app) => registerPaymentRoutes(app, requestor.payment));
+    const feed = `${(await server.listen()).origin}/payment-api/v1/debitNoteEvents`;
+    t.after(() => server.close());
+    const key = await requestor.bus.call<AppKeyInfo>(AppKeyAddress.Create, {
+      name: 'long-poll',
+      nodeId: requestor.nodeId,
+    });
+    const headers = { authorization: `Bearer ${key.key}` };
+    const notifier = requestor.payment.events.notifier;
+    const waitKey = `debitNote:${requestor.nodeId.toLowerCase()}`;
+
+    const poll = droppable(`${feed}?timeout=60`, headers);
+    assert.equal(await firstOf(notifier, poll.answered, waitKey), 'waiting');
+    poll.drop();
+    await freed(notifier, waitKey);
+    const note = await sendDebitNote(provider, { activityId, totalAmountDue: '1' });
+    const events = (await (await fetch(`${feed}?timeout=5`, { headers })).json()) as {
+      eventType: string;
+      debitNoteId: string;
+    }[];
+    assert.deepEqual(
+      events.map((event) => [event.eventType, event.debitNoteId]),
+      [['DebitNoteReceivedEvent', note.debitNoteId]],
+    );
   });
 });
 
