@@ -63,7 +63,17 @@ function bothIn(
   assert.equal(stateAt(provider, agreementId), state);
 }
 
-const EXPIRED = { httpStatus: 410, details: { state: 'Expired' } };
+/** `held` (a step started by the caller) waits at the gate while `meanwhile` runs; then it goes on to its end. */
+async function crossing(race: Pair, held: Promise<unknown>, meanwhile: () => unknown): Promise<void> {
+  await race.hold.reached;
+  await meanwhile();
+  race.hold.open();
+  await held;
+}
+
+/** A step refused because the agreement moved on meanwhile. */
+const GONE = { httpStatus: 410 };
+const EXPIRED = { ...GONE, details: { state: 'Expired' } };
 
 describe('agreement races end with both sides in the same state', () => {
   it('a cancel issued while the confirm is on its way reaches the provider: both Cancelled, not Pending', () =>
@@ -79,76 +89,60 @@ describe('agreement races end with both sides in the same state', () => {
 
   it('the provider approves before its answer to the confirm is back: both Approved', () =>
     racing('requestor', 'confirmed', async (race) => {
-      const confirming = race.confirm();
-      await race.hold.reached;
-      await race.approve();
-      race.hold.open();
-      await confirming;
+      await crossing(race, race.confirm(), () => race.approve());
       bothIn(race, 'Approved');
     }));
 
   it('the provider rejects before its answer to the confirm is back: both Rejected', () =>
     racing('requestor', 'confirmed', async (race) => {
-      const confirming = race.confirm();
-      await race.hold.reached;
-      await race.reject({ message: 'quick' });
-      race.hold.open();
-      await confirming;
+      await crossing(race, race.confirm(), () => race.reject({ message: 'quick' }));
       bothIn(race, 'Rejected');
     }));
 
   it('a cancel while the provider approves: the approval is refused with 410, both Cancelled', () =>
     racing('requestor', NegotiationAddress.AgreementApproved, async (race) => {
       await race.confirm();
-      const approving = race.approve();
-      await race.hold.reached;
-      await race.cancel();
-      race.hold.open();
-      await assert.rejects(approving, { httpStatus: 410 });
+      await assert.rejects(
+        crossing(race, race.approve(), () => race.cancel()),
+        GONE,
+      );
       bothIn(race, 'Cancelled');
     }));
 
   it('a cancel while the requestor signs its commit: the commit is dropped, both Cancelled', () =>
     racing('requestor', 'commit', async (race) => {
       await race.confirm();
-      const approving = race.approve();
-      await race.hold.reached;
-      await race.cancel();
-      race.hold.open();
-      await assert.rejects(approving, { httpStatus: 410 });
+      await assert.rejects(
+        crossing(race, race.approve(), () => race.cancel()),
+        GONE,
+      );
       bothIn(race, 'Cancelled');
     }));
 
   it('a cancel crossing a rejection: the provider’s rejection stands on both sides', () =>
     racing('provider', NegotiationAddress.AgreementCancelled, async (race) => {
       await race.confirm();
-      const cancelling = race.cancel();
-      await race.hold.reached;
-      await race.reject({ message: 'full' });
-      race.hold.open();
-      await cancelling;
+      await crossing(race, race.cancel(), () => race.reject({ message: 'full' }));
       bothIn(race, 'Rejected');
     }));
 
   it('an expiry while the provider approves: the provider takes the requestor’s Expired', () =>
     racing('requestor', NegotiationAddress.AgreementApproved, async (race) => {
       await race.confirm();
-      const approving = race.approve();
-      await race.hold.reached;
-      race.clock.advance(60_000);
-      race.hold.open();
-      await assert.rejects(approving, { httpStatus: 410 });
+      await assert.rejects(
+        crossing(race, race.approve(), () => race.clock.advance(60_000)),
+        GONE,
+      );
       bothIn(race, 'Expired');
     }));
 
   it('an agreement that expires on its way to the provider is refused there: the confirm fails, nothing Pending', () =>
     racing('provider', NegotiationAddress.AgreementReceived, async (race) => {
       const { provider, requestor, agreementId } = race;
-      const confirming = race.confirm();
-      await race.hold.reached;
-      race.clock.advance(60_000);
-      race.hold.open();
-      await assert.rejects(confirming, { httpStatus: 410 });
+      await assert.rejects(
+        crossing(race, race.confirm(), () => race.clock.advance(60_000)),
+        GONE,
+      );
       assert.equal(stateAt(requestor, agreementId), 'Expired');
       assert.throws(() => provider.market.getAgreement(provider.nodeId, agreementId), {
         code: 'MARKET_AGREEMENT_NOT_FOUND',
@@ -161,7 +155,7 @@ describe('agreement races end with both sides in the same state', () => {
       // approve() stops at its signature (an await) before it moves; reject() moves at once, in between.
       const approving = race.approve();
       await race.reject({ message: 'changed' });
-      await assert.rejects(approving, { httpStatus: 410 });
+      await assert.rejects(approving, GONE);
       bothIn(race, 'Rejected');
     }));
 
