@@ -15,7 +15,8 @@ export interface AgreementSummary {
   state: string;
   terminator: string | null;
   reason: { message?: string; 'golem.provider.code'?: string; [key: string]: unknown } | null;
-  activities: { activityId: string; state: string }[];
+  /** Each activity's state, and why it ended when it did. */
+  activities: { activityId: string; state: string; reason: string | null }[];
   invoice: { invoiceId: string; amount: string; status: string } | null;
   debitNotes: number;
 }
@@ -91,9 +92,11 @@ export async function statusReport(
     const activities = [];
     for (const activityId of activityIds) {
       const state = await api
-        .get<{ state: [string, string | null] }>(`/activity-api/v1/activity/${activityId}/state`)
+        .get<{ state: [string, string | null]; reason?: string | null }>(
+          `/activity-api/v1/activity/${activityId}/state`,
+        )
         .catch(() => undefined);
-      activities.push({ activityId, state: state?.state[0] ?? 'unknown' });
+      activities.push({ activityId, state: state?.state[0] ?? 'unknown', reason: state?.reason ?? null });
     }
     const invoice = invoices.find((i) => i.agreementId === id);
     report.agreements.push({
