@@ -549,20 +549,26 @@ describe('golemsp against requestors good and bad', () => {
       throw new Error(`${error.message} (seen: ${JSON.stringify(seen)})`);
     });
 
-    const presetsPath = join(provider.dataDir, 'presets.json');
-    const intact = readFileSync(presetsPath, 'utf8');
-    writeFileSync(presetsPath, '{ "ver": "V1", "presets": [ oops');
+    // Half an edit: were it read as no file at all, the defaults (another subnet, other prices) would be offered.
+    const globalsPath = join(provider.dataDir, 'globals.json');
+    const intact = readFileSync(globalsPath, 'utf8');
+    writeFileSync(globalsPath, '{ "subnet": "public", "prices": { oops');
     await eventually(
-      () => /settings not applied/.test(provider.logs()) && provider.logs().includes('presets.json'),
+      () => /settings not applied/.test(provider.logs()) && provider.logs().includes('globals.json'),
       'the bad edit reported',
       30_000,
     );
+    const shown = provider.status();
+    assert.match(String(shown.settingsError), /globals\.json/, 'status says the files were not applied');
+    assert.equal(shown.node.subnet, SUBNET, 'the settings in force');
     assert.deepEqual(offered(), now, 'the offer stays');
     assert.deepEqual(
       (await offersSeen()).map((o) => o.cpuPerSecond),
       [72 / 3600],
       'the requestor still sees the offer',
     );
-    writeFileSync(presetsPath, intact);
+    writeFileSync(globalsPath, intact);
+    await eventually(() => provider.status().settingsError === null, 'the mended file applied', 30_000);
+    assert.deepEqual(offered(), now, 'the same terms: the offer is not replaced');
   });
 });

@@ -60,6 +60,8 @@ export interface AgentStatus {
   nodeId: string;
   runtimes: { name: string; version: string; offered: boolean; selfTest: RuntimeInfo['selfTest'] }[];
   offers: OfferStatus[];
+  /** The settings in force, and why the last change of the files was not applied (null once one is). */
+  settings: { nodeName: string | null; subnet: string; error: string | null };
   updatedAt: string;
 }
 
@@ -172,6 +174,7 @@ export class ProviderAgent {
   #reloadTimer: NodeJS.Timeout | undefined;
   /** Reloads run one after another. */
   #reloading: Promise<void> = Promise.resolve();
+  #settingsError: string | null = null;
 
   constructor(options: AgentOptions) {
     this.#options = options;
@@ -201,6 +204,11 @@ export class ProviderAgent {
         preset: o.preset,
         runtime: o.runtime,
       })),
+      settings: {
+        nodeName: this.#globals.nodeName,
+        subnet: this.#globals.subnet,
+        error: this.#settingsError,
+      },
       updatedAt: new Date().toISOString(),
     };
   }
@@ -331,12 +339,15 @@ export class ProviderAgent {
       globals = this.#settings.globals();
       wanted = this.#buildOffers(globals);
     } catch (error) {
+      this.#settingsError = errorMessage(error);
       this.#log.error('settings not applied; the previous ones stay in force', {
-        error: errorMessage(error),
+        error: this.#settingsError,
       });
+      this.#publishStatus();
       return;
     }
     this.#globals = globals;
+    this.#settingsError = null;
     const current = new Map(
       [...this.#offers].map(([id, o]) => [o.preset, { id, terms: offerTerms(o.offer) }]),
     );
@@ -357,10 +368,9 @@ export class ProviderAgent {
     } catch (error) {
       this.#logFailure('re-publishing the offers failed', error, {});
     }
-    if (changed) {
-      this.#log.info('settings applied; offers re-published', { offers: this.#offers.size });
-      this.#publishStatus();
-    } else this.#log.info('settings applied; the offers are unchanged');
+    if (changed) this.#log.info('settings applied; offers re-published', { offers: this.#offers.size });
+    else this.#log.info('settings applied; the offers are unchanged');
+    this.#publishStatus();
   }
 
   async #offerLoop(subscriptionId: string): Promise<void> {

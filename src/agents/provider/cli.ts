@@ -368,7 +368,9 @@ async function status(values: Values, print: (text: string) => void): Promise<nu
   const apiUrl = file?.yagnaDataDir ? (daemonUrl(file.yagnaDataDir) ?? file.apiUrl) : file?.apiUrl;
   const api =
     file === undefined || apiUrl === undefined ? undefined : new DaemonApi({ apiUrl, appKey: file.appKey });
-  const report = await statusReport(api, store.globals(), file?.agent ?? undefined);
+  // A running agent says which settings are in force (a settings file being edited may not parse just now).
+  const inForce = file?.agent?.settings ?? store.globals();
+  const report = await statusReport(api, inForce, file?.agent ?? undefined);
   print(values.json === true ? JSON.stringify(report, null, 2) : statusText(report));
   return 0;
 }
