@@ -353,7 +353,7 @@ describe('golemsp against requestors good and bad', () => {
       subnet: SUBNET,
       runtime: 'test-runtime',
       demand: TERMS,
-      expiresInMs: 25_000,
+      expiresInMs: 35_000,
     });
     const market = new MarketApi.Client({
       BASE: `${requestor.apiUrl}/market-api/v1`,
