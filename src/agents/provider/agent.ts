@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
+import { basename } from 'node:path';
 import { errorMessage, isGolemError } from '../../core/errors/index.ts';
 import type { Logger } from '../../core/log/index.ts';
 import { apiCode, apiStatus, type DaemonApi } from './api.ts';
@@ -140,7 +141,6 @@ const RECOVER_EVERY_MS = 30_000;
 const ACTIVITY_END_WAIT_MS = 30_000;
 /** What the requestor reads in the state of an activity the agreement does not allow (ya-provider's words). */
 export const SINGLE_ACTIVITY_REASON = 'Only single Activity allowed';
-const SETTINGS_FILES = new Set(['globals.json', 'presets.json', 'hardware.json']);
 
 interface PresetOffer {
   preset: string;
@@ -311,10 +311,12 @@ export class ProviderAgent {
    * agreements keep the terms they were signed with (their tracks come from the agreements themselves).
    */
   #watchSettings(): void {
+    const store = this.#settings;
+    const files = new Set([store.globalsPath, store.presetsPath, store.hardwarePath].map((p) => basename(p)));
     try {
-      this.#watcher = watch(this.#settings.dir, (_event, filename) => {
+      this.#watcher = watch(store.dir, (_event, filename) => {
         // The store writes a temp file and renames it: the rename lands on the real name.
-        if (filename === null || !SETTINGS_FILES.has(String(filename))) return;
+        if (filename === null || !files.has(String(filename))) return;
         clearTimeout(this.#reloadTimer);
         this.#reloadTimer = setTimeout(() => {
           this.#reloading = this.#reloading.then(() => this.#reload());
