@@ -5,20 +5,38 @@
  * debit notes (DebitNotesDeadline), one that never pays payable debit notes (DebitNoteNotPaid: its account has no
  * gas), one that vanishes mid-activity (RequestorUnreachable). Each end's reason reaches the requestor's agreement
  * events, each agreement gets exactly one invoice, and `golemsp status --json` shows it all.
+ * Also: an agreement that runs out mid-activity (Expired, billed to its end, paid), a second activity on a
+ * single-activity agreement ended by the agent and never billed, and settings changed while golemsp runs
+ * (a new price re-published, a file that does not parse ignored with a log line).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Address } from 'viem';
 import { MarketApi } from 'ya-ts-client';
-import { toUnits } from '../../src/agents/provider/index.ts';
-import { activityClient } from '../support/activity.ts';
+import { linearCost, toUnits } from '../../src/agents/provider/index.ts';
+import { activityClient, exeUnitPids } from '../support/activity.ts';
 import { type Anvil, anvilRpc, deployDevContracts, startAnvil } from '../support/anvil.ts';
-import { type DaemonHandle, type RelayHandle, startDaemon, startRelayProcess } from '../support/daemon.ts';
+import {
+  type DaemonHandle,
+  type RelayHandle,
+  runCli,
+  startDaemon,
+  startRelayProcess,
+} from '../support/daemon.ts';
 import { eventually } from '../support/net.ts';
 import { fund, paymentEnv, payments, tokenBalance } from '../support/payment.ts';
-import { acceptEverything, agreeWithAgent, type GolemspHandle, startGolemsp } from '../support/provider.ts';
+import {
+  acceptEverything,
+  agreeWithAgent,
+  GOLEMSP,
+  type GolemspHandle,
+  startGolemsp,
+} from '../support/provider.ts';
 
 const TEST_RUNTIME = fileURLToPath(new URL('../support/exeunit-runtime/descriptor.json', import.meta.url));
 const SUBNET = `provider-${randomBytes(3).toString('hex')}`;
@@ -27,11 +45,35 @@ const TERMS = {
   'golem.com.scheme.payu.debit-note.interval-sec?': 2,
 };
 
-type TerminatedEvent = { eventType: string; agreementId: string; reason?: Record<string, unknown> };
+type TerminatedEvent = {
+  eventType: string;
+  agreementId: string;
+  terminator?: string;
+  reason?: Record<string, unknown>;
+};
+type Note = {
+  debitNoteId: string;
+  agreementId: string;
+  activityId: string;
+  status: string;
+  totalAmountDue: string;
+  usageCounterVector?: number[];
+  timestamp: string;
+};
+type Invoice = {
+  invoiceId: string;
+  agreementId: string;
+  amount: string;
+  status: string;
+  activityIds?: string[];
+};
 
-async function terminationSeenBy(requestor: DaemonHandle, agreementId: string): Promise<TerminatedEvent> {
-  const market = new MarketApi.Client({ BASE: `${requestor.apiUrl}/market-api/v1`, TOKEN: requestor.appKey })
-    .requestor;
+/** The termination as a node's agreement events show it (the requestor's, or the provider's own). */
+async function terminationSeenBy(
+  node: Pick<DaemonHandle, 'apiUrl' | 'appKey'>,
+  agreementId: string,
+): Promise<TerminatedEvent> {
+  const market = new MarketApi.Client({ BASE: `${node.apiUrl}/market-api/v1`, TOKEN: node.appKey }).requestor;
   let event: TerminatedEvent | undefined;
   await eventually(
     async () => {
@@ -62,6 +104,28 @@ describe('golemsp against requestors good and bad', () => {
   let neverAccepts: DaemonHandle;
   let neverPays: DaemonHandle;
   let vanishes: DaemonHandle;
+  const providerPayments = () =>
+    payments({ apiUrl: provider.apiUrl, appKey: provider.appKey } as DaemonHandle).provider;
+  /** The provider's debit notes of one activity, oldest first. */
+  const notesOf = async (activityId: string) =>
+    ((await providerPayments().getDebitNotes(undefined, 1000)) as Note[])
+      .filter((n) => n.activityId === activityId)
+      .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+  /** The agreement's invoice, once the provider holds it SETTLED. */
+  const settledInvoice = async (agreementId: string): Promise<Invoice> => {
+    let invoice: Invoice | undefined;
+    await eventually(
+      async () => {
+        invoice = ((await providerPayments().getInvoices(undefined, 1000)) as Invoice[]).find(
+          (i) => i.agreementId === agreementId,
+        );
+        return invoice?.status === 'SETTLED';
+      },
+      'the invoice settled on the provider',
+      90_000,
+    );
+    return invoice!;
+  };
 
   before(async () => {
     anvil = await startAnvil();
@@ -93,6 +157,9 @@ describe('golemsp against requestors good and bad', () => {
         '3.6',
         '--starting-fee',
         '0.01',
+        // Short agreements allowed, for the expiry test.
+        '--min-agreement-expiration',
+        '0',
       ],
     });
   });
@@ -126,7 +193,7 @@ describe('golemsp against requestors good and bad', () => {
     const { activityId } = (await activities.requestorControl.createActivity({ agreementId } as never)) as {
       activityId: string;
     };
-    const prov = payments({ apiUrl: provider.apiUrl, appKey: provider.appKey } as DaemonHandle).provider;
+    const prov = providerPayments();
     await eventually(
       async () =>
         ((await prov.getDebitNotes(undefined, 1000)) as { agreementId: string; status: string }[]).filter(
@@ -138,50 +205,27 @@ describe('golemsp against requestors good and bad', () => {
     await activities.requestorControl.destroyActivity(activityId, 10);
     const ended = await terminationSeenBy(requestor, agreementId);
     assert.equal(ended.reason?.['golem.provider.code'], 'Success');
-    let invoice: { invoiceId: string; amount: string; status: string } | undefined;
-    await eventually(
-      async () => {
-        invoice = (
-          (await prov.getInvoices(undefined, 1000)) as {
-            agreementId: string;
-            invoiceId: string;
-            amount: string;
-            status: string;
-          }[]
-        ).find((i) => i.agreementId === agreementId);
-        return invoice?.status === 'SETTLED';
-      },
-      'the invoice settled on the provider',
-      90_000,
-    );
-    const notes = (await prov.getDebitNotes(undefined, 1000)) as {
-      activityId: string;
-      totalAmountDue: string;
-      timestamp: string;
-    }[];
-    const last = notes
-      .filter((n) => n.activityId === activityId)
-      .sort((a, b) => a.timestamp.localeCompare(b.timestamp))
-      .at(-1)!;
+    const invoice = await settledInvoice(agreementId);
+    const last = (await notesOf(activityId)).at(-1)!;
     assert.equal(
-      invoice!.amount,
+      invoice.amount,
       last.totalAmountDue,
       'the invoice is the final debit note of the one activity',
     );
-    assert.ok(toUnits(invoice!.amount) > toUnits('0.01'), 'more than the start price: usage was billed');
+    assert.ok(toUnits(invoice.amount) > toUnits('0.01'), 'more than the start price: usage was billed');
     const after = await tokenBalance(anvil, token, provider.nodeId);
-    assert.equal(after - before, toUnits(invoice!.amount), 'the chain shows the invoice paid');
+    assert.equal(after - before, toUnits(invoice.amount), 'the chain shows the invoice paid');
     await acceptor.stop();
     const shown = agreementOf(provider, agreementId);
     assert.equal(shown.state, 'Terminated');
     assert.equal(shown.terminator, 'Provider');
     assert.equal(shown.reason?.['golem.provider.code'], 'Success');
     assert.deepEqual(shown.invoice, {
-      invoiceId: invoice!.invoiceId,
-      amount: invoice!.amount,
+      invoiceId: invoice.invoiceId,
+      amount: invoice.amount,
       status: 'SETTLED',
     });
-    assert.ok(toUnits(provider.status().earnings.settled) >= toUnits(invoice!.amount));
+    assert.ok(toUnits(provider.status().earnings.settled) >= toUnits(invoice.amount));
   });
 
   it('breaks with DebitNotesDeadline when debit notes are never accepted, and invoices what ran', async () => {
@@ -238,7 +282,7 @@ describe('golemsp against requestors good and bad', () => {
     });
     const acceptor = acceptEverything(requestor, allocationId);
     await activityClient(requestor).requestorControl.createActivity({ agreementId } as never);
-    const prov = payments({ apiUrl: provider.apiUrl, appKey: provider.appKey } as DaemonHandle).provider;
+    const prov = providerPayments();
     await eventually(
       async () =>
         ((await prov.getDebitNotes(undefined, 1000)) as { agreementId: string; status: string }[]).some(
@@ -274,7 +318,6 @@ describe('golemsp against requestors good and bad', () => {
     });
     const acceptor = acceptEverything(good, allocationId);
     const activities = activityClient(good);
-    const prov = payments({ apiUrl: provider.apiUrl, appKey: provider.appKey } as DaemonHandle).provider;
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
       const { activityId } = (await activities.requestorControl.createActivity({ agreementId } as never)) as {
@@ -282,10 +325,7 @@ describe('golemsp against requestors good and bad', () => {
       };
       ids.push(activityId);
       await eventually(
-        async () =>
-          ((await prov.getDebitNotes(undefined, 1000)) as { activityId: string }[]).some(
-            (n) => n.activityId === activityId,
-          ),
+        async () => (await notesOf(activityId)).length > 0,
         'a debit note of the activity',
         30_000,
       );
@@ -294,41 +334,241 @@ describe('golemsp against requestors good and bad', () => {
     // Both activities ended, the agreement stays (multi-activity) until the idle timeout (30 s here).
     const ended = await terminationSeenBy(good, agreementId);
     assert.equal(ended.reason?.['golem.provider.code'], 'NoActivity');
-    let invoice: { amount: string; status: string } | undefined;
-    await eventually(
-      async () => {
-        invoice = (
-          (await prov.getInvoices(undefined, 1000)) as {
-            agreementId: string;
-            amount: string;
-            status: string;
-          }[]
-        ).find((i) => i.agreementId === agreementId);
-        return invoice?.status === 'SETTLED';
-      },
-      'the invoice settled',
-      90_000,
-    );
+    const invoice = await settledInvoice(agreementId);
     await acceptor.stop();
-    const notes = (await prov.getDebitNotes(undefined, 1000)) as {
-      activityId: string;
-      totalAmountDue: string;
-      timestamp: string;
-    }[];
-    const finals = ids.map(
-      (id) =>
-        notes
-          .filter((n) => n.activityId === id)
-          .sort((a, b) => a.timestamp.localeCompare(b.timestamp))
-          .at(-1)!.totalAmountDue,
-    );
+    const finals = await Promise.all(ids.map(async (id) => (await notesOf(id)).at(-1)!.totalAmountDue));
     assert.equal(
-      toUnits(invoice!.amount),
+      toUnits(invoice.amount),
       toUnits(finals[0]!) + toUnits(finals[1]!),
       'the sum of the final notes',
     );
     const shown = agreementOf(provider, agreementId);
     assert.equal(shown.activities.length, 2);
     assert.equal(shown.reason?.['golem.provider.code'], 'NoActivity');
+  });
+  it('ends an agreement that runs out mid-activity with Expired, bills the usage to its end, and is paid', async () => {
+    const requestor = good;
+    const before = await tokenBalance(anvil, token, provider.nodeId);
+    const { agreementId, allocationId } = await agreeWithAgent(requestor, provider.nodeId, {
+      subnet: SUBNET,
+      runtime: 'test-runtime',
+      demand: TERMS,
+      expiresInMs: 35_000,
+    });
+    const market = new MarketApi.Client({
+      BASE: `${requestor.apiUrl}/market-api/v1`,
+      TOKEN: requestor.appKey,
+    }).requestor;
+    const agreement = (await market.getAgreement(agreementId)) as {
+      demand: { properties: Record<string, unknown> };
+      offer: { properties: Record<string, unknown> };
+    };
+    const expiresAt = Number(agreement.demand.properties['golem.srv.comp.expiration']);
+    const coeffs = agreement.offer.properties['golem.com.pricing.model.linear.coeffs'] as number[];
+    const acceptor = acceptEverything(requestor, allocationId);
+    const activities = activityClient(requestor);
+    const { activityId } = (await activities.requestorControl.createActivity({ agreementId } as never)) as {
+      activityId: string;
+    };
+    const createdAt = Date.now();
+    assert.ok(createdAt < expiresAt, 'the activity runs before the agreement runs out');
+
+    const ended = await terminationSeenBy(requestor, agreementId);
+    assert.equal(ended.reason?.['golem.provider.code'], 'Expired');
+    assert.equal(ended.terminator, 'Provider');
+    const own = await terminationSeenBy(provider, agreementId);
+    assert.equal(own.reason?.['golem.provider.code'], 'Expired');
+    assert.ok(Date.now() >= expiresAt, 'not ended before it ran out');
+
+    const invoice = await settledInvoice(agreementId);
+    await acceptor.stop();
+    const notes = await notesOf(activityId);
+    assert.ok(notes.length >= 2, 'debit notes while it ran, and the final one');
+    const final = notes.at(-1)!;
+    assert.ok(Date.parse(final.timestamp) >= expiresAt, 'the final debit note comes after the end');
+    // The final note bills the usage the ExeUnit reached when the agreement's end stopped it.
+    const usage = (await activityClient({
+      apiUrl: provider.apiUrl,
+      appKey: provider.appKey,
+    } as DaemonHandle).requestorState.getActivityUsage(activityId)) as { currentUsage: number[] };
+    assert.deepEqual(final.usageCounterVector, usage.currentUsage);
+    const durationIndex = (agreement.offer.properties['golem.com.usage.vector'] as string[]).indexOf(
+      'golem.usage.duration_sec',
+    );
+    assert.ok(
+      usage.currentUsage[durationIndex]! >= (expiresAt - createdAt) / 1000 - 1,
+      `the duration billed (${usage.currentUsage[durationIndex]} s) reaches the expiry`,
+    );
+    assert.equal(toUnits(final.totalAmountDue), linearCost(coeffs, usage.currentUsage));
+    assert.equal(invoice.amount, final.totalAmountDue, 'the invoice is the final debit note');
+    const after = await tokenBalance(anvil, token, provider.nodeId);
+    assert.equal(after - before, toUnits(invoice.amount), 'the chain shows the invoice paid');
+
+    const shown = agreementOf(provider, agreementId);
+    assert.equal(shown.state, 'Terminated');
+    assert.equal(shown.terminator, 'Provider');
+    assert.equal(shown.reason?.['golem.provider.code'], 'Expired');
+    assert.deepEqual(
+      shown.activities.map((a) => a.state),
+      ['Terminated'],
+    );
+    assert.deepEqual(shown.invoice, {
+      invoiceId: invoice.invoiceId,
+      amount: invoice.amount,
+      status: 'SETTLED',
+    });
+  });
+
+  it('keeps a single-activity agreement to one activity: a second one is ended by the agent, unbilled', async () => {
+    const requestor = good;
+    const { agreementId, allocationId } = await agreeWithAgent(requestor, provider.nodeId, {
+      subnet: SUBNET,
+      runtime: 'test-runtime',
+      demand: TERMS,
+    });
+    const acceptor = acceptEverything(requestor, allocationId);
+    const activities = activityClient(requestor);
+    const create = async () =>
+      (
+        (await activities.requestorControl.createActivity({ agreementId } as never)) as {
+          activityId: string;
+        }
+      ).activityId;
+    const first = await create();
+    await eventually(async () => (await notesOf(first)).length >= 1, 'a debit note of the first', 30_000);
+    // The daemon's own bound (live activities per agreement) allows a second: only the agent holds the terms. The
+    // agent ends it before it is ready (the requestor's create fails with the reason) or after (its state says why).
+    let second: string;
+    try {
+      second = await create();
+      let state: { state: string[]; reason?: string | null } | undefined;
+      await eventually(
+        async () => {
+          state = (await activities.requestorState.getActivityState(second)) as typeof state;
+          return state!.state[0] === 'Terminated';
+        },
+        'the second activity ended',
+        30_000,
+      );
+      assert.equal(state!.reason, 'Only single Activity allowed');
+    } catch (error) {
+      const body = (error as { body?: { message?: string; details?: { activityId?: string } } }).body;
+      if (body?.details?.activityId === undefined) throw error;
+      assert.match(String(body.message), /Only single Activity allowed/);
+      second = body.details.activityId;
+    }
+    await eventually(() => exeUnitPids(second).length === 0, "the second activity's ExeUnit gone", 30_000);
+    const firstNotes = (await notesOf(first)).length;
+    await eventually(
+      async () => (await notesOf(first)).length > firstNotes,
+      'the first activity billed on',
+      30_000,
+    );
+    const firstState = (await activities.requestorState.getActivityState(first)) as { state: string[] };
+    assert.notEqual(firstState.state[0], 'Terminated', 'the first activity runs on');
+
+    await activities.requestorControl.destroyActivity(first, 10);
+    const ended = await terminationSeenBy(requestor, agreementId);
+    assert.equal(ended.reason?.['golem.provider.code'], 'Success');
+    const invoice = await settledInvoice(agreementId);
+    await acceptor.stop();
+    assert.deepEqual(await notesOf(second), [], 'the refused activity is never billed');
+    const final = (await notesOf(first)).at(-1)!;
+    assert.equal(invoice.amount, final.totalAmountDue, 'the invoice is the first activity alone');
+    const shown = agreementOf(provider, agreementId);
+    assert.equal(shown.reason?.['golem.provider.code'], 'Success');
+    assert.deepEqual(
+      shown.activities.find((a) => a.activityId === second),
+      { activityId: second, state: 'Terminated', reason: 'Only single Activity allowed' },
+    );
+  });
+
+  it('applies settings changed while it runs: a new price re-publishes the offer, a bad edit keeps it', async () => {
+    const requestor = good;
+    const coeffsKey = 'golem.com.pricing.model.linear.coeffs';
+    /** The provider's offers the requestor's node knows now (a fresh market scan). */
+    const offersSeen = async () => {
+      const base = `${requestor.apiUrl}/market-api/v1`;
+      const headers = { authorization: `Bearer ${requestor.appKey}`, 'content-type': 'application/json' };
+      const scanId = (await (
+        await fetch(`${base}/scan`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ type: 'offer', constraints: `(golem.node.debug.subnet=${SUBNET})` }),
+        })
+      ).json()) as string;
+      const offers = (await (await fetch(`${base}/scan/${scanId}/events?timeout=1`, { headers })).json()) as {
+        offerId: string;
+        providerId: string;
+        properties: Record<string, unknown>;
+      }[];
+      await fetch(`${base}/scan/${scanId}`, { method: 'DELETE', headers });
+      return offers
+        .filter(
+          (o) => o.providerId === provider.nodeId && o.properties['golem.runtime.name'] === 'test-runtime',
+        )
+        .map((o) => ({ offerId: o.offerId, cpuPerSecond: (o.properties[coeffsKey] as number[])[0] }));
+    };
+    const golemsp = (...args: string[]) =>
+      spawnSync(process.execPath, [GOLEMSP, ...args, '--data-dir', provider.dataDir], { encoding: 'utf8' });
+    const offered = () =>
+      provider
+        .status()
+        .offers.filter((o) => o.runtime === 'test-runtime')
+        .map((o) => o.subscriptionId);
+    const [old] = offered();
+    assert.ok(old !== undefined);
+
+    const set = golemsp('settings', 'set', '--cpu-per-hour', '72');
+    assert.equal(set.status, 0, set.stderr);
+    let now: string[] = [];
+    await eventually(
+      () => {
+        now = offered();
+        return now.length === 1 && now[0] !== old;
+      },
+      'the offer re-published',
+      30_000,
+    );
+    let pingedAt = 0;
+    let seen: Awaited<ReturnType<typeof offersSeen>> = [];
+    const newOfferSeen = eventually(
+      async () => {
+        if (Date.now() - pingedAt > 10_000) {
+          pingedAt = Date.now();
+          runCli(['net', 'ping', provider.nodeId], { dataDir: requestor.dataDir });
+        }
+        seen = await offersSeen();
+        // The new price (72 GLM/h = 0.02 GLM/s) is offered, the old one (0.01 GLM/s) is gone.
+        return seen.length === 1 && seen[0]!.cpuPerSecond === 72 / 3600;
+      },
+      'the new offer at the requestor, and the old one gone',
+      60_000,
+    );
+    await newOfferSeen.catch((error: Error) => {
+      throw new Error(`${error.message} (seen: ${JSON.stringify(seen)})`);
+    });
+
+    // Half an edit: were it read as no file at all, the defaults (another subnet, other prices) would be offered.
+    const globalsPath = join(provider.dataDir, 'globals.json');
+    const intact = readFileSync(globalsPath, 'utf8');
+    writeFileSync(globalsPath, '{ "subnet": "public", "prices": { oops');
+    await eventually(
+      () => /settings not applied/.test(provider.logs()) && provider.logs().includes('globals.json'),
+      'the bad edit reported',
+      30_000,
+    );
+    const shown = provider.status();
+    assert.match(String(shown.settingsError), /globals\.json/, 'status says the files were not applied');
+    assert.equal(shown.node.subnet, SUBNET, 'the settings in force');
+    assert.deepEqual(offered(), now, 'the offer stays');
+    assert.deepEqual(
+      (await offersSeen()).map((o) => o.cpuPerSecond),
+      [72 / 3600],
+      'the requestor still sees the offer',
+    );
+    writeFileSync(globalsPath, intact);
+    await eventually(() => provider.status().settingsError === null, 'the mended file applied', 30_000);
+    assert.deepEqual(offered(), now, 'the same terms: the offer is not replaced');
   });
 });

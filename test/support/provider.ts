@@ -120,6 +120,8 @@ export interface NegotiateOptions {
   /** Extra demand properties (negotiable terms, multi-activity…). */
   demand?: Record<string, unknown>;
   allocationTotal?: string;
+  /** A short agreement: its expiration is set this long after the counter-proposal the agreement is made from. */
+  expiresInMs?: number;
 }
 
 /** An allocation and an agreement the provider's agent approved on its own. */
@@ -174,7 +176,14 @@ export async function agreeWithAgent(
     (e) => e.proposal?.state === 'Initial' && e.proposal.issuerId === providerId,
     "the provider's offer",
   );
-  await market.counterProposalDemand(demandId, initial.proposal!.proposalId, demand);
+  const counter =
+    options.expiresInMs === undefined
+      ? demand
+      : {
+          ...demand,
+          properties: { ...demand.properties, 'golem.srv.comp.expiration': Date.now() + options.expiresInMs },
+        };
+  await market.counterProposalDemand(demandId, initial.proposal!.proposalId, counter);
   const draft = await next(
     (e) =>
       (e.proposal?.state === 'Draft' && e.proposal.issuerId === providerId) ||

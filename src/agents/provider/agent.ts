@@ -10,6 +10,8 @@
  * restart of either picks up where it was (the invoice of an agreement is looked up before one is issued).
  */
 import { randomBytes } from 'node:crypto';
+import { type FSWatcher, watch } from 'node:fs';
+import { basename } from 'node:path';
 import { errorMessage, isGolemError } from '../../core/errors/index.ts';
 import type { Logger } from '../../core/log/index.ts';
 import { apiCode, apiStatus, type DaemonApi } from './api.ts';
@@ -44,6 +46,8 @@ export interface AgentOptions {
   eventsTimeoutS?: number;
   /** Called whenever what `status` shows changed. */
   onStatus?: (status: AgentStatus) => void;
+  /** Quiet time after a settings file changed before it is applied (ms; ya-provider waits 3 s). */
+  reloadDebounceMs?: number;
 }
 
 export interface OfferStatus {
@@ -57,6 +61,8 @@ export interface AgentStatus {
   nodeId: string;
   runtimes: { name: string; version: string; offered: boolean; selfTest: RuntimeInfo['selfTest'] }[];
   offers: OfferStatus[];
+  /** The settings in force, and why the last change of the files was not applied (null once one is). */
+  settings: { nodeName: string | null; subnet: string; error: string | null };
   updatedAt: string;
 }
 
@@ -111,12 +117,16 @@ interface AgreementTrack {
   acceptTimeoutS: number | undefined;
   paymentTimeoutS: number | undefined;
   activities: Map<string, ActivityTrack>;
+  /** Activities ended by us unbilled: a single-activity agreement's activities after its first. */
+  refused: Set<string>;
   notes: NoteTrack[];
   lastPayableAt: number;
   idleSince: number;
   /** Set once the agreement is to end: by us with a reason, or by the requestor. */
   closing: { by: 'provider' | 'requestor'; code: string; message: string } | undefined;
   terminated: boolean;
+  /** When we learnt the agreement ended: its activities' ends are waited for from then. */
+  terminatedAt: number | undefined;
   retryAt: number;
   retryDelayMs: number;
   invoiceId: string | undefined;
@@ -127,6 +137,21 @@ const DEFAULT_INTERVAL_S = 120;
 const INVOICE_DUE_DEFAULT_S = 86_400;
 const SEND_TIMEOUT_S = 5;
 const RECOVER_EVERY_MS = 30_000;
+/** Longest the bill of an ended agreement waits for the daemon to end its ExeUnits (their usage to the end). */
+const ACTIVITY_END_WAIT_MS = 30_000;
+/** What the requestor reads in the state of an activity the agreement does not allow (ya-provider's words). */
+export const SINGLE_ACTIVITY_REASON = 'Only single Activity allowed';
+
+interface PresetOffer {
+  preset: string;
+  runtime: string;
+  offer: BuiltOffer;
+}
+
+/** An offer's terms, without the moment it was built at (the expiration constraint). */
+function offerTerms(offer: BuiltOffer): string {
+  return JSON.stringify([offer.properties, offer.constraints.replace(/expiration>\d+/, 'expiration>')]);
+}
 
 export class ProviderAgent {
   readonly sessionId: string;
@@ -137,7 +162,7 @@ export class ProviderAgent {
   #globals!: Globals;
   #nodeId = '';
   #runtimes: RuntimeInfo[] = [];
-  #offers = new Map<string, { preset: string; runtime: string; offer: BuiltOffer }>();
+  #offers = new Map<string, PresetOffer>();
   #agreements = new Map<string, AgreementTrack>();
   /** Agreements done with (invoiced, or never approved): not taken up again by the recovery. */
   #finished = new Set<string>();
@@ -145,6 +170,11 @@ export class ProviderAgent {
   #daemonDown = false;
   #stop = new AbortController();
   #loops: Promise<void>[] = [];
+  #watcher: FSWatcher | undefined;
+  #reloadTimer: NodeJS.Timeout | undefined;
+  /** Reloads run one after another. */
+  #reloading: Promise<void> = Promise.resolve();
+  #settingsError: string | null = null;
 
   constructor(options: AgentOptions) {
     this.#options = options;
@@ -174,6 +204,11 @@ export class ProviderAgent {
         preset: o.preset,
         runtime: o.runtime,
       })),
+      settings: {
+        nodeName: this.#globals.nodeName,
+        subnet: this.#globals.subnet,
+        error: this.#settingsError,
+      },
       updatedAt: new Date().toISOString(),
     };
   }
@@ -196,15 +231,21 @@ export class ProviderAgent {
       const id = old.offerId ?? old.id;
       if (id !== undefined) await this.#api.delete(`/market-api/v1/offers/${id}`).catch(() => {});
     }
-    await this.#subscribeAll();
+    for (const wanted of this.#buildOffers(this.#globals)) await this.#subscribe(wanted);
+    if (this.#offers.size === 0)
+      this.#log.warn('nothing is offered: no active preset with a working runtime');
     this.#publishStatus();
     this.#loops.push(this.#tickLoop());
+    this.#watchSettings();
   }
 
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
     this.#stop.abort();
+    this.#watcher?.close();
+    clearTimeout(this.#reloadTimer);
+    await this.#reloading;
     await Promise.allSettled(this.#loops);
     // Agreements are not broken: a restarted agent (or daemon) takes them up again.
     await Promise.allSettled(
@@ -219,10 +260,12 @@ export class ProviderAgent {
 
   // ------------------------------------------------------------------ offers
 
-  async #subscribeAll(): Promise<void> {
+  /** One offer per active preset whose runtime passed its self-test; throws on settings that do not parse. */
+  #buildOffers(globals: Globals): PresetOffer[] {
     const presets = this.#settings.presets(this.#runtimes.filter((r) => r.selfTest.ok).map((r) => r.name));
     const hardware = this.#settings.activeProfile();
-    const payee = this.#globals.account ?? this.#nodeId;
+    const payee = globals.account ?? this.#nodeId;
+    const offers: PresetOffer[] = [];
     for (const name of presets.active) {
       const preset = presets.presets.find((p) => p.name === name);
       const runtime = this.#runtimes.find((r) => r.name === preset?.['exeunit-name']);
@@ -231,18 +274,105 @@ export class ProviderAgent {
         continue;
       }
       if (!runtime.selfTest.ok) continue;
-      const offer = buildOffer({ preset, runtime, globals: this.#globals, hardware, payee });
-      await this.#subscribe(preset.name, runtime.name, offer);
+      const offer = buildOffer({ preset, runtime, globals, hardware, payee });
+      offers.push({ preset: preset.name, runtime: runtime.name, offer });
     }
-    if (this.#offers.size === 0)
-      this.#log.warn('nothing is offered: no active preset with a working runtime');
+    return offers;
   }
 
-  async #subscribe(preset: string, runtime: string, offer: BuiltOffer): Promise<void> {
-    const id = await this.#api.post<string>('/market-api/v1/offers', offer);
-    this.#offers.set(id, { preset, runtime, offer });
-    this.#log.info('offer subscribed', { subscriptionId: id, preset, runtime });
+  async #subscribe(wanted: PresetOffer): Promise<void> {
+    const id = await this.#api.post<string>('/market-api/v1/offers', wanted.offer);
+    this.#offers.set(id, wanted);
+    this.#log.info('offer subscribed', {
+      subscriptionId: id,
+      preset: wanted.preset,
+      runtime: wanted.runtime,
+    });
     this.#loops.push(this.#offerLoop(id));
+  }
+
+  async #unsubscribe(subscriptionId: string): Promise<void> {
+    const known = this.#offers.get(subscriptionId);
+    // Forgotten first: its events loop ends and nothing more is answered on it.
+    this.#offers.delete(subscriptionId);
+    try {
+      await this.#api.delete(`/market-api/v1/offers/${subscriptionId}`);
+    } catch (error) {
+      if (apiStatus(error) !== 404 && apiStatus(error) !== 410) throw error;
+    }
+    this.#log.info('offer unsubscribed', { subscriptionId, preset: known?.preset });
+  }
+
+  // ------------------------------------------------------------------ settings reload
+
+  /**
+   * ya-provider watches its settings files and applies them while it runs; so does this agent: `golemsp settings
+   * set`, `preset …` and `profile …` write the files, and a change is applied after a quiet moment. Running
+   * agreements keep the terms they were signed with (their tracks come from the agreements themselves).
+   */
+  #watchSettings(): void {
+    const store = this.#settings;
+    const files = new Set([store.globalsPath, store.presetsPath, store.hardwarePath].map((p) => basename(p)));
+    try {
+      this.#watcher = watch(store.dir, (_event, filename) => {
+        // The store writes a temp file and renames it: the rename lands on the real name.
+        if (filename === null || !files.has(String(filename))) return;
+        clearTimeout(this.#reloadTimer);
+        this.#reloadTimer = setTimeout(() => {
+          this.#reloading = this.#reloading.then(() => this.#reload());
+        }, this.#options.reloadDebounceMs ?? 1000);
+      });
+      this.#watcher.on('error', (error) =>
+        this.#log.warn('settings are no longer watched', { error: errorMessage(error) }),
+      );
+    } catch (error) {
+      this.#log.warn('settings are not watched; changes apply at the next start', {
+        error: errorMessage(error),
+      });
+    }
+  }
+
+  /** Settings read again; an offer whose terms changed is replaced (new subscribed, old unsubscribed). */
+  async #reload(): Promise<void> {
+    if (!this.#running) return;
+    let globals: Globals;
+    let wanted: PresetOffer[];
+    try {
+      globals = this.#settings.globals();
+      wanted = this.#buildOffers(globals);
+    } catch (error) {
+      this.#settingsError = errorMessage(error);
+      this.#log.error('settings not applied; the previous ones stay in force', {
+        error: this.#settingsError,
+      });
+      this.#publishStatus();
+      return;
+    }
+    this.#globals = globals;
+    this.#settingsError = null;
+    const current = new Map(
+      [...this.#offers].map(([id, o]) => [o.preset, { id, terms: offerTerms(o.offer) }]),
+    );
+    let changed = false;
+    try {
+      for (const offer of wanted) {
+        const old = current.get(offer.preset);
+        current.delete(offer.preset);
+        if (old?.terms === offerTerms(offer.offer)) continue;
+        changed = true;
+        await this.#subscribe(offer);
+        if (old !== undefined) await this.#unsubscribe(old.id);
+      }
+      for (const { id } of current.values()) {
+        changed = true;
+        await this.#unsubscribe(id);
+      }
+    } catch (error) {
+      this.#logFailure('re-publishing the offers failed', error, {});
+    }
+    if (changed) this.#log.info('settings applied; offers re-published', { offers: this.#offers.size });
+    else this.#log.info('settings applied; the offers are unchanged');
+    this.#publishStatus();
   }
 
   async #offerLoop(subscriptionId: string): Promise<void> {
@@ -260,14 +390,15 @@ export class ProviderAgent {
       } catch (error) {
         if (!this.#running) return;
         if (apiStatus(error) === 404 || apiStatus(error) === 410) {
-          // The subscription expired or is gone: offer the same again.
-          const known = this.#offers.get(subscriptionId)!;
+          // The subscription expired or is gone: offer the same again (unless we withdrew it ourselves).
+          const known = this.#offers.get(subscriptionId);
+          if (known === undefined) return;
           this.#offers.delete(subscriptionId);
-          const fresh = {
+          const offer = {
             ...known.offer,
             constraints: known.offer.constraints.replace(/expiration>\d+/, `expiration>${Date.now()}`),
           };
-          await this.#subscribe(known.preset, known.runtime, fresh).catch((e) =>
+          await this.#subscribe({ ...known, offer }).catch((e) =>
             this.#log.error('re-subscribing failed', { error: errorMessage(e) }),
           );
           this.#publishStatus();
@@ -306,7 +437,9 @@ export class ProviderAgent {
         state: string;
       };
       if (proposal.issuerId.toLowerCase() === this.#nodeId) return;
-      const own = this.#offers.get(subscriptionId)!.offer;
+      const own = this.#offers.get(subscriptionId)?.offer;
+      // A withdrawn offer (the settings changed) negotiates no more.
+      if (own === undefined) return;
       let current: Props = own.properties;
       if (proposal.prevProposalId !== undefined) {
         try {
@@ -422,11 +555,13 @@ export class ProviderAgent {
       acceptTimeoutS: number(offer[NEGOTIABLE.acceptTimeout]),
       paymentTimeoutS: number(offer[NEGOTIABLE.paymentTimeout]),
       activities: new Map(),
+      refused: new Set(),
       notes: [],
       lastPayableAt: approvedAt,
       idleSince: Date.now(),
       closing: undefined,
       terminated: false,
+      terminatedAt: undefined,
       retryAt: 0,
       retryDelayMs: 5000,
       invoiceId: undefined,
@@ -580,9 +715,35 @@ export class ProviderAgent {
     if (track.closing !== undefined) await this.#close(track, now);
   }
 
-  async #running_(track: AgreementTrack, now: number): Promise<void> {
+  /**
+   * The agreement's activities taken into account. The agent enforces the agreement's terms itself, as
+   * ya-provider does: without `golem.srv.caps.multi-activity` in the demand only the first activity (the daemon
+   * lists them in creation order) runs; any other is set Terminated with ya-provider's reason, which the requestor
+   * reads in its state, and is never billed.
+   */
+  async #listActivities(track: AgreementTrack): Promise<void> {
     const ids = await this.#api.get<string[]>(`/activity-api/v1/activity?agreementId=${track.id}`);
-    for (const id of ids) this.#activity(track, id);
+    for (const id of ids) {
+      if (track.activities.has(id) || track.refused.has(id)) continue;
+      if (track.multiActivity || track.activities.size === 0) {
+        this.#activity(track, id);
+        continue;
+      }
+      await this.#api.call('PUT', `/activity-api/v1/activity/${id}/state`, {
+        state: ['Terminated', null],
+        reason: SINGLE_ACTIVITY_REASON,
+        errorMessage: `agreement ${track.id} allows one activity (the demand has no golem.srv.caps.multi-activity)`,
+      });
+      track.refused.add(id);
+      this.#log.info('a second activity on a single-activity agreement ended', {
+        agreementId: track.id,
+        activityId: id,
+      });
+    }
+  }
+
+  async #running_(track: AgreementTrack, now: number): Promise<void> {
+    await this.#listActivities(track);
     let live = 0;
     for (const activity of track.activities.values()) {
       if (activity.ended) continue;
@@ -783,12 +944,20 @@ export class ProviderAgent {
           message: closing.message,
         });
       }
-      // Activities of an ended agreement are destroyed by the daemon; bill what each one used.
-      const ids = await this.#api.get<string[]>(`/activity-api/v1/activity?agreementId=${track.id}`);
-      for (const id of ids) this.#activity(track, id);
+      track.terminatedAt ??= Date.now();
+      // Activities of an ended agreement are ended by the daemon, which keeps the usage they reached: each is
+      // billed once it ended (or after a bounded wait), so the bill covers the usage up to the end.
+      await this.#listActivities(track);
       for (const activity of track.activities.values()) {
         if (activity.finalCost !== undefined) continue;
-        activity.ended = true;
+        if (!activity.ended) {
+          const state = await this.#api.get<{ state: [string, string | null] }>(
+            `/activity-api/v1/activity/${activity.id}/state`,
+          );
+          if (state.state[0] !== 'Terminated' && Date.now() < track.terminatedAt + ACTIVITY_END_WAIT_MS)
+            return;
+          activity.ended = true;
+        }
         await this.#finalNote(track, activity);
       }
       await this.#invoice(track);

@@ -368,7 +368,9 @@ async function status(values: Values, print: (text: string) => void): Promise<nu
   const apiUrl = file?.yagnaDataDir ? (daemonUrl(file.yagnaDataDir) ?? file.apiUrl) : file?.apiUrl;
   const api =
     file === undefined || apiUrl === undefined ? undefined : new DaemonApi({ apiUrl, appKey: file.appKey });
-  const report = await statusReport(api, store.globals(), file?.agent ?? undefined);
+  // A running agent says which settings are in force (a settings file being edited may not parse just now).
+  const inForce = file?.agent?.settings ?? store.globals();
+  const report = await statusReport(api, inForce, file?.agent ?? undefined);
   print(values.json === true ? JSON.stringify(report, null, 2) : statusText(report));
   return 0;
 }
@@ -479,8 +481,15 @@ function presetActivate(
     ? [...new Set([...presets.active, name])]
     : presets.active.filter((n) => n !== name);
   store.savePresets(presets);
-  print(`preset ${name} ${active ? 'activated' : 'deactivated'} (takes effect at the next start)`);
+  print(`preset ${name} ${active ? 'activated' : 'deactivated'}${whenApplied(store.dir)}`);
   return 0;
+}
+
+/** A running agent watches its settings files and applies a change on its own. */
+function whenApplied(dataDir: string): string {
+  return readRunFile(dataDir) === undefined
+    ? ' (takes effect at the next start)'
+    : ' (the running golemsp applies it now)';
 }
 
 function profileRows(hardware: Hardware, names: string[]): (string | number)[][] {
@@ -548,7 +557,7 @@ function profileCommand(values: Values, positionals: string[], print: (text: str
         throw new UsageError('profile update <name> needs --cores, --memory or --storage');
       Object.assign(hardware.profiles[updated]!, sizes);
       store.saveHardware(hardware);
-      print(`profile ${updated} updated (takes effect at the next start)`);
+      print(`profile ${updated} updated${whenApplied(store.dir)}`);
       return 0;
     }
     case 'remove': {
@@ -564,7 +573,7 @@ function profileCommand(values: Values, positionals: string[], print: (text: str
       const activated = existing();
       hardware.active = activated;
       store.saveHardware(hardware);
-      print(`profile ${activated} activated (takes effect at the next start)`);
+      print(`profile ${activated} activated${whenApplied(store.dir)}`);
       return 0;
     }
     default:

@@ -9,13 +9,17 @@ import type { DaemonApi } from './api.ts';
 import { formatUnits, toUnits } from './money.ts';
 import type { Globals } from './settings.ts';
 
+/** The node's name and subnet: those in force in the running agent, else those of the settings files. */
+export type NodeSettings = Pick<Globals, 'nodeName' | 'subnet'>;
+
 export interface AgreementSummary {
   agreementId: string;
   requestorId: string;
   state: string;
   terminator: string | null;
   reason: { message?: string; 'golem.provider.code'?: string; [key: string]: unknown } | null;
-  activities: { activityId: string; state: string }[];
+  /** Each activity's state, and why it ended when it did. */
+  activities: { activityId: string; state: string; reason: string | null }[];
   invoice: { invoiceId: string; amount: string; status: string } | null;
   debitNotes: number;
 }
@@ -23,6 +27,8 @@ export interface AgreementSummary {
 export interface StatusReport {
   running: boolean;
   node: { nodeId: string | null; name: string | null; subnet: string; apiUrl: string | null };
+  /** Why the running agent did not apply the settings files as they are now (null when it did). */
+  settingsError: string | null;
   runtimes: AgentStatus['runtimes'];
   offers: AgentStatus['offers'];
   agreements: AgreementSummary[];
@@ -40,7 +46,7 @@ const MAX_AGREEMENTS = 100;
 
 export async function statusReport(
   api: DaemonApi | undefined,
-  globals: Globals,
+  globals: NodeSettings,
   agent: AgentStatus | undefined,
 ): Promise<StatusReport> {
   const report: StatusReport = {
@@ -51,6 +57,7 @@ export async function statusReport(
       subnet: globals.subnet,
       apiUrl: api?.apiUrl ?? null,
     },
+    settingsError: agent?.settings?.error ?? null,
     runtimes: agent?.runtimes ?? [],
     offers: agent?.offers ?? [],
     agreements: [],
@@ -91,9 +98,11 @@ export async function statusReport(
     const activities = [];
     for (const activityId of activityIds) {
       const state = await api
-        .get<{ state: [string, string | null] }>(`/activity-api/v1/activity/${activityId}/state`)
+        .get<{ state: [string, string | null]; reason?: string | null }>(
+          `/activity-api/v1/activity/${activityId}/state`,
+        )
         .catch(() => undefined);
-      activities.push({ activityId, state: state?.state[0] ?? 'unknown' });
+      activities.push({ activityId, state: state?.state[0] ?? 'unknown', reason: state?.reason ?? null });
     }
     const invoice = invoices.find((i) => i.agreementId === id);
     report.agreements.push({
@@ -145,6 +154,9 @@ export function statusText(report: StatusReport): string {
         ],
       ],
     ),
+    ...(report.settingsError === null
+      ? []
+      : [`settings files not applied (the previous settings stay in force): ${report.settingsError}`]),
     '',
     formatTable(
       ['runtime', 'version', 'self-test', 'offered'],

@@ -480,12 +480,26 @@ export class ActivityService implements Service {
         ActivityErrorCode.BadRequest,
         'the body is {state: [current, pending|null], reason?, errorMessage?}',
       );
-    this.#setState(
+    const reason = typeof state.reason === 'string' ? state.reason : null;
+    const now = this.#setState(
       row,
       pair as ActivityState['state'],
-      typeof state.reason === 'string' ? state.reason : null,
+      reason,
       typeof state.errorMessage === 'string' ? state.errorMessage : null,
     );
+    // ya-provider kills the ExeUnit it spawned; here the daemon spawned it, so the provider's end ends it too
+    // (e.g. a second activity on a single-activity agreement, refused by the agent).
+    if (isTerminated(now) && this.#processes.has(now.activity_id))
+      void this.#stopExeUnit(now.activity_id, reason ?? 'terminated by the provider').catch((error) =>
+        this.#log.warn('could not end an activity', { activityId: now.activity_id, error }),
+      );
+  }
+
+  async #stopExeUnit(activityId: string, reason: string, graceMs = 5000): Promise<void> {
+    await this.#bus
+      .call(exeUnitAddress(activityId, ExeUnitMessage.Shutdown), { reason }, { timeoutMs: graceMs })
+      .catch((error) => this.#log.debug('ExeUnit shutdown call failed', { activityId, error }));
+    await this.#processes.stop(activityId, graceMs);
   }
 
   // ------------------------------------------------------------------ provider (bus)
@@ -620,10 +634,15 @@ export class ActivityService implements Service {
       row = this.store.require(activityId, 'provider');
       if (row.state === 'Initialized' || row.state === 'Ready') return { activityId };
       if (row.state === 'Terminated')
-        throw new GolemError(ActivityErrorCode.ExeUnitFailed, 'the ExeUnit ended before it was ready', {
-          httpStatus: 500,
-          details: { activityId, stderr: exit.stderr.slice(-1000) },
-        });
+        // The reason is the provider's when it ended the activity itself (e.g. its agreement allows one only).
+        throw new GolemError(
+          ActivityErrorCode.ExeUnitFailed,
+          `the ExeUnit ended before it was ready${row.reason === null ? '' : `: ${row.reason}`}`,
+          {
+            httpStatus: 500,
+            details: { activityId, reason: row.reason, stderr: exit.stderr.slice(-1000) },
+          },
+        );
       const left = deadline - Date.now();
       if (left <= 0)
         throw httpError.timeout(
@@ -649,12 +668,7 @@ export class ActivityService implements Service {
         .catch((error) =>
           this.#log.debug('ExeUnit gave no final usage', { activityId: row.activity_id, error }),
         );
-      await this.#bus
-        .call(exeUnitAddress(row.activity_id, ExeUnitMessage.Shutdown), { reason }, { timeoutMs: graceMs })
-        .catch((error) =>
-          this.#log.debug('ExeUnit shutdown call failed', { activityId: row.activity_id, error }),
-        );
-      await this.#processes.stop(row.activity_id, graceMs);
+      await this.#stopExeUnit(row.activity_id, reason, graceMs);
     }
     this.#setState(this.store.require(row.activity_id, 'provider'), ['Terminated', null], reason, null);
   }
