@@ -131,12 +131,17 @@ describe('offer discovery against hostile offers', () => {
     );
   });
 
-  it('stores tombstones without unknown fields and refuses malformed ones', () => {
+  it('stores tombstones without unknown fields and refuses malformed or oversized ones', () => {
     const node = receiver();
     const secret = randomBytes(32);
     const offerId = randomOfferId();
+    // Gossip forwards a tombstone as it came: one padded past MAX_TOMBSTONE_BYTES is refused, not cleaned.
     assert.equal(
       node.discovery.judgeTombstone(tombstone(secret, offerId, { junk: 'x'.repeat(1_000_000) })),
+      'reject',
+    );
+    assert.equal(
+      node.discovery.judgeTombstone(tombstone(secret, offerId, { junk: 'x'.repeat(100) })),
       'accept',
     );
     const row = node.db.get<{ tombstone: string }>(
