@@ -201,8 +201,20 @@ function waitMs(pid: number): { runQueue: number; blockIo: number } {
     }
   }
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return { runQueue, blockIo: Number(fields[39]) * 10 };
+  return { runQueue, blockIo: DELAY_ACCOUNTING ? Number(fields[39]) * 10 : Number.NaN };
 }
+
+/**
+ * Blocked-on-disk time is counted only with the kernel's delay accounting on (`kernel.task_delayacct`); off, the
+ * field reads 0 whatever happened (an earlier note here read that as "never waited on disk"), so it is reported n/a.
+ */
+const DELAY_ACCOUNTING = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/task_delayacct', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+})();
 
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -302,6 +314,7 @@ interface TraceLine {
   verdict?: string;
   batch?: number;
   ms?: number;
+  turnsBefore?: number;
 }
 
 function traceLines(logs: string, from: number): TraceLine[] {
@@ -353,7 +366,7 @@ async function honestArrival(setup: Setup, name: string): Promise<{ arrivalMs: n
   const trace = [
     ...stages.map(
       (line) =>
-        `${(line.at! - start).toFixed(1)} ${line.where} ${line.stage}${via(line)}${line.verdict === undefined ? '' : ` ${line.verdict}`}${line.batch === undefined ? '' : ` (rpc of ${line.batch})`}${line.ms === undefined ? '' : ` ${line.ms.toFixed(0)} ms`}`,
+        `${(line.at! - start).toFixed(1)} ${line.where} ${line.stage}${via(line)}${line.verdict === undefined ? '' : ` ${line.verdict}`}${line.batch === undefined ? '' : ` (rpc of ${line.batch})`}${line.ms === undefined ? '' : ` ${line.ms.toFixed(0)} ms`}${line.turnsBefore === undefined ? '' : ` after ${line.turnsBefore} other turns`}`,
     ),
     `${arrivalMs.toFixed(1)} bench: served by the victim's discovery`,
   ].join('; ');
@@ -424,7 +437,7 @@ function measure() {
       const streams = await scenario(setup, 'streams');
       const status = await setup.control.call<NetStatus>(NetAddress.Status);
       process.stderr.write(
-        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; victim waiting for a core (share of the window, summed over its threads) idle ${none.victimRunQueue.toFixed(2)}, flood ${flood.victimRunQueue.toFixed(2)}, streams ${streams.victimRunQueue.toFixed(2)}; victim blocked on disk idle ${none.victimBlockIo.toFixed(2)}, flood ${flood.victimBlockIo.toFixed(2)}, streams ${streams.victimBlockIo.toFixed(2)}; machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}; honest node's CPU idle ${none.honestCpu.toFixed(2)}, flood ${flood.honestCpu.toFixed(2)}, streams ${streams.honestCpu.toFixed(2)}; honest node waiting for a core idle ${none.honestRunQueue.toFixed(2)}, flood ${flood.honestRunQueue.toFixed(2)}, streams ${streams.honestRunQueue.toFixed(2)}; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
+        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; victim waiting for a core (share of the window, summed over its threads) idle ${none.victimRunQueue.toFixed(2)}, flood ${flood.victimRunQueue.toFixed(2)}, streams ${streams.victimRunQueue.toFixed(2)}; victim blocked on disk ${DELAY_ACCOUNTING ? `idle ${none.victimBlockIo.toFixed(2)}, flood ${flood.victimBlockIo.toFixed(2)}, streams ${streams.victimBlockIo.toFixed(2)}` : 'n/a (kernel.task_delayacct is off)'}; machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}; honest node's CPU idle ${none.honestCpu.toFixed(2)}, flood ${flood.honestCpu.toFixed(2)}, streams ${streams.honestCpu.toFixed(2)}; honest node waiting for a core idle ${none.honestRunQueue.toFixed(2)}, flood ${flood.honestRunQueue.toFixed(2)}, streams ${streams.honestRunQueue.toFixed(2)}; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
       );
       return { none, flood, streams };
     } finally {

@@ -174,8 +174,11 @@ export function guardGossip(host: Host, guard: PeerGuard, trace?: GossipTrace): 
     // Messages are checked in fair turns: one peer's backlog never delays another peer's messages by more than
     // one turn per busy peer. Control-only RPCs (subscriptions, IHAVE, GRAFT) cost little and go straight through.
     if (rpc.messages.length === 0) return handle(from, rpc);
+    const asked = turns.turns;
     const release = await turns.take(peer);
-    if (trace !== undefined) for (const message of rpc.messages) trace('turn', message, { via: peer });
+    if (trace !== undefined)
+      for (const message of rpc.messages)
+        trace('turn', message, { via: peer, turnsBefore: turns.turns - asked - 1 });
     try {
       return await handle(from, rpc);
     } finally {

@@ -191,9 +191,14 @@ describe('offer discovery against hostile offers', () => {
     // Outermost transactions are commits (nested ones are savepoints inside them).
     let transactions = 0;
     let depth = 0;
+    const synchronousAtCommit: number[] = [];
+    const synchronous = () => node.db.get<{ synchronous: number }>('PRAGMA synchronous')!.synchronous;
     const transaction = node.db.transaction.bind(node.db);
     node.db.transaction = ((work: () => unknown) => {
-      if (depth === 0) transactions++;
+      if (depth === 0) {
+        transactions++;
+        synchronousAtCommit.push(synchronous());
+      }
       depth++;
       try {
         return transaction(work);
@@ -211,6 +216,9 @@ describe('offer discovery against hostile offers', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(node.discovery.count(), 100);
     assert.ok(transactions <= 2, `${transactions} transactions for 100 offers`);
+    // Gossip batches commit without waiting for the disk (NORMAL = 1); the database's own setting comes back after.
+    assert.deepEqual([...new Set(synchronousAtCommit)], [1]);
+    assert.equal(synchronous(), 2, 'synchronous = FULL again after the batch');
   });
 
   it('skips the signature check of offers from a provider at its quota', () => {
