@@ -158,7 +158,8 @@ export function guardGossip(host: Host, guard: PeerGuard, trace?: GossipTrace): 
   pubsub.handleReceivedRpc = async (from, rpc) => {
     const peer = from.toString();
     if (guard.isBanned(peer)) return;
-    if (rpc.messages.length > 0) {
+    const carriesMessages = rpc.messages.length > 0;
+    if (carriesMessages) {
       if (trace !== undefined)
         for (const message of rpc.messages) trace('rpc', message, { via: peer, batch: rpc.messages.length });
       const admitted = rpc.messages.filter((message) => seen(message) || guard.admitGossip(peer));
@@ -172,8 +173,10 @@ export function guardGossip(host: Host, guard: PeerGuard, trace?: GossipTrace): 
       }
     }
     // Messages are checked in fair turns: one peer's backlog never delays another peer's messages by more than
-    // one turn per busy peer. Control-only RPCs (subscriptions, IHAVE, GRAFT) cost little and go straight through.
-    if (rpc.messages.length === 0) return handle(from, rpc);
+    // one turn per busy peer. An RPC whose messages were all dropped over the rate takes its turn too: otherwise a
+    // flooder's whole backlog (thousands of RPCs already read) was dropped in one run of microtasks, about 50 ms
+    // held before the honest peer's turn (traced). Control-only RPCs (subscriptions, IHAVE, GRAFT) go straight through.
+    if (!carriesMessages) return handle(from, rpc);
     const asked = turns.turns;
     const release = await turns.take(peer);
     if (trace !== undefined)
