@@ -8,6 +8,9 @@
  * stream and socket, not in this process), every peer with work waiting gets a turn before any peer gets a second,
  * and the event loop gets a pass (`setImmediate`) between turns, so I/O (other peers' streams, REST) runs in between.
  */
+/** Longest a turn is held before it ends by itself. */
+const DEFAULT_HOLD_MS = 1_000;
+
 export class FairTurns {
   /** Peers with work waiting, in the order they get their next turn (a Map keeps insertion order). */
   #waiting = new Map<string, (() => void)[]>();
@@ -24,11 +27,23 @@ export class FairTurns {
     return this.#waiting.size;
   }
 
-  /** Resolves when it is `peer`'s turn; call the returned function when the work of the turn is done. */
-  take(peer: string): Promise<() => void> {
+  /**
+   * Resolves when it is `peer`'s turn; call the returned function when the work of the turn is done. A turn not
+   * given back within `holdAtMostMs` ends by itself, so work that hangs (a validator waiting on something that
+   * never comes) holds up only its own peer, never everyone's turns.
+   */
+  take(peer: string, holdAtMostMs = DEFAULT_HOLD_MS): Promise<() => void> {
     return new Promise((resolve) => {
       const queue = this.#waiting.get(peer);
-      const grant = () => resolve(this.#release());
+      const grant = () => {
+        const release = this.#release();
+        const timer = setTimeout(release, holdAtMostMs);
+        timer.unref();
+        resolve(() => {
+          clearTimeout(timer);
+          release();
+        });
+      };
       if (queue === undefined) this.#waiting.set(peer, [grant]);
       else queue.push(grant);
       if (!this.#busy) this.#next();

@@ -50,4 +50,17 @@ describe('FairTurns', () => {
     // 200 ms of work in turns: the 1 ms timer ran between them (it would not run once if the turns ran back to back).
     assert.ok(ticks >= 20, `the timer ran ${ticks} times during 100 turns`);
   });
+
+  it('ends a turn that is never given back after its bound, so other peers go on', {
+    timeout: 5_000,
+  }, async () => {
+    const turns = new FairTurns();
+    await turns.take('stuck', 50);
+    // 'stuck' never releases its turn; the next peer still gets one once the bound has passed.
+    const started = performance.now();
+    const release = await turns.take('other');
+    release();
+    const waited = performance.now() - started;
+    assert.ok(waited >= 45 && waited < 1_000, `the next turn came after ${waited.toFixed(0)} ms`);
+  });
 });
