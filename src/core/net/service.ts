@@ -116,6 +116,8 @@ export class NetService implements Service, RemoteTransport {
   /** Neighbours whose last connection dropped, with the timer of their next re-dial. */
   #lost = new Map<string, { attempt: number; timer: NodeJS.Timeout }>();
   #validated = new Set<string>();
+  /** Diagnostics: the gossip trace of `YA_NET_TRACE_FROM` (undefined when off). */
+  #trace: GossipTrace | undefined;
   /** Connected nodes this node dialled itself (its neighbours, the nodes it called): those it dials again when lost. */
   #dialled = new Set<string>();
 
@@ -209,7 +211,8 @@ export class NetService implements Service, RemoteTransport {
         event.detail.connection,
       );
     });
-    guardGossip(host, this.#guard, this.#gossipTrace());
+    this.#trace = this.#gossipTrace();
+    guardGossip(host, this.#guard, this.#trace);
     this.#traceStalls();
     host.services.pubsub.addEventListener('message', (event) => this.#onGossip(event.detail));
     this.#bus.setRemote(this);
@@ -737,7 +740,7 @@ export class NetService implements Service, RemoteTransport {
   #validateTopic(host: Host, topic: string): void {
     if (this.#validated.has(topic)) return;
     this.#validated.add(topic);
-    const trace = this.#gossipTrace();
+    const trace = this.#trace;
     host.services.pubsub.topicValidators.set(GOSSIP_PREFIX + topic, async (source, message) => {
       const raw =
         message.type === 'signed'
@@ -773,7 +776,13 @@ export class NetService implements Service, RemoteTransport {
   #gossipTrace(): GossipTrace | undefined {
     const traced = this.#config.net.traceFrom;
     if (traced === undefined) return undefined;
-    const origin = Buffer.from(peerIdFromString(traced).toMultihash().bytes);
+    let origin: Buffer;
+    try {
+      origin = Buffer.from(peerIdFromString(traced).toMultihash().bytes);
+    } catch {
+      this.#log.warn('YA_NET_TRACE_FROM is not a peer id: no gossip trace', { value: traced });
+      return undefined;
+    }
     return (stage: string, message: RawGossip, fields?: Record<string, unknown>) => {
       if (message.from === undefined || !origin.equals(message.from)) return;
       const seqno = message.seqno === undefined ? undefined : Buffer.from(message.seqno).toString('hex');
