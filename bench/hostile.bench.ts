@@ -1,7 +1,7 @@
 /**
  * A victim daemon (a real process) under attack by one hostile peer (another process), while a third process
- * measures the victim's REST latency (`/version/get`) and an honest node (in this process) publishes an offer
- * whose arrival at the victim is timed. Two attacks, each beside the same figures without attack:
+ * measures the victim's REST latency (`/version/get`) and an honest daemon (a fourth process) publishes an offer
+ * whose arrival at the victim is timed and traced stage by stage. Two attacks, each beside the same figures without attack:
  * - a one-peer offer flood at full speed (validly signed offers of one identity, straight into gossip);
  * - the idle-stream attack (3 identities × 400 bus streams that send one byte and stop).
  * Also reported: the victim's RSS and database growth during each attack.
@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { privateKeyFromRaw } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { LocalBus } from '../src/core/bus/index.ts';
 import { resolveConfig } from '../src/core/config/index.ts';
@@ -24,15 +26,14 @@ import {
   signDigest,
   toHex,
 } from '../src/core/crypto/index.ts';
-import { migrate, openDatabase } from '../src/core/db/index.ts';
-import { IdentityService } from '../src/core/identity/index.ts';
+import { openDatabase } from '../src/core/db/index.ts';
 import { silentLogger } from '../src/core/log/index.ts';
 import { subscriptionId } from '../src/core/market/ids.ts';
-import { marketMigrations, OfferDiscovery, offerSigningMessage } from '../src/core/market/index.ts';
+import { offerSigningMessage } from '../src/core/market/index.ts';
 import { DiscoveryAddress, OFFERS_TOPIC, type SignedOffer } from '../src/core/model/market.ts';
 import { NetAddress, type NetStatus } from '../src/core/model/net.ts';
 import { BUS_PROTOCOL, createHost, GOSSIP_PREFIX, NetService } from '../src/core/net/index.ts';
-import { type DaemonHandle, startDaemon, startRelayProcess } from '../test/support/daemon.ts';
+import { api, CLI_MAIN, type DaemonHandle, startDaemon, startRelayProcess } from '../test/support/daemon.ts';
 import { type Benchmark, percentile } from './harness.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -200,8 +201,20 @@ function waitMs(pid: number): { runQueue: number; blockIo: number } {
     }
   }
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return { runQueue, blockIo: Number(fields[39]) * 10 };
+  return { runQueue, blockIo: DELAY_ACCOUNTING ? Number(fields[39]) * 10 : Number.NaN };
 }
+
+/**
+ * Blocked-on-disk time is counted only with the kernel's delay accounting on (`kernel.task_delayacct`); off, the
+ * field reads 0 whatever happened (an earlier note here read that as "never waited on disk"), so it is reported n/a.
+ */
+const DELAY_ACCOUNTING = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/task_delayacct', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+})();
 
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -217,6 +230,7 @@ function dbBytes(dataDir: string): number {
 interface Scenario {
   restP50: number;
   restP99: number;
+  restMax: number;
   arrivalMs: number;
   rssGrowth: number;
   dbGrowth: number;
@@ -226,106 +240,147 @@ interface Scenario {
   /** Share of the window the victim's threads waited for a core while runnable, and were blocked on disk. */
   victimRunQueue: number;
   victimBlockIo: number;
-  /** Share of one core this process (the honest node's) used during the window. */
+  /** Share of one core the honest node's process used during the window, and waited for one. */
   honestCpu: number;
-  /** Longest stall of this process's event loop (the honest node's) during the window, ms. */
-  honestStallMs: number;
+  honestRunQueue: number;
+  /** The honest offer's path, stage by stage (ms after the bench asked the honest node to publish it). */
+  trace: string;
 }
 
 interface Setup {
   victim: DaemonHandle;
+  honest: DaemonHandle;
   control: ControlConnection;
   victimAddress: string;
-  honest: { discovery: OfferDiscovery; nodeId: string; net: NetService; stop(): Promise<void> };
   stop(): Promise<void>;
 }
 
+/**
+ * The victim and the honest node are daemons in processes of their own (the bench process only asks and times), so
+ * the arrival figure measures the victim, not a bench process that is itself flooded. Both log a timestamped trace
+ * of the honest node's gossip (`YA_NET_TRACE_FROM`).
+ */
 async function setUp(): Promise<Setup> {
   const relay = await startRelayProcess();
-  const victim = await startDaemon({ env: { YA_NET_RELAY: relay.addresses[0]!, YAGNA_LOG_LEVEL: 'warn' } });
+  const honestSecret = randomBytes(32);
+  const honestPeer = peerIdFromPrivateKey(privateKeyFromRaw(honestSecret)).toString();
+  const traced = {
+    YA_NET_RELAY: relay.addresses[0]!,
+    YAGNA_LOG_LEVEL: 'info',
+    YAGNA_LOG_FORMAT: 'json',
+    YA_NET_TRACE_FROM: honestPeer,
+  };
+  // HOSTILE_PROFILE_DIR=<dir>: the victim writes a CPU profile there when it stops (node --cpu-prof).
+  const profile = process.env.HOSTILE_PROFILE_DIR;
+  const victim = await startDaemon({
+    env: traced,
+    ...(profile === undefined
+      ? {}
+      : { command: [process.execPath, '--cpu-prof', `--cpu-prof-dir=${profile}`, CLI_MAIN] }),
+  });
+  const honest = await startDaemon({
+    env: { ...traced, YAGNA_AUTOCONF_ID_SECRET: honestSecret.toString('hex') },
+  });
   const control = await ControlConnection.connect(join(victim.dataDir, 'yagna.sock'));
   const status = await control.call<NetStatus>(NetAddress.Status);
   const victimAddress = status.listenAddrs[0]!;
-  // The honest node: identity, net and discovery in this process, connected to the victim.
-  const db = openDatabase(':memory:');
-  const bus = new LocalBus();
-  const config = resolveConfig(
-    {},
-    { YA_NET_LISTEN: '/ip4/127.0.0.1/tcp/0', YA_NET_RELAY: relay.addresses[0]! },
+  const honestControl = await ControlConnection.connect(join(honest.dataDir, 'yagna.sock'));
+  await honestControl.call(NetAddress.Find, { nodeId: victim.nodeId }, { timeoutMs: 15_000 });
+  await honestControl.close();
+  // Until one offer has crossed, the honest node may not know yet that the victim takes offers.
+  const setup = { victim, honest, control, victimAddress } as Setup;
+  if ((await honestArrival(setup, `warm-up-${Date.now()}`)).arrivalMs >= 60_000)
+    throw new Error('the honest node cannot reach the victim');
+  process.stderr.write(
+    `hostile: victim ${status.peerId}, honest ${honestPeer}, relay ${relay.addresses[0]}\n`,
   );
-  const identity = new IdentityService({ db, bus, logger: silentLogger, config });
-  await identity.start();
-  migrate(db, marketMigrations);
-  const net = new NetService({ db, bus, logger: silentLogger, config });
-  await net.start();
-  const discovery = new OfferDiscovery({ bus, db, logger: silentLogger }, { antiEntropyMs: 0 });
-  discovery.start();
-  await net.host!.dial(multiaddr(victimAddress));
-  const topic = GOSSIP_PREFIX + OFFERS_TOPIC;
-  const deadline = Date.now() + 15_000;
-  while (!net.host!.services.pubsub.getSubscribers(topic).some((p) => p.toString() === status.peerId)) {
-    if (Date.now() > deadline) throw new Error('the victim never subscribed to offers');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  process.stderr.write(`hostile: victim ${status.peerId}, relay ${relay.addresses[0]}\n`);
-  const honest = {
-    discovery,
-    net,
-    nodeId: bus.nodeId!,
-    stop: async () => {
-      discovery.stop();
-      await net.stop();
-      await identity.stop();
-    },
+  setup.stop = async () => {
+    await control.close();
+    await Promise.all([victim.stop(), honest.stop()]);
+    await relay.stop();
+    victim.cleanup();
+    honest.cleanup();
   };
-  return {
-    victim,
-    control,
-    victimAddress,
-    honest,
-    stop: async () => {
-      await honest.stop();
-      await control.close();
-      await victim.stop();
-      await relay.stop();
-      victim.cleanup();
-    },
-  };
+  return setup;
 }
 
-/** Publishes an honest offer and times until the victim serves it. */
-async function honestArrival(setup: Setup, name: string): Promise<number> {
-  const start = performance.now();
-  const offer = await setup.honest.discovery.publish({
-    providerId: setup.honest.nodeId,
-    properties: { 'golem.node.id.name': name },
-    constraints: '()',
-    createdAt: new Date().toISOString(),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+/** Wall-clock ms with sub-millisecond precision, as the daemons' trace lines carry it. */
+const preciseNow = () => performance.timeOrigin + performance.now();
+
+interface TraceLine {
+  stage?: string;
+  at?: number;
+  via?: string;
+  verdict?: string;
+  batch?: number;
+  ms?: number;
+  turnsBefore?: number;
+}
+
+function traceLines(logs: string, from: number): TraceLine[] {
+  const lines: TraceLine[] = [];
+  for (const text of logs.slice(from).split('\n')) {
+    if (!text.includes('gossip trace')) continue;
+    try {
+      lines.push((JSON.parse(text) as { fields: TraceLine }).fields);
+    } catch {
+      // a line cut in half at the end of the buffer
+    }
+  }
+  return lines;
+}
+
+/**
+ * Publishes an honest offer through the honest daemon's REST API and times until the victim serves it; returns
+ * that time and the trace of its path (the honest node's publish, then each stage at the victim).
+ */
+async function honestArrival(setup: Setup, name: string): Promise<{ arrivalMs: number; trace: string }> {
+  const victimLogsFrom = setup.victim.logs().length;
+  const honestLogsFrom = setup.honest.logs().length;
+  const start = preciseNow();
+  const response = await api(setup.honest, '/market-api/v1/offers', {
+    method: 'POST',
+    body: JSON.stringify({ properties: { 'golem.node.id.name': name }, constraints: '()' }),
   });
-  const published = performance.now() - start;
-  const pubsub = setup.honest.net.host!.services.pubsub as unknown as { mesh: Map<string, Set<string>> };
-  const mesh = [...(pubsub.mesh.get(GOSSIP_PREFIX + OFFERS_TOPIC) ?? [])].join(' ');
-  const peers = `${setup.honest.net.peers().length}, offers mesh ${mesh}`;
-  process.stderr.write(
-    `hostile: ${name}: published (signed and handed to gossip) in ${published.toFixed(0)} ms; honest node's peers ${peers}, guard ${JSON.stringify(setup.honest.net.status().guard)}\n`,
-  );
+  if (response.status !== 201) throw new Error(`the honest node refused its offer: ${await response.text()}`);
+  const offerId = (await response.json()) as string;
+  let arrivalMs = 60_000;
   for (;;) {
     const got = await setup.control
-      .call<SignedOffer[]>(DiscoveryAddress.Get, { ids: [offer.offerId] }, { timeoutMs: 60_000 })
+      .call<SignedOffer[]>(DiscoveryAddress.Get, { ids: [offerId] }, { timeoutMs: 60_000 })
       .catch(() => []);
-    if (got.length > 0) return performance.now() - start;
-    if (performance.now() - start > 60_000) return 60_000;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    if (got.length > 0) {
+      arrivalMs = preciseNow() - start;
+      break;
+    }
+    if (preciseNow() - start > 60_000) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
+  const stages = [
+    ...traceLines(setup.honest.logs(), honestLogsFrom).map((line) => ({ ...line, where: 'honest' })),
+    ...traceLines(setup.victim.logs(), victimLogsFrom).map((line) => ({ ...line, where: 'victim' })),
+  ]
+    .filter((line) => line.at !== undefined)
+    .sort((a, b) => a.at! - b.at!);
+  const via = (line: TraceLine) => (line.via === undefined ? '' : ` via ${line.via.slice(-6)}`);
+  const trace = [
+    ...stages.map(
+      (line) =>
+        `${(line.at! - start).toFixed(1)} ${line.where} ${line.stage}${via(line)}${line.verdict === undefined ? '' : ` ${line.verdict}`}${line.batch === undefined ? '' : ` (rpc of ${line.batch})`}${line.ms === undefined ? '' : ` ${line.ms.toFixed(0)} ms`}${line.turnsBefore === undefined ? '' : ` after ${line.turnsBefore} other turns`}`,
+    ),
+    `${arrivalMs.toFixed(1)} bench: served by the victim's discovery`,
+  ].join('; ');
+  return { arrivalMs, trace };
 }
 
 async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'): Promise<Scenario> {
   const pid = setup.victim.process.pid!;
+  const honestPid = setup.honest.process.pid!;
   const rssBefore = rssBytes(pid);
   const cpuBefore = cpuMs(pid);
   const waitBefore = waitMs(pid);
-  const honestCpuBefore = process.cpuUsage();
+  const honestCpuBefore = cpuMs(honestPid);
+  const honestWaitBefore = waitMs(honestPid);
   const started = performance.now();
   const dbBefore = dbBytes(setup.victim.dataDir);
   const attacker =
@@ -335,29 +390,28 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
   if (attacker !== undefined) await attacker.line(0);
   const prober = child(['--probe', setup.victim.apiUrl, String(ATTACK_MS)]);
   let rssPeak = rssBefore;
-  let lastTick = performance.now();
-  let honestStallMs = 0;
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, rssBytes(pid));
-    const now = performance.now();
-    honestStallMs = Math.max(honestStallMs, now - lastTick - 100);
-    lastTick = now;
   }, 100);
   // The honest offer goes out once the attack is in full swing.
   await new Promise((resolve) => setTimeout(resolve, 2_000));
-  const arrivalMs = await honestArrival(setup, `honest-${attackMode}-${Date.now()}`);
+  const { arrivalMs, trace } = await honestArrival(setup, `honest-${attackMode}-${Date.now()}`);
   const latencies = JSON.parse(await prober.line(0)) as number[];
   const note = attacker === undefined ? '' : await attacker.line(1);
   clearInterval(sampler);
   const window = performance.now() - started;
   const victimCpu = (cpuMs(pid) - cpuBefore) / window;
   const waitAfter = waitMs(pid);
-  const honestUsage = process.cpuUsage(honestCpuBefore);
+  const honestWaitAfter = waitMs(honestPid);
   attacker?.kill();
   await attacker?.exited;
+  process.stderr.write(
+    `hostile: ${attackMode}: REST p50/p99/max ${percentile(latencies, 50).toFixed(0)}/${percentile(latencies, 99).toFixed(0)}/${Math.max(...latencies).toFixed(0)} ms (${latencies.length} calls); honest offer ${arrivalMs.toFixed(0)} ms: ${trace}\n`,
+  );
   return {
     restP50: percentile(latencies, 50),
     restP99: percentile(latencies, 99),
+    restMax: Math.max(...latencies),
     arrivalMs,
     rssGrowth: rssPeak - rssBefore,
     dbGrowth: dbBytes(setup.victim.dataDir) - dbBefore,
@@ -365,8 +419,9 @@ async function scenario(setup: Setup, attackMode: 'none' | 'flood' | 'streams'):
     victimCpu,
     victimRunQueue: (waitAfter.runQueue - waitBefore.runQueue) / window,
     victimBlockIo: (waitAfter.blockIo - waitBefore.blockIo) / window,
-    honestStallMs,
-    honestCpu: (honestUsage.user + honestUsage.system) / 1000 / window,
+    honestCpu: (cpuMs(honestPid) - honestCpuBefore) / window,
+    honestRunQueue: (honestWaitAfter.runQueue - honestWaitBefore.runQueue) / window,
+    trace,
   };
 }
 
@@ -382,7 +437,7 @@ function measure() {
       const streams = await scenario(setup, 'streams');
       const status = await setup.control.call<NetStatus>(NetAddress.Status);
       process.stderr.write(
-        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; victim waiting for a core (share of the window, summed over its threads) idle ${none.victimRunQueue.toFixed(2)}, flood ${flood.victimRunQueue.toFixed(2)}, streams ${streams.victimRunQueue.toFixed(2)}; victim blocked on disk idle ${none.victimBlockIo.toFixed(2)}, flood ${flood.victimBlockIo.toFixed(2)}, streams ${streams.victimBlockIo.toFixed(2)}; machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}; honest node's (this process's) CPU idle ${none.honestCpu.toFixed(2)}, flood ${flood.honestCpu.toFixed(2)}, streams ${streams.honestCpu.toFixed(2)}; honest node's longest event-loop stall idle ${none.honestStallMs.toFixed(0)} ms, flood ${flood.honestStallMs.toFixed(0)} ms, streams ${streams.honestStallMs.toFixed(0)} ms; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
+        `hostile: victim CPU (share of one core) idle ${none.victimCpu.toFixed(2)}, flood ${flood.victimCpu.toFixed(2)}, streams ${streams.victimCpu.toFixed(2)}; victim waiting for a core (share of the window, summed over its threads) idle ${none.victimRunQueue.toFixed(2)}, flood ${flood.victimRunQueue.toFixed(2)}, streams ${streams.victimRunQueue.toFixed(2)}; victim blocked on disk ${DELAY_ACCOUNTING ? `idle ${none.victimBlockIo.toFixed(2)}, flood ${flood.victimBlockIo.toFixed(2)}, streams ${streams.victimBlockIo.toFixed(2)}` : 'n/a (kernel.task_delayacct is off)'}; machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}; honest node's CPU idle ${none.honestCpu.toFixed(2)}, flood ${flood.honestCpu.toFixed(2)}, streams ${streams.honestCpu.toFixed(2)}; honest node waiting for a core idle ${none.honestRunQueue.toFixed(2)}, flood ${flood.honestRunQueue.toFixed(2)}, streams ${streams.honestRunQueue.toFixed(2)}; flood attacker ${flood.note}, stream attacker ${streams.note}; victim guard ${JSON.stringify(status.guard)}\n`,
       );
       return { none, flood, streams };
     } finally {

@@ -16,11 +16,17 @@ import { silentLogger } from '../../src/core/log/index.ts';
 import { subscriptionId } from '../../src/core/market/ids.ts';
 import {
   DEFAULT_DISCOVERY_OPTIONS,
-  offerGossipVerdict,
+  marketRelayChecks,
   offerSigningMessage,
+  unsubscribeSigningMessage,
 } from '../../src/core/market/index.ts';
-import { OFFERS_TOPIC, type SignedOffer } from '../../src/core/model/market.ts';
-import { GOSSIP_PREFIX, RelayServer } from '../../src/core/net/index.ts';
+import {
+  OFFERS_TOPIC,
+  type SignedOffer,
+  type SignedUnsubscribe,
+  UNSUBSCRIBES_TOPIC,
+} from '../../src/core/model/market.ts';
+import { GOSSIP_PREFIX, type PeerLimits, RelayServer } from '../../src/core/net/index.ts';
 import { tempDir } from '../support/daemon.ts';
 import { eventually, startNode } from '../support/net.ts';
 
@@ -41,17 +47,36 @@ function signedOffer(secret: Uint8Array, name: string): SignedOffer {
   };
 }
 
+function signedTombstone(secret: Uint8Array, offerId: string, expiresInMs = 3_600_000): SignedUnsubscribe {
+  return {
+    offerId,
+    providerId: nodeIdFromSecret(secret),
+    expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+    publicKey: toHex(publicKeyFromSecret(secret)),
+    signature: toHex(signDigest(secret, sha256(unsubscribeSigningMessage(offerId)))),
+  };
+}
+
+const randomOfferId = () => `${randomBytes(16).toString('hex')}-${randomBytes(32).toString('hex')}`;
+
+/** A relay as `golem-ts net relay` builds it (the market's checks on its topics). */
+async function marketRelay(
+  peerLimits?: Partial<PeerLimits>,
+): Promise<{ relay: RelayServer; address: string }> {
+  const relay = new RelayServer({
+    dataDir: tempDir('relay-'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    logger: silentLogger,
+    validators: marketRelayChecks(DEFAULT_DISCOVERY_OPTIONS),
+    peerLimits,
+  });
+  await relay.start();
+  return { relay, address: relay.addresses()[0]! };
+}
+
 describe('a relay under an offer flood', () => {
   it('forwards honest offers and none of a flood of invalid ones', async () => {
-    // As `golem-ts net relay` builds it.
-    const relay = new RelayServer({
-      dataDir: tempDir('relay-'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      logger: silentLogger,
-      validators: { [OFFERS_TOPIC]: (message) => offerGossipVerdict(message, DEFAULT_DISCOVERY_OPTIONS) },
-    });
-    await relay.start();
-    const address = relay.addresses()[0]!;
+    const { relay, address } = await marketRelay();
     // Nodes that know only the relay; none of them validates, so what the listener hears is what the relay passed.
     const flooder = await startNode(address, [], { YA_NET_NEIGHBOURS: '0' });
     const honest = await startNode(address, [], { YA_NET_NEIGHBOURS: '0' });
@@ -93,6 +118,78 @@ describe('a relay under an offer flood', () => {
       );
     } finally {
       await Promise.all([flooder.stop(), honest.stop(), listener.stop()]);
+      await relay.stop();
+    }
+  });
+
+  it('forwards honest tombstones and none of forged, oversized, malformed or expired ones, and bounds a flood', async () => {
+    const { relay, address } = await marketRelay({ gossipPerSecond: 5, gossipBurst: 20 });
+    const flooder = await startNode(address, [], { YA_NET_NEIGHBOURS: '0' });
+    const honest = await startNode(address, [], { YA_NET_NEIGHBOURS: '0' });
+    const listener = await startNode(address, [], { YA_NET_NEIGHBOURS: '0' });
+    const stops = [flooder.stop, honest.stop, listener.stop];
+    try {
+      const heard: SignedUnsubscribe[] = [];
+      listener.bus.subscribe<SignedUnsubscribe>(UNSUBSCRIBES_TOPIC, (tombstone) => {
+        heard.push(tombstone);
+      });
+      flooder.bus.subscribe(UNSUBSCRIBES_TOPIC, () => {});
+      honest.bus.subscribe(UNSUBSCRIBES_TOPIC, () => {});
+      const topic = GOSSIP_PREFIX + UNSUBSCRIBES_TOPIC;
+      await eventually(
+        () =>
+          flooder.net.host!.services.pubsub.getSubscribers(topic).length > 0 &&
+          honest.net.host!.services.pubsub.getSubscribers(topic).length > 0 &&
+          relay.host!.services.pubsub.getSubscribers(topic).length >= 3,
+        'the relay carries the unsubscribes topic',
+      );
+      const secret = new Uint8Array(randomBytes(32));
+      // Within the flooder's burst (20), so only the check can stop them.
+      const bad: unknown[] = [
+        { ...signedTombstone(secret, randomOfferId()), signature: toHex(randomBytes(64)) },
+        { ...signedTombstone(secret, randomOfferId()), providerId: nodeIdFromSecret(randomBytes(32)) },
+        { ...signedTombstone(secret, randomOfferId()), junk: 'x'.repeat(10_000) },
+        signedTombstone(secret, 'y'.repeat(2_000)),
+        signedTombstone(secret, randomOfferId(), -1_000),
+        { junk: 1 },
+        'not a tombstone',
+      ];
+      for (const message of bad) await flooder.bus.publish(UNSUBSCRIBES_TOPIC, message);
+      const withdrawn = randomOfferId();
+      await honest.bus.publish(UNSUBSCRIBES_TOPIC, signedTombstone(secret, withdrawn));
+      await eventually(
+        () => heard.some((tombstone) => tombstone.offerId === withdrawn),
+        'the honest tombstone through the relay',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(
+        heard.map((tombstone) => tombstone.offerId),
+        [withdrawn],
+        'the listener heard only the honest tombstone',
+      );
+      // The forger's rejected messages were strikes enough to cut it off at the relay.
+      await eventually(() => flooder.net.host!.getPeers().length === 0, 'the forger cut off by the relay');
+      // A flood of validly signed tombstones (another identity) passes the relay only at its sender's rate.
+      const spammer = await startNode(address, [], { YA_NET_NEIGHBOURS: '0' });
+      stops.push(() => spammer.stop());
+      spammer.bus.subscribe(UNSUBSCRIBES_TOPIC, () => {});
+      await eventually(
+        () => spammer.net.host!.services.pubsub.getSubscribers(topic).length > 0,
+        'the spammer meets the relay',
+      );
+      heard.length = 0;
+      const started = Date.now();
+      for (let i = 0; i < 80; i++)
+        await spammer.bus.publish(UNSUBSCRIBES_TOPIC, signedTombstone(secret, randomOfferId()));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const bound = 20 + 5 * ((Date.now() - started) / 1000) + 1;
+      assert.ok(heard.length > 0, 'some of the flood within the rate passes');
+      assert.ok(
+        heard.length <= bound,
+        `${heard.length} tombstones of a flood of 80 passed (bound ${bound.toFixed(0)})`,
+      );
+    } finally {
+      await Promise.all(stops.map((stop) => stop()));
       await relay.stop();
     }
   });

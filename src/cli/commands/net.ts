@@ -1,7 +1,6 @@
 import { parseCount, splitList } from '../../core/config/index.ts';
 import { createLogger } from '../../core/log/index.ts';
-import { DEFAULT_DISCOVERY_OPTIONS, offerGossipVerdict } from '../../core/market/index.ts';
-import { OFFERS_TOPIC } from '../../core/model/market.ts';
+import { DEFAULT_DISCOVERY_OPTIONS, marketRelayChecks } from '../../core/market/index.ts';
 import {
   type FindResult,
   NetAddress,
@@ -148,8 +147,8 @@ export const commands: Command[] = [
         listen,
         logger,
         limits,
-        // Offers are judged as nodes judge them, so the relay forwards no invalid ones.
-        validators: { [OFFERS_TOPIC]: (message) => offerGossipVerdict(message, DEFAULT_DISCOVERY_OPTIONS) },
+        // Offers and tombstones are judged as nodes judge them, so the relay forwards no invalid ones.
+        validators: marketRelayChecks(DEFAULT_DISCOVERY_OPTIONS),
       });
       await relay.start();
       context.print(JSON.stringify({ nodeId: relay.nodeId, addresses: relay.addresses() }));

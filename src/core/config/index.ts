@@ -36,6 +36,8 @@ export interface NetConfig {
   neighbours: number;
   /** AutoNAT reachability checks, asked of peers and answered by dialling them back (`YA_NET_AUTONAT`, default on). */
   autonat: boolean;
+  /** Log each stage of the gossip this peer id originates, with timestamps (`YA_NET_TRACE_FROM`; diagnostics). */
+  traceFrom?: string;
 }
 
 /** The configuration's error codes, declared once. */
@@ -160,6 +162,7 @@ export function resolveConfig(flags: Flags = {}, env: Env = process.env): NodeCo
       autonat: env.YA_NET_AUTONAT === undefined || env.YA_NET_AUTONAT === '' || truthy(env.YA_NET_AUTONAT),
       neighbours:
         parseCount(pick(flags, 'net-neighbours') ?? env.YA_NET_NEIGHBOURS, 'YA_NET_NEIGHBOURS') ?? 8,
+      traceFrom: env.YA_NET_TRACE_FROM || undefined,
     },
     exeUnitPath: env.EXE_UNIT_PATH ? splitList(env.EXE_UNIT_PATH) : undefined,
   };

@@ -12,7 +12,7 @@ export {
 } from './discovery.ts';
 export { MarketErrorCode } from './errors.ts';
 export { marketMigrations } from './migrations.ts';
-export { offerGossipVerdict } from './offer-check.ts';
+export { marketRelayChecks, offerGossipVerdict, tombstoneGossipVerdict } from './offer-check.ts';
 export { MarketService, type MarketServiceOptions, SUBSCRIPTION_TTL_MS } from './service.ts';
 
 export const marketModule: ModuleFactory = {

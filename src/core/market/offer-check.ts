@@ -5,7 +5,12 @@
  */
 import { flattenProperties, parseConstraints } from '../../language/index.ts';
 import { canonicalJson, fromHex, verifyByPublicKey } from '../crypto/index.ts';
-import type { SignedOffer } from '../model/market.ts';
+import {
+  OFFERS_TOPIC,
+  type SignedOffer,
+  type SignedUnsubscribe,
+  UNSUBSCRIBES_TOPIC,
+} from '../model/market.ts';
 import { SUBSCRIPTION_ID, verifySubscriptionId } from './ids.ts';
 
 /** Deepest nesting of a property value, and most properties, an offer may have. */
@@ -89,7 +94,8 @@ export function checkOfferForm(
     publicKey: offer.publicKey,
     signature: offer.signature,
   };
-  if (JSON.stringify(clean).length > limits.maxOfferBytes) return undefined;
+  // The offer as it came, not only its known fields: gossip forwards what arrived, junk fields and all.
+  if (JSON.stringify(input).length > limits.maxOfferBytes) return undefined;
   if (!propertiesWithinBounds(clean.properties)) return undefined;
   try {
     flattenProperties(clean.properties);
@@ -127,6 +133,89 @@ export function checkOffer(input: unknown, limits: OfferLimits): SignedOffer | u
 export function offerGossipVerdict(message: unknown, limits: OfferLimits): 'accept' | 'reject' {
   const offers = Array.isArray(message) ? message : [message];
   return offers.some((offer) => checkOffer(offer, limits) !== undefined) ? 'accept' : 'reject';
+}
+
+/**
+ * Largest tombstone accepted, as it came (bytes of its JSON): one is about 400 bytes, and gossip forwards what
+ * arrived, so a tombstone padded with junk fields is refused rather than cleaned and passed on.
+ */
+export const MAX_TOMBSTONE_BYTES = 1024;
+
+/**
+ * Every check of a tombstone but its signature: the form of each field, its size, and an expiry still ahead.
+ * Only the known fields are kept, the expiry cut to `maxOfferTtlMs` from now (no longer than an offer lives).
+ * `expired` when it is well formed but over (worth ignoring, not a strike).
+ */
+export function checkTombstoneForm(
+  input: unknown,
+  limits: Pick<OfferLimits, 'maxOfferTtlMs'>,
+  now = Date.now(),
+): SignedUnsubscribe | 'expired' | undefined {
+  if (input === null || typeof input !== 'object') return undefined;
+  const tombstone = input as SignedUnsubscribe;
+  if (
+    typeof tombstone.offerId !== 'string' ||
+    !SUBSCRIPTION_ID.test(tombstone.offerId) ||
+    typeof tombstone.providerId !== 'string' ||
+    !NODE_ID.test(tombstone.providerId) ||
+    typeof tombstone.signature !== 'string' ||
+    !SIGNATURE_HEX.test(tombstone.signature) ||
+    typeof tombstone.publicKey !== 'string' ||
+    !PUBLIC_KEY_HEX.test(tombstone.publicKey) ||
+    typeof tombstone.expiresAt !== 'string' ||
+    !isIsoDate(tombstone.expiresAt) ||
+    JSON.stringify(input).length > MAX_TOMBSTONE_BYTES
+  )
+    return undefined;
+  if (tombstone.expiresAt <= new Date(now).toISOString()) return 'expired';
+  const latest = new Date(now + limits.maxOfferTtlMs).toISOString();
+  return {
+    offerId: tombstone.offerId,
+    providerId: tombstone.providerId,
+    // biome-ignore lint/complexity/useMathMinMax: ISO timestamps, compared as strings (Math.min would give NaN)
+    expiresAt: tombstone.expiresAt < latest ? tombstone.expiresAt : latest,
+    publicKey: tombstone.publicKey,
+    signature: tombstone.signature,
+  };
+}
+
+/** True if the tombstone is signed by the provider of the offer it withdraws. */
+export function tombstoneSignatureValid(
+  tombstone: Pick<SignedUnsubscribe, 'offerId' | 'providerId' | 'publicKey' | 'signature'>,
+): boolean {
+  return verifyByPublicKey(
+    tombstone.providerId,
+    safeHex(tombstone.publicKey),
+    unsubscribeSigningMessage(tombstone.offerId),
+    safeHex(tombstone.signature),
+  );
+}
+
+/**
+ * A relay's verdict on a message of the unsubscribes topic, which it forwards but does not keep: malformed,
+ * oversized or not signed by the offer's provider is rejected (a strike against the sender, and not forwarded);
+ * expired is ignored (not forwarded).
+ */
+export function tombstoneGossipVerdict(
+  message: unknown,
+  limits: Pick<OfferLimits, 'maxOfferTtlMs'>,
+): 'accept' | 'ignore' | 'reject' {
+  const tombstone = checkTombstoneForm(message, limits);
+  if (tombstone === 'expired') return 'ignore';
+  return tombstone !== undefined && tombstoneSignatureValid(tombstone) ? 'accept' : 'reject';
+}
+
+/**
+ * The checks a relay runs on the market's gossip topics before it forwards a message (`net relay` installs them):
+ * the same as a node's, minus what needs a store (duplicates, quotas).
+ */
+export function marketRelayChecks(
+  limits: OfferLimits,
+): Record<string, (message: unknown) => 'accept' | 'ignore' | 'reject'> {
+  return {
+    [OFFERS_TOPIC]: (message) => offerGossipVerdict(message, limits),
+    [UNSUBSCRIBES_TOPIC]: (message) => tombstoneGossipVerdict(message, limits),
+  };
 }
 
 export function isIsoDate(text: string): boolean {

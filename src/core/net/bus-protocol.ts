@@ -14,7 +14,7 @@ import type { Logger } from '../log/index.ts';
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, protocolError } from './codec.ts';
 import { NetErrorCode } from './errors.ts';
 import { nodeIdOfPeer } from './ids.ts';
-import type { Offence, PeerGuard } from './peer-guard.ts';
+import type { BufferVerdict, Offence, PeerGuard } from './peer-guard.ts';
 
 export const BUS_PROTOCOL = '/golem-ts/bus/1.0.0';
 
@@ -33,8 +33,8 @@ const READ_HIGH_WATER = 1024 * 1024;
 
 /** What a reader reports to its peer's accounting: bytes of unfinished frames it holds, as they change. */
 export interface ReadGuard {
-  /** `delta` more (or fewer, when negative) buffered bytes; false when the peer may not buffer that much. */
-  buffer(delta: number): boolean;
+  /** `delta` more (or fewer, when negative) buffered bytes; refused over the peer's bound or the shared pool's. */
+  buffer(delta: number): BufferVerdict;
   /** Called after each chunk with the bytes of the frame still incomplete (0: at a frame boundary). */
   progress?(pending: number): void;
 }
@@ -54,9 +54,16 @@ export async function* readFrames(
       if (guard !== undefined) {
         const delta = decoder.pending - accounted;
         if (delta !== 0) {
-          if (!guard.buffer(delta))
+          const verdict = guard.buffer(delta);
+          if (verdict === 'peer')
             throw protocolError('the peer holds too many bytes of unfinished frames', {
               reason: 'bufferExceeded' satisfies Offence,
+              pending: decoder.pending,
+            });
+          // The shared pool is full (other peers hold it): this stream goes, but it is not this peer's offence.
+          if (verdict === 'all')
+            throw protocolError('too many bytes of unfinished frames in all; try again', {
+              reason: 'busy',
               pending: decoder.pending,
             });
           accounted = decoder.pending;
@@ -336,7 +343,7 @@ export function createBusStreamHandler(bus: Bus, logger: Logger, guard: PeerGuar
 function offenceOf(error: unknown): Offence | undefined {
   if (!isGolemError(error, NetErrorCode.ProtocolError)) return undefined;
   const reason = error.details?.reason;
-  if (reason === 'truncated') return undefined;
+  if (reason === 'truncated' || reason === 'busy') return undefined;
   return reason === 'bufferExceeded' || reason === 'stalledFrame' || reason === 'requestTimeout'
     ? reason
     : 'malformed';

@@ -16,6 +16,7 @@ import { webSockets } from '@libp2p/websockets';
 import { createLibp2p } from 'libp2p';
 import type { Logger } from '../log/index.ts';
 import { type DialPort, fromDialPort } from './dial-port.ts';
+import { FairTurns } from './fair-turns.ts';
 import { installFastSecp256k1Verify } from './fast-verify.ts';
 import { holePunch } from './hole-punch.ts';
 import { noiseCrypto } from './noise-crypto.ts';
@@ -85,9 +86,12 @@ export async function createHost(options: HostOptions) {
       // to be a duplicate. The id is gossipsub's own (sender, seqno); the cache holds only messages that passed
       // validation, so a forged copy cannot shadow the genuine one.
       fastMsgIdFn: fastMessageId,
-      // One RPC of a peer is handled before its next is read: a flooding peer is held back by its own stream
-      // (TCP backpressure) instead of queueing unbounded work here.
+      // One RPC of a peer, its messages' checks included, is handled before its next is read: a flooding peer is
+      // held back by its own stream (TCP backpressure) instead of queueing unbounded work here, and guardGossip
+      // can take RPCs in fair turns across peers. (Without the second flag the checks of every RPC read so far ran
+      // at once, unawaited, and a flood's backlog held the event loop for seconds.)
       awaitRpcHandler: true,
+      awaitRpcMessageHandler: true,
       maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
     }),
     ...(options.relay === undefined
@@ -129,14 +133,15 @@ export async function createHost(options: HostOptions) {
 }
 
 /**
- * Gossip a peer forwards is counted against its rate before anything is checked (gossipsub verifies each
+ * Gossip a peer forwards is counted against its rate before anything is checked, and checked in fair turns
+ * across peers (`FairTurns`) (gossipsub verifies each
  * message's signature, the costly part, before any topic validator runs): over the rate, the messages of that
  * RPC are dropped unread. A peer flooding with messages of its own earns strikes (at most one a second); one
  * that only forwards is throttled, never struck, so an honest node relaying someone's flood is not cut off.
  * Nodes and relays both install it.
  */
-export function guardGossip(host: Host, guard: PeerGuard): void {
-  type Rpc = { messages: { from?: Uint8Array; seqno?: Uint8Array }[] };
+export function guardGossip(host: Host, guard: PeerGuard, trace?: GossipTrace): void {
+  type Rpc = { messages: RawGossip[] };
   const pubsub = host.services.pubsub as unknown as {
     handleReceivedRpc(from: PeerId, rpc: Rpc): Promise<void>;
     fastMsgIdCache?: { get(id: string): unknown };
@@ -149,20 +154,46 @@ export function guardGossip(host: Host, guard: PeerGuard): void {
     const id = fastMessageId(message);
     return id !== '' && pubsub.fastMsgIdCache?.get(id) !== undefined;
   };
+  const turns = new FairTurns();
   pubsub.handleReceivedRpc = async (from, rpc) => {
     const peer = from.toString();
     if (guard.isBanned(peer)) return;
-    if (rpc.messages.length > 0) {
+    const carriesMessages = rpc.messages.length > 0;
+    if (carriesMessages) {
+      if (trace !== undefined)
+        for (const message of rpc.messages) trace('rpc', message, { via: peer, batch: rpc.messages.length });
       const admitted = rpc.messages.filter((message) => seen(message) || guard.admitGossip(peer));
+      if (trace !== undefined && admitted.length < rpc.messages.length)
+        for (const message of rpc.messages)
+          if (!admitted.includes(message)) trace('throttled', message, { via: peer });
       if (admitted.length < rpc.messages.length) {
         const own = Buffer.from(from.toMultihash().bytes);
         if (rpc.messages.some((m) => m.from !== undefined && own.equals(m.from))) guard.floodStrike(peer);
         rpc.messages = admitted;
       }
     }
-    return handle(from, rpc);
+    // Messages are checked in fair turns: one peer's backlog never delays another peer's messages by more than
+    // one turn per busy peer. An RPC whose messages were all dropped over the rate takes its turn too: otherwise a
+    // flooder's whole backlog (thousands of RPCs already read) was dropped in one run of microtasks, about 50 ms
+    // held before the honest peer's turn (traced). Control-only RPCs (subscriptions, IHAVE, GRAFT) go straight through.
+    if (!carriesMessages) return handle(from, rpc);
+    const asked = turns.turns;
+    const release = await turns.take(peer);
+    if (trace !== undefined)
+      for (const message of rpc.messages)
+        trace('turn', message, { via: peer, turnsBefore: turns.turns - asked - 1 });
+    try {
+      return await handle(from, rpc);
+    } finally {
+      release();
+    }
   };
 }
+
+/** A gossip message as it arrives, before any check: its origin's peer id (multihash bytes) and sequence number. */
+export type RawGossip = { from?: Uint8Array; seqno?: Uint8Array };
+/** Diagnostics: called at each stage a gossip message passes (`YA_NET_TRACE_FROM`). */
+export type GossipTrace = (stage: string, message: RawGossip, fields?: Record<string, unknown>) => void;
 
 function gater(isBanned: ((peer: string) => boolean) | undefined) {
   if (isBanned === undefined) return {};

@@ -4,6 +4,11 @@
  * sends its request, a frame left unfinished, malformed input, a gossip flood) earns strikes; enough strikes
  * within a window cut it off: its connections are closed and it cannot connect again until the ban ends.
  * Other peers never share a bound with it, so they do not notice.
+ *
+ * Identities are free, so one attacker may come as many peers (a sybil swarm). Bounds shared by all peers (calls
+ * in progress, bytes of unfinished frames) therefore keep a small reserve for every peer outside the shared pool,
+ * and the shared pool is split in fair shares among the peers using it: however many identities take the pool,
+ * an honest peer's first calls and frames still go through.
  */
 import type { Logger } from '../log/index.ts';
 import type { NetGuardCounters, NetOffence } from '../model/net.ts';
@@ -13,12 +18,19 @@ export interface PeerLimits {
   maxStreamsPerPeer: number;
   /** Bus calls one peer may have in progress at once (beyond: BUS_BUSY). */
   maxCallsPerPeer: number;
-  /** Bus calls in progress over all peers (beyond: BUS_BUSY). */
+  /** Bus calls in progress over all peers, in the shared pool (beyond: BUS_BUSY). */
   maxCalls: number;
+  /**
+   * Calls every peer may have in progress outside the shared pool: a swarm of identities holding the whole pool
+   * cannot make another peer's call answer BUS_BUSY. (At most this many per connected peer on top of `maxCalls`.)
+   */
+  reservedCallsPerPeer: number;
   /** Bytes of unfinished incoming frames one peer may make this node buffer. */
   maxBufferedBytesPerPeer: number;
-  /** Bytes of unfinished incoming frames over all peers. */
+  /** Bytes of unfinished incoming frames over all peers, in the shared pool. */
   maxBufferedBytes: number;
+  /** Bytes of unfinished frames every peer may hold outside the shared pool (as `reservedCallsPerPeer`). */
+  reservedBufferedBytesPerPeer: number;
   /** A new bus stream must deliver its whole request within this time. */
   requestTimeoutMs: number;
   /** A frame under way must make progress (some bytes) within this time. */
@@ -36,8 +48,10 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = {
   maxStreamsPerPeer: 128,
   maxCallsPerPeer: 64,
   maxCalls: 1024,
+  reservedCallsPerPeer: 2,
   maxBufferedBytesPerPeer: 32 * 1024 * 1024,
   maxBufferedBytes: 256 * 1024 * 1024,
+  reservedBufferedBytesPerPeer: 1024 * 1024,
   requestTimeoutMs: 10_000,
   stallTimeoutMs: 10_000,
   gossipPerSecond: 50,
@@ -48,6 +62,8 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = {
 };
 
 export type Offence = NetOffence;
+/** `peer`: over the peer's own bound (its offence); `all`: the shared pool is full (nobody's offence here). */
+export type BufferVerdict = 'ok' | 'peer' | 'all';
 export type GuardCounters = NetGuardCounters;
 
 interface PeerState {
@@ -67,7 +83,10 @@ export class PeerGuard {
   readonly limits: PeerLimits;
   #peers = new Map<string, PeerState>();
   #bannedUntil = new Map<string, number>();
-  #calls = 0;
+  /** Calls and bytes over the peers' reserves (the shared pools), and how many peers hold some of each. */
+  #sharedCalls = 0;
+  #sharedCallHolders = 0;
+  #sharedBuffered = 0;
   #buffered = 0;
   #counters: Omit<GuardCounters, 'banned' | 'bufferedBytes'> = {
     bans: 0,
@@ -128,39 +147,61 @@ export class PeerGuard {
     this.#forgetIfIdle(peer, state);
   }
 
-  /** Takes a call slot once a stream has delivered its request; false means answer BUS_BUSY. */
+  /**
+   * Takes a call slot once a stream has delivered its request; false means answer BUS_BUSY. A peer's first
+   * `reservedCallsPerPeer` calls are its own; beyond them it takes from the shared pool, at most its fair share
+   * (the pool divided among the peers using it).
+   */
   startCall(peer: string): boolean {
     const state = this.#state(peer);
-    if (state.calls >= this.limits.maxCallsPerPeer || this.#calls >= this.limits.maxCalls) {
-      this.#counters.callsRefusedBusy++;
-      return false;
+    const reserved = this.limits.reservedCallsPerPeer;
+    if (state.calls >= this.limits.maxCallsPerPeer) return this.#busy();
+    if (state.calls >= reserved) {
+      const holders = this.#sharedCallHolders + (state.calls > reserved ? 0 : 1);
+      const fairShare = Math.max(1, Math.floor(this.limits.maxCalls / holders));
+      if (this.#sharedCalls >= this.limits.maxCalls || state.calls - reserved >= fairShare)
+        return this.#busy();
+      if (state.calls === reserved) this.#sharedCallHolders++;
+      this.#sharedCalls++;
     }
     state.calls++;
-    this.#calls++;
     return true;
   }
 
   endCall(peer: string): void {
     const state = this.#peers.get(peer);
-    if (state === undefined) return;
+    if (state === undefined || state.calls === 0) return;
     state.calls--;
-    this.#calls--;
+    if (state.calls >= this.limits.reservedCallsPerPeer) {
+      this.#sharedCalls--;
+      if (state.calls === this.limits.reservedCallsPerPeer) this.#sharedCallHolders--;
+    }
     this.#forgetIfIdle(peer, state);
   }
 
-  /** Accounts `delta` bytes of unfinished frames to `peer` (negative to release); false when over a bound. */
-  buffer(peer: string, delta: number): boolean {
+  #busy(): false {
+    this.#counters.callsRefusedBusy++;
+    return false;
+  }
+
+  /**
+   * Accounts `delta` bytes of unfinished frames to `peer` (negative to release). Refused (`peer`) beyond the
+   * peer's own bound, or (`all`) when the bytes beyond its reserve do not fit in the shared pool.
+   */
+  buffer(peer: string, delta: number): BufferVerdict {
     const state = this.#state(peer);
-    if (
-      delta > 0 &&
-      (state.buffered + delta > this.limits.maxBufferedBytesPerPeer ||
-        this.#buffered + delta > this.limits.maxBufferedBytes)
-    )
-      return false;
+    const reserved = this.limits.reservedBufferedBytesPerPeer;
+    const sharedDelta =
+      Math.max(0, state.buffered + delta - reserved) - Math.max(0, state.buffered - reserved);
+    if (delta > 0) {
+      if (state.buffered + delta > this.limits.maxBufferedBytesPerPeer) return 'peer';
+      if (this.#sharedBuffered + sharedDelta > this.limits.maxBufferedBytes) return 'all';
+    }
     state.buffered += delta;
     this.#buffered += delta;
+    this.#sharedBuffered += sharedDelta;
     this.#forgetIfIdle(peer, state);
-    return true;
+    return 'ok';
   }
 
   /** One gossip message forwarded by `peer`: false when over its rate (token bucket). */

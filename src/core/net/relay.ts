@@ -9,7 +9,7 @@ import { decodeBody } from './codec.ts';
 import { createHost, DEFAULT_RELAY_LIMITS, guardGossip, type Host, type RelayLimits } from './host.ts';
 import { tryNodeIdOfPeer } from './ids.ts';
 import { answerLookup, LOOKUP_PROTOCOL, serveLookup } from './lookup.ts';
-import { PeerGuard } from './peer-guard.ts';
+import { PeerGuard, type PeerLimits } from './peer-guard.ts';
 import { GOSSIP_PREFIX } from './service.ts';
 
 /** A relay's verdict on a gossip message of one topic (the bus message, decoded), before it forwards it. */
@@ -22,6 +22,8 @@ export interface RelayOptions {
   listen: string[];
   logger: Logger;
   limits?: Partial<RelayLimits>;
+  /** Per-peer bounds of the gossip the relay forwards (defaults: DEFAULT_PEER_LIMITS). */
+  peerLimits?: Partial<PeerLimits>;
   /**
    * Checks of gossip the relay forwards, by bus topic (the daemon's `net relay` passes the market's offer check):
    * a message rejected here is not forwarded and counts against the peer that sent it, so a relay does not pass a
@@ -65,6 +67,7 @@ export class RelayServer {
     // The relay forwards gossip between nodes that know only it: a flooding peer is throttled and cut off here
     // too, so the relay does not pass a flood on at full speed.
     const guard = new PeerGuard({
+      limits: this.#options.peerLimits,
       log: this.#log,
       onBan: (peer) => {
         for (const connection of this.#host?.getConnections(peerIdFromString(peer)) ?? [])

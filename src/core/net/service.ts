@@ -32,7 +32,7 @@ import { decodeBody, encodeFrame } from './codec.ts';
 import { DialPort } from './dial-port.ts';
 import { directCandidates, localSubnets, tcpEndpointOf } from './direct.ts';
 import { addressInUse, NetErrorCode } from './errors.ts';
-import { createHost, guardGossip, type Host } from './host.ts';
+import { createHost, type GossipTrace, guardGossip, type Host, type RawGossip } from './host.ts';
 import { nodeIdOfPeer, tryNodeIdOfPeer } from './ids.ts';
 import {
   answerLookup,
@@ -116,6 +116,8 @@ export class NetService implements Service, RemoteTransport {
   /** Neighbours whose last connection dropped, with the timer of their next re-dial. */
   #lost = new Map<string, { attempt: number; timer: NodeJS.Timeout }>();
   #validated = new Set<string>();
+  /** Diagnostics: the gossip trace of `YA_NET_TRACE_FROM` (undefined when off). */
+  #trace: GossipTrace | undefined;
   /** Connected nodes this node dialled itself (its neighbours, the nodes it called): those it dials again when lost. */
   #dialled = new Set<string>();
 
@@ -209,7 +211,9 @@ export class NetService implements Service, RemoteTransport {
         event.detail.connection,
       );
     });
-    guardGossip(host, this.#guard);
+    this.#trace = this.#gossipTrace();
+    guardGossip(host, this.#guard, this.#trace);
+    this.#traceStalls();
     host.services.pubsub.addEventListener('message', (event) => this.#onGossip(event.detail));
     this.#bus.setRemote(this);
     this.#log.info('network started', {
@@ -261,7 +265,19 @@ export class NetService implements Service, RemoteTransport {
     const host = this.#host;
     if (host === undefined || isLocalTopic(topic)) return;
     try {
-      await host.services.pubsub.publish(GOSSIP_PREFIX + topic, encodeFrame({ m: message }).subarray(4));
+      const traced = this.#config.net.traceFrom === host.peerId.toString();
+      if (traced) this.#log.info('gossip trace', { stage: 'publish', topic, at: preciseNow() });
+      const result = await host.services.pubsub.publish(
+        GOSSIP_PREFIX + topic,
+        encodeFrame({ m: message }).subarray(4),
+      );
+      if (traced)
+        this.#log.info('gossip trace', {
+          stage: 'published',
+          topic,
+          at: preciseNow(),
+          recipients: result.recipients.map(String),
+        });
     } catch (error) {
       this.#log.debug('gossip publish failed', { topic, error });
     }
@@ -724,8 +740,15 @@ export class NetService implements Service, RemoteTransport {
   #validateTopic(host: Host, topic: string): void {
     if (this.#validated.has(topic)) return;
     this.#validated.add(topic);
+    const trace = this.#trace;
     host.services.pubsub.topicValidators.set(GOSSIP_PREFIX + topic, async (source, message) => {
+      const raw =
+        message.type === 'signed'
+          ? { from: message.from.toMultihash().bytes, seqno: seqnoBytes(message.sequenceNumber) }
+          : {};
+      trace?.('validate', raw, { via: source.toString() });
       const reject = () => {
+        trace?.('rejected', raw);
         this.#guard.strike(source.toString(), 'invalidGossip');
         return TopicValidatorResult.Reject;
       };
@@ -739,9 +762,46 @@ export class NetService implements Service, RemoteTransport {
         return reject();
       }
       const verdict = await this.#bus.validateBroadcast(topic, body.m, from);
+      trace?.('verdict', raw, { verdict });
       if (verdict === 'reject') return reject();
       return verdict === 'accept' ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
     });
+  }
+
+  /**
+   * Diagnostics (`YA_NET_TRACE_FROM=<peer id>`): a timestamped log line at each stage the gossip of that origin
+   * passes here (its RPC read from the peer's stream, throttled, handed to our topic validator, the verdict), so a
+   * slow message can be followed across processes. Undefined when tracing is off: no cost per message.
+   */
+  #gossipTrace(): GossipTrace | undefined {
+    const traced = this.#config.net.traceFrom;
+    if (traced === undefined) return undefined;
+    let origin: Buffer;
+    try {
+      origin = Buffer.from(peerIdFromString(traced).toMultihash().bytes);
+    } catch {
+      this.#log.warn('YA_NET_TRACE_FROM is not a peer id: no gossip trace', { value: traced });
+      return undefined;
+    }
+    return (stage: string, message: RawGossip, fields?: Record<string, unknown>) => {
+      if (message.from === undefined || !origin.equals(message.from)) return;
+      const seqno = message.seqno === undefined ? undefined : Buffer.from(message.seqno).toString('hex');
+      this.#log.info('gossip trace', { stage, seqno, at: preciseNow(), ...fields });
+    };
+  }
+
+  /** Diagnostics with the gossip trace: each event-loop stall over 50 ms, when it ended and how long it was. */
+  #traceStalls(): void {
+    if (this.#config.net.traceFrom === undefined) return;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (now - last > 60)
+        this.#log.info('gossip trace', { stage: 'stall', at: preciseNow(), ms: now - last - 10 });
+      last = now;
+      if (this.#host === undefined) clearInterval(timer);
+    }, 10);
+    timer.unref();
   }
 
   #emit(event: NetEvent): void {
@@ -760,6 +820,15 @@ export class NetService implements Service, RemoteTransport {
       this.#log.debug('dropped malformed gossip', { from, error });
     }
   }
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes on one machine. */
+function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function seqnoBytes(sequenceNumber: bigint): Uint8Array {
+  return Buffer.from(sequenceNumber.toString(16).padStart(16, '0'), 'hex');
 }
 
 const MAX_PING_ITEMS = 10_000;

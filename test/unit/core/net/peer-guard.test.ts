@@ -60,6 +60,8 @@ describe('PeerGuard', () => {
         maxCalls: 2,
         maxBufferedBytesPerPeer: 100,
         maxBufferedBytes: 150,
+        reservedCallsPerPeer: 0,
+        reservedBufferedBytesPerPeer: 0,
       },
       log,
     });
@@ -73,12 +75,61 @@ describe('PeerGuard', () => {
     assert.equal(guard.startCall('c'), false, 'in all');
     guard.endCall('a');
     assert.equal(guard.startCall('c'), true);
-    assert.equal(guard.buffer('a', 100), true);
-    assert.equal(guard.buffer('a', 1), false, 'per peer');
-    assert.equal(guard.buffer('b', 60), false, 'in all');
+    assert.equal(guard.buffer('a', 100), 'ok');
+    assert.equal(guard.buffer('a', 1), 'peer', 'per peer');
+    assert.equal(guard.buffer('b', 60), 'all', 'in all');
     guard.buffer('a', -100);
-    assert.equal(guard.buffer('b', 60), true);
+    assert.equal(guard.buffer('b', 60), 'ok');
     assert.equal(guard.counters().bufferedBytes, 60);
+  });
+
+  it('keeps a reserve of calls and frame bytes for every peer, and splits the shared pool in fair shares', () => {
+    const { log } = recordingLogger();
+    const guard = new PeerGuard({
+      limits: {
+        maxCallsPerPeer: 10,
+        maxCalls: 8,
+        reservedCallsPerPeer: 1,
+        maxBufferedBytesPerPeer: 100,
+        maxBufferedBytes: 100,
+        reservedBufferedBytesPerPeer: 10,
+      },
+      log,
+    });
+    // Twenty identities of one attacker, each asking for all it may have.
+    const sybils = Array.from({ length: 20 }, (_, i) => `sybil-${i}`);
+    const taken = new Map(sybils.map((peer) => [peer, 0]));
+    for (let round = 0; round < 10; round++)
+      for (const peer of sybils) if (guard.startCall(peer)) taken.set(peer, taken.get(peer)! + 1);
+    const total = [...taken.values()].reduce((sum, n) => sum + n, 0);
+    // Each has its reserved call; the shared pool (8) is all there is beyond them.
+    assert.equal(total, 20 + 8);
+    // An honest peer still gets its reserved call, and only that.
+    assert.equal(guard.startCall('honest'), true, 'the honest peer is served');
+    assert.equal(guard.startCall('honest'), false, 'the shared pool is full');
+    // One peer alone in the pool may take it whole; a second one then gets an equal share (4 of 8).
+    const fresh = new PeerGuard({
+      limits: { maxCallsPerPeer: 10, maxCalls: 8, reservedCallsPerPeer: 0 },
+      log,
+    });
+    let first = 0;
+    for (let i = 0; i < 6; i++) if (fresh.startCall('first')) first++;
+    assert.equal(first, 6);
+    let second = 0;
+    for (let i = 0; i < 6; i++) if (fresh.startCall('second')) second++;
+    assert.equal(second, 2, 'what is left of the pool');
+    for (let i = 0; i < 4; i++) fresh.endCall('first');
+    second = 0;
+    for (let i = 0; i < 6; i++) if (fresh.startCall('second')) second++;
+    assert.equal(second, 2, 'up to its fair share (4 of 8 with two holders), though the pool has 4 free');
+    assert.equal(fresh.startCall('first'), true, 'the first peer gets back up to its share');
+    assert.equal(fresh.startCall('first'), true);
+    assert.equal(fresh.startCall('first'), false, 'the pool is full');
+    // Bytes: the sybils fill the shared pool; the honest peer's first bytes fit in its reserve.
+    for (const peer of sybils) guard.buffer(peer, 30);
+    assert.equal(guard.buffer('honest', 10), 'ok', "within the honest peer's reserve");
+    assert.equal(guard.buffer('honest', 1), 'all', 'beyond it the shared pool is full');
+    assert.equal(guard.buffer('sybil-0', 71), 'peer', 'over its own bound');
   });
 
   it('admits gossip at the configured rate after a burst, and strikes a flooding origin at most once a second', () => {

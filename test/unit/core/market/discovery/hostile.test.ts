@@ -131,12 +131,17 @@ describe('offer discovery against hostile offers', () => {
     );
   });
 
-  it('stores tombstones without unknown fields and refuses malformed ones', () => {
+  it('stores tombstones without unknown fields and refuses malformed or oversized ones', () => {
     const node = receiver();
     const secret = randomBytes(32);
     const offerId = randomOfferId();
+    // Gossip forwards a tombstone as it came: one padded past MAX_TOMBSTONE_BYTES is refused, not cleaned.
     assert.equal(
       node.discovery.judgeTombstone(tombstone(secret, offerId, { junk: 'x'.repeat(1_000_000) })),
+      'reject',
+    );
+    assert.equal(
+      node.discovery.judgeTombstone(tombstone(secret, offerId, { junk: 'x'.repeat(100) })),
       'accept',
     );
     const row = node.db.get<{ tombstone: string }>(
@@ -186,9 +191,14 @@ describe('offer discovery against hostile offers', () => {
     // Outermost transactions are commits (nested ones are savepoints inside them).
     let transactions = 0;
     let depth = 0;
+    const synchronousAtCommit: number[] = [];
+    const synchronous = () => node.db.get<{ synchronous: number }>('PRAGMA synchronous')!.synchronous;
     const transaction = node.db.transaction.bind(node.db);
     node.db.transaction = ((work: () => unknown) => {
-      if (depth === 0) transactions++;
+      if (depth === 0) {
+        transactions++;
+        synchronousAtCommit.push(synchronous());
+      }
       depth++;
       try {
         return transaction(work);
@@ -206,6 +216,9 @@ describe('offer discovery against hostile offers', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(node.discovery.count(), 100);
     assert.ok(transactions <= 2, `${transactions} transactions for 100 offers`);
+    // Gossip batches commit without waiting for the disk (NORMAL = 1); the database's own setting comes back after.
+    assert.deepEqual([...new Set(synchronousAtCommit)], [1]);
+    assert.equal(synchronous(), 2, 'synchronous = FULL again after the batch');
   });
 
   it('skips the signature check of offers from a provider at its quota', () => {
