@@ -81,8 +81,8 @@ export async function main(argv: string[]): Promise<number> {
           subnet: SUBNET,
           reputation,
           progress: (line) => say(`[golem] ${line}`),
-          output: (provider, _stream, text) =>
-            process.stdout.write(text.replace(/^(?=.)/gm, `  ${provider} | `)),
+          // Chunks may end mid-line: whole lines, each prefixed once.
+          output: (provider, _stream, text) => out.write(`  ${provider} | `, text),
         });
       } finally {
         out.flush();
@@ -112,8 +112,8 @@ export async function main(argv: string[]): Promise<number> {
     say(`
 [demo] the devnet stays up. Point golem-js or the requestor agent at it:
   source ${devnet.envFile}
-  node my-golem-js-program.mjs          # @golem-sdk/golem-js, unmodified
-  npx golem run --runtime vm --image golem/alpine:latest -- echo hi
+  ${runtimes.includes('vm') ? 'node test/golemjs/programs/hello.cjs  # a plain @golem-sdk/golem-js program, unmodified SDK' : '# golem-js rents VMs: `npm run setup:vm`, then `npm start` again'}
+  node bin/golem.js run --runtime ${runtimes.includes('vm') ? 'vm --image golem/alpine:latest' : 'wasi'} -- echo hi
 Ctrl-C stops everything.`);
     await new Promise(() => {});
     return 0;

@@ -2,9 +2,12 @@
  * `yagna devnet up --detach | status | down` as a user runs them (CLI processes): the devnet comes up with a
  * WASI provider, writes a sourceable devnet.env whose requestor answers with that key and sees the provider's offer,
  * refuses a second `up` on the same folder, and `down` stops every process it recorded and nothing else.
+ * `npm start` as a terminal runs it: progress, the demo's summary, and Ctrl-C (SIGINT to its process group) stops
+ * everything it started and nothing else.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -132,5 +135,62 @@ describe('yagna devnet', () => {
     const status = cli(['devnet', 'status', '--dir', dir]);
     assert.notEqual(status.status, 0);
     assert.match(status.stderr + status.stdout, /no devnet/);
+  });
+});
+
+describe('npm start', () => {
+  it('shows progress and the summary, and Ctrl-C stops everything it started and nothing else', async () => {
+    const dir = join(tempDir('demo-'), 'net');
+    const bystander = spawn('sleep', ['300'], { stdio: 'ignore' });
+    // A terminal puts the command in a process group of its own and sends Ctrl-C's SIGINT to the whole group.
+    // No QEMU (a name that is no program): the WASI demo only, on one provider.
+    const demo = spawn('npm', ['start', '--', '--dir', dir, '--providers', '1'], {
+      cwd: REPO_ROOT,
+      detached: true,
+      env: { ...process.env, GOLEM_VM_QEMU: 'golem-ts-no-qemu' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    demo.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    demo.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    try {
+      const deadline = Date.now() + 240_000;
+      while (!output.includes('Ctrl-C stops everything') && demo.exitCode === null && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.match(output, /Ctrl-C stops everything/, output);
+      assert.match(output, /! no VM task in this demo: golem-ts-no-qemu is not installed/);
+      assert.match(output, /\[devnet\] market: waiting until every provider is visible/);
+      assert.match(output, /\[golem\] market: agreement with provider-1/);
+      assert.match(output, /provider-1 \| hello from WebAssembly/);
+      // The summary: agreement, cost, invoice settled and its transaction on the chain.
+      assert.match(
+        output,
+        /WASI: done in [\d.]+ s, cost [\d.]+ GLM\n {2}provider-1 0x[0-9a-f]{40}, agreement [0-9a-f]{16}…: ok, [\d.]+ s, [\d.]+ GLM, invoice SETTLED, tx 0x[0-9a-f]{64}/,
+      );
+      const state = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')) as DevnetState;
+      const recorded = [state.supervisor, ...state.processes];
+      assert.ok(recorded.every(isRunning));
+      process.kill(-demo.pid!, 'SIGINT');
+      const [code, signal] = (await once(demo, 'exit')) as [number | null, string | null];
+      assert.ok(code === 130 || signal === 'SIGINT', `exit ${code} ${signal}`);
+      assert.match(output, /\[demo\] stopped/);
+      assert.deepEqual(
+        recorded.filter(isRunning).map((p) => p.pid),
+        [],
+      );
+      assert.equal(bystander.exitCode, null);
+      assert.equal(existsSync(join(dir, 'devnet.json')), false);
+    } finally {
+      try {
+        process.kill(-demo.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+      bystander.kill();
+    }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * `golem run` against a provider that overcharges, on a real devnet (anvil, relay, an honest golemsp provider) plus
  * a provider daemon driven by a small scripted agent in this test, over REST only: it offers the honest provider's
- * terms at a tenth of the price, runs the activity like any provider (its daemon spawns the ExeUnit), bills the
+ * terms for a fifth of the price, runs the activity like any provider (its daemon spawns the ExeUnit), bills the
  * start price honestly while the activity runs, then a final debit note and an invoice at ten times the agreed price
  * of the usage its own daemon measured.
  *

@@ -38,7 +38,8 @@ export function formatSummary(summary: RunSummary): string {
   const lines = [`done in ${summary.seconds.toFixed(1)} s, cost ${summary.cost} GLM`];
   for (const p of summary.providers) {
     lines.push(
-      `  ${p.name} ${p.providerId}: ${p.ok ? 'ok' : `failed (exit ${p.exitCode ?? '-'})`}, ${p.seconds.toFixed(1)} s, ` +
+      `  ${p.name} ${p.providerId}, agreement ${p.agreementId.slice(0, 16)}…: ` +
+        `${p.ok ? 'ok' : `failed (exit ${p.exitCode ?? '-'})`}, ${p.seconds.toFixed(1)} s, ` +
         `${p.cost} GLM, invoice ${p.invoiceStatus}${p.transactions.length ? `, tx ${p.transactions.join(' ')}` : ''}`,
     );
     for (const d of p.disputes)
