@@ -128,7 +128,12 @@ export class PaymentGuard {
     const watched = this.#watched.get(note.agreementId);
     if (watched === undefined) return; // another session's agreement: not ours to judge
     this.#handled.add(debitNoteId);
-    await this.#serial(watched, () => this.#onDebitNote(watched, note));
+    try {
+      await this.#serial(watched, () => this.#onDebitNote(watched, note));
+    } catch (error) {
+      this.#handled.delete(debitNoteId); // not decided (the daemon did not answer): looked at again later
+      throw error;
+    }
   }
 
   /** Debit notes of the agreement this run has not looked at yet (an event may trail the invoice). */
