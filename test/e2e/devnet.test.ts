@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DevnetState } from '../../src/devnet/devnet.ts';
@@ -191,6 +191,80 @@ describe('npm start', () => {
         // the group is gone already
       }
       bystander.kill();
+    }
+  });
+});
+
+/** Every process below `root` (children, their children…), from /proc. */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const child of parents.get(pid) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+};
+
+describe('npm start interrupted while the devnet starts', () => {
+  it('SIGINT to the demo process alone stops every process it had started', async () => {
+    const dir = join(tempDir('demo-int-'), 'net');
+    const demo = spawn(process.execPath, [join(REPO_ROOT, 'src', 'devnet', 'demo.ts'), '--dir', dir], {
+      cwd: REPO_ROOT,
+      detached: true,
+      env: { ...process.env, GOLEM_VM_QEMU: 'golem-ts-no-qemu' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    demo.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    demo.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    try {
+      // Mid-start: the chain, the relay and the nodes run, the providers' offers are not yet all known.
+      const deadline = Date.now() + 120_000;
+      while (!/\[devnet\] node: requestor/.test(output) && demo.exitCode === null && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(output, /\[devnet\] node: requestor/, output);
+      const started = descendants(demo.pid!);
+      assert.ok(started.length >= 4, `anvil, relay, requestor, golemsp…: ${started.length}`);
+      process.kill(demo.pid!, 'SIGINT'); // the demo alone, not its group: it must stop its children itself
+      const [code] = (await once(demo, 'exit')) as [number | null];
+      assert.equal(code, 130, output);
+      assert.match(output, /\[demo\] interrupted; stopping what has started\n(.|\n)*\[demo\] stopped/);
+      const left = started.filter(alive).map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8')}`);
+      assert.deepEqual(left, [], 'every process the start had spawned is gone');
+      assert.equal(existsSync(join(dir, 'devnet.json')), false);
+    } finally {
+      try {
+        process.kill(-demo.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
     }
   });
 });
