@@ -138,37 +138,48 @@ describe('yagna devnet', () => {
   });
 });
 
+/**
+ * The demo as a terminal starts it: in a process group of its own (Ctrl-C's SIGINT goes to the whole group), without
+ * QEMU (a name that is no program: the WASI demo only). `until` waits for a line of its output.
+ */
+function spawnDemo(command: string[]) {
+  const demo = spawn(command[0]!, command.slice(1), {
+    cwd: REPO_ROOT,
+    detached: true,
+    env: { ...process.env, GOLEM_VM_QEMU: 'golem-ts-no-qemu' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  demo.stdout.on('data', (chunk) => {
+    text += chunk;
+  });
+  demo.stderr.on('data', (chunk) => {
+    text += chunk;
+  });
+  const output = () => text;
+  const until = async (line: RegExp, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!line.test(text) && demo.exitCode === null && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.match(text, line, text);
+  };
+  return { demo, output, until };
+}
+
 describe('npm start', () => {
   it('shows progress and the summary, and Ctrl-C stops everything it started and nothing else', async () => {
     const dir = join(tempDir('demo-'), 'net');
     const bystander = spawn('sleep', ['300'], { stdio: 'ignore' });
-    // A terminal puts the command in a process group of its own and sends Ctrl-C's SIGINT to the whole group.
-    // No QEMU (a name that is no program): the WASI demo only, on one provider.
-    const demo = spawn('npm', ['start', '--', '--dir', dir, '--providers', '1'], {
-      cwd: REPO_ROOT,
-      detached: true,
-      env: { ...process.env, GOLEM_VM_QEMU: 'golem-ts-no-qemu' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    demo.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    demo.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
+    const { demo, output, until } = spawnDemo(['npm', 'start', '--', '--dir', dir, '--providers', '1']);
     try {
-      const deadline = Date.now() + 240_000;
-      while (!output.includes('Ctrl-C stops everything') && demo.exitCode === null && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.match(output, /Ctrl-C stops everything/, output);
-      assert.match(output, /! no VM task in this demo: golem-ts-no-qemu is not installed/);
-      assert.match(output, /\[devnet\] market: waiting until every provider is visible/);
-      assert.match(output, /\[golem\] market: agreement with provider-1/);
-      assert.match(output, /provider-1 \| hello from WebAssembly/);
+      await until(/Ctrl-C stops everything/, 240_000);
+      assert.match(output(), /! no VM task in this demo: golem-ts-no-qemu is not installed/);
+      assert.match(output(), /\[devnet\] market: waiting until every provider is visible/);
+      assert.match(output(), /\[golem\] market: agreement with provider-1/);
+      assert.match(output(), /provider-1 \| hello from WebAssembly/);
       // The summary: agreement, cost, invoice settled and its transaction on the chain.
       assert.match(
-        output,
+        output(),
         /WASI: done in [\d.]+ s, cost [\d.]+ GLM\n {2}provider-1 0x[0-9a-f]{40}, agreement [0-9a-f]{16}…: ok, [\d.]+ s, [\d.]+ GLM, invoice SETTLED, tx 0x[0-9a-f]{64}/,
       );
       const state = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')) as DevnetState;
@@ -177,7 +188,7 @@ describe('npm start', () => {
       process.kill(-demo.pid!, 'SIGINT');
       const [code, signal] = (await once(demo, 'exit')) as [number | null, string | null];
       assert.ok(code === 130 || signal === 'SIGINT', `exit ${code} ${signal}`);
-      assert.match(output, /\[demo\] stopped/);
+      assert.match(output(), /\[demo\] stopped/);
       assert.deepEqual(
         recorded.filter(isRunning).map((p) => p.pid),
         [],
@@ -231,32 +242,24 @@ const alive = (pid: number) => {
 describe('npm start interrupted while the devnet starts', () => {
   it('SIGINT to the demo process alone stops every process it had started', async () => {
     const dir = join(tempDir('demo-int-'), 'net');
-    const demo = spawn(process.execPath, [join(REPO_ROOT, 'src', 'devnet', 'demo.ts'), '--dir', dir], {
-      cwd: REPO_ROOT,
-      detached: true,
-      env: { ...process.env, GOLEM_VM_QEMU: 'golem-ts-no-qemu' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    demo.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    demo.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
+    const { demo, output, until } = spawnDemo([
+      process.execPath,
+      join(REPO_ROOT, 'src', 'devnet', 'demo.ts'),
+      '--dir',
+      dir,
+    ]);
     try {
       // Mid-start: the chain, the relay and the nodes run, the providers' offers are not yet all known.
-      const deadline = Date.now() + 120_000;
-      while (!/\[devnet\] node: requestor/.test(output) && demo.exitCode === null && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.match(output, /\[devnet\] node: requestor/, output);
+      await until(/\[devnet\] node: requestor/, 120_000);
       const started = descendants(demo.pid!);
       assert.ok(started.length >= 4, `anvil, relay, requestor, golemsp…: ${started.length}`);
       process.kill(demo.pid!, 'SIGINT'); // the demo alone, not its group: it must stop its children itself
       const [code] = (await once(demo, 'exit')) as [number | null];
-      assert.equal(code, 130, output);
-      assert.match(output, /\[demo\] interrupted; stopping what has started\n(.|\n)*\[demo\] stopped/);
-      const left = started.filter(alive).map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8')}`);
+      assert.equal(code, 130, output());
+      assert.match(output(), /\[demo\] interrupted; stopping what has started\n(.|\n)*\[demo\] stopped/);
+      const left = started
+        .filter(alive)
+        .map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8')}`);
       assert.deepEqual(left, [], 'every process the start had spawned is gone');
       assert.equal(existsSync(join(dir, 'devnet.json')), false);
     } finally {
