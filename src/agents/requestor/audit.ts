@@ -253,6 +253,18 @@ export function usagePrice(terms: AgreedTerms, usage: unknown, now: number): big
   return linearCost(terms.coeffs, parsed);
 }
 
+/**
+ * The most an activity can have cost after `elapsedS` seconds: the price of the counters at their bounds (duration
+ * the time elapsed, CPU that on every thread offered; counters that cannot be bounded count 0).
+ */
+export function worstCase(terms: AgreedTerms, elapsedS: number): bigint {
+  const lived = Math.max(0, elapsedS) + SLACK_S;
+  const usage = terms.usageVector.map((name) =>
+    name === DURATION ? lived : name === CPU ? lived * terms.threads : 0,
+  );
+  return linearCost(terms.coeffs, usage);
+}
+
 /** Books an accepted document into the ledger. */
 export function book(
   ledger: Ledger,

@@ -18,6 +18,7 @@ import {
   newLedger,
   termsOf,
   usagePrice,
+  worstCase,
 } from './audit.ts';
 
 export interface Dispute {
@@ -39,6 +40,10 @@ interface Watched {
   terms: AgreedTerms;
   name: string;
   activities: Set<string>;
+  /** Activities still running, with when they were created (this node's clock). */
+  live: Map<string, number>;
+  /** The budget watch ended the agreement already. */
+  stopped: boolean;
   disputes: Dispute[];
   /** The chain of this agreement's document handling (one at a time). */
   queue: Promise<unknown>;
@@ -64,6 +69,7 @@ export class PaymentGuard {
   readonly #handled = new Set<string>();
   #stopped = false;
   #loop: Promise<void> | undefined;
+  #budgetTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: PaymentGuardOptions) {
     this.#options = options;
@@ -76,6 +82,8 @@ export class PaymentGuard {
       terms: termsOf(agreement),
       name,
       activities: new Set(),
+      live: new Map(),
+      stopped: false,
       disputes: [],
       queue: Promise.resolve(),
       accepted: new Set(),
@@ -83,7 +91,43 @@ export class PaymentGuard {
   }
 
   addActivity(agreementId: string, activityId: string): void {
-    this.#watched.get(agreementId)?.activities.add(activityId);
+    const watched = this.#watched.get(agreementId);
+    watched?.activities.add(activityId);
+    watched?.live.set(activityId, Date.now());
+  }
+
+  /** The agreement's activities are over (destroyed, or failed): no more usage can accrue. */
+  agreementWorkEnded(agreementId: string): void {
+    this.#watched.get(agreementId)?.live.clear();
+  }
+
+  /**
+   * The budget watch: what the run could owe by now (per agreement, the larger of what was accepted and the worst
+   * case of its running activities on top of their audited price) must stay within the budget; when it would not,
+   * the agreements still working are ended before their bills can outgrow it. Returns whether it ended any.
+   */
+  checkBudget(now = Date.now()): boolean {
+    let exposure = 0n;
+    for (const [agreementId, watched] of this.#watched) {
+      let owed = this.ledger.agreements.get(agreementId) ?? 0n;
+      for (const [activityId, since] of watched.live) {
+        const worst = worstCase(watched.terms, (now - since) / 1000);
+        const justified = this.ledger.justified.get(activityId) ?? 0n;
+        if (worst > justified) owed += worst - justified;
+      }
+      exposure += owed;
+    }
+    if (exposure <= this.ledger.budget) return false;
+    let ended = false;
+    for (const [agreementId, watched] of this.#watched) {
+      if (watched.live.size === 0 || watched.stopped) continue;
+      watched.stopped = true;
+      ended = true;
+      const message = `the run could cost ${formatUnits(exposure)} GLM by now, above the budget of ${formatUnits(this.ledger.budget)} GLM`;
+      this.#options.progress(`payment: stopping ${watched.name}: ${message}`);
+      this.#options.onBreach(agreementId, `Budget reached: ${message}`);
+    }
+    return ended;
   }
 
   disputes(agreementId: string): Dispute[] {
@@ -99,6 +143,7 @@ export class PaymentGuard {
   start(): void {
     let after = new Date().toISOString();
     const { api } = this.#options;
+    this.#budgetTimer = setInterval(() => this.checkBudget(), 1000);
     this.#loop = (async () => {
       while (!this.#stopped) {
         try {
@@ -118,6 +163,7 @@ export class PaymentGuard {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#budgetTimer);
     await this.#loop;
   }
 

@@ -334,6 +334,7 @@ async function runOne(
   } catch (error) {
     progress(`${name}: failed: ${(error as Error).message}`);
   }
+  guard.agreementWorkEnded(agreement.agreementId);
   const seconds = (Date.now() - started) / 1000;
   await api
     .post(`/market-api/v1/agreements/${agreement.agreementId}/terminate`, {

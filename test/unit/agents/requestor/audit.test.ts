@@ -1,6 +1,7 @@
 /** The requestor's audit of debit notes and invoices against the agreement's terms, its ledger and the budget. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { RestClient } from '../../../../src/agents/requestor/api.ts';
 import {
   type AgreedTerms,
   auditDebitNote,
@@ -10,7 +11,9 @@ import {
   newLedger,
   termsOf,
   usagePrice,
+  worstCase,
 } from '../../../../src/agents/requestor/audit.ts';
+import { PaymentGuard } from '../../../../src/agents/requestor/payments.ts';
 import type { DebitNote, Invoice } from '../../../../src/core/model/payment.ts';
 
 const GLM = 10n ** 18n;
@@ -172,4 +175,47 @@ describe('requestor audit', () => {
     justify(poor, 'act-1', (67n * GLM) / 100n);
     assert.equal(auditInvoice(terms, invoice('0.67'), poor, own).kind, 'refuse');
   });
+
+  it('bounds what a running activity can cost: duration the time elapsed, CPU that on every thread', () => {
+    // 0.5 + (10+5) s × 0.001 + (10+5) s × 2 threads × 0.002 = 0.5 + 0.015 + 0.06
+    assert.equal(worstCase(terms, 10), (575n * GLM) / 1000n);
+  });
+
+  it('ends the agreements still working once the run could cost more than the budget, once each', () => {
+    const breaches: string[] = [];
+    const guard = new PaymentGuard({
+      api: {} as RestClient, // the budget watch makes no call of its own
+      allocationId: 'alloc',
+      budget: 1,
+      progress: () => {},
+      onBreach: (agreementId) => breaches.push(agreementId),
+    });
+    guard.watch(
+      {
+        agreementId: 'agr-1',
+        offer: { providerId: '0xabc', properties: offerOf(terms) },
+        timestamp: new Date().toISOString(),
+      },
+      'p1',
+    );
+    guard.addActivity('agr-1', 'act-1');
+    const now = Date.now();
+    // Worst case after s seconds: 0.5 + 0.005·(s+5): 0.85 at 65 s, 1.0 at 95 s.
+    assert.equal(guard.checkBudget(now + 60_000), false);
+    assert.deepEqual(breaches, []);
+    assert.equal(guard.checkBudget(now + 100_000), true);
+    assert.deepEqual(breaches, ['agr-1']);
+    assert.equal(guard.checkBudget(now + 200_000), false, 'ended once');
+    // Work that is over accrues nothing more.
+    guard.agreementWorkEnded('agr-1');
+    assert.equal(guard.checkBudget(now + 10_000_000), false);
+  });
 });
+
+function offerOf(t: AgreedTerms): Record<string, unknown> {
+  return {
+    'golem.com.usage.vector': t.usageVector,
+    'golem.com.pricing.model.linear.coeffs': t.coeffs,
+    'golem.inf.cpu.threads': t.threads,
+  };
+}
