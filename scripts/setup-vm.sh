@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 DIR=${GOLEM_VM_DIR:-$REPO/.cache/vm}
-NODE=${NODE:-$REPO/node_modules/.bin/node}
+# Not $NODE: npm sets that to the Node running npm itself (the system one, too old for type stripping).
+NODE=${GOLEM_NODE:-$REPO/node_modules/.bin/node}
 mkdir -p "$DIR/debs" "$DIR/runtime" "$DIR/images"
 DIR=$(cd "$DIR" && pwd)
 # Test files may start this at the same time: one runs, the others wait and find the work done.

@@ -44,8 +44,20 @@ export async function main(argv: string[]): Promise<number> {
     await devnet?.stop();
     say('[demo] stopped');
   };
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
-  process.once('SIGTERM', () => void stop().then(() => process.exit(143)));
+  // While the devnet starts, a signal aborts the start (which stops what it started, then fails); once it is up,
+  // the signal stops it. Either way this process exits with the signal's code.
+  const starting = new AbortController();
+  const onSignal = (code: number) => () => {
+    if (devnet === undefined) {
+      say('[demo] interrupted; stopping what has started');
+      starting.abort();
+      process.exitCode = code;
+      return;
+    }
+    void stop().then(() => process.exit(code));
+  };
+  process.once('SIGINT', onSignal(130));
+  process.once('SIGTERM', onSignal(143));
   try {
     const started = Date.now();
     devnet = await startDevnet({
@@ -53,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       providers,
       runtimes,
       progress: (line) => say(`[devnet] ${line}`),
+      signal: starting.signal,
     });
     say(`[devnet] up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     say(describeDevnet(devnet.state, devnet.envFile));
@@ -81,8 +94,8 @@ export async function main(argv: string[]): Promise<number> {
           subnet: SUBNET,
           reputation,
           progress: (line) => say(`[golem] ${line}`),
-          output: (provider, _stream, text) =>
-            process.stdout.write(text.replace(/^(?=.)/gm, `  ${provider} | `)),
+          // Chunks may end mid-line: whole lines, each prefixed once.
+          output: (provider, _stream, text) => out.write(`  ${provider} | `, text),
         });
       } finally {
         out.flush();
@@ -112,12 +125,16 @@ export async function main(argv: string[]): Promise<number> {
     say(`
 [demo] the devnet stays up. Point golem-js or the requestor agent at it:
   source ${devnet.envFile}
-  node my-golem-js-program.mjs          # @golem-sdk/golem-js, unmodified
-  npx golem run --runtime vm --image golem/alpine:latest -- echo hi
+  ${runtimes.includes('vm') ? 'node test/golemjs/programs/hello.cjs  # a plain @golem-sdk/golem-js program, unmodified SDK' : '# golem-js rents VMs: `npm run setup:vm`, then `npm start` again'}
+  node bin/golem.js run --runtime ${runtimes.includes('vm') ? 'vm --image golem/alpine:latest' : 'wasi'} -- echo hi
 Ctrl-C stops everything.`);
     await new Promise(() => {});
     return 0;
   } catch (error) {
+    if (starting.signal.aborted) {
+      say('[demo] stopped');
+      return Number(process.exitCode ?? 130);
+    }
     const code = error instanceof GolemError ? ` [${error.code}]` : '';
     say(`[demo] failed: ${(error as Error).message}${code}`);
     if (error instanceof GolemError && error.details?.tail) say(String(error.details.tail));

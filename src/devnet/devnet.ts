@@ -48,6 +48,8 @@ export interface DevnetOptions {
   /** Log level of the nodes (their logs go to `<dir>/logs`). */
   logLevel?: string;
   progress?: (line: string) => void;
+  /** Aborted (Ctrl-C while starting): what started so far is stopped and the start fails with `Interrupted`. */
+  signal?: AbortSignal;
 }
 
 export interface NodeInfo {
@@ -141,17 +143,30 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   /** Daemons golemsp started (golemsp stops them; recorded so `down` finds them after a crash). */
   const extra: ChildRecord[] = [];
   let registry: RegistryServer | undefined;
+  // Safe to run again (an interruption, then the failure it causes): each part stops once.
   const stop = async () => {
     // Nodes first (they flush their books; golemsp stops its own daemon), then the relay, then the chain.
     const nodes = children.filter((c) => c.record.name !== 'anvil' && c.record.name !== 'relay');
     await Promise.allSettled(nodes.map((c) => c.stop()));
     await Promise.allSettled(children.filter((c) => c.record.name === 'relay').map((c) => c.stop()));
-    await registry?.close();
+    const served = registry;
+    registry = undefined;
+    await served?.close();
     await Promise.allSettled(children.filter((c) => c.record.name === 'anvil').map((c) => c.stop()));
   };
+  const { signal } = options;
+  const interrupted = () =>
+    new GolemError(DevnetErrorCode.Interrupted, 'interrupted while starting; what had started is stopped');
+  /** Before each process is spawned: nothing new starts once the start was interrupted. */
+  const checkpoint = () => {
+    if (signal?.aborted) throw interrupted();
+  };
+  const onAbort = () => void stop();
+  signal?.addEventListener('abort', onAbort, { once: true });
   const log = (name: string) => join(dir, 'logs', `${name}.log`);
 
   try {
+    checkpoint();
     progress('chain: starting anvil');
     const anvil = spawnLogged(
       'anvil',
@@ -173,6 +188,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     progress(`chain: anvil on ${rpcUrl}, deploying contracts`);
     const contracts = await deployDevContracts(rpcUrl);
 
+    checkpoint();
     progress('net: starting the relay');
     const relay = spawnLogged(
       'relay',
@@ -201,6 +217,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     const imageFolder = vmAvailability().imagesDir;
     const registryDir = existsSync(imageFolder) ? imageFolder : join(dir, 'images');
     mkdirSync(registryDir, { recursive: true });
+    checkpoint();
     registry = await serveRegistry(registryDir);
     progress(`images: registry on ${registry.url} (${registry.images.length} images)`);
 
@@ -220,6 +237,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       nodeRuntimes: string[],
       apiPort = 0,
     ): Promise<NodeInfo> => {
+      checkpoint();
       const dataDir = join(dir, 'nodes', name);
       mkdirSync(dataDir, { recursive: true });
       const appKey = randomBytes(16).toString('hex');
@@ -250,6 +268,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
 
     /** A provider: `golemsp run` (its daemon and the provider agent), runtimes limited to those asked for. */
     const startProvider = async (name: string): Promise<NodeInfo> => {
+      checkpoint();
       const dataDir = join(dir, 'nodes', name);
       const child = spawnLogged(
         name,
@@ -278,6 +297,8 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
             YA_RUNTIME_VM_TEST_TIMEOUT: '110',
             GOLEMSP_LOG_LEVEL: options.logLevel ?? 'info',
           },
+          // golemsp stopped while it starts its daemon exits without it: the group's stop ends that daemon too.
+          group: true,
         },
       );
       children.push(child);
@@ -327,6 +348,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
         details: { notes },
       });
 
+    checkpoint();
     progress('payment: funding the requestor with tGLM and gas');
     const control = await ControlConnection.connect(join(requestor.dataDir, 'yagna.sock'));
     try {
@@ -369,7 +391,9 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
         .map(([k, v]) => `export ${k}=${v}`)
         .join('\n')}\n`,
     );
+    checkpoint();
     writeFileSync(join(dir, DEVNET_STATE), `${JSON.stringify(state, null, 2)}\n`);
+    signal?.removeEventListener('abort', onAbort);
     return {
       state,
       envFile,
@@ -379,8 +403,10 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       },
     };
   } catch (error) {
+    signal?.removeEventListener('abort', onAbort);
     await stop();
-    throw error;
+    // A process that exited because the start was interrupted is no failure of its own.
+    throw signal?.aborted ? interrupted() : error;
   }
 }
 

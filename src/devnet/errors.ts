@@ -9,6 +9,8 @@ export const DevnetErrorCode = {
   BadOption: 'DEVNET_BAD_OPTION',
   /** A call to a node's REST API failed. */
   Api: 'DEVNET_API',
+  /** Start interrupted (Ctrl-C, SIGTERM): what had started was stopped. */
+  Interrupted: 'DEVNET_INTERRUPTED',
 } as const;
 export type DevnetErrorCode = (typeof DevnetErrorCode)[keyof typeof DevnetErrorCode];
 

@@ -38,13 +38,18 @@ export function spawnLogged(
   name: string,
   command: string,
   args: string[],
-  options: { env?: Record<string, string>; log: string; cwd?: string },
+  /**
+   * `group`: the child leads a process group of its own, and stopping it ends what is left of the group too (a
+   * process it started and could not stop itself, e.g. golemsp's daemon when golemsp is stopped while starting).
+   */
+  options: { env?: Record<string, string>; log: string; cwd?: string; group?: boolean },
 ): Child {
   const fd = openSync(options.log, 'a');
   const child = spawn(command, args, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', fd, fd],
     cwd: options.cwd ?? REPO_ROOT,
+    detached: options.group === true,
   });
   closeSync(fd);
   if (child.pid === undefined) throw new GolemError(DevnetErrorCode.StartFailed, `${name} did not start`);
@@ -61,13 +66,36 @@ export function spawnLogged(
     exited,
     output: () => readLog(options.log),
     stop: async (graceMs = 10_000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (options.group === true) await stopGroup(record.pid, graceMs);
     },
   };
+}
+
+/** SIGTERM to what is left of a process group, SIGKILL after `graceMs`; resolves when the group is empty. */
+async function stopGroup(pgid: number, graceMs: number): Promise<void> {
+  const signal = (name: NodeJS.Signals | 0) => {
+    try {
+      process.kill(-pgid, name);
+      return true;
+    } catch {
+      return false; // no process left in the group
+    }
+  };
+  if (!signal('SIGTERM')) return;
+  const deadline = Date.now() + graceMs;
+  while (signal(0)) {
+    if (Date.now() > deadline) {
+      signal('SIGKILL');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 export function readLog(path: string): string {

@@ -2,10 +2,13 @@
  * `yagna devnet up --detach | status | down` as a user runs them (CLI processes): the devnet comes up with a
  * WASI provider, writes a sourceable devnet.env whose requestor answers with that key and sees the provider's offer,
  * refuses a second `up` on the same folder, and `down` stops every process it recorded and nothing else.
+ * `npm start` as a terminal runs it: progress, the demo's summary, and Ctrl-C (SIGINT to its process group) stops
+ * everything it started and nothing else.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DevnetState } from '../../src/devnet/devnet.ts';
@@ -132,5 +135,139 @@ describe('yagna devnet', () => {
     const status = cli(['devnet', 'status', '--dir', dir]);
     assert.notEqual(status.status, 0);
     assert.match(status.stderr + status.stdout, /no devnet/);
+  });
+});
+
+/**
+ * The demo as a terminal starts it: in a process group of its own (Ctrl-C's SIGINT goes to the whole group), without
+ * QEMU (a name that is no program: the WASI demo only). `until` waits for a line of its output.
+ */
+function spawnDemo(command: string[]) {
+  const demo = spawn(command[0]!, command.slice(1), {
+    cwd: REPO_ROOT,
+    detached: true,
+    env: { ...process.env, GOLEM_VM_QEMU: 'golem-ts-no-qemu' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  demo.stdout.on('data', (chunk) => {
+    text += chunk;
+  });
+  demo.stderr.on('data', (chunk) => {
+    text += chunk;
+  });
+  const output = () => text;
+  const until = async (line: RegExp, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!line.test(text) && demo.exitCode === null && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.match(text, line, text);
+  };
+  return { demo, output, until };
+}
+
+describe('npm start', () => {
+  it('shows progress and the summary, and Ctrl-C stops everything it started and nothing else', async () => {
+    const dir = join(tempDir('demo-'), 'net');
+    const bystander = spawn('sleep', ['300'], { stdio: 'ignore' });
+    const { demo, output, until } = spawnDemo(['npm', 'start', '--', '--dir', dir, '--providers', '1']);
+    try {
+      await until(/Ctrl-C stops everything/, 240_000);
+      assert.match(output(), /! no VM task in this demo: golem-ts-no-qemu is not installed/);
+      assert.match(output(), /\[devnet\] market: waiting until every provider is visible/);
+      assert.match(output(), /\[golem\] market: agreement with provider-1/);
+      assert.match(output(), /provider-1 \| hello from WebAssembly/);
+      // The summary: agreement, cost, invoice settled and its transaction on the chain.
+      assert.match(
+        output(),
+        /WASI: done in [\d.]+ s, cost [\d.]+ GLM\n {2}provider-1 0x[0-9a-f]{40}, agreement [0-9a-f]{16}…: ok, [\d.]+ s, [\d.]+ GLM, invoice SETTLED, tx 0x[0-9a-f]{64}/,
+      );
+      const state = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')) as DevnetState;
+      const recorded = [state.supervisor, ...state.processes];
+      assert.ok(recorded.every(isRunning));
+      process.kill(-demo.pid!, 'SIGINT');
+      const [code, signal] = (await once(demo, 'exit')) as [number | null, string | null];
+      assert.ok(code === 130 || signal === 'SIGINT', `exit ${code} ${signal}`);
+      assert.match(output(), /\[demo\] stopped/);
+      assert.deepEqual(
+        recorded.filter(isRunning).map((p) => p.pid),
+        [],
+      );
+      assert.equal(bystander.exitCode, null);
+      assert.equal(existsSync(join(dir, 'devnet.json')), false);
+    } finally {
+      try {
+        process.kill(-demo.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+      bystander.kill();
+    }
+  });
+});
+
+/** Every process below `root` (children, their children…), from /proc. */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const child of parents.get(pid) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+};
+
+describe('npm start interrupted while the devnet starts', () => {
+  it('SIGINT to the demo process alone stops every process it had started', async () => {
+    const dir = join(tempDir('demo-int-'), 'net');
+    const { demo, output, until } = spawnDemo([
+      process.execPath,
+      join(REPO_ROOT, 'src', 'devnet', 'demo.ts'),
+      '--dir',
+      dir,
+    ]);
+    try {
+      // Mid-start: the chain, the relay and the nodes run, the providers' offers are not yet all known.
+      await until(/\[devnet\] node: requestor/, 120_000);
+      const started = descendants(demo.pid!);
+      assert.ok(started.length >= 4, `anvil, relay, requestor, golemsp…: ${started.length}`);
+      process.kill(demo.pid!, 'SIGINT'); // the demo alone, not its group: it must stop its children itself
+      const [code] = (await once(demo, 'exit')) as [number | null];
+      assert.equal(code, 130, output());
+      assert.match(output(), /\[demo\] interrupted; stopping what has started\n(.|\n)*\[demo\] stopped/);
+      const left = started
+        .filter(alive)
+        .map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8')}`);
+      assert.deepEqual(left, [], 'every process the start had spawned is gone');
+      assert.equal(existsSync(join(dir, 'devnet.json')), false);
+    } finally {
+      try {
+        process.kill(-demo.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
   });
 });

@@ -36,11 +36,18 @@ export function reputationFile(env: NodeJS.ProcessEnv = process.env): string {
 
 export function formatSummary(summary: RunSummary): string {
   const lines = [`done in ${summary.seconds.toFixed(1)} s, cost ${summary.cost} GLM`];
-  for (const p of summary.providers)
+  for (const p of summary.providers) {
     lines.push(
-      `  ${p.name} ${p.providerId}: ${p.ok ? 'ok' : `failed (exit ${p.exitCode ?? '-'})`}, ${p.seconds.toFixed(1)} s, ` +
+      `  ${p.name} ${p.providerId}, agreement ${p.agreementId.slice(0, 16)}…: ` +
+        `${p.ok ? 'ok' : `failed (exit ${p.exitCode ?? '-'})`}, ${p.seconds.toFixed(1)} s, ` +
         `${p.cost} GLM, invoice ${p.invoiceStatus}${p.transactions.length ? `, tx ${p.transactions.join(' ')}` : ''}`,
     );
+    for (const d of p.disputes)
+      lines.push(
+        `    DISPUTE ${d.document} ${d.documentId}: asked ${d.claimed} GLM, agreed ${d.allowed} GLM; ` +
+          `${d.rejected ? `rejected (${d.reason})` : 'not accepted'}: ${d.message}`,
+      );
+  }
   return lines.join('\n');
 }
 

@@ -77,11 +77,16 @@ export function offerPrice(properties: Record<string, unknown>): number {
   return start + perMinute;
 }
 
-/** Ranks offers: cheapest first, each price divided by the provider's score (a weak provider looks dearer). */
+/**
+ * Ranks offers: providers that never overcharged first (a payment dispute is a breach of trust no price makes
+ * up for; they are tried only when no other is left), then cheapest first, each price divided by the provider's
+ * score (a weak provider looks dearer).
+ */
 export function rankOffers<T extends { providerId: string; properties: Record<string, unknown> }>(
   offers: T[],
   reputation: Reputation,
 ): T[] {
+  const disputed = (o: T) => (reputation.get(o.providerId).disputes > 0 ? 1 : 0);
   const cost = (o: T) => (offerPrice(o.properties) + 1e-9) / reputation.score(o.providerId);
-  return [...offers].sort((a, b) => cost(a) - cost(b));
+  return [...offers].sort((a, b) => disputed(a) - disputed(b) || cost(a) - cost(b));
 }

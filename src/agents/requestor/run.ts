@@ -4,15 +4,18 @@
  * Flow: allocation (the budget) → demand with the allocation's decorations → offers collected for a short window
  * and every one countered at once (never one provider at a time) → Drafts ranked by price and the local
  * reputation → agreements with the best N, in parallel → per provider: activity, deploy, start, the command with
- * its output streamed (SSE) → debit notes accepted while within the budget → activity destroyed, agreement
- * terminated → invoice accepted → payment confirmed on chain. When no offer matches, the error says why for the
- * closest offers the market knows (the language's explanation of a scan of the market).
+ * its output streamed (SSE) → activity destroyed, agreement terminated → payment confirmed on chain. Every debit
+ * note and the invoice are audited against the agreement and the budget first (payments.ts): an overcharge is
+ * rejected with its reason and kept as a dispute against the provider in the reputation. When no offer matches,
+ * the error says why for the closest offers the market knows (the language's explanation of a scan of the market).
  */
 import { randomUUID } from 'node:crypto';
 import { GolemError } from '../../core/errors/index.ts';
+import type { Invoice } from '../../core/model/payment.ts';
 import { formatExplanation, matchDemandOffer } from '../../language/index.ts';
 import { RestClient } from './api.ts';
 import { RequestorErrorCode } from './errors.ts';
+import { type Dispute, PaymentGuard } from './payments.ts';
 import { type Reputation, rankOffers } from './reputation.ts';
 
 export type RequestorRuntime = 'wasi' | 'vm';
@@ -46,9 +49,12 @@ export interface ProviderOutcome {
   ok: boolean;
   exitCode: number | null;
   seconds: number;
+  /** GLM accepted for the agreement (what is paid). */
   cost: string;
   invoiceStatus: string;
   transactions: string[];
+  /** Documents that asked more than agreed (rejected, not paid). */
+  disputes: Dispute[];
 }
 
 export interface RunSummary {
@@ -119,24 +125,39 @@ export async function runOnProviders(options: RunOptions): Promise<RunSummary> {
       drafts.map((d) => ({ ...d, providerId: d.issuerId })),
       options.reputation,
     );
-    const agreements = await makeAgreements(api, chosen, options.providers, session, progress);
-    await api.delete(`/market-api/v1/demands/${demandId}`).catch(() => undefined);
-    const stopDebitNotes = acceptDebitNotes(api, allocation.allocationId, options.budget, progress);
+    const guard = new PaymentGuard({
+      api,
+      allocationId: allocation.allocationId,
+      budget: options.budget,
+      progress,
+      // A dispute or the budget ends the agreement: the daemon then destroys its activities on both sides.
+      onBreach: (agreementId, message) =>
+        void api
+          .post(`/market-api/v1/agreements/${agreementId}/terminate`, { message })
+          .catch(() => undefined),
+    });
+    guard.start();
     try {
+      const agreements = await makeAgreements(api, chosen, options.providers, session, guard, progress);
+      await api.delete(`/market-api/v1/demands/${demandId}`).catch(() => undefined);
       outcomes.push(
         ...(await Promise.all(
-          agreements.map((agreement) => runOne(api, agreement, options, allocation.allocationId, progress)),
+          agreements.map((agreement) => runOne(api, agreement, options, guard, progress)),
         )),
       );
     } finally {
-      stopDebitNotes();
+      await guard.stop();
     }
   } finally {
     await api.delete(`/market-api/v1/demands/${demandId}`).catch(() => undefined);
     await api.delete(`/payment-api/v1/allocations/${allocation.allocationId}`).catch(() => undefined);
   }
   for (const outcome of outcomes)
-    options.reputation.record(outcome.providerId, { ok: outcome.ok, seconds: outcome.seconds });
+    options.reputation.record(outcome.providerId, {
+      ok: outcome.ok,
+      seconds: outcome.seconds,
+      dispute: outcome.disputes.length > 0,
+    });
   options.reputation.save();
   const total = outcomes.reduce((sum, o) => sum + Number(o.cost), 0);
   return { seconds: (Date.now() - started) / 1000, cost: total.toFixed(6), providers: outcomes };
@@ -244,6 +265,7 @@ async function makeAgreements(
   ranked: (Proposal & { providerId: string })[],
   count: number,
   session: string,
+  guard: PaymentGuard,
   progress: (line: string) => void,
 ): Promise<Agreement[]> {
   const queue = [...ranked];
@@ -264,6 +286,8 @@ async function makeAgreements(
           await api.post(`/market-api/v1/agreements/${agreementId}/terminate`, { message: 'not needed' });
           return;
         }
+        // The terms every document of the agreement is audited against: the agreement as both signed it.
+        guard.watch(await api.get(`/market-api/v1/agreements/${agreementId}`), name);
         made.push({ agreementId, providerId: draft.providerId, name, properties: draft.properties });
         progress(`market: agreement with ${name} (${draft.providerId})`);
       } catch (error) {
@@ -279,53 +303,12 @@ async function makeAgreements(
   return made;
 }
 
-/** Accepts every debit note of this session's agreements while the running total stays within the budget. */
-function acceptDebitNotes(
-  api: RestClient,
-  allocationId: string,
-  budget: number,
-  progress: (line: string) => void,
-): () => void {
-  let stopped = false;
-  let after = new Date().toISOString();
-  const loop = async () => {
-    while (!stopped) {
-      try {
-        const events = await api.get<{ debitNoteId: string; eventType: string; eventDate: string }[]>(
-          `/payment-api/v1/debitNoteEvents?timeout=2&afterTimestamp=${encodeURIComponent(after)}`,
-        );
-        for (const event of events) {
-          after = event.eventDate;
-          if (event.eventType !== 'DebitNoteReceivedEvent') continue;
-          const note = await api.get<{ totalAmountDue: string }>(
-            `/payment-api/v1/debitNotes/${event.debitNoteId}`,
-          );
-          if (Number(note.totalAmountDue) > budget) {
-            progress(`payment: debit note ${event.debitNoteId} above the budget, not accepted`);
-            continue;
-          }
-          await api.post(`/payment-api/v1/debitNotes/${event.debitNoteId}/accept`, {
-            totalAmountAccepted: note.totalAmountDue,
-            allocationId,
-          });
-        }
-      } catch {
-        await sleep(1000);
-      }
-    }
-  };
-  void loop();
-  return () => {
-    stopped = true;
-  };
-}
-
 /** One provider's part: activity, command with streamed output, end, invoice, payment. */
 async function runOne(
   api: RestClient,
   agreement: Agreement,
   options: RunOptions,
-  allocationId: string,
+  guard: PaymentGuard,
   progress: (line: string) => void,
 ): Promise<ProviderOutcome> {
   const started = Date.now();
@@ -336,6 +319,7 @@ async function runOne(
     const { activityId } = await api.post<{ activityId: string }>('/activity-api/v1/activity', {
       agreementId: agreement.agreementId,
     });
+    guard.addActivity(agreement.agreementId, activityId);
     progress(`${name}: activity ${activityId.slice(0, 12)}, deploying`);
     await execute(api, activityId, [{ deploy: {} }, { start: {} }], options, name);
     progress(`${name}: running ${options.command.join(' ')}`);
@@ -350,13 +334,14 @@ async function runOne(
   } catch (error) {
     progress(`${name}: failed: ${(error as Error).message}`);
   }
+  guard.agreementWorkEnded(agreement.agreementId);
   const seconds = (Date.now() - started) / 1000;
   await api
     .post(`/market-api/v1/agreements/${agreement.agreementId}/terminate`, {
       message: ok ? 'Finished' : 'Failed',
     })
     .catch((error) => progress(`${name}: terminating the agreement failed: ${(error as Error).message}`));
-  const { cost, status, transactions } = await settle(api, agreement, allocationId, progress);
+  const { status, transactions } = await settle(api, agreement, guard, progress);
   return {
     providerId: agreement.providerId,
     name,
@@ -364,9 +349,10 @@ async function runOne(
     ok,
     exitCode,
     seconds,
-    cost,
+    cost: guard.accepted(agreement.agreementId),
     invoiceStatus: status,
     transactions,
+    disputes: guard.disputes(agreement.agreementId),
   };
 }
 
@@ -417,20 +403,16 @@ async function execute(
   throw new GolemError(RequestorErrorCode.CommandFailed, 'the result stream ended early');
 }
 
-/** Waits for the agreement's invoice, accepts it, waits until it is paid on chain. */
+/**
+ * Waits for the agreement's invoice, has it audited (accepted or rejected), then waits until what was accepted is
+ * paid on chain, and names the transactions of the payments covering the agreement or its activities.
+ */
 async function settle(
   api: RestClient,
   agreement: Agreement,
-  allocationId: string,
+  guard: PaymentGuard,
   progress: (line: string) => void,
-): Promise<{ cost: string; status: string; transactions: string[] }> {
-  type Invoice = {
-    invoiceId: string;
-    agreementId: string;
-    activityIds: string[];
-    amount: string;
-    status: string;
-  };
+): Promise<{ status: string; transactions: string[] }> {
   const deadline = Date.now() + 120_000;
   let invoice: Invoice | undefined;
   while (invoice === undefined && Date.now() < deadline) {
@@ -439,32 +421,32 @@ async function settle(
     );
     if (invoice === undefined) await sleep(500);
   }
-  if (invoice === undefined) {
-    progress(`${agreement.name}: no invoice came`);
-    return { cost: '0', status: 'NONE', transactions: [] };
+  let status = 'NONE';
+  if (invoice === undefined) progress(`${agreement.name}: no invoice came`);
+  else {
+    const outcome = await guard.invoice(invoice);
+    status = outcome === 'UNACCEPTED' ? invoice.status : outcome;
+    if (outcome === 'ACCEPTED') {
+      progress(`${agreement.name}: invoice of ${invoice.amount} GLM accepted, waiting for the payment`);
+      while (status !== 'SETTLED' && Date.now() < deadline) {
+        await sleep(500);
+        status = (await api.get<Invoice>(`/payment-api/v1/invoices/${invoice.invoiceId}`)).status;
+      }
+    }
   }
-  if (invoice.status === 'RECEIVED')
-    await api.post(`/payment-api/v1/invoices/${invoice.invoiceId}/accept`, {
-      totalAmountAccepted: invoice.amount,
-      allocationId,
-    });
-  progress(`${agreement.name}: invoice of ${invoice.amount} GLM accepted, waiting for the payment`);
-  let status = invoice.status;
-  while (status !== 'SETTLED' && Date.now() < deadline) {
-    await sleep(500);
-    status = (await api.get<Invoice>(`/payment-api/v1/invoices/${invoice.invoiceId}`)).status;
-  }
+  // Without an accepted invoice, the debit notes accepted along the way are still paid.
+  if (status !== 'SETTLED') await guard.paidDebitNotes(agreement.agreementId, deadline);
   // A payment names the agreement, or (when debit notes covered the work) the agreement's activities.
   type Payment = {
     details: string;
     agreementPayments: { agreementId: string }[];
     activityPayments: { activityId: string }[];
   };
-  const activityIds = new Set(invoice.activityIds);
+  const activityIds = new Set(invoice?.activityIds ?? []);
   const payments = (await api.get<Payment[]>('/payment-api/v1/payments').catch(() => [] as Payment[])).filter(
     (p) =>
       p.agreementPayments.some((a) => a.agreementId === agreement.agreementId) ||
       p.activityPayments.some((a) => activityIds.has(a.activityId)),
   );
-  return { cost: invoice.amount, status, transactions: [...new Set(payments.map((p) => p.details))] };
+  return { status, transactions: [...new Set(payments.map((p) => p.details))] };
 }

@@ -84,6 +84,11 @@ export const commands: Command[] = [
       if (context.options.detach === true) return detach(context, dir, providers, runtimes, apiPort);
 
       const started = Date.now();
+      // A signal while starting aborts the start (which stops what had started); once up, it stops the devnet.
+      const signalled = new AbortController();
+      const onSignal = () => signalled.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       const devnet = await startDevnet({
         dir,
         providers,
@@ -91,14 +96,13 @@ export const commands: Command[] = [
         apiPort,
         logLevel: context.config.logLevel,
         progress: (line) => context.print(`[devnet] ${line}`),
+        signal: signalled.signal,
       });
       context.print(`[devnet] up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       context.print(describeDevnet(devnet.state, devnet.envFile));
       context.print('[devnet] running; Ctrl-C (or `yagna devnet down`) stops everything');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      if (!signalled.signal.aborted)
+        await new Promise((resolve) => signalled.signal.addEventListener('abort', resolve, { once: true }));
       context.print('[devnet] stopping');
       await devnet.stop();
       context.print('[devnet] stopped');

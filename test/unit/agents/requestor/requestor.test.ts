@@ -54,5 +54,11 @@ describe('requestor agent', () => {
       rankOffers(offers, reloaded).map((o) => o.providerId),
       ['dearer-but-good', 'cheap-but-bad'],
     );
+    // A provider that overcharged comes after every other, however cheap it is; one never seen still gets work.
+    reloaded.record('overcharger', { ok: true, seconds: 1, dispute: true });
+    assert.deepEqual(
+      rankOffers([offer('overcharger', 0.001), offer('newcomer', 1)], reloaded).map((o) => o.providerId),
+      ['newcomer', 'overcharger'],
+    );
   });
 });
