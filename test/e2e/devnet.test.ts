@@ -8,13 +8,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DevnetState } from '../../src/devnet/devnet.ts';
 import { isRunning } from '../../src/devnet/processes.ts';
 import { CLI_MAIN, REPO_ROOT, tempDir } from '../support/daemon.ts';
 import { sourceEnv } from '../support/devnet.ts';
+import { alive, descendants } from '../support/processes.ts';
 
 const cli = (args: string[], timeout = 120_000) =>
   spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: 'utf8', timeout });
@@ -205,39 +206,6 @@ describe('npm start', () => {
     }
   });
 });
-
-/** Every process below `root` (children, their children…), from /proc. */
-function descendants(root: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: number[] = [];
-  const walk = (pid: number) => {
-    for (const child of parents.get(pid) ?? []) {
-      found.push(child);
-      walk(child);
-    }
-  };
-  walk(root);
-  return found;
-}
-
-const alive = (pid: number) => {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-};
 
 describe('npm start interrupted while the devnet starts', () => {
   it('SIGINT to the demo process alone stops every process it had started', async () => {

@@ -240,7 +240,8 @@ async function startDaemon(
   dataDir: string,
   apiUrl: string,
   appKey: string,
-): Promise<{ child: ChildProcess; apiUrl: string; exited: Promise<number | null> }> {
+  interrupted: AbortSignal,
+): Promise<{ child: ChildProcess; apiUrl: string; exited: Promise<number | null> } | undefined> {
   const daemonDir = join(dataDir, 'yagna');
   mkdirSync(daemonDir, { recursive: true });
   const infoPath = join(daemonDir, 'daemon.json');
@@ -256,6 +257,12 @@ async function startDaemon(
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
   for (;;) {
+    // A signal while the daemon starts stops it too: golemsp must never leave an orphaned daemon behind.
+    if (interrupted.aborted) {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      return undefined;
+    }
     if (child.exitCode !== null)
       throw providerError(
         ProviderErrorCode.DaemonStart,
@@ -296,6 +303,14 @@ async function run(values: Values): Promise<number> {
   let apiUrl =
     (values['api-url'] as string | undefined) ?? process.env.YAGNA_API_URL ?? 'http://127.0.0.1:7465';
   let appKey = (values['app-key'] as string | undefined) ?? process.env.YAGNA_APPKEY;
+  // Signals are taken from the start, so one that comes while the daemon starts stops it as well.
+  const interrupted = new AbortController();
+  let signalled: (why: string) => void = () => {};
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      interrupted.abort(signal);
+      signalled(signal);
+    });
   let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
   if (values.external === true) {
     if (appKey === undefined || appKey === '')
@@ -304,7 +319,11 @@ async function run(values: Values): Promise<number> {
     if (values['api-url'] === undefined && yagnaDir !== undefined) apiUrl = daemonUrl(yagnaDir) ?? apiUrl;
   } else {
     appKey = appKeyOf(dataDir);
-    daemon = await startDaemon(dataDir, apiUrl, appKey);
+    daemon = await startDaemon(dataDir, apiUrl, appKey, interrupted.signal);
+    if (daemon === undefined) {
+      log.info('stopped while the daemon started', { why: String(interrupted.signal.reason) });
+      return 0;
+    }
     apiUrl = daemon.apiUrl;
     log.info('daemon started', { apiUrl, pid: daemon.child.pid });
   }
@@ -338,7 +357,8 @@ async function run(values: Values): Promise<number> {
     onStatus: (status) => writeRunFile(dataDir, { ...runFile, apiUrl: api.apiUrl, agent: status }),
   });
   const stopped = new Promise<string>((done) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done(signal));
+    if (interrupted.signal.aborted) done(String(interrupted.signal.reason));
+    signalled = done;
     void daemon?.exited.then(() => done('daemon exited'));
   });
   try {
