@@ -38,13 +38,16 @@ export function receiver(
   return { discovery, db, bus };
 }
 
-/** A node with an identity of its own, so its discovery can publish and withdraw offers; on `network` if given. */
+/**
+ * A node with an identity of its own, so its discovery can publish and withdraw offers; on `network` if given, over
+ * `db` if given.
+ */
 export async function publishingNode(
   options: Partial<DiscoveryOptions> = {},
   network?: MemoryNetwork,
+  db: Database = openDatabase(':memory:'),
 ): Promise<{ bus: LocalBus; db: Database; discovery: OfferDiscovery; nodeId: string }> {
   const bus = new LocalBus();
-  const db = openDatabase(':memory:');
   await new IdentityService({ db, bus, logger: silentLogger, config: resolveConfig({}, {}) }).start();
   migrate(db, marketMigrations);
   const discovery = new OfferDiscovery({ bus, db, logger: silentLogger }, { antiEntropyMs: 0, ...options });

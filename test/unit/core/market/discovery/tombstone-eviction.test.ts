@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, it, mock } from 'node:test';
 import { nodeIdFromSecret } from '../../../../../src/core/crypto/index.ts';
 import { type Database, openDatabase } from '../../../../../src/core/db/index.ts';
+import type { OfferDiscovery } from '../../../../../src/core/market/index.ts';
 import {
   offerContentOf,
   publishingNode,
@@ -45,6 +46,16 @@ function fill(node: Receiver, secret: Uint8Array, count: number, expiresInMs = 3
       'accept',
       'filling',
     );
+  }
+}
+
+/** Runs `work` in a new temporary directory, removed after. */
+async function inTempDir(work: (dir: string) => unknown): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tombstones-'));
+  try {
+    await work(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -135,9 +146,8 @@ describe('tombstones under a swarm of identities', () => {
     assert.equal(tombstonesInTable(node.db), 20);
   });
 
-  it('keeps the counts per provider across a restart on the same database', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tombstones-'));
-    try {
+  it('keeps the counts per provider across a restart on the same database', async () => {
+    await inTempDir((dir) => {
       const options = { tombstoneLimit: 12, perProviderLimit: 10 };
       const path = join(dir, 'market.db');
       const [a, b, c] = [randomBytes(32), randomBytes(32), randomBytes(32)];
@@ -160,9 +170,7 @@ describe('tombstones under a swarm of identities', () => {
       assert.equal(tombstonesInTable(after.db), 12);
       after.discovery.stop();
       after.db.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('keeps the counts per provider across expiry', () => {
@@ -227,17 +235,34 @@ describe('tombstones under a swarm of identities', () => {
     assert.equal(node.discovery.judgeOffer(offer), 'ignore', 'a late copy does not come back');
   });
 
-  it("never evicts this node's own withdrawals", async () => {
-    const { db, discovery, nodeId } = await publishingNode({ tombstoneLimit: 3 });
-    const own = await discovery.publish(offerContentOf(nodeId, 60_000));
-    await discovery.unsubscribe(own.offerId);
-    for (let i = 0; i < 20; i++) assert.equal(discovery.judgeTombstone(fromNewIdentity()), 'accept');
-    assert.equal(discovery.storageStats().tombstones, 3);
-    const row = db.get<{ unsubscribed: number }>(
-      'SELECT unsubscribed FROM market_offer WHERE offer_id = ?',
-      own.offerId,
-    );
-    assert.equal(row?.unsubscribed, 1, 'the own withdrawal, soonest to expire, is kept');
-    discovery.stop();
+  it("never evicts this node's own withdrawals, before and after a restart", async () => {
+    await inTempDir(async (dir) => {
+      const path = join(dir, 'market.db');
+      const options = { tombstoneLimit: 3 };
+      const node = await publishingNode(options, undefined, openDatabase(path));
+      const own = await node.discovery.publish(offerContentOf(node.nodeId, 60_000));
+      await node.discovery.unsubscribe(own.offerId);
+      const flood = (discovery: OfferDiscovery) => {
+        for (let i = 0; i < 20; i++) assert.equal(discovery.judgeTombstone(fromNewIdentity()), 'accept');
+      };
+      flood(node.discovery);
+      const ownWithdrawal = (db: Database) =>
+        db.get<{ unsubscribed: number }>(
+          'SELECT unsubscribed FROM market_offer WHERE offer_id = ?',
+          own.offerId,
+        )?.unsubscribed;
+      assert.equal(ownWithdrawal(node.db), 1, 'the own withdrawal, soonest to expire, is kept');
+      assert.equal(tombstonesInTable(node.db), 3);
+      node.discovery.stop();
+      node.db.close();
+
+      // After a restart the node knows its own withdrawal from the table (it holds no offer of its own any more).
+      const after = receiver(options, openDatabase(path));
+      flood(after.discovery);
+      assert.equal(ownWithdrawal(after.db), 1);
+      assert.equal(tombstonesInTable(after.db), 3);
+      after.discovery.stop();
+      after.db.close();
+    });
   });
 });
