@@ -4,11 +4,17 @@
  *   vs a bare broadcast of the same size on the same network (no signing, validation or storage);
  * - a node joining a network that holds 1,000 offers knows all of them, vs one bus call that carries the same
  *   offers without validation or storage;
+ * - a tombstone stored into a full store of 100,000 tombstones of 100,000 identities (each takes the place of one
+ *   of the provider holding the most), vs one stored into the same table under a limit not reached;
  * (Requestor-side ingestion of many offers is in market-matching.bench.ts.)
  */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { LocalBus } from '../src/core/bus/index.ts';
 import { resolveConfig } from '../src/core/config/index.ts';
-import { migrate, openDatabase } from '../src/core/db/index.ts';
+import { nodeIdFromSecret } from '../src/core/crypto/index.ts';
+import { type Database, migrate, openDatabase } from '../src/core/db/index.ts';
 import { IdentityService } from '../src/core/identity/index.ts';
 import { silentLogger } from '../src/core/log/index.ts';
 import { marketMigrations, OfferDiscovery } from '../src/core/market/index.ts';
@@ -16,9 +22,11 @@ import { NetService, RelayServer } from '../src/core/net/index.ts';
 import { flattenProperties } from '../src/language/index.ts';
 import { tempDir } from '../test/support/daemon.ts';
 import { eventually } from '../test/support/net.ts';
-import { type Benchmark, percentile } from './harness.ts';
+import { randomOfferId, signedTombstone } from '../test/support/signed-market.ts';
+import { type Benchmark, type Measurement, percentile } from './harness.ts';
 
 const NODES = Number(process.env.BENCH_MARKET_NODES ?? 50);
+const TOMBSTONES = Number(process.env.BENCH_TOMBSTONES ?? 100_000);
 
 interface BenchNode {
   bus: LocalBus;
@@ -208,4 +216,72 @@ export const benchmarks: Benchmark[] = [
       }
     },
   },
+  {
+    name: `market: tombstone stored into a full store (${TOMBSTONES} tombstones, one per identity), p50`,
+    unit: 'ms',
+    better: 'lower',
+    goal: { op: '<=', ratio: 2 },
+    run: () => tombstoneInsertTimes(),
+  },
 ];
+
+/**
+ * A table of TOMBSTONES tombstones of as many providers (written directly: signing and storing them one by one
+ * would take minutes), then tombstones of new identities judged one by one, as gossip delivers them: by a
+ * discovery whose limit the table fills (each evicts one) and by one whose limit it does not, in alternating rounds.
+ */
+async function tombstoneInsertTimes(): Promise<Measurement> {
+  const dir = tempDir('bench-tombstones-');
+  const db = openDatabase(join(dir, 'market.db'));
+  try {
+    migrate(db, marketMigrations);
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const receivedAt = new Date().toISOString();
+    db.transaction(() => {
+      for (let i = 0; i < TOMBSTONES; i++)
+        db.run(
+          `INSERT INTO market_offer (offer_id, provider_id, body, expires_at, received_at, own, unsubscribed, tombstone)
+           VALUES (?, ?, '{}', ?, ?, 0, 1, '{}')`,
+          randomOfferId(),
+          `0x${randomBytes(20).toString('hex')}`,
+          expiresAt,
+          receivedAt,
+        );
+    });
+    const full: number[] = [];
+    const notFull: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      full.push(...timeTombstones(db, TOMBSTONES, 50));
+      notFull.push(...timeTombstones(db, TOMBSTONES * 10, 50));
+    }
+    const held = db.get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer')!.n;
+    if (held !== TOMBSTONES + notFull.length)
+      throw new Error(`${held} tombstones held: the full store did not stay at its limit`);
+    return {
+      value: percentile(full, 50),
+      baseline: percentile(notFull, 50),
+      baselineName: 'same table, limit not reached, p50',
+    };
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Milliseconds each of `count` new identities' tombstones takes to be judged and stored, under `tombstoneLimit`. */
+function timeTombstones(db: Database, tombstoneLimit: number, count: number): number[] {
+  const bus = new LocalBus();
+  bus.setNodeIds(nodeIdFromSecret(randomBytes(32)));
+  const discovery = new OfferDiscovery(
+    { bus, db, logger: silentLogger },
+    { antiEntropyMs: 0, tombstoneLimit },
+  );
+  discovery.storageStats(); // the counts are built from the table here, not in the first timed call
+  const tombstones = Array.from({ length: count }, () => signedTombstone(randomBytes(32), randomOfferId()));
+  return tombstones.map((tombstone) => {
+    const start = performance.now();
+    const verdict = discovery.judgeTombstone(tombstone);
+    if (verdict !== 'accept') throw new Error(`a new identity's tombstone was answered ${verdict}`);
+    return performance.now() - start;
+  });
+}

@@ -20,6 +20,7 @@ import {
   UNSUBSCRIBES_TOPIC,
 } from '../model/market.ts';
 import { NET_EVENTS_TOPIC, NetAddress, type NetEvent, type PeerInfo } from '../model/net.ts';
+import { CountsByProvider } from './counts-by-provider.ts';
 import { MarketErrorCode } from './errors.ts';
 import { SUBSCRIPTION_ID, subscriptionId } from './ids.ts';
 import {
@@ -48,7 +49,10 @@ export interface DiscoveryOptions {
   totalBytesLimit: number;
   /** Latest expiry accepted, from now: an offer cannot claim the store for longer (a subscription lives an hour). */
   maxOfferTtlMs: number;
-  /** Tombstones of offers not seen here kept in all (per provider they are bounded by `perProviderLimit`). */
+  /**
+   * Tombstones kept in all (per provider they are bounded by `perProviderLimit`). When full, a new one takes the
+   * place of the soonest-expiring tombstone of the provider holding the most, unless its own provider holds as many.
+   */
   tombstoneLimit: number;
   /** Worker threads checking signatures of offers taken in batches (0: one per core the process may use). */
   verifyThreads: number;
@@ -108,13 +112,14 @@ export class OfferDiscovery {
   #reconciling = new Set<string>();
   #ownPublicKeys = new Map<string, string>();
   /**
-   * Offers not unsubscribed, per provider (count and bytes of their JSON), and tombstones: kept in memory because
-   * counting rows on every insert is O(n), and so that eviction finds the heaviest provider without a table scan.
+   * Offers not unsubscribed, per provider (count and bytes of their JSON), and tombstones per provider: kept in
+   * memory because counting rows on every insert is O(n), and so that eviction finds the heaviest provider without
+   * a table scan. Built from the table at first use, and again after a transaction that rolled back.
    */
   #aliveByProvider: Map<string, { count: number; bytes: number }> | undefined;
   #aliveTotal = 0;
   #aliveBytes = 0;
-  #tombstones = 0;
+  #tombstones = new CountsByProvider();
   #ownProviders = new Set<string>();
   /** Offers from gossip, checked and counted against their provider's quota, waiting for the next batch write. */
   #pending = new Map<string, SignedOffer>();
@@ -389,7 +394,7 @@ export class OfferDiscovery {
       if (existing.provider_id === offer.providerId) return false;
       this.#run('DELETE FROM market_offer WHERE offer_id = ?', offer.offerId);
       this.#alive();
-      this.#tombstones--;
+      this.#tombstones.add(existing.provider_id, -1);
       this.#setDigest = undefined;
     }
     return this.#store(offer, false);
@@ -469,21 +474,13 @@ export class OfferDiscovery {
     const row = this.#row(tombstone.offerId);
     if (row !== undefined && (row.provider_id !== tombstone.providerId || row.unsubscribed === 1))
       return 'ignore';
+    // A tombstone for an offer not seen yet is bounded like offers: per provider, in all (fairly, see
+    // #tombstoneFits), and no longer than an offer lives. Decided before the signature check, which a flood from a
+    // provider that would get no place then never costs. A tombstone of an offer held here is always applied.
+    if (row === undefined && !this.#tombstoneFits(tombstone.providerId)) return 'ignore';
     if (!tombstoneSignatureValid(tombstone)) {
       this.#log.debug('dropped an unsubscribe not signed by the provider', { offerId: tombstone.offerId });
       return 'reject';
-    }
-    if (row === undefined) {
-      // A tombstone for an offer not seen yet is bounded like offers: per provider, in all, and no longer than an
-      // offer lives.
-      this.#alive();
-      if (this.#tombstones >= this.#options.tombstoneLimit) return 'ignore';
-      const held =
-        this.#get<{ n: number }>(
-          'SELECT COUNT(*) AS n FROM market_offer WHERE provider_id = ? AND unsubscribed = 1',
-          tombstone.providerId,
-        )?.n ?? 0;
-      if (held >= this.#options.perProviderLimit) return 'ignore';
     }
     this.#applyTombstone(tombstone);
     return 'accept';
@@ -576,7 +573,7 @@ export class OfferDiscovery {
     this.#setDigest = undefined;
     for (const row of expired) {
       if (row.unsubscribed === 0) this.#countAlive(row.provider_id, -1, -row.bytes);
-      else this.#tombstones--;
+      else this.#tombstones.add(row.provider_id, -1);
     }
     for (const row of expired) if (row.unsubscribed === 0) this.#emitRemoved(row.offer_id, 'expired');
   }
@@ -695,25 +692,76 @@ export class OfferDiscovery {
     return true;
   }
 
+  /**
+   * Stores a tombstone (of an offer held here, or one `#tombstoneFits` let in), first making room for it: a
+   * provider at its own limit loses its soonest-expiring tombstone, and a full store that of the heaviest provider.
+   */
   #applyTombstone(tombstone: SignedUnsubscribe): void {
     const existed = this.#row(tombstone.offerId);
-    this.#run(
-      `INSERT INTO market_offer (offer_id, provider_id, body, expires_at, received_at, own, unsubscribed, tombstone)
-       VALUES (?, ?, '{}', ?, ?, 0, 1, ?)
-       ON CONFLICT(offer_id) DO UPDATE SET unsubscribed = 1, tombstone = excluded.tombstone`,
-      tombstone.offerId,
-      tombstone.providerId,
-      tombstone.expiresAt,
-      new Date().toISOString(),
-      JSON.stringify(tombstone),
-    );
-    this.#setDigest = undefined;
     this.#alive();
-    if (existed === undefined || existed.unsubscribed === 0) this.#tombstones++;
+    const provider = tombstone.providerId;
+    const newTombstone = existed === undefined || existed.unsubscribed === 0;
+    this.#countingTransaction(() => {
+      if (newTombstone) {
+        if (
+          !this.#ownProviders.has(provider) &&
+          this.#tombstones.count(provider) >= this.#options.perProviderLimit
+        )
+          this.#evictTombstone(provider);
+        else if (this.#tombstones.total >= this.#options.tombstoneLimit) {
+          const heaviest = this.#heaviestTombstoneHolder();
+          if (heaviest !== undefined) this.#evictTombstone(heaviest);
+        }
+      }
+      this.#run(
+        `INSERT INTO market_offer (offer_id, provider_id, body, expires_at, received_at, own, unsubscribed, tombstone)
+         VALUES (?, ?, '{}', ?, ?, 0, 1, ?)
+         ON CONFLICT(offer_id) DO UPDATE SET unsubscribed = 1, tombstone = excluded.tombstone`,
+        tombstone.offerId,
+        provider,
+        tombstone.expiresAt,
+        new Date().toISOString(),
+        JSON.stringify(tombstone),
+      );
+    });
+    this.#setDigest = undefined;
+    if (newTombstone) this.#tombstones.add(provider, +1);
     if (existed !== undefined && existed.unsubscribed === 0) {
       this.#countAlive(existed.provider_id, -1, -existed.body.length);
       this.#emitRemoved(tombstone.offerId, 'unsubscribed');
     }
+  }
+
+  /**
+   * Whether a tombstone of an offer not seen here gets a place. Per provider: below `perProviderLimit`. In all:
+   * below `tombstoneLimit`, or else it takes the place of one of the provider holding the most (not this node),
+   * unless its own provider already holds as many. So however many identities fill the store, a provider with
+   * fewer tombstones than the heaviest one always gets its next one kept.
+   */
+  #tombstoneFits(providerId: string): boolean {
+    this.#alive();
+    const held = this.#tombstones.count(providerId);
+    if (held >= this.#options.perProviderLimit) return false;
+    if (this.#tombstones.total < this.#options.tombstoneLimit) return true;
+    const heaviest = this.#heaviestTombstoneHolder();
+    return heaviest !== undefined && this.#tombstones.count(heaviest) > held;
+  }
+
+  /** The provider (not this node) holding the most tombstones: from counts in memory, no table scan. */
+  #heaviestTombstoneHolder(): string | undefined {
+    return this.#tombstones.heaviest((providerId) => this.#ownProviders.has(providerId));
+  }
+
+  /** Deletes the soonest-expiring tombstone a provider (not this node) has here. */
+  #evictTombstone(providerId: string): void {
+    const victim = this.#get<{ offer_id: string }>(
+      'SELECT offer_id FROM market_offer WHERE provider_id = ? AND unsubscribed = 1 AND own = 0 ORDER BY expires_at LIMIT 1',
+      providerId,
+    );
+    if (victim === undefined) return;
+    this.#run('DELETE FROM market_offer WHERE offer_id = ?', victim.offer_id);
+    this.#tombstones.add(providerId, -1);
+    this.#setDigest = undefined;
   }
 
   #alive(): Map<string, { count: number; bytes: number }> {
@@ -729,8 +777,13 @@ export class OfferDiscovery {
         this.#aliveBytes += row.bytes;
         if (row.own === 1) this.#ownProviders.add(row.provider_id);
       }
-      this.#tombstones =
-        this.#get<{ n: number }>('SELECT COUNT(*) AS n FROM market_offer WHERE unsubscribed = 1')?.n ?? 0;
+      this.#tombstones = new CountsByProvider();
+      for (const row of this.#all<{ provider_id: string; n: number; own: number }>(
+        'SELECT provider_id, COUNT(*) AS n, MAX(own) AS own FROM market_offer WHERE unsubscribed = 1 GROUP BY provider_id',
+      )) {
+        this.#tombstones.add(row.provider_id, row.n);
+        if (row.own === 1) this.#ownProviders.add(row.provider_id);
+      }
     }
     return this.#aliveByProvider;
   }
@@ -759,7 +812,7 @@ export class OfferDiscovery {
   /** Bytes (of their JSON) of the offers held alive, and tombstones held: what the storage bounds count. */
   storageStats(): { offers: number; offerBytes: number; tombstones: number } {
     this.#alive();
-    return { offers: this.#aliveTotal, offerBytes: this.#aliveBytes, tombstones: this.#tombstones };
+    return { offers: this.#aliveTotal, offerBytes: this.#aliveBytes, tombstones: this.#tombstones.total };
   }
 
   #emitRemoved(offerId: string, reason: RemovalReason): void {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { LocalBus, MemoryNetwork } from '../../../../src/core/bus/index.ts';
-import { resolveConfig } from '../../../../src/core/config/index.ts';
+import { MemoryNetwork } from '../../../../src/core/bus/index.ts';
 import {
   nodeIdFromSecret,
   publicKeyFromSecret,
@@ -10,37 +9,21 @@ import {
   signDigest,
   toHex,
 } from '../../../../src/core/crypto/index.ts';
-import { type Database, migrate, openDatabase } from '../../../../src/core/db/index.ts';
-import { IdentityService } from '../../../../src/core/identity/index.ts';
+import { type Database, openDatabase } from '../../../../src/core/db/index.ts';
 import { silentLogger } from '../../../../src/core/log/index.ts';
 import {
-  marketMigrations,
   OfferDiscovery,
   offerSigningMessage,
   unsubscribeSigningMessage,
 } from '../../../../src/core/market/index.ts';
 import { OFFERS_TOPIC, type SignedOffer, UNSUBSCRIBES_TOPIC } from '../../../../src/core/model/market.ts';
+import { publishingNode } from './discovery/fixtures.ts';
 
-interface Node {
-  bus: LocalBus;
-  db: Database;
-  discovery: OfferDiscovery;
-  nodeId: string;
-}
-
-async function node(
+const node = (
   network: MemoryNetwork | undefined,
   options: { perProviderLimit?: number; totalLimit?: number } = {},
-  db = openDatabase(':memory:'),
-): Promise<Node> {
-  const bus = new LocalBus();
-  await new IdentityService({ db, bus, logger: silentLogger, config: resolveConfig({}, {}) }).start();
-  migrate(db, marketMigrations);
-  const discovery = new OfferDiscovery({ bus, db, logger: silentLogger }, { antiEntropyMs: 0, ...options });
-  discovery.start();
-  network?.join(bus);
-  return { bus, db, discovery, nodeId: bus.nodeId! };
-}
+  db?: Database,
+) => publishingNode(options, network, db);
 
 const content = (providerId: string, name = 'p') => ({
   providerId,

@@ -5,74 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { LocalBus } from '../../../../../src/core/bus/index.ts';
-import {
-  nodeIdFromSecret,
-  publicKeyFromSecret,
-  sha256,
-  signDigest,
-  toHex,
-} from '../../../../../src/core/crypto/index.ts';
-import { type Database, migrate, openDatabase } from '../../../../../src/core/db/index.ts';
-import { silentLogger } from '../../../../../src/core/log/index.ts';
-import { subscriptionId } from '../../../../../src/core/market/ids.ts';
-import {
-  type DiscoveryOptions,
-  marketMigrations,
-  OfferDiscovery,
-  offerSigningMessage,
-  unsubscribeSigningMessage,
-} from '../../../../../src/core/market/index.ts';
-import { DiscoveryAddress, OFFERS_TOPIC, type SignedOffer } from '../../../../../src/core/model/market.ts';
-
-function receiver(options: Partial<DiscoveryOptions> = {}): {
-  discovery: OfferDiscovery;
-  db: Database;
-  bus: LocalBus;
-} {
-  const db = openDatabase(':memory:');
-  const bus = new LocalBus();
-  bus.setNodeIds(nodeIdFromSecret(randomBytes(32)));
-  migrate(db, marketMigrations);
-  const discovery = new OfferDiscovery({ bus, db, logger: silentLogger }, { antiEntropyMs: 0, ...options });
-  discovery.start();
-  return { discovery, db, bus };
-}
-
-/** An offer signed by `secret` over whatever content it is given (as a hostile provider can). */
-function signedOffer(
-  secret: Uint8Array,
-  overrides: Partial<Pick<SignedOffer, 'properties' | 'constraints' | 'createdAt' | 'expiresAt'>> = {},
-): SignedOffer {
-  const body = {
-    providerId: nodeIdFromSecret(secret),
-    properties: { 'golem.node.id.name': 'p' } as Record<string, unknown>,
-    constraints: '()',
-    createdAt: new Date().toISOString(),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    ...overrides,
-  };
-  const offerId = subscriptionId(body);
-  return {
-    offerId,
-    ...body,
-    publicKey: toHex(publicKeyFromSecret(secret)),
-    signature: toHex(signDigest(secret, sha256(offerSigningMessage(offerId)))),
-  };
-}
-
-function tombstone(secret: Uint8Array, offerId: string, extra: Record<string, unknown> = {}) {
-  return {
-    offerId,
-    providerId: nodeIdFromSecret(secret),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    publicKey: toHex(publicKeyFromSecret(secret)),
-    signature: toHex(signDigest(secret, sha256(unsubscribeSigningMessage(offerId)))),
-    ...extra,
-  };
-}
-
-const randomOfferId = () => `${randomBytes(16).toString('hex')}-${randomBytes(32).toString('hex')}`;
+import { nodeIdFromSecret } from '../../../../../src/core/crypto/index.ts';
+import { DiscoveryAddress, OFFERS_TOPIC } from '../../../../../src/core/model/market.ts';
+import { randomOfferId, receiver, signedOffer, signedTombstone as tombstone } from './fixtures.ts';
 
 describe('offer discovery against hostile offers', () => {
   it('refuses validly signed offers that do not pass the full check, and keeps serving good ones', () => {

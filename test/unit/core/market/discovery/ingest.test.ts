@@ -6,40 +6,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { LocalBus } from '../../../../../src/core/bus/index.ts';
-import {
-  nodeIdFromSecret,
-  publicKeyFromSecret,
-  sha256,
-  signDigest,
-  toHex,
-} from '../../../../../src/core/crypto/index.ts';
+import { toHex } from '../../../../../src/core/crypto/index.ts';
 import { migrate, openDatabase } from '../../../../../src/core/db/index.ts';
 import { silentLogger } from '../../../../../src/core/log/index.ts';
-import { subscriptionId } from '../../../../../src/core/market/ids.ts';
-import {
-  marketMigrations,
-  OfferDiscovery,
-  offerSigningMessage,
-} from '../../../../../src/core/market/index.ts';
+import { marketMigrations, OfferDiscovery } from '../../../../../src/core/market/index.ts';
 import { SignaturePool } from '../../../../../src/core/market/signature-pool.ts';
-import type { SignedOffer } from '../../../../../src/core/model/market.ts';
+import { signedOffer } from './fixtures.ts';
 
-function signedOffer(secret: Uint8Array, i: number): SignedOffer {
-  const body = {
-    providerId: nodeIdFromSecret(secret),
-    properties: { 'golem.node.id.name': `p-${i}` } as Record<string, unknown>,
-    constraints: '()',
-    createdAt: new Date().toISOString(),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-  };
-  const offerId = subscriptionId(body);
-  return {
-    offerId,
-    ...body,
-    publicKey: toHex(publicKeyFromSecret(secret)),
-    signature: toHex(signDigest(secret, sha256(offerSigningMessage(offerId)))),
-  };
-}
+/** Offer number `i` of a provider: offers differ by name, so each has its own id. */
+const numberedOffer = (secret: Uint8Array, i: number) =>
+  signedOffer(secret, { properties: { 'golem.node.id.name': `p-${i}` } });
 
 function discovery(perProviderLimit: number) {
   const db = openDatabase(':memory:');
@@ -53,7 +29,7 @@ function discovery(perProviderLimit: number) {
 describe('offer ingest through the signature pool', () => {
   it('the pool answers one flag per offer, in order', async () => {
     const secret = new Uint8Array(randomBytes(32));
-    const offers = Array.from({ length: 300 }, (_, i) => signedOffer(secret, i));
+    const offers = Array.from({ length: 300 }, (_, i) => numberedOffer(secret, i));
     for (const i of [0, 129, 299]) offers[i] = { ...offers[i]!, signature: toHex(randomBytes(64)) };
     const pool = new SignaturePool({ threads: 2, maxInFlight: 1 });
     try {
@@ -72,9 +48,9 @@ describe('offer ingest through the signature pool', () => {
     const node = discovery(100);
     try {
       const secret = new Uint8Array(randomBytes(32));
-      const offers = Array.from({ length: 200 }, (_, i) => signedOffer(secret, i));
+      const offers = Array.from({ length: 200 }, (_, i) => numberedOffer(secret, i));
       const forged = {
-        ...signedOffer(new Uint8Array(randomBytes(32)), 999),
+        ...numberedOffer(new Uint8Array(randomBytes(32)), 999),
         signature: toHex(randomBytes(64)),
       };
       offers.splice(10, 0, forged);
