@@ -19,21 +19,14 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { LocalBus } from '../src/core/bus/index.ts';
 import { resolveConfig } from '../src/core/config/index.ts';
 import { ControlConnection } from '../src/core/control/index.ts';
-import {
-  nodeIdFromSecret,
-  publicKeyFromSecret,
-  sha256,
-  signDigest,
-  toHex,
-} from '../src/core/crypto/index.ts';
+import { nodeIdFromSecret } from '../src/core/crypto/index.ts';
 import { openDatabase } from '../src/core/db/index.ts';
 import { silentLogger } from '../src/core/log/index.ts';
-import { subscriptionId } from '../src/core/market/ids.ts';
-import { offerSigningMessage } from '../src/core/market/index.ts';
 import { DiscoveryAddress, OFFERS_TOPIC, type SignedOffer } from '../src/core/model/market.ts';
 import { NetAddress, type NetStatus } from '../src/core/model/net.ts';
 import { BUS_PROTOCOL, createHost, GOSSIP_PREFIX, NetService } from '../src/core/net/index.ts';
 import { api, CLI_MAIN, type DaemonHandle, startDaemon, startRelayProcess } from '../test/support/daemon.ts';
+import { signedOffer } from '../test/support/signed-market.ts';
 import { type Benchmark, percentile } from './harness.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -57,27 +50,6 @@ async function probe(apiUrl: string, ms: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   process.stdout.write(`${JSON.stringify(latencies)}\n`);
-}
-
-/** An offer signed by `secret`, valid in every respect. */
-function signedOffer(secret: Uint8Array, i: number): SignedOffer {
-  const body = {
-    providerId: nodeIdFromSecret(secret),
-    properties: { 'golem.node.id.name': `flood-${i}`, 'golem.inf.mem.gib': 1 + (i % 64) } as Record<
-      string,
-      unknown
-    >,
-    constraints: '()',
-    createdAt: new Date().toISOString(),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-  };
-  const offerId = subscriptionId(body);
-  return {
-    offerId,
-    ...body,
-    publicKey: toHex(publicKeyFromSecret(secret)),
-    signature: toHex(signDigest(secret, sha256(offerSigningMessage(offerId)))),
-  };
 }
 
 /** Attacker: `flood` publishes validly signed offers as fast as gossip takes them; `streams` opens idle streams. */
@@ -118,7 +90,11 @@ async function attack(mode: string, victimAddress: string, ms: number): Promise<
   const net = new NetService({ db, bus, logger: silentLogger, config }, { secret });
   await net.start();
   bus.subscribe(OFFERS_TOPIC, () => {});
-  const offers = Array.from({ length: FLOOD_OFFERS }, (_, i) => signedOffer(secret, i));
+  const offers = Array.from({ length: FLOOD_OFFERS }, (_, i) =>
+    signedOffer(secret, {
+      properties: { 'golem.node.id.name': `flood-${i}`, 'golem.inf.mem.gib': 1 + (i % 64) },
+    }),
+  );
   await net.host!.dial(multiaddr(victimAddress));
   const topic = GOSSIP_PREFIX + OFFERS_TOPIC;
   const deadline = Date.now() + 10_000;

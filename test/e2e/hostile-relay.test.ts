@@ -5,21 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import {
-  nodeIdFromSecret,
-  publicKeyFromSecret,
-  sha256,
-  signDigest,
-  toHex,
-} from '../../src/core/crypto/index.ts';
+import { nodeIdFromSecret, toHex } from '../../src/core/crypto/index.ts';
 import { silentLogger } from '../../src/core/log/index.ts';
-import { subscriptionId } from '../../src/core/market/ids.ts';
-import {
-  DEFAULT_DISCOVERY_OPTIONS,
-  marketRelayChecks,
-  offerSigningMessage,
-  unsubscribeSigningMessage,
-} from '../../src/core/market/index.ts';
+import { DEFAULT_DISCOVERY_OPTIONS, marketRelayChecks } from '../../src/core/market/index.ts';
 import {
   OFFERS_TOPIC,
   type SignedOffer,
@@ -29,35 +17,7 @@ import {
 import { GOSSIP_PREFIX, type PeerLimits, RelayServer } from '../../src/core/net/index.ts';
 import { tempDir } from '../support/daemon.ts';
 import { eventually, startNode } from '../support/net.ts';
-
-function signedOffer(secret: Uint8Array, name: string): SignedOffer {
-  const body = {
-    providerId: nodeIdFromSecret(secret),
-    properties: { 'golem.node.id.name': name } as Record<string, unknown>,
-    constraints: '()',
-    createdAt: new Date().toISOString(),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-  };
-  const offerId = subscriptionId(body);
-  return {
-    offerId,
-    ...body,
-    publicKey: toHex(publicKeyFromSecret(secret)),
-    signature: toHex(signDigest(secret, sha256(offerSigningMessage(offerId)))),
-  };
-}
-
-function signedTombstone(secret: Uint8Array, offerId: string, expiresInMs = 3_600_000): SignedUnsubscribe {
-  return {
-    offerId,
-    providerId: nodeIdFromSecret(secret),
-    expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
-    publicKey: toHex(publicKeyFromSecret(secret)),
-    signature: toHex(signDigest(secret, sha256(unsubscribeSigningMessage(offerId)))),
-  };
-}
-
-const randomOfferId = () => `${randomBytes(16).toString('hex')}-${randomBytes(32).toString('hex')}`;
+import { randomOfferId, signedOffer, signedTombstone } from '../support/signed-market.ts';
 
 /** A relay as `golem-ts net relay` builds it (the market's checks on its topics). */
 async function marketRelay(
@@ -100,11 +60,15 @@ describe('a relay under an offer flood', () => {
       // Within the relay's gossip rate (burst 500), so only the check can stop them: a forged signature, a
       // tampered offer, and junk.
       for (let i = 0; i < 100; i++) {
-        const offer = signedOffer(secret, `flood-${i}`);
+        const offer = signedOffer(secret, { properties: { 'golem.node.id.name': `flood-${i}` } });
         const forged = { ...offer, signature: toHex(randomBytes(64)) };
         const tampered = { ...offer, properties: { 'golem.node.id.name': 'other' } };
         await flooder.bus.publish(OFFERS_TOPIC, i % 3 === 0 ? forged : i % 3 === 1 ? tampered : { junk: i });
-        if (i === 50) await honest.bus.publish(OFFERS_TOPIC, signedOffer(secret, 'honest'));
+        if (i === 50)
+          await honest.bus.publish(
+            OFFERS_TOPIC,
+            signedOffer(secret, { properties: { 'golem.node.id.name': 'honest' } }),
+          );
       }
       await eventually(
         () => heard.some((offer) => offer.properties['golem.node.id.name'] === 'honest'),
@@ -150,7 +114,7 @@ describe('a relay under an offer flood', () => {
         { ...signedTombstone(secret, randomOfferId()), providerId: nodeIdFromSecret(randomBytes(32)) },
         { ...signedTombstone(secret, randomOfferId()), junk: 'x'.repeat(10_000) },
         signedTombstone(secret, 'y'.repeat(2_000)),
-        signedTombstone(secret, randomOfferId(), -1_000),
+        signedTombstone(secret, randomOfferId(), { expiresAt: new Date(Date.now() - 1_000).toISOString() }),
         { junk: 1 },
         'not a tombstone',
       ];
