@@ -69,6 +69,8 @@ export class PaymentGuard {
   readonly #handled = new Set<string>();
   #stopped = false;
   #loop: Promise<void> | undefined;
+  /** Ends the debit-note long poll at `stop()`, so the run does not wait out its timeout. */
+  #polling = new AbortController();
   #budgetTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: PaymentGuardOptions) {
@@ -149,13 +151,14 @@ export class PaymentGuard {
         try {
           const events = await api.get<{ debitNoteId: string; eventType: string; eventDate: string }[]>(
             `/payment-api/v1/debitNoteEvents?timeout=2&afterTimestamp=${encodeURIComponent(after)}`,
+            { signal: this.#polling.signal },
           );
           for (const event of events) {
             after = event.eventDate;
             if (event.eventType === 'DebitNoteReceivedEvent') await this.debitNote(event.debitNoteId);
           }
         } catch {
-          await sleep(1000);
+          if (!this.#stopped) await sleep(1000);
         }
       }
     })();
@@ -164,6 +167,7 @@ export class PaymentGuard {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#budgetTimer);
+    this.#polling.abort();
     await this.#loop;
   }
 
