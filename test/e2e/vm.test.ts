@@ -4,7 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ErrorCode } from '../../src/execution/runtime-api/index.ts';
+import { selfTestImage as defaultSelfTestImage } from '../../src/execution/runtimes/vm/self-test.ts';
 import {
   buildBusyboxImage,
   deployRuntime,
@@ -241,6 +251,31 @@ describe('VM runtime (QEMU)', { skip }, () => {
     assert.equal(template.properties['golem.inf.storage.gib'], 2);
     assert.ok(Array.isArray(template.properties['golem.inf.cpu.capabilities']));
     assert.equal(template.constraints, '');
+  });
+
+  it('offer-template right after a passed test does not boot the same VM again; a changed self-test image does', async () => {
+    // QEMU behind a wrapper that logs each start, so the boots can be counted (the KVM probe's panic boot aside).
+    const log = join(dir, 'qemu-starts.log');
+    const wrapper = join(dir, 'qemu-counting.sh');
+    writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> '${log}'\nexec qemu-system-x86_64 "$@"\n`, {
+      mode: 0o755,
+    });
+    const selfTestImage = join(dir, 'self-test.gvmi');
+    copyFileSync(defaultSelfTestImage(), selfTestImage);
+    const env = { ...process.env, GOLEM_VM_QEMU: wrapper, GOLEM_VM_SELF_TEST_IMAGE: selfTestImage };
+    const boots = () =>
+      (existsSync(log) ? readFileSync(log, 'utf8') : '')
+        .split('\n')
+        .filter((line) => line.includes('-kernel') && !line.includes('panic=-1')).length;
+    await run(process.execPath, [VM_MAIN, 'test'], { env });
+    assert.equal(boots(), 1, 'the self-test boots a VM');
+    const { stdout } = await run(process.execPath, [VM_MAIN, 'offer-template'], { env });
+    assert.equal(JSON.parse(stdout).properties['golem.runtime.name'], 'vm');
+    assert.equal(boots(), 1, 'offer-template took the test that just passed');
+    // Anything the test depends on changing voids the pass: here the image's modification time.
+    utimesSync(selfTestImage, new Date(), new Date(Date.now() + 5_000));
+    await run(process.execPath, [VM_MAIN, 'offer-template'], { env });
+    assert.equal(boots(), 2, 'offer-template tested the changed image');
   });
 
   it('test fails with a clear reason when the kernel is missing', async () => {

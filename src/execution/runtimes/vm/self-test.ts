@@ -1,5 +1,6 @@
 /** `test` (boots a tiny VM and runs a command in it) and `offer-template` (the self-test, then the offer properties). */
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,7 @@ export async function selfTest(
     } finally {
       await vm.stop();
     }
+    recordPass(env.runtimeDir, passKey(env, image, accel));
     return { ok: true, accel, bootMs, runMs: Date.now() - started - bootMs };
   } finally {
     await rm(workdir, { recursive: true, force: true });
@@ -90,10 +92,69 @@ function cpuInfo(): Record<string, unknown> {
   };
 }
 
+/**
+ * How long a passed self-test stands in for the one `offer-template` runs first. A provider agent runs `test` and
+ * then `offer-template` (as ya-provider does); without this, every start boots the same VM twice (about 6 s each
+ * under TCG). Anything the test depends on changing (kernel, initramfs, image, QEMU, accelerator) voids it.
+ */
+const PASS_VALID_MS = 60_000;
+
+/** One file per key, so self-tests of other set-ups (another QEMU, image or accelerator) do not overwrite it. */
+const passFile = (runtimeDir: string, key: string) =>
+  join(runtimeDir, `self-test-${createHash('sha256').update(key).digest('hex').slice(0, 16)}.json`);
+
+function passKey(
+  env: { qemu: string; kernel: string; initramfs: string },
+  image: string,
+  accel: string,
+): string {
+  const stamp = (path: string) => {
+    try {
+      const s = statSync(path);
+      return `${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  return [env.qemu, env.kernel, env.initramfs, image].map(stamp).concat(accel).join('|');
+}
+
+function recordPass(runtimeDir: string, key: string): void {
+  try {
+    writeFileSync(passFile(runtimeDir, key), JSON.stringify({ key, passedAt: Date.now() }));
+  } catch {
+    // a read-only runtime dir: offer-template tests again
+  }
+}
+
+/** True when a self-test passed under the same key within `PASS_VALID_MS` (a clock that went back voids it). */
+export function recentPass(record: unknown, key: string, now: number): boolean {
+  if (typeof record !== 'object' || record === null) return false;
+  const { key: recorded, passedAt } = record as { key?: unknown; passedAt?: unknown };
+  return (
+    recorded === key && typeof passedAt === 'number' && passedAt <= now && now - passedAt < PASS_VALID_MS
+  );
+}
+
+async function selfTestUnlessRecent(args: RuntimeArgs): Promise<void> {
+  const env = findEnvironment();
+  const image = selfTestImage();
+  if (existsSync(image)) {
+    const key = passKey(env, image, await chooseAccelerator(env));
+    try {
+      if (recentPass(JSON.parse(readFileSync(passFile(env.runtimeDir, key), 'utf8')), key, Date.now()))
+        return;
+    } catch {
+      // no pass recorded
+    }
+  }
+  await selfTest(args);
+}
+
 export async function offerTemplate(
   args: RuntimeArgs,
 ): Promise<{ properties: Record<string, unknown>; constraints: string }> {
-  await selfTest(args);
+  await selfTestUnlessRecent(args);
   return {
     properties: {
       'golem.runtime.name': 'vm',
