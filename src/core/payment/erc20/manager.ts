@@ -58,6 +58,21 @@ export interface ManagerOptions {
 const BUMP_NUMERATOR = 125n;
 const BUMP_DENOMINATOR = 100n;
 const GAS_MARGIN_PERCENT = 120n;
+/** After a broadcast, passes come this often (ms) for `QUICK_RECEIPT_WINDOW_MS`, then every `tickMs` again. */
+const QUICK_RECEIPT_POLL_MS = 100;
+const QUICK_RECEIPT_WINDOW_MS = 2_000;
+
+/**
+ * The pause before the manager's next pass: short for a while after a broadcast, since a chain that mines at once
+ * (a dev chain) has the receipt ready long before a whole tick is over (measured: a second of every `golem run` on
+ * the devnet); a few extra receipt reads per transaction, then the normal tick, so a slow chain is not polled hard.
+ */
+export function nextPassInMs(now: number, lastBroadcastAt: number, tickMs: number): number {
+  const sinceBroadcast = now - lastBroadcastAt;
+  return sinceBroadcast >= 0 && sinceBroadcast < QUICK_RECEIPT_WINDOW_MS
+    ? Math.min(tickMs, QUICK_RECEIPT_POLL_MS)
+    : tickMs;
+}
 
 interface AccountKey {
   platform: string;
@@ -76,6 +91,7 @@ export class TransactionManager {
   #loop: Promise<void> | undefined;
   #stepWaiters: (() => void)[] = [];
   #deliver: (() => Promise<void>) | undefined;
+  #lastBroadcastAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: ManagerOptions) {
     this.#o = options;
@@ -151,7 +167,7 @@ export class TransactionManager {
       for (const waiter of this.#stepWaiters.splice(0)) waiter();
       if (!this.#running) break;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#o.tickMs);
+        const timer = setTimeout(resolve, nextPassInMs(this.#now(), this.#lastBroadcastAt, this.#o.tickMs));
         this.#wake = () => {
           clearTimeout(timer);
           resolve();
@@ -159,6 +175,12 @@ export class TransactionManager {
       });
       this.#wake = undefined;
     }
+  }
+
+  async #broadcast(chain: ChainClient, raw: Hex, hash: string): Promise<void> {
+    await chain.sendRaw(raw);
+    this.#o.store.markBroadcast(hash);
+    this.#lastBroadcastAt = this.#now();
   }
 
   /** One pass: every account with open work, each behind its own backoff. Never throws. */
@@ -372,8 +394,7 @@ export class TransactionManager {
       orders: orders.length,
     });
     await this.#o.faults?.('tx-stored', { txId, hash: signed.hash });
-    await chain.sendRaw(signed.raw);
-    this.#o.store.markBroadcast(signed.hash);
+    await this.#broadcast(chain, signed.raw, signed.hash);
     await this.#o.faults?.('tx-broadcast', { txId, hash: signed.hash });
   }
 
@@ -458,8 +479,7 @@ export class TransactionManager {
     if (now - last.created_at >= this.#o.bumpAfterMs && (await this.#bump(chain, tx, last))) return;
     for (const attempt of attempts) {
       if (attempt.broadcast === 0 || now - (attempt.broadcast_at ?? 0) >= this.#o.rebroadcastMs) {
-        await chain.sendRaw(attempt.raw as Hex);
-        this.#o.store.markBroadcast(attempt.hash);
+        await this.#broadcast(chain, attempt.raw as Hex, attempt.hash);
       }
     }
   }
@@ -497,8 +517,7 @@ export class TransactionManager {
       maxFeePerGas,
       priorityFeePerGas,
     });
-    await chain.sendRaw(signed.raw);
-    this.#o.store.markBroadcast(signed.hash);
+    await this.#broadcast(chain, signed.raw, signed.hash);
     return true;
   }
 }
