@@ -57,6 +57,8 @@ const RELAYED_GRACE_MS = 2_000;
 /** Lookup rounds before a node counts as unreachable: covers a node that is connecting right now, and still fails fast. */
 const FIND_ROUNDS = 3;
 const FIND_RETRY_MS = 300;
+/** Extra pings on a fresh connection when the first one's connection closed under it. */
+const PING_RETRIES = 1;
 /** Retries of opening a bus stream whose connection closed under it, and the pause before each (times the try). */
 const OPEN_RETRIES = 3;
 const OPEN_RETRY_PAUSE_MS = 250;
@@ -350,12 +352,21 @@ export class NetService implements Service, RemoteTransport {
   }
 
   async ping(nodeId: string): Promise<PingResult> {
-    const found = await this.find(nodeId);
-    const peer = this.#peersByNode.get(found.nodeId)!;
-    const latencyMs = await this.#requireHost().services.ping.ping(peer, {
-      signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
-    });
-    return { nodeId: found.nodeId, latencyMs, connection: found.connection };
+    for (let attempt = 0; ; attempt++) {
+      const found = await this.find(nodeId);
+      const peer = this.#peersByNode.get(found.nodeId)!;
+      try {
+        const latencyMs = await this.#requireHost().services.ping.ping(peer, {
+          signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+        });
+        return { nodeId: found.nodeId, latencyMs, connection: found.connection };
+      } catch (cause) {
+        // The connection `find` returned can close before the ping's stream opens (a relay circuit ended or
+        // replaced; seen in CI as libp2p's "no valid addresses" when it then dialled the bare peer id): once more
+        // on a connection found anew, then a coded error instead of libp2p's.
+        if (attempt >= PING_RETRIES) throw unreachable(found.nodeId, cause);
+      }
+    }
   }
 
   // ---- internals ----
