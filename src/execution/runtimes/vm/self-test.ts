@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RuntimeArgs } from './args.ts';
 import { deploy } from './deploy.ts';
-import { chooseAccelerator, findEnvironment, vmDir } from './environment.ts';
+import { type Accelerator, chooseAccelerator, findEnvironment, vmDir } from './environment.ts';
 import { VmErrorCode, vmError } from './errors.ts';
 import { VirtualMachine } from './vm.ts';
 
@@ -14,14 +14,28 @@ export function selfTestImage(): string {
   return process.env.GOLEM_VM_SELF_TEST_IMAGE ?? join(vmDir(), 'images', 'busybox.gvmi');
 }
 
-export async function selfTest(
-  args: RuntimeArgs,
-): Promise<{ ok: true; accel: string; bootMs: number; runMs: number }> {
+/** What a self-test runs with, and the key its pass is recorded under. */
+interface SelfTestSetup {
+  env: ReturnType<typeof findEnvironment>;
+  image: string;
+  accel: Accelerator;
+  key: string;
+}
+
+async function selfTestSetup(): Promise<SelfTestSetup> {
   const env = findEnvironment();
   const image = selfTestImage();
   if (!existsSync(image))
     throw vmError(VmErrorCode.Missing, `self-test image ${image} is missing: run scripts/setup-vm.sh`);
   const accel = await chooseAccelerator(env);
+  return { env, image, accel, key: passKey(env, image, accel) };
+}
+
+export async function selfTest(
+  args: RuntimeArgs,
+  setup?: SelfTestSetup,
+): Promise<{ ok: true; accel: string; bootMs: number; runMs: number }> {
+  const { env, image, accel, key } = setup ?? (await selfTestSetup());
   const workdir = await mkdtemp(join(tmpdir(), 'golem-vm-self-test-'));
   try {
     const deployment = await deploy({
@@ -74,7 +88,7 @@ export async function selfTest(
     } finally {
       await vm.stop();
     }
-    recordPass(env.runtimeDir, passKey(env, image, accel));
+    recordPass(env.runtimeDir, key);
     return { ok: true, accel, bootMs, runMs: Date.now() - started - bootMs };
   } finally {
     await rm(workdir, { recursive: true, force: true });
@@ -137,18 +151,14 @@ export function recentPass(record: unknown, key: string, now: number): boolean {
 }
 
 async function selfTestUnlessRecent(args: RuntimeArgs): Promise<void> {
-  const env = findEnvironment();
-  const image = selfTestImage();
-  if (existsSync(image)) {
-    const key = passKey(env, image, await chooseAccelerator(env));
-    try {
-      if (recentPass(JSON.parse(readFileSync(passFile(env.runtimeDir, key), 'utf8')), key, Date.now()))
-        return;
-    } catch {
-      // no pass recorded
-    }
+  const setup = await selfTestSetup();
+  try {
+    const record = JSON.parse(readFileSync(passFile(setup.env.runtimeDir, setup.key), 'utf8'));
+    if (recentPass(record, setup.key, Date.now())) return;
+  } catch {
+    // no pass recorded
   }
-  await selfTest(args);
+  await selfTest(args, setup);
 }
 
 export async function offerTemplate(
